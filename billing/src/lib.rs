@@ -1,0 +1,26 @@
+//! l2c-billing: exact money and the arithmetic of billing.
+//!
+//! Everything here is pure and deterministic: no I/O, no clock, no floats.
+//!
+//! - [`Currency`] and [`Money`]: ISO 4217 amounts as `rust_decimal::Decimal`; combining two
+//!   currencies is an error, never a conversion.
+//! - [`Rounding`]: the one rounding rule, applied only at the points listed in `docs/billing.md`.
+//! - [`BillingCycle`] and [`Period`]: monthly/quarterly/yearly periods aligned to a billing cycle
+//!   day, with short months clamped to their last day.
+//! - [`proration`]: day-based proration and mid-period changes.
+//! - [`invoice`]: invoice lines, tax per rate on summed bases, and EN 16931 totals.
+
+mod currency;
+mod error;
+pub mod invoice;
+mod invoice_rules;
+mod money;
+mod period;
+pub mod proration;
+
+pub use currency::Currency;
+pub use error::BillingError;
+pub use invoice::{DocumentKind, Invoice, InvoiceLine, TaxCategory, TaxRate, TaxSubtotal, Totals};
+pub use money::{Money, Rounding};
+pub use period::{BillingCycle, BillingCycleDay, BillingFrequency, Period};
+pub use proration::{mid_period_change, proration_factor, PeriodChange};

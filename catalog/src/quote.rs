@@ -1,0 +1,150 @@
+//! Pricing a validated item: its one-time and recurring charges as exact [`Money`].
+//!
+//! Catalog amounts are already at the currency's minor unit and units are whole numbers, so a
+//! quote is exact and needs no rounding.
+
+use crate::model::{PriceAmount, PriceKind};
+use crate::validate::ValidItem;
+use crate::{Catalog, CatalogError};
+use l2c_billing::{BillingFrequency, Currency, Money};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// One priced charge of a quote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Charge {
+    /// The price's id in the offering.
+    pub price_id: String,
+    /// Its name.
+    pub name: String,
+    /// One-time or recurring, with the period.
+    pub kind: PriceKind,
+    /// The amount for one unit.
+    pub unit_amount: Money,
+    /// Units charged: the per-unit characteristic (or 1) times the item quantity.
+    pub units: u64,
+    /// `unit_amount * units`.
+    pub amount: Money,
+}
+
+/// What an item costs, at the offering version it is pinned to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Quote {
+    /// The offering id.
+    pub offering: String,
+    /// The pinned version the prices come from.
+    pub version: u32,
+    /// The currency.
+    pub currency: Currency,
+    /// One-time charges (zero charges are left out).
+    pub one_time: Vec<Charge>,
+    /// Recurring charges (zero charges are left out).
+    pub recurring: Vec<Charge>,
+}
+
+impl Quote {
+    /// The sum of the one-time charges.
+    pub fn one_time_total(&self) -> Money {
+        self.one_time
+            .iter()
+            .try_fold(Money::zero(self.currency), |sum, c| {
+                sum.checked_add(c.amount)
+            })
+            .unwrap_or_else(|_| Money::zero(self.currency))
+    }
+
+    /// The sum of the recurring charges billed every `frequency`.
+    pub fn recurring_total(&self, frequency: BillingFrequency) -> Money {
+        self.recurring
+            .iter()
+            .filter(|c| c.kind == PriceKind::Recurring(frequency))
+            .try_fold(Money::zero(self.currency), |sum, c| {
+                sum.checked_add(c.amount)
+            })
+            .unwrap_or_else(|_| Money::zero(self.currency))
+    }
+}
+
+impl Catalog {
+    /// Prices `item` in `currency` with the offering version it is pinned to, whatever that
+    /// version's lifecycle status is now.
+    pub fn quote(&self, item: &ValidItem, currency: Currency) -> Result<Quote, CatalogError> {
+        let offering = self.get(&item.offering, item.version).ok_or_else(|| {
+            CatalogError::UnknownOffering {
+                id: item.offering.clone(),
+                version: item.version,
+            }
+        })?;
+        let fail = |message: String| CatalogError::Pricing {
+            offering: item.offering.clone(),
+            message,
+        };
+        let prices: Vec<_> = offering
+            .prices()
+            .iter()
+            .filter(|p| p.currency() == currency)
+            .collect();
+        if prices.is_empty() {
+            let sold: Vec<&str> = offering.currencies().iter().map(|c| c.code()).collect();
+            return Err(fail(format!(
+                "not sold in {currency} (sold in {})",
+                sold.join(", ")
+            )));
+        }
+        let mut quote = Quote {
+            offering: item.offering.clone(),
+            version: item.version,
+            currency,
+            one_time: Vec::new(),
+            recurring: Vec::new(),
+        };
+        for price in prices {
+            let unit_amount = match price.amount() {
+                PriceAmount::Flat(m) => *m,
+                PriceAmount::Tiered { by, tiers } => {
+                    let value = item
+                        .characteristics
+                        .get(by)
+                        .ok_or_else(|| fail(format!("`{by}` has no value")))?;
+                    let tier = tiers.iter().find(|t| t.when.matches(value));
+                    tier.ok_or_else(|| {
+                        fail(format!(
+                            "no tier of price `{}` covers `{by}` = {value}",
+                            price.id()
+                        ))
+                    })?
+                    .amount
+                }
+            };
+            let per_unit = match price.per_unit() {
+                Some(name) => item
+                    .characteristics
+                    .get(name)
+                    .and_then(|v| v.as_integer())
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(|| fail(format!("`{name}` has no whole-number value")))?,
+                None => 1,
+            };
+            let units = per_unit.saturating_mul(u64::from(item.quantity));
+            let amount = unit_amount
+                .times(Decimal::from(units))
+                .map_err(|e| fail(e.to_string()))?;
+            if amount.amount().is_zero() {
+                continue;
+            }
+            let charge = Charge {
+                price_id: price.id().to_owned(),
+                name: price.name().to_owned(),
+                kind: price.kind(),
+                unit_amount,
+                units,
+                amount,
+            };
+            match price.kind() {
+                PriceKind::OneTime => quote.one_time.push(charge),
+                PriceKind::Recurring(_) => quote.recurring.push(charge),
+            }
+        }
+        Ok(quote)
+    }
+}

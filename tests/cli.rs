@@ -1,0 +1,117 @@
+//! End-to-end tests of the `l2c` binary's catalog commands and demo.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn l2c(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_l2c"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the l2c binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn catalog_check_accepts_the_shipped_catalog() {
+    let out = l2c(&["catalog", "check"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert!(stdout.starts_with("catalog/catalog.toml: OK\n"), "{stdout}");
+    assert!(
+        stdout.contains("6 offering versions (4 active, 1 retired, 1 draft)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("wan-link v2"), "{stdout}");
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("catalog/catalog.toml");
+    let out = l2c(&["catalog", "check", file.to_str().expect("utf-8 path")]);
+    assert!(
+        out.status.success(),
+        "the same file given by path: {}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn catalog_check_rejects_a_broken_catalog_with_every_problem() {
+    let out = l2c(&["catalog", "check", "catalog/tests/fixtures/broken.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no summary for a broken catalog");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: catalog/tests/fixtures/broken.toml: 15 problem(s) in the catalog:"
+        ),
+        "{stderr}"
+    );
+    for needle in [
+        "offering `wan-link` v1: defined twice (entries 1 and 2)",
+        "price `service`: currency `EUX` is not an ISO 4217 code",
+        "tier 2 (250) can never apply",
+        "default 0 is not a valid value: 0 is below the minimum 1",
+    ] {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn catalog_check_reports_a_missing_file() {
+    let out = l2c(&["catalog", "check", "no/such/catalog.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no/such/catalog.toml: cannot read the catalog"));
+}
+
+#[test]
+fn catalog_show_lists_prices_and_service_definitions() {
+    let out = l2c(&["catalog", "show", "--offering", "lan-setup"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.starts_with("lan-setup v1 — Managed LAN Setup [active, from 2025-01-01]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "managed-ports      monthly   EUR by poe: false → 4.50, true → 6.90 per port_count"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SLA: Next-business-day replacement of a failed switch"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("port_count       integer, required, 1..480, in ports"),
+        "{stdout}"
+    );
+    let out = l2c(&["catalog", "show", "--offering", "moon-link"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn demo_invoices_to_the_cent() {
+    let out = l2c(&["demo"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains(
+        "items[0].characteristics.bandwidth_mbps: 250 is not one of 10, 50, 100, 500, 1000, 10000"
+    ));
+    assert!(
+        stdout.contains(
+            "Amount due                                                       EUR 6277.06"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-665.81"),
+        "the unused 1 Gbit/s days are credited: {stdout}"
+    );
+    assert_eq!(
+        stdout.matches("EN 16931 BR-CO-10..17: all hold").count(),
+        2,
+        "{stdout}"
+    );
+}

@@ -162,14 +162,7 @@ fn first_invoice(account: &Account, quotes: &[&Quote], activated: NaiveDate) -> 
             lines.push(line(account, c, Some(part), Some(&full))?);
         }
     }
-    let zero = Money::zero(account.currency);
-    Ok(Invoice::compose(
-        DocumentKind::Invoice,
-        account.currency,
-        lines,
-        zero,
-        account.rounding,
-    )?)
+    compose(account, lines)
 }
 
 /// January in advance at 10 Gbit/s, plus December's upgrade on the 16th: a credit for the
@@ -235,12 +228,17 @@ fn upgrade_invoice(
     for c in new_quote.recurring.iter().chain(&lan_quote.recurring) {
         lines.push(line(account, c, Some(january), Some(&january))?);
     }
-    let zero = Money::zero(account.currency);
+    compose(account, lines)
+}
+
+fn compose(account: &Account, lines: Vec<InvoiceLine>) -> Result<Invoice> {
+    let nothing_prepaid = Money::zero(account.currency);
+    let kind = DocumentKind::Invoice;
     Ok(Invoice::compose(
-        DocumentKind::Invoice,
+        kind,
         account.currency,
         lines,
-        zero,
+        nothing_prepaid,
         account.rounding,
     )?)
 }

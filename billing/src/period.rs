@@ -79,9 +79,23 @@ impl From<BillingCycleDay> for u32 {
 
 /// A half-open range of days `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "RawPeriod")]
 pub struct Period {
     start: NaiveDate,
     end: NaiveDate,
+}
+
+#[derive(Deserialize)]
+struct RawPeriod {
+    start: NaiveDate,
+    end: NaiveDate,
+}
+
+impl TryFrom<RawPeriod> for Period {
+    type Error = BillingError;
+    fn try_from(raw: RawPeriod) -> Result<Self, Self::Error> {
+        Period::new(raw.start, raw.end)
+    }
 }
 
 impl Period {
@@ -129,10 +143,25 @@ impl fmt::Display for Period {
 /// An account's billing cycle: the cycle day, the frequency and, for quarterly and yearly
 /// billing, the month the cycle is anchored to (ignored for monthly).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawCycle")]
 pub struct BillingCycle {
     day: BillingCycleDay,
     frequency: BillingFrequency,
     anchor_month: u32,
+}
+
+#[derive(Deserialize)]
+struct RawCycle {
+    day: BillingCycleDay,
+    frequency: BillingFrequency,
+    anchor_month: u32,
+}
+
+impl TryFrom<RawCycle> for BillingCycle {
+    type Error = BillingError;
+    fn try_from(raw: RawCycle) -> Result<Self, Self::Error> {
+        BillingCycle::new(raw.day, raw.frequency, raw.anchor_month)
+    }
 }
 
 impl BillingCycle {
@@ -281,6 +310,24 @@ mod tests {
             Err(BillingError::AnchorMonth(13))
         );
         assert!(Period::new(d("2026-01-02"), d("2026-01-02")).is_err());
+    }
+
+    #[test]
+    fn deserializing_checks_the_same_rules() {
+        let bad: Result<Period, _> =
+            serde_json::from_str(r#"{"start":"2026-02-01","end":"2026-01-01"}"#);
+        assert!(bad
+            .expect_err("empty period")
+            .to_string()
+            .contains("is empty"));
+        let bad: Result<BillingCycle, _> =
+            serde_json::from_str(r#"{"day":31,"frequency":"yearly","anchor_month":0}"#);
+        assert!(bad
+            .expect_err("bad anchor")
+            .to_string()
+            .contains("anchor month 0"));
+        let bad: Result<BillingCycleDay, _> = serde_json::from_str("32");
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use crate::model::{PriceAmount, PriceKind};
 use crate::validate::ValidItem;
 use crate::{Catalog, CatalogError};
-use l2c_billing::{BillingFrequency, Currency, Money};
+use l2c_billing::{BillingError, BillingFrequency, Currency, Money};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -44,24 +44,15 @@ pub struct Quote {
 
 impl Quote {
     /// The sum of the one-time charges.
-    pub fn one_time_total(&self) -> Money {
-        self.one_time
-            .iter()
-            .try_fold(Money::zero(self.currency), |sum, c| {
-                sum.checked_add(c.amount)
-            })
-            .unwrap_or_else(|_| Money::zero(self.currency))
+    pub fn one_time_total(&self) -> Result<Money, BillingError> {
+        Money::sum(self.currency, self.one_time.iter().map(|c| c.amount))
     }
 
     /// The sum of the recurring charges billed every `frequency`.
-    pub fn recurring_total(&self, frequency: BillingFrequency) -> Money {
-        self.recurring
-            .iter()
-            .filter(|c| c.kind == PriceKind::Recurring(frequency))
-            .try_fold(Money::zero(self.currency), |sum, c| {
-                sum.checked_add(c.amount)
-            })
-            .unwrap_or_else(|_| Money::zero(self.currency))
+    pub fn recurring_total(&self, frequency: BillingFrequency) -> Result<Money, BillingError> {
+        let every = PriceKind::Recurring(frequency);
+        let charges = self.recurring.iter().filter(|c| c.kind == every);
+        Money::sum(self.currency, charges.map(|c| c.amount))
     }
 }
 

@@ -174,9 +174,13 @@ fn quotes_tiers_per_unit_and_defaults() {
         .expect("valid");
     assert_eq!(valid.version, 2);
     let q = c.quote(&valid, eur()).expect("priced");
-    assert_eq!(q.one_time_total().amount(), dec!(2500.00));
+    assert_eq!(
+        q.one_time_total().expect("no overflow").amount(),
+        dec!(2500.00)
+    );
     assert_eq!(
         q.recurring_total(l2c_billing::BillingFrequency::Monthly)
+            .expect("no overflow")
             .amount(),
         dec!(1470.00)
     );
@@ -190,9 +194,13 @@ fn quotes_tiers_per_unit_and_defaults() {
     lan_valid.quantity = 2;
     let q = c.quote(&lan_valid, eur()).expect("priced");
     // (650 + 48 x 18) x 2 = 3028; 48 x 6.90 x 2 = 662.40
-    assert_eq!(q.one_time_total().amount(), dec!(3028.00));
+    assert_eq!(
+        q.one_time_total().expect("no overflow").amount(),
+        dec!(3028.00)
+    );
     assert_eq!(
         q.recurring_total(l2c_billing::BillingFrequency::Monthly)
+            .expect("no overflow")
             .amount(),
         dec!(662.40)
     );
@@ -213,6 +221,7 @@ fn quotes_tiers_per_unit_and_defaults() {
     assert_eq!(q.one_time.len(), 1, "the zero expedite charge is left out");
     assert_eq!(
         q.recurring_total(l2c_billing::BillingFrequency::Yearly)
+            .expect("no overflow")
             .amount(),
         dec!(2350.00)
     );
@@ -257,6 +266,7 @@ fn upgrade_must_raise_the_bandwidth() {
         c.quote(&valid, eur())
             .expect("priced")
             .one_time_total()
+            .expect("no overflow")
             .amount(),
         dec!(1450.00)
     );

@@ -151,7 +151,7 @@ fn line(
 
 /// One-time charges plus the recurring charges prorated from activation to the period end.
 fn first_invoice(account: &Account, quotes: &[&Quote], activated: NaiveDate) -> Result<Invoice> {
-    let full = account.cycle.period_containing(activated);
+    let full = account.cycle.period_containing(activated)?;
     let part = Period::new(activated, full.end())?;
     let mut lines = Vec::new();
     for q in quotes {
@@ -192,8 +192,8 @@ fn upgrade_invoice(
         .characteristics
         .insert("bandwidth_mbps".into(), l2c_catalog::Value::Integer(10_000));
     let new_quote = catalog.quote(&upgraded, account.currency)?;
-    let december = account.cycle.period_containing(ctx.date);
-    let january = account.cycle.next_period(&december);
+    let december = account.cycle.period_containing(ctx.date)?;
+    let january = account.cycle.next_period(&december)?;
     let old = service_charge(wan_quote)?;
     let new = service_charge(&new_quote)?;
     let change = mid_period_change(

@@ -24,6 +24,12 @@ pub enum BillingError {
     /// An operation left the range `rust_decimal` can represent exactly.
     #[error("amount out of range while computing {0}")]
     Overflow(&'static str),
+    /// A division by zero (a ratio with a zero denominator).
+    #[error("division by zero while computing {0}")]
+    DivisionByZero(&'static str),
+    /// A date too close to the calendar's limits to have a billing period.
+    #[error("{0} is outside the dates l2c can bill (years 1 to 9998)")]
+    DateOutOfRange(NaiveDate),
     /// A billing cycle day outside 1..=31.
     #[error("billing cycle day {0} is outside 1..=31")]
     CycleDay(u32),

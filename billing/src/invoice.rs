@@ -263,7 +263,8 @@ pub struct Invoice {
 }
 
 impl Invoice {
-    /// Composes a document from `lines` (all in `currency`) and an amount already `prepaid`.
+    /// Composes a document from `lines` (all in `currency`) and an amount already `prepaid`
+    /// (rounded to the minor unit once, before it is used).
     pub fn compose(
         kind: DocumentKind,
         currency: Currency,
@@ -280,6 +281,7 @@ impl Invoice {
         let tax_total = Money::sum(currency, tax_subtotals.iter().map(|s| s.tax))?;
         let tax_exclusive = line_net_total;
         let tax_inclusive = tax_exclusive.checked_add(tax_total)?;
+        let prepaid = prepaid.round(rounding);
         let payable = tax_inclusive.checked_sub(prepaid)?;
         let totals = Totals {
             line_net_total,
@@ -288,7 +290,7 @@ impl Invoice {
             tax_exclusive,
             tax_total,
             tax_inclusive,
-            prepaid: prepaid.round(rounding),
+            prepaid,
             rounding_amount: zero,
             payable,
         };

@@ -6,13 +6,21 @@
 use crate::{Invoice, Money};
 use rust_decimal::Decimal;
 
-fn total(invoice: &Invoice, amounts: impl Iterator<Item = Money>) -> Option<Decimal> {
-    amounts
-        .map(|m| (m.currency() == invoice.currency()).then_some(m.amount()))
-        .sum()
+/// The sum of `amounts` in the invoice's currency; `None` on another currency or overflow.
+fn total(invoice: &Invoice, mut amounts: impl Iterator<Item = Money>) -> Option<Decimal> {
+    amounts.try_fold(Decimal::ZERO, |sum, m| {
+        (m.currency() == invoice.currency()).then_some(())?;
+        sum.checked_add(m.amount())
+    })
 }
 
-/// Returns one message per broken rule; empty when the document is consistent.
+/// `a + b - c`, or `None` on overflow.
+fn plus_minus(a: Decimal, b: Decimal, c: Decimal) -> Option<Decimal> {
+    a.checked_add(b)?.checked_sub(c)
+}
+
+/// Returns one message per broken rule; empty when the document is consistent. Amounts too
+/// large to add up are reported as broken rules, never a panic.
 pub(crate) fn check(invoice: &Invoice) -> Vec<String> {
     let t = invoice.totals();
     let mut broken = Vec::new();
@@ -29,11 +37,12 @@ pub(crate) fn check(invoice: &Invoice) -> Vec<String> {
             t.line_net_total
         ),
     );
-    let bt109 = t.line_net_total.amount() - t.allowance_total.amount() + t.charge_total.amount();
+    let (net, allowances, charges) = (t.line_net_total, t.allowance_total, t.charge_total);
+    let bt109 = plus_minus(net.amount(), charges.amount(), allowances.amount());
     rule(
-        bt109 == t.tax_exclusive.amount(),
+        bt109 == Some(t.tax_exclusive.amount()),
         format!(
-            "BR-CO-13: BT-106 - BT-107 + BT-108 = {bt109} != BT-109 {}",
+            "BR-CO-13: BT-106 - BT-107 + BT-108 = {bt109:?} != BT-109 {}",
             t.tax_exclusive
         ),
     );
@@ -45,42 +54,44 @@ pub(crate) fn check(invoice: &Invoice) -> Vec<String> {
             t.tax_total
         ),
     );
-    let bt112 = t.tax_exclusive.amount() + t.tax_total.amount();
+    let bt112 = t.tax_exclusive.amount().checked_add(t.tax_total.amount());
     rule(
-        bt112 == t.tax_inclusive.amount(),
+        bt112 == Some(t.tax_inclusive.amount()),
         format!(
-            "BR-CO-15: BT-109 + BT-110 = {bt112} != BT-112 {}",
+            "BR-CO-15: BT-109 + BT-110 = {bt112:?} != BT-112 {}",
             t.tax_inclusive
         ),
     );
-    let bt115 = t.tax_inclusive.amount() - t.prepaid.amount() + t.rounding_amount.amount();
+    let (inclusive, prepaid, rounding) = (t.tax_inclusive, t.prepaid, t.rounding_amount);
+    let bt115 = plus_minus(inclusive.amount(), rounding.amount(), prepaid.amount());
     rule(
-        bt115 == t.payable.amount(),
+        bt115 == Some(t.payable.amount()),
         format!(
-            "BR-CO-16: BT-112 - BT-113 + BT-114 = {bt115} != BT-115 {}",
+            "BR-CO-16: BT-112 - BT-113 + BT-114 = {bt115:?} != BT-115 {}",
             t.payable
         ),
     );
     let minor = invoice.currency().minor_units();
     let half_unit = Decimal::new(5, minor + 1);
     for s in invoice.tax_subtotals() {
-        let exact = s.taxable.amount() * s.rate.percent() / Decimal::ONE_HUNDRED;
+        let exact = s
+            .taxable
+            .amount()
+            .checked_mul(s.rate.percent())
+            .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED));
+        let off = exact
+            .and_then(|e| s.tax.amount().checked_sub(e))
+            .map(|d| d.abs());
         let rounded = s.tax.amount().normalize().scale() <= minor;
         rule(
-            rounded && (s.tax.amount() - exact).abs() <= half_unit,
+            rounded && off.is_some_and(|d| d <= half_unit),
             format!(
                 "BR-CO-17: VAT {} for {} is not {} x {} rounded",
                 s.tax, s.rate, s.taxable, s.rate
             ),
         );
-        let base = total(
-            invoice,
-            invoice
-                .lines()
-                .iter()
-                .filter(|l| l.tax() == s.rate)
-                .map(|l| l.net()),
-        );
+        let at_rate = invoice.lines().iter().filter(|l| l.tax() == s.rate);
+        let base = total(invoice, at_rate.map(|l| l.net()));
         rule(
             base == Some(s.taxable.amount()),
             format!(
@@ -221,6 +232,50 @@ mod tests {
     }
 
     #[test]
+    fn check_rules_reports_overflow_instead_of_panicking() {
+        let lines = vec![line("x", dec!(1), dec!(10), vat(dec!(20)))];
+        let inv = Invoice::compose(
+            DocumentKind::Invoice,
+            eur(),
+            lines,
+            Money::zero(eur()),
+            Rounding::default(),
+        )
+        .expect("composes");
+        let mut json = serde_json::to_value(&inv).expect("serializes");
+        let huge = Decimal::MAX.to_string();
+        json["tax_subtotals"][0]["taxable"]["amount"] = huge.clone().into();
+        json["totals"]["tax_total"]["amount"] = huge.into();
+        let tampered: Invoice = serde_json::from_value(json).expect("parses");
+        let broken = tampered.check_rules();
+        assert!(
+            broken.iter().any(|b| b.starts_with("BR-CO-17")),
+            "{broken:?}"
+        );
+        assert!(
+            broken.iter().any(|b| b.starts_with("BR-CO-15")),
+            "{broken:?}"
+        );
+    }
+
+    #[test]
+    fn prepaid_is_rounded_before_the_amount_due() {
+        let lines = vec![line("x", dec!(1), dec!(10), vat(dec!(19)))];
+        let prepaid = Money::new(dec!(0.005), eur());
+        let inv = Invoice::compose(
+            DocumentKind::Invoice,
+            eur(),
+            lines,
+            prepaid,
+            Rounding::default(),
+        )
+        .expect("composes");
+        assert_eq!(inv.totals().prepaid.amount(), dec!(0.01));
+        assert_eq!(inv.totals().payable.amount(), dec!(11.89));
+        assert!(inv.check_rules().is_empty(), "{:?}", inv.check_rules());
+    }
+
+    #[test]
     fn refuses_bad_rates_prices_mixed_currencies_and_empty_invoices() {
         assert!(TaxRate::new(TaxCategory::Standard, dec!(0)).is_err());
         assert!(TaxRate::new(TaxCategory::Standard, dec!(101)).is_err());
@@ -301,7 +356,8 @@ mod tests {
             raw in prop::collection::vec(any_line(), 1..40),
             code in prop::sample::select(vec!["EUR", "JPY", "BHD", "CHF"]),
             half_even in any::<bool>(),
-            prepaid_minor in 0i64..1000,
+            prepaid_raw in 0i64..100_000,
+            prepaid_scale in 0u32..5,
         ) {
             let currency = Currency::from_code(code).expect("known");
             let rounding = if half_even { Rounding::HalfEven } else { Rounding::HalfAwayFromZero };
@@ -312,13 +368,24 @@ mod tests {
                     InvoiceLine::new("l", None, Decimal::from(*qty), price, *rate, rounding).expect("valid")
                 })
                 .collect();
-            let prepaid = Money::new(Decimal::new(prepaid_minor, currency.minor_units()), currency);
+            let prepaid = Money::new(Decimal::new(prepaid_raw, prepaid_scale), currency);
             let inv = Invoice::compose(DocumentKind::Invoice, currency, lines.clone(), prepaid, rounding)
                 .expect("composes");
             prop_assert!(inv.check_rules().is_empty(), "{:?}", inv.check_rules());
+            // Recompute VAT from the lines alone: one rounded tax per distinct rate.
             let nets: Decimal = lines.iter().map(|l| l.net().amount()).sum();
-            let taxes: Decimal = inv.tax_subtotals().iter().map(|s| s.tax.amount()).sum();
-            prop_assert_eq!(inv.totals().payable.amount(), nets + taxes - prepaid.amount());
+            let mut rates: Vec<TaxRate> = lines.iter().map(|l| l.tax()).collect();
+            rates.sort();
+            rates.dedup();
+            let taxes: Decimal = rates
+                .iter()
+                .map(|r| {
+                    let base: Decimal = lines.iter().filter(|l| l.tax() == *r).map(|l| l.net().amount()).sum();
+                    Money::new(base * r.percent() / dec!(100), currency).round(rounding).amount()
+                })
+                .sum();
+            let paid = prepaid.round(rounding).amount();
+            prop_assert_eq!(inv.totals().payable.amount(), nets + taxes - paid);
             for amount in [inv.totals().payable, inv.totals().tax_total, inv.totals().line_net_total] {
                 prop_assert!(amount.is_rounded(), "{} is not at the minor unit", amount);
             }

@@ -121,6 +121,9 @@ impl Money {
     /// `self * numerator / denominator`, multiplying first so that day fractions such as
     /// 23/31 stay as exact as `Decimal`'s 28 digits allow.
     pub fn times_ratio(self, numerator: i64, denominator: i64) -> Result<Money, BillingError> {
+        if denominator == 0 {
+            return Err(BillingError::DivisionByZero("a ratio"));
+        }
         let overflow = BillingError::Overflow("a ratio");
         let scaled = self
             .amount
@@ -223,7 +226,10 @@ mod tests {
         assert_eq!(big.checked_add(big), Err(BillingError::Overflow("a sum")));
         assert!(big.times(dec!(2)).is_err());
         assert!(big.times_ratio(3, 1).is_err());
-        assert!(big.times_ratio(1, 0).is_err());
+        assert_eq!(
+            m(dec!(1), "EUR").times_ratio(1, 0),
+            Err(BillingError::DivisionByZero("a ratio"))
+        );
     }
 
     #[test]

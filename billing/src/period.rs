@@ -202,37 +202,44 @@ impl BillingCycle {
     }
 
     /// The boundary date in the month with absolute index `month_index` (year * 12 + month0).
-    fn boundary(&self, month_index: i32) -> NaiveDate {
+    fn boundary(&self, month_index: i32) -> Option<NaiveDate> {
         let year = month_index.div_euclid(12);
         let month = month_index.rem_euclid(12) as u32 + 1;
         let last = last_day_of_month(year, month);
-        NaiveDate::from_ymd_opt(year, month, self.day.get().min(last)).unwrap_or(NaiveDate::MIN)
+        NaiveDate::from_ymd_opt(year, month, self.day.get().min(last))
     }
 
-    /// The period that contains `date`.
-    pub fn period_containing(&self, date: NaiveDate) -> Period {
+    /// The period that contains `date`; dates in year 0 or before, or after 9998, are refused.
+    pub fn period_containing(&self, date: NaiveDate) -> Result<Period, BillingError> {
+        if !(1..=9998).contains(&date.year()) {
+            return Err(BillingError::DateOutOfRange(date));
+        }
         let months = self.frequency.months() as i32;
         let index = date.year() * 12 + date.month0() as i32;
         let anchor = self.anchor_month as i32 - 1;
         let mut start_index = index - (index - anchor).rem_euclid(months);
-        if self.boundary(start_index) > date {
+        let out_of_range = || BillingError::DateOutOfRange(date);
+        if self.boundary(start_index).ok_or_else(out_of_range)? > date {
             start_index -= months;
         }
-        Period {
-            start: self.boundary(start_index),
-            end: self.boundary(start_index + months),
-        }
+        Ok(Period {
+            start: self.boundary(start_index).ok_or_else(out_of_range)?,
+            end: self
+                .boundary(start_index + months)
+                .ok_or_else(out_of_range)?,
+        })
     }
 
     /// The period that follows `period` (which must be a period of this cycle).
-    pub fn next_period(&self, period: &Period) -> Period {
+    pub fn next_period(&self, period: &Period) -> Result<Period, BillingError> {
         self.period_containing(period.end())
     }
 
-    /// Consecutive periods starting with the one that contains `from`.
+    /// Consecutive periods starting with the one that contains `from`, up to the last
+    /// billable date.
     pub fn periods_from(&self, from: NaiveDate) -> impl Iterator<Item = Period> + '_ {
-        std::iter::successors(Some(self.period_containing(from)), move |p| {
-            Some(self.next_period(p))
+        std::iter::successors(self.period_containing(from).ok(), move |p| {
+            self.next_period(p).ok()
         })
     }
 }
@@ -280,9 +287,9 @@ mod tests {
                 "2024-05-31"
             ]
         );
-        let p = cycle.period_containing(d("2023-02-28"));
+        let p = cycle.period_containing(d("2023-02-28")).expect("in range");
         assert_eq!((p.start(), p.end()), (d("2023-02-28"), d("2023-03-31")));
-        let p = cycle.period_containing(d("2023-02-27"));
+        let p = cycle.period_containing(d("2023-02-27")).expect("in range");
         assert_eq!((p.start(), p.end()), (d("2023-01-31"), d("2023-02-28")));
     }
 
@@ -290,12 +297,12 @@ mod tests {
     fn quarterly_and_yearly_are_anchored() {
         let day = BillingCycleDay::new(15).expect("valid");
         let q = BillingCycle::new(day, BillingFrequency::Quarterly, 2).expect("valid");
-        let p = q.period_containing(d("2026-04-10"));
+        let p = q.period_containing(d("2026-04-10")).expect("in range");
         assert_eq!((p.start(), p.end()), (d("2026-02-15"), d("2026-05-15")));
-        let p = q.period_containing(d("2026-01-20"));
+        let p = q.period_containing(d("2026-01-20")).expect("in range");
         assert_eq!((p.start(), p.end()), (d("2025-11-15"), d("2026-02-15")));
         let y = BillingCycle::new(day, BillingFrequency::Yearly, 7).expect("valid");
-        let p = y.period_containing(d("2026-07-14"));
+        let p = y.period_containing(d("2026-07-14")).expect("in range");
         assert_eq!((p.start(), p.end()), (d("2025-07-15"), d("2026-07-15")));
         assert_eq!(p.days(), 365);
     }
@@ -331,8 +338,25 @@ mod tests {
     }
 
     #[test]
+    fn dates_at_the_calendar_limits_are_refused() {
+        let cycle = monthly(31);
+        assert!(matches!(
+            cycle.period_containing(NaiveDate::MAX),
+            Err(BillingError::DateOutOfRange(_))
+        ));
+        assert!(matches!(
+            cycle.period_containing(NaiveDate::MIN),
+            Err(BillingError::DateOutOfRange(_))
+        ));
+        // Oct 31..Nov 30, Nov 30..Dec 31, Dec 31..9999-01-31, then the limit.
+        assert_eq!(cycle.periods_from(d("9998-11-15")).count(), 3);
+    }
+
+    #[test]
     fn period_display_shows_the_last_day() {
-        let p = monthly(1).period_containing(d("2026-02-10"));
+        let p = monthly(1)
+            .period_containing(d("2026-02-10"))
+            .expect("in range");
         assert_eq!(p.to_string(), "2026-02-01..2026-02-28");
         assert_eq!(p.days(), 28);
     }
@@ -367,10 +391,10 @@ mod tests {
         ) {
             let cycle = BillingCycle::new(BillingCycleDay::new(day).expect("valid"), freq, anchor).expect("valid");
             let date = d("1980-01-01") + chrono::Duration::days(offset);
-            let p = cycle.period_containing(date);
+            let p = cycle.period_containing(date).expect("in range");
             prop_assert!(p.contains(date), "{} not in {}", date, p);
-            prop_assert_eq!(cycle.period_containing(p.start()), p);
-            prop_assert_eq!(cycle.next_period(&p).start(), p.end());
+            prop_assert_eq!(cycle.period_containing(p.start()).expect("in range"), p);
+            prop_assert_eq!(cycle.next_period(&p).expect("in range").start(), p.end());
         }
     }
 }

@@ -111,7 +111,7 @@ mod tests {
             ("2023-02-23", "2023-03-15", dec!(0.714285714)),
             ("2024-02-23", "2024-03-15", dec!(0.724137931)),
         ] {
-            let period = cycle.period_containing(d(start));
+            let period = cycle.period_containing(d(start)).expect("in range");
             assert_eq!(period.end(), d(next_bill), "{start}");
             let f = proration_factor(d(start), d(next_bill), &period).expect("inside");
             assert_eq!(f.round_dp(9), factor, "{start} -> {next_bill}");
@@ -193,7 +193,7 @@ mod tests {
         ) {
             let rounding = if half_even { Rounding::HalfEven } else { Rounding::HalfAwayFromZero };
             let cycle = BillingCycle::monthly(BillingCycleDay::new(31).expect("valid"));
-            let period = cycle.period_containing(d("1990-01-01") + chrono::Duration::days(start_offset));
+            let period = cycle.period_containing(d("1990-01-01") + chrono::Duration::days(start_offset)).expect("in range");
             let mut points: Vec<NaiveDate> = cuts
                 .iter()
                 .map(|c| period.start() + chrono::Duration::days(c % period.days()))
@@ -213,13 +213,18 @@ mod tests {
                 "{} vs {} over {} parts", total, price, splits);
         }
 
+        /// A change on the first day of the period is a full swap: all of the old price back,
+        /// all of the new price charged.
         #[test]
-        fn a_change_to_the_same_price_nets_to_zero(cents in 0i64..100_000_000, day in 0i64..31) {
-            let period = Period::new(d("2026-01-01"), d("2026-02-01")).expect("valid");
-            let price = usd(Decimal::new(cents, 2));
-            let effective = period.start() + chrono::Duration::days(day);
-            let change = mid_period_change(price, price, &period, effective, Rounding::default()).expect("same");
-            prop_assert_eq!(change.net().expect("same").amount(), Decimal::ZERO);
+        fn a_change_on_the_first_day_swaps_whole_prices(old in 0i64..100_000_000, new in 0i64..100_000_000, day in 1u32..=31) {
+            let cycle = BillingCycle::monthly(BillingCycleDay::new(day).expect("valid"));
+            let period = cycle.period_containing(d("2026-01-20")).expect("in range");
+            let (old, new) = (usd(Decimal::new(old, 2)), usd(Decimal::new(new, 2)));
+            let change = mid_period_change(old, new, &period, period.start(), Rounding::default()).expect("same");
+            prop_assert_eq!(change.credit, -old);
+            prop_assert_eq!(change.charge, new);
+            let at_end = mid_period_change(old, new, &period, period.end(), Rounding::default()).expect("same");
+            prop_assert!(at_end.credit.amount().is_zero() && at_end.charge.amount().is_zero());
         }
     }
 }

@@ -164,6 +164,9 @@ fn load_offering(raw: RawOffering, segments: &[String], p: &mut Problems) -> Off
     }
     let characteristics = load_characteristics(&entry, &raw.characteristics, p);
     let prices = load_prices(&entry, &raw.prices, &characteristics, p);
+    if prices.len() == raw.prices.len() {
+        check_currency_coverage(&entry, &prices, p);
+    }
     let modifies = raw.modifies.map(|m| ModifySpec {
         offering: m.offering,
         increase: m.increase,
@@ -198,6 +201,32 @@ fn load_offering(raw: RawOffering, segments: &[String], p: &mut Problems) -> Off
     }
 }
 
+/// Every currency an offering is sold in carries the same prices (by name and kind), so a
+/// quote in any of them is complete rather than silently missing a charge.
+fn check_currency_coverage(entry: &str, prices: &[Price], p: &mut Problems) {
+    let mut currencies: Vec<Currency> = prices.iter().map(|pr| pr.currency).collect();
+    currencies.sort();
+    currencies.dedup();
+    let mut seen = HashSet::new();
+    for price in prices {
+        if !seen.insert((price.name.as_str(), price.kind)) {
+            continue;
+        }
+        let priced_in = |c: &Currency| {
+            prices
+                .iter()
+                .any(|q| q.name == price.name && q.kind == price.kind && q.currency == *c)
+        };
+        for missing in currencies.iter().filter(|c| !priced_in(c)) {
+            let message = format!(
+                "price `{}` ({}) has no {missing} version: every currency the offering is sold in needs the same prices",
+                price.name, price.kind
+            );
+            p.add(entry, message);
+        }
+    }
+}
+
 fn check_modify_targets(offerings: &[Offering], p: &mut Problems) {
     for o in offerings {
         let Some(m) = &o.modifies else { continue };
@@ -211,14 +240,13 @@ fn check_modify_targets(offerings: &[Offering], p: &mut Problems) {
         }
         for t in targets {
             for name in &m.increase {
-                if t.characteristic(name).is_none() {
-                    p.add(
-                        &entry,
-                        format!(
-                            "modifies.increase: `{}` v{} has no characteristic `{name}`",
-                            t.id, t.version
-                        ),
+                let numeric = t.characteristic(name).map(|c| c.value_type.is_numeric());
+                if numeric != Some(true) {
+                    let (id, v) = (&t.id, t.version);
+                    let message = format!(
+                        "modifies.increase: `{id}` v{v} has no numeric characteristic `{name}`"
                     );
+                    p.add(&entry, message);
                 }
             }
         }
@@ -447,18 +475,12 @@ fn load_price(
     };
     if let Some(unit) = &raw.per_unit {
         if let Some(spec) = priced_by(entry, "per_unit", unit, specs, p) {
-            let non_negative = spec
-                .min
-                .as_ref()
-                .and_then(Value::as_integer)
-                .is_some_and(|m| m >= 0);
-            if spec.value_type != ValueType::Integer || !non_negative {
-                p.add(
-                    entry,
-                    format!(
-                        "per_unit: `{unit}` must be an integer characteristic with min 0 or more"
-                    ),
-                );
+            let min = spec.min.as_ref().and_then(Value::as_integer);
+            let bounded = min.is_some_and(|m| m >= 0) && spec.max.is_some();
+            if spec.value_type != ValueType::Integer || !bounded {
+                let message =
+                    format!("per_unit: `{unit}` must be an integer characteristic with min 0 or more and a max");
+                p.add(entry, message);
             }
         }
     }

@@ -167,7 +167,7 @@ pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
 }
 
 /// Whether a price is charged once or every period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "period")]
 pub enum PriceKind {
     /// A non-recurring charge, e.g. installation.

@@ -3,7 +3,7 @@
 //! Catalog amounts are already at the currency's minor unit and units are whole numbers, so a
 //! quote is exact and needs no rounding.
 
-use crate::model::{PriceAmount, PriceKind};
+use crate::model::{OrderAction, PriceAmount, PriceKind};
 use crate::validate::ValidItem;
 use crate::{Catalog, CatalogError};
 use l2c_billing::{BillingError, BillingFrequency, Currency, Money};
@@ -58,7 +58,7 @@ impl Quote {
 
 impl Catalog {
     /// Prices `item` in `currency` with the offering version it is pinned to, whatever that
-    /// version's lifecycle status is now.
+    /// version's lifecycle status is now. A `delete` item has no charges.
     pub fn quote(&self, item: &ValidItem, currency: Currency) -> Result<Quote, CatalogError> {
         let offering = self.get(&item.offering, item.version).ok_or_else(|| {
             CatalogError::UnknownOffering {
@@ -89,6 +89,10 @@ impl Catalog {
             one_time: Vec::new(),
             recurring: Vec::new(),
         };
+        if item.action == OrderAction::Delete {
+            // A disconnect costs nothing here: billing ends the subscription's recurring charges.
+            return Ok(quote);
+        }
         for price in prices {
             let unit_amount = match price.amount() {
                 PriceAmount::Flat(m) => *m,
@@ -116,7 +120,14 @@ impl Catalog {
                     .ok_or_else(|| fail(format!("`{name}` has no whole-number value")))?,
                 None => 1,
             };
-            let units = per_unit.saturating_mul(u64::from(item.quantity));
+            let units = per_unit
+                .checked_mul(u64::from(item.quantity))
+                .ok_or_else(|| {
+                    fail(format!(
+                        "{per_unit} units x quantity {} is too many",
+                        item.quantity
+                    ))
+                })?;
             let amount = unit_amount
                 .times(Decimal::from(units))
                 .map_err(|e| fail(e.to_string()))?;

@@ -388,3 +388,35 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_retired_version_still_gets_its_other_problems_reported() {
+    let c = builtin();
+    let mut old = item(
+        "wan-link",
+        json!({"bandwidth_mbps": 10000, "a_end_site": "FRA-001"}),
+    );
+    old.version = Some(1);
+    let p = c
+        .validate_item("items[0]", &old, &ctx(), None)
+        .expect_err("retired");
+    let rules: Vec<&str> = p.iter().map(|p| p.rule).collect();
+    assert_eq!(rules, ["lifecycle", "allowed_values", "required"]);
+}
+
+#[test]
+fn a_delete_takes_no_characteristics_and_costs_nothing() {
+    let c = builtin();
+    let mut delete = item("wan-link", json!({"bandwidth_mbps": 100}));
+    delete.action = OrderAction::Delete;
+    let p = c
+        .validate_item("items[0]", &delete, &ctx(), None)
+        .expect_err("characteristics given");
+    assert_eq!(p[0].to_string(), "items[0].characteristics.bandwidth_mbps: a delete disconnects the running product and takes no characteristics");
+    delete.characteristics.clear();
+    let valid = c
+        .validate_item("items[0]", &delete, &ctx(), None)
+        .expect("a plain delete");
+    let q = c.quote(&valid, eur()).expect("priced");
+    assert!(q.one_time.is_empty() && q.recurring.is_empty(), "{q:?}");
+}

@@ -84,6 +84,8 @@ impl Report<'_> {
 
 impl Catalog {
     /// The offering version an item orders on `date`: the pinned one, or the newest orderable.
+    /// A version that takes no orders is still returned (with a problem recorded) so that the
+    /// rest of the item is checked too.
     fn resolve<'a>(
         &'a self,
         item: &'a ItemRequest,
@@ -129,17 +131,15 @@ impl Catalog {
                 _ => None,
             },
         };
-        match why {
-            Some(why) => {
-                r.add(
-                    "offering",
-                    "lifecycle",
-                    format!("`{}` v{} {why}", offering.id(), offering.version()),
-                );
-                None
-            }
-            None => Some(offering),
+        if let Some(why) = why {
+            let version = offering.version();
+            r.add(
+                "offering",
+                "lifecycle",
+                format!("`{}` v{version} {why}", offering.id()),
+            );
         }
+        Some(offering)
     }
 
     /// Checks `item` (at `path`, e.g. `items[0]`) for `ctx`. For a modify of a running
@@ -160,7 +160,20 @@ impl Catalog {
             return Err(r.problems);
         };
         check_terms(offering, item, ctx, &mut r);
-        let characteristics = check_characteristics(offering, item, &mut r);
+        let characteristics = if item.action == OrderAction::Delete {
+            for name in item.characteristics.keys() {
+                let message =
+                    "a delete disconnects the running product and takes no characteristics";
+                r.add(
+                    &format!("characteristics.{name}"),
+                    "delete_characteristics",
+                    message,
+                );
+            }
+            BTreeMap::new()
+        } else {
+            check_characteristics(offering, item, &mut r)
+        };
         if let (Some(m), Some(current)) = (offering.modifies(), current) {
             check_increase(&m.increase, &characteristics, current, &mut r);
         }

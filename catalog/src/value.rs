@@ -82,7 +82,14 @@ impl Value {
         let wrong = || format!("expected {}, got {}", ty.article(), describe(raw));
         match (ty, raw) {
             (ValueType::Integer, J::Number(n)) => n.as_i64().map(Value::Integer).ok_or_else(wrong),
-            (ValueType::Decimal, J::Number(n)) => parse_decimal(&n.to_string()).ok_or_else(wrong),
+            (ValueType::Decimal, J::Number(n)) if n.is_i64() || n.is_u64() => {
+                parse_decimal(&n.to_string()).ok_or_else(wrong)
+            }
+            // A JSON or TOML fraction has passed through a binary float: 2.0000000000000001
+            // would arrive as 2. Only text keeps a decimal exact.
+            (ValueType::Decimal, J::Number(n)) => Err(format!(
+                "write the decimal {n} as a string, e.g. \"{n}\", to keep it exact"
+            )),
             (ValueType::Decimal, J::String(s)) => parse_decimal(s).ok_or_else(wrong),
             (ValueType::String | ValueType::Enumeration, J::String(s)) => {
                 Ok(Value::String(s.clone()))
@@ -166,8 +173,12 @@ mod tests {
             Ok(Value::Decimal(dec!(2.50)))
         );
         assert_eq!(
+            Value::parse(ValueType::Decimal, &json!(2)),
+            Ok(Value::Decimal(dec!(2)))
+        );
+        assert_eq!(
             Value::parse(ValueType::Decimal, &json!(2.5)),
-            Ok(Value::Decimal(dec!(2.5)))
+            Err("write the decimal 2.5 as a string, e.g. \"2.5\", to keep it exact".into())
         );
         assert_eq!(
             Value::parse(ValueType::Boolean, &json!(true)),
@@ -188,8 +199,9 @@ mod tests {
 
     #[test]
     fn toml_values_follow_the_same_rules() {
+        assert!(Value::parse_toml(ValueType::Decimal, &toml::Value::Float(0.1)).is_err());
         assert_eq!(
-            Value::parse_toml(ValueType::Decimal, &toml::Value::Float(0.1)),
+            Value::parse_toml(ValueType::Decimal, &toml::Value::String("0.1".into())),
             Ok(Value::Decimal(dec!(0.1)))
         );
         assert!(Value::parse_toml(ValueType::Integer, &toml::Value::String("1".into())).is_err());

@@ -102,3 +102,25 @@ fn syntax_errors_and_unknown_keys_name_the_line() {
     let err = Catalog::from_toml("x.toml", &float).expect_err("float amount");
     assert!(err.to_string().contains("expected a string"), "{err}");
 }
+
+#[test]
+fn every_currency_carries_the_same_prices_and_per_unit_is_bounded() {
+    let base = include_str!("../catalog.toml");
+    let start = base.find("id = \"sla-premium-usd\"").expect("usd price");
+    let block_start = base[..start].rfind("[[offering.price]]").expect("block");
+    let block_end = start + base[start..].find("]\n").expect("tiers end") + 2;
+    let eur_only = format!("{}{}", &base[..block_start], &base[block_end..]);
+    assert_eq!(
+        problems(&eur_only),
+        ["offering `wan-link` v2: price `Premium SLA` (monthly) has no USD version: every currency the offering is sold in needs the same prices"]
+    );
+    let unbounded = base.replacen("min = 1\nmax = 480\n", "min = 1\n", 1);
+    let found = problems(&unbounded);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found
+            .iter()
+            .all(|f| f.ends_with("must be an integer characteristic with min 0 or more and a max")),
+        "{found:?}"
+    );
+}

@@ -1,9 +1,7 @@
 //! `l2c catalog check` and `l2c catalog show`: the catalog as people read it.
 
 use anyhow::{bail, Result};
-use l2c_catalog::{
-    Catalog, CharacteristicSpec, LifecycleStatus, Offering, Price, PriceAmount, ValueType,
-};
+use l2c_catalog::{Catalog, CharacteristicSpec, LifecycleStatus, Offering, Price, PriceAmount};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -13,14 +11,6 @@ pub fn load(file: Option<&Path>) -> Result<Catalog> {
         Some(path) => Catalog::from_file(path)?,
         None => Catalog::builtin()?,
     })
-}
-
-fn status(o: &Offering) -> &'static str {
-    match o.status() {
-        LifecycleStatus::Draft => "draft",
-        LifecycleStatus::Active => "active",
-        LifecycleStatus::Retired => "retired",
-    }
 }
 
 /// Checks a catalog and prints a one-line-per-offering summary.
@@ -49,7 +39,7 @@ pub fn check(file: Option<&Path>) -> Result<()> {
         println!(
             "  {:<34} {:<8} {:<28} {} characteristics, {} prices, workflow {}",
             format!("{} v{}", o.id(), o.version()),
-            status(o),
+            o.status(),
             o.name(),
             o.characteristics().len(),
             o.prices().len(),
@@ -94,7 +84,7 @@ fn render_offering(o: &Offering) -> String {
         o.id(),
         o.version(),
         o.name(),
-        status(o)
+        o.status()
     );
     let actions: Vec<String> = o.actions().iter().map(ToString::to_string).collect();
     let _ = writeln!(
@@ -157,14 +147,7 @@ fn render_service(s: &mut String, o: &Offering) {
 }
 
 fn describe(c: &CharacteristicSpec) -> String {
-    let ty = match c.value_type() {
-        ValueType::Integer => "integer",
-        ValueType::Decimal => "decimal",
-        ValueType::String => "string",
-        ValueType::Boolean => "boolean",
-        ValueType::Enumeration => "enumeration",
-    };
-    let mut parts = vec![ty.to_owned()];
+    let mut parts = vec![c.value_type().to_string()];
     match (c.required(), c.default()) {
         (_, Some(d)) => parts.push(format!("default {d}")),
         (true, None) => parts.push("required".into()),

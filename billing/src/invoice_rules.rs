@@ -134,6 +134,26 @@ mod tests {
         InvoiceLine::new(desc, None, qty, price, tax, Rounding::default()).expect("valid line")
     }
 
+    fn eur_invoice(lines: Vec<InvoiceLine>, prepaid: Decimal) -> Invoice {
+        let prepaid = Money::new(prepaid, eur());
+        Invoice::compose(
+            DocumentKind::Invoice,
+            eur(),
+            lines,
+            prepaid,
+            Rounding::default(),
+        )
+        .expect("composes")
+    }
+
+    /// The rules an invoice breaks after `edit` changes its serialized form.
+    fn broken_after(inv: &Invoice, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<String> {
+        let mut json = serde_json::to_value(inv).expect("serializes");
+        edit(&mut json);
+        let tampered: Invoice = serde_json::from_value(json).expect("parses");
+        tampered.check_rules()
+    }
+
     #[test]
     fn tax_is_computed_once_on_the_summed_base() {
         // Three lines of 0.05 at 19%: per-line tax would be 3 x 0.01 = 0.03;
@@ -144,14 +164,7 @@ mod tests {
             line("b", dec!(1), dec!(0.10), vat(dec!(7))),
             line("c", dec!(1), dec!(0.10), vat(dec!(7))),
         ];
-        let inv = Invoice::compose(
-            DocumentKind::Invoice,
-            eur(),
-            lines,
-            Money::zero(eur()),
-            Rounding::default(),
-        )
-        .expect("composes");
+        let inv = eur_invoice(lines, Decimal::ZERO);
         assert_eq!(inv.tax_subtotals().len(), 1);
         assert_eq!(inv.totals().tax_total.amount(), dec!(0.02));
         assert_eq!(inv.totals().payable.amount(), dec!(0.32));
@@ -178,15 +191,7 @@ mod tests {
             line("Manual", dec!(3), dec!(12.50), reduced),
             line("Deposit", dec!(1), dec!(100), exempt),
         ];
-        let prepaid = Money::new(dec!(50), eur());
-        let inv = Invoice::compose(
-            DocumentKind::Invoice,
-            eur(),
-            lines,
-            prepaid,
-            Rounding::default(),
-        )
-        .expect("composes");
+        let inv = eur_invoice(lines, dec!(50));
         let t = inv.totals();
         assert_eq!(t.line_net_total.amount(), dec!(1261.69));
         // 19% of 1124.19 = 213.5961 -> 213.60; 7% of 37.50 = 2.625 -> 2.63; exempt 0
@@ -209,18 +214,10 @@ mod tests {
     #[test]
     fn check_rules_catches_a_tampered_total() {
         let lines = vec![line("x", dec!(2), dec!(10), vat(dec!(20)))];
-        let inv = Invoice::compose(
-            DocumentKind::Invoice,
-            eur(),
-            lines,
-            Money::zero(eur()),
-            Rounding::default(),
-        )
-        .expect("composes");
-        let mut json = serde_json::to_value(&inv).expect("serializes");
-        json["totals"]["tax_total"]["amount"] = "4.01".into();
-        let tampered: Invoice = serde_json::from_value(json).expect("parses");
-        let broken = tampered.check_rules();
+        let inv = eur_invoice(lines, Decimal::ZERO);
+        let broken = broken_after(&inv, |json| {
+            json["totals"]["tax_total"]["amount"] = "4.01".into();
+        });
         assert!(
             broken.iter().any(|b| b.starts_with("BR-CO-14")),
             "{broken:?}"
@@ -234,20 +231,12 @@ mod tests {
     #[test]
     fn check_rules_reports_overflow_instead_of_panicking() {
         let lines = vec![line("x", dec!(1), dec!(10), vat(dec!(20)))];
-        let inv = Invoice::compose(
-            DocumentKind::Invoice,
-            eur(),
-            lines,
-            Money::zero(eur()),
-            Rounding::default(),
-        )
-        .expect("composes");
-        let mut json = serde_json::to_value(&inv).expect("serializes");
-        let huge = Decimal::MAX.to_string();
-        json["tax_subtotals"][0]["taxable"]["amount"] = huge.clone().into();
-        json["totals"]["tax_total"]["amount"] = huge.into();
-        let tampered: Invoice = serde_json::from_value(json).expect("parses");
-        let broken = tampered.check_rules();
+        let inv = eur_invoice(lines, Decimal::ZERO);
+        let broken = broken_after(&inv, |json| {
+            let huge = Decimal::MAX.to_string();
+            json["tax_subtotals"][0]["taxable"]["amount"] = huge.clone().into();
+            json["totals"]["tax_total"]["amount"] = huge.into();
+        });
         assert!(
             broken.iter().any(|b| b.starts_with("BR-CO-17")),
             "{broken:?}"
@@ -261,15 +250,7 @@ mod tests {
     #[test]
     fn prepaid_is_rounded_before_the_amount_due() {
         let lines = vec![line("x", dec!(1), dec!(10), vat(dec!(19)))];
-        let prepaid = Money::new(dec!(0.005), eur());
-        let inv = Invoice::compose(
-            DocumentKind::Invoice,
-            eur(),
-            lines,
-            prepaid,
-            Rounding::default(),
-        )
-        .expect("composes");
+        let inv = eur_invoice(lines, dec!(0.005));
         assert_eq!(inv.totals().prepaid.amount(), dec!(0.01));
         assert_eq!(inv.totals().payable.amount(), dec!(11.89));
         assert!(inv.check_rules().is_empty(), "{:?}", inv.check_rules());

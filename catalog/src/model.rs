@@ -21,6 +21,16 @@ pub enum LifecycleStatus {
     Retired,
 }
 
+impl fmt::Display for LifecycleStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            LifecycleStatus::Draft => "draft",
+            LifecycleStatus::Active => "active",
+            LifecycleStatus::Retired => "retired",
+        })
+    }
+}
+
 /// What an order item does with an offering (TMF622 item action).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -22,6 +22,18 @@ pub enum ValueType {
     Enumeration,
 }
 
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            ValueType::Integer => "integer",
+            ValueType::Decimal => "decimal",
+            ValueType::String => "string",
+            ValueType::Boolean => "boolean",
+            ValueType::Enumeration => "enumeration",
+        })
+    }
+}
+
 impl ValueType {
     /// Whether values of this type are ordered numbers (min, max and ranges apply).
     pub fn is_numeric(self) -> bool {

@@ -1,0 +1,127 @@
+//! Conditions and expressions in definitions: CEL (Common Expression Language) via the `cel`
+//! crate, compiled once at load and evaluated against an instance's `input` and `output`.
+//!
+//! `input` is what the instance was started with (the order, or one order item); `output` is
+//! the merge of everything its completed stages returned. No other variable exists, and the
+//! loader refuses an expression that names one, so a typo is caught before anything runs.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The variables an expression may use.
+pub const VARIABLES: [&str; 2] = ["input", "output"];
+
+/// A compiled CEL expression with its source text.
+#[derive(Clone)]
+pub struct Expr {
+    source: String,
+    program: Arc<cel::Program>,
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Expr({:?})", self.source)
+    }
+}
+
+impl Expr {
+    /// Compiles an expression; the error says what is wrong (syntax, or an unknown variable).
+    pub fn compile(source: &str) -> Result<Expr, String> {
+        let program = cel::Program::compile(source).map_err(|e| e.to_string())?;
+        let references = program.references();
+        let unknown: Vec<&str> = references
+            .variables()
+            .into_iter()
+            .filter(|v| !VARIABLES.contains(v))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(format!(
+                "unknown variable(s) {}; an expression can use only `input` and `output`",
+                unknown.join(", ")
+            ));
+        }
+        Ok(Expr {
+            source: source.to_string(),
+            program: Arc::new(program),
+        })
+    }
+
+    /// The expression as written in the definition.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates to a JSON value.
+    pub fn eval(
+        &self,
+        input: &serde_json::Value,
+        output: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let mut context = cel::Context::default();
+        context
+            .add_variable("input", input)
+            .map_err(|e| format!("input cannot be used in an expression: {e}"))?;
+        context
+            .add_variable("output", output)
+            .map_err(|e| format!("output cannot be used in an expression: {e}"))?;
+        let value = self
+            .program
+            .execute(&context)
+            .map_err(|e| format!("`{}` failed: {e}", self.source))?;
+        value
+            .json()
+            .map_err(|e| format!("`{}` gave a value JSON cannot hold: {e}", self.source))
+    }
+
+    /// Evaluates a condition; anything but a boolean is an error, never silently false.
+    pub fn eval_bool(
+        &self,
+        input: &serde_json::Value,
+        output: &serde_json::Value,
+    ) -> Result<bool, String> {
+        match self.eval(input, output)? {
+            serde_json::Value::Bool(b) => Ok(b),
+            other => Err(format!(
+                "`{}` must give true or false, gave {other}",
+                self.source
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn conditions_see_input_and_output() {
+        let e = Expr::compile("input.mrc > 1000 && output.feasible").expect("compiles");
+        let input = json!({"mrc": 1500});
+        assert_eq!(e.eval_bool(&input, &json!({"feasible": true})), Ok(true));
+        assert_eq!(e.eval_bool(&input, &json!({"feasible": false})), Ok(false));
+    }
+
+    #[test]
+    fn unknown_variables_and_bad_syntax_are_refused() {
+        let err = Expr::compile("order.mrc > 1").expect_err("unknown variable");
+        assert!(err.contains("order"), "{err}");
+        assert!(Expr::compile("input.mrc >").is_err());
+    }
+
+    #[test]
+    fn a_non_boolean_condition_is_an_error() {
+        let e = Expr::compile("input.mrc").expect("compiles");
+        let err = e
+            .eval_bool(&json!({"mrc": 3}), &json!({}))
+            .expect_err("int");
+        assert!(err.contains("true or false"), "{err}");
+    }
+
+    #[test]
+    fn lists_come_back_as_json() {
+        let e = Expr::compile("input.items").expect("compiles");
+        let v = e.eval(&json!({"items": [{"a": 1}, {"a": 2}]}), &json!({}));
+        assert_eq!(v, Ok(json!([{"a": 1}, {"a": 2}])));
+    }
+}

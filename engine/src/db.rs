@@ -1,0 +1,197 @@
+//! Database access shared by the engine and the application: connecting (SQLite in WAL mode or
+//! PostgreSQL, chosen by URL), the embedded migrations, and the small dialect seam.
+//!
+//! All SQL goes through sqlx's `Any` driver so there is one code path for both backends; the
+//! differences (row locks, `SKIP LOCKED`, `BEGIN IMMEDIATE`, `NOTIFY`) live in [`Backend`].
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Connection, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The database behind a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (one writer at a time; WAL lets readers run alongside).
+    Sqlite,
+    /// PostgreSQL (several nodes; row locks with `SKIP LOCKED`).
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a connection URL names.
+    pub fn from_url(url: &str) -> Result<Backend, sqlx::Error> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(sqlx::Error::Configuration(
+                format!("database URL must start with sqlite: or postgres:, got {url:?}").into(),
+            ))
+        }
+    }
+
+    /// Suffix for a `SELECT` whose rows a transaction is about to change.
+    pub fn lock_rows(self) -> &'static str {
+        match self {
+            // SQLite takes the write lock for the whole database at `BEGIN IMMEDIATE`.
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// Suffix for claiming rows that other workers may be claiming at the same moment.
+    pub fn claim_rows(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+/// A pool and its backend.
+#[derive(Debug, Clone)]
+pub struct Db {
+    /// The connection pool.
+    pub pool: AnyPool,
+    /// Which database it talks to.
+    pub backend: Backend,
+    /// The URL it was opened with (for PostgreSQL `LISTEN` connections).
+    pub url: String,
+}
+
+/// The channel on which PostgreSQL nodes announce new ready work to each other.
+pub const NOTIFY_CHANNEL: &str = "l2c_engine_work";
+
+impl Db {
+    /// Connects to `url` (`sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://...`).
+    ///
+    /// SQLite connections use WAL, `synchronous = FULL` (a committed order survives a power
+    /// cut; batching keeps the cost of that low), a 10 s busy timeout and foreign keys.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let options = AnyConnectOptions::from_str(url)?;
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30));
+        if backend == Backend::Sqlite {
+            pool = pool.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = FULL",
+                        "PRAGMA busy_timeout = 10000",
+                        "PRAGMA foreign_keys = ON",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect_with(options).await?;
+        Ok(Db {
+            pool,
+            backend,
+            url: url.to_string(),
+        })
+    }
+
+    /// Applies the embedded migrations (both backends' folders hold the same schema).
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&self.pool).await,
+            Backend::Postgres => {
+                sqlx::migrate!("../migrations/postgres")
+                    .run(&self.pool)
+                    .await
+            }
+        }
+    }
+
+    /// Begins a transaction that will write.
+    ///
+    /// On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a deferred transaction
+    /// that reads first and writes later fails with "database is locked" under concurrency
+    /// instead of waiting its turn.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Announces new ready work to other nodes (PostgreSQL `NOTIFY`, delivered at commit).
+    pub async fn announce(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(NOTIFY_CHANNEL)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Checks the database answers (for readiness probes).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        self.pool.acquire().await?.ping().await
+    }
+}
+
+/// Placeholders for a multi-row `VALUES` list: `($1, $2), ($3, $4)` for 2 rows of 2 columns,
+/// numbered from `first`.
+pub fn values_list(rows: usize, columns: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + r * columns + c).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Placeholders for an `IN` list: `$1, $2, $3` numbered from `first`.
+pub fn in_list(count: usize, first: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row statement: well under both backends' bound-parameter limits.
+pub const CHUNK: usize = 400;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_row_order() {
+        assert_eq!(values_list(2, 2, 3), "($3, $4), ($5, $6)");
+        assert_eq!(in_list(3, 2), "$2, $3, $4");
+    }
+
+    #[test]
+    fn only_known_url_schemes_are_accepted() {
+        assert_eq!(
+            Backend::from_url("sqlite::memory:").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("postgres://x@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert!(Backend::from_url("mysql://x").is_err());
+    }
+}

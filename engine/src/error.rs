@@ -1,0 +1,79 @@
+//! The engine's one error type.
+
+use thiserror::Error;
+
+/// Everything an engine call can fail with.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The database failed or could not be reached.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be migrated.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// No definition with this name is loaded.
+    #[error("unknown workflow {0:?}")]
+    UnknownWorkflow(String),
+    /// A stored definition version could not be loaded again.
+    #[error("stored definition {name} version {hash}: {message}")]
+    StoredDefinition {
+        /// The workflow name.
+        name: String,
+        /// The version hash.
+        hash: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// No such instance, task or step.
+    #[error("{what} {id} not found")]
+    NotFound {
+        /// What was looked for ("instance", "task", "step", "incident").
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The request does not fit the current state (already claimed, already decided, ...).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The actor may not do this (e.g. approve their own order).
+    #[error("refused: {0}")]
+    Forbidden(String),
+    /// A field of the request breaks a rule.
+    #[error("{field}: {message} (rule: {rule})")]
+    Invalid {
+        /// The field, e.g. `reason`.
+        field: &'static str,
+        /// The rule's stable name, e.g. `required`.
+        rule: &'static str,
+        /// What to do about it.
+        message: String,
+    },
+    /// Stored JSON could not be read (a corrupted row).
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl EngineError {
+    pub(crate) fn not_found(what: &'static str, id: impl Into<String>) -> EngineError {
+        EngineError::NotFound {
+            what,
+            id: id.into(),
+        }
+    }
+
+    /// Whether retrying the same transaction may succeed (deadlock, serialization, busy).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EngineError::Database(sqlx::Error::Database(db)) => {
+                let code = db.code().unwrap_or_default();
+                // PostgreSQL deadlock / serialization failure; SQLite busy / locked.
+                matches!(code.as_ref(), "40P01" | "40001" | "5" | "6" | "517")
+            }
+            EngineError::Database(sqlx::Error::PoolTimedOut) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Results of engine calls.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

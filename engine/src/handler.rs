@@ -1,0 +1,109 @@
+//! Step handlers: the async functions `task` stages (and compensations) call by name.
+//!
+//! A handler gets the instance's input and output so far, an idempotency key that is the same
+//! for every attempt of the stage (so a provisioning system can deduplicate a retried call),
+//! and a deadline. It answers with output data (merged into the instance's output), a
+//! retryable error (backoff, then an incident), or a fatal error (the instance fails and
+//! compensates).
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+
+/// What a handler is called with.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    /// The instance id.
+    pub instance_id: String,
+    /// The workflow name.
+    pub workflow: String,
+    /// The stage id.
+    pub stage: String,
+    /// `{instance}:{stage}`: the same for every attempt of this stage in this instance.
+    pub idempotency_key: String,
+    /// Which attempt this is (1 for the first; it grows on retries and reclaims).
+    pub attempt: i64,
+    /// The instance's input.
+    pub input: Arc<Value>,
+    /// The merged output of the instance's completed stages.
+    pub output: Arc<Value>,
+    /// When this attempt times out.
+    pub deadline: DateTime<Utc>,
+    /// True when this call undoes the stage (a compensation handler).
+    pub compensating: bool,
+}
+
+/// How a handler call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandlerError {
+    /// Try again later (network trouble, 5xx, timeouts).
+    Retryable(String),
+    /// Trying again cannot help (a 4xx, bad data): the instance fails.
+    Fatal(String),
+}
+
+/// A handler's answer: output data (an object merged into the instance's output, or null).
+pub type HandlerResult = Result<Value, HandlerError>;
+
+type BoxedHandler = Arc<dyn Fn(TaskContext) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
+/// The registered handlers, by name.
+#[derive(Clone)]
+pub struct Handlers {
+    map: HashMap<String, BoxedHandler>,
+}
+
+impl std::fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.names()).finish()
+    }
+}
+
+impl Default for Handlers {
+    fn default() -> Self {
+        Handlers::new()
+    }
+}
+
+/// The built-in handler that does nothing and returns no output.
+pub const NOOP: &str = "noop";
+
+impl Handlers {
+    /// A registry holding only the built-in `noop` handler.
+    pub fn new() -> Handlers {
+        let mut handlers = Handlers {
+            map: HashMap::new(),
+        };
+        handlers.register(NOOP, |_ctx| async { Ok(Value::Null) });
+        handlers
+    }
+
+    /// Registers (or replaces) a handler.
+    pub fn register<F, Fut>(&mut self, name: impl Into<String>, handler: F) -> &mut Self
+    where
+        F: Fn(TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        let boxed: BoxedHandler = Arc::new(move |ctx| Box::pin(handler(ctx)));
+        self.map.insert(name.into(), boxed);
+        self
+    }
+
+    /// The registered names (what definitions may name).
+    pub fn names(&self) -> BTreeSet<String> {
+        self.map.keys().cloned().collect()
+    }
+
+    pub(crate) fn call(&self, name: &str, ctx: TaskContext) -> BoxFuture<'static, HandlerResult> {
+        match self.map.get(name) {
+            Some(h) => h(ctx),
+            None => {
+                let message = format!("no handler named {name:?} is registered");
+                Box::pin(async move { Err(HandlerError::Fatal(message)) })
+            }
+        }
+    }
+}

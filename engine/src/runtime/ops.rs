@@ -1,0 +1,133 @@
+//! Operator and order-desk actions on instances: retrying or skipping an incident, and
+//! cancelling a running instance (which stops its work and compensates).
+
+use super::state::{Event, Tx};
+use super::status::*;
+use super::{retry_transient, Engine};
+use crate::error::{EngineError, Result};
+use serde_json::Value;
+use sqlx::Row;
+
+impl Engine {
+    /// Puts an incident's step back in the queue with a fresh retry budget.
+    pub async fn retry_incident(&self, step_id: &str, operator: &str) -> Result<()> {
+        retry_transient(|| async {
+            let mut tx = self.inner.db.begin_write().await?;
+            let mut t = Tx::new(&self.inner, &mut tx);
+            let (instance, stage) = t.incident(step_id).await?;
+            sqlx::query(
+                "UPDATE wf_steps SET state = 'ready', ready_at = $1, failures = 0, error = NULL, \
+                 finished_at = NULL WHERE id = $2",
+            )
+            .bind(t.now)
+            .bind(step_id.to_string())
+            .execute(&mut *t.conn)
+            .await?;
+            t.announce = true;
+            t.push_event(
+                Event::new(&instance, "incident.retried")
+                    .stage(&stage)
+                    .actor(operator),
+            );
+            t.finish().await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Skips an incident's step as if it had succeeded with `output`, and moves on.
+    pub async fn skip_incident(&self, step_id: &str, operator: &str, output: Value) -> Result<()> {
+        retry_transient(|| async {
+            let mut tx = self.inner.db.begin_write().await?;
+            let mut t = Tx::new(&self.inner, &mut tx);
+            let (instance, stage) = t.incident(step_id).await?;
+            sqlx::query("UPDATE wf_steps SET state = 'skipped', finished_at = $1 WHERE id = $2")
+                .bind(t.now)
+                .bind(step_id.to_string())
+                .execute(&mut *t.conn)
+                .await?;
+            t.load(std::slice::from_ref(&instance)).await?;
+            let event = Event::new(&instance, "incident.skipped")
+                .stage(&stage)
+                .actor(operator);
+            let comp_seq: Option<i64> = sqlx::query("SELECT comp_seq FROM wf_steps WHERE id = $1")
+                .bind(step_id.to_string())
+                .fetch_one(&mut *t.conn)
+                .await?
+                .try_get("comp_seq")?;
+            if let Some(seq) = comp_seq {
+                t.push_event(event);
+                t.compensation_done(&instance, seq).await?;
+            } else {
+                let def = t.inst(&instance)?.def.clone();
+                let index = def
+                    .stage_index(&stage)
+                    .ok_or_else(|| EngineError::not_found("stage", stage.clone()))?;
+                t.stage_completed(&instance, index, output.clone(), event)
+                    .await?;
+            }
+            t.finish().await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Cancels a running instance: pending work stops and completed tasks compensate.
+    pub async fn cancel(&self, instance_id: &str, actor: &str, reason: &str) -> Result<()> {
+        if reason.trim().is_empty() {
+            return Err(EngineError::Invalid {
+                field: "reason",
+                rule: "required",
+                message: "a cancellation needs a reason".into(),
+            });
+        }
+        retry_transient(|| async {
+            let mut tx = self.inner.db.begin_write().await?;
+            let mut t = Tx::new(&self.inner, &mut tx);
+            t.load(&[instance_id.to_string()]).await?;
+            let status = t.inst(instance_id)?.status.clone();
+            if status != RUNNING {
+                return Err(EngineError::Conflict(format!(
+                    "instance {instance_id} is {status}; only a running instance can be cancelled"
+                )));
+            }
+            t.push_event(Event::new(instance_id, "instance.cancel-requested").actor(actor));
+            t.begin_compensation(instance_id, CANCELLED, Some(actor), reason.trim())
+                .await?;
+            t.finish().await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.wake();
+        Ok(())
+    }
+}
+
+impl Tx<'_> {
+    /// The (instance, stage) of a step in incident, locked for this transaction.
+    async fn incident(&mut self, step_id: &str) -> Result<(String, String)> {
+        let sql = format!(
+            "SELECT instance_id, stage, state FROM wf_steps WHERE id = $1{}",
+            self.inner.db.backend.lock_rows()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(step_id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .ok_or_else(|| EngineError::not_found("step", step_id))?;
+        let state: String = row.try_get("state")?;
+        if state != INCIDENT {
+            return Err(EngineError::Conflict(format!(
+                "step {step_id} is {state}, not an incident"
+            )));
+        }
+        Ok((row.try_get("instance_id")?, row.try_get("stage")?))
+    }
+}

@@ -1,0 +1,268 @@
+//! Read-only views: instances with their steps, history (the order's timeline), task queues and
+//! incidents.
+
+use super::Engine;
+use crate::clock::from_ms;
+use crate::error::{EngineError, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// An instance and where it stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceView {
+    /// The id.
+    pub id: String,
+    /// The workflow name.
+    pub workflow: String,
+    /// The definition version (content hash) it runs.
+    pub version: String,
+    /// running, compensating, completed, rejected, failed or cancelled.
+    pub status: String,
+    /// The parent instance, for subflow children.
+    pub parent_id: Option<String>,
+    /// The caller's key (e.g. an order id).
+    pub business_key: Option<String>,
+    /// What it was started with.
+    pub input: Value,
+    /// The merged outputs of its stages.
+    pub output: Value,
+    /// Steps in creation order.
+    pub steps: Vec<StepView>,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// One step of an instance.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepView {
+    /// The id (also the task id of a human stage).
+    pub id: String,
+    /// The stage id (`compensate:<stage>` for compensations).
+    pub stage: String,
+    /// The stage kind, or `compensation`.
+    pub kind: String,
+    /// See [`super::status`].
+    pub state: String,
+    /// Attempts made so far.
+    pub attempt: i64,
+    /// The last error, if any.
+    pub error: Option<String>,
+}
+
+/// One entry of an instance's append-only history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEvent {
+    /// Position in the global history (increasing).
+    pub seq: i64,
+    /// The instance.
+    pub instance_id: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What happened (`step.completed`, `task.rejected`, ...; see docs/engine.md).
+    pub event: String,
+    /// The stage concerned.
+    pub stage: Option<String>,
+    /// Who (a person, a worker, `sla`).
+    pub actor: Option<String>,
+    /// The attempt, for step events.
+    pub attempt: Option<i64>,
+    /// Details (output, error, reason, ...).
+    pub data: Option<Value>,
+}
+
+/// A human task in a queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskView {
+    /// The id.
+    pub id: String,
+    /// The instance.
+    pub instance_id: String,
+    /// The stage id.
+    pub stage: String,
+    /// approval or manual.
+    pub kind: String,
+    /// The group whose queue holds it.
+    pub group: String,
+    /// open, completed, rejected or cancelled.
+    pub state: String,
+    /// Who claimed it.
+    pub claimed_by: Option<String>,
+    /// Approvals needed.
+    pub required: i64,
+    /// Approvals given.
+    pub approvals: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A step whose retries are exhausted, waiting for an operator.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentView {
+    /// The step id (what retry and skip take).
+    pub step_id: String,
+    /// The instance.
+    pub instance_id: String,
+    /// The stage.
+    pub stage: String,
+    /// Attempts made.
+    pub attempt: i64,
+    /// The last error.
+    pub error: Option<String>,
+}
+
+const TASK_COLUMNS: &str = "id, instance_id, stage, kind, group_name, state, claimed_by, \
+    required, approvals, created_at";
+
+impl Engine {
+    /// An instance with its steps.
+    pub async fn instance(&self, id: &str) -> Result<InstanceView> {
+        let pool = &self.inner.db.pool;
+        let row = sqlx::query(
+            "SELECT id, workflow, version, status, parent_id, business_key, input, output, \
+             created_at, finished_at FROM wf_instances WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| EngineError::not_found("instance", id))?;
+        let steps = sqlx::query(
+            "SELECT id, stage, kind, state, attempt, error FROM wf_steps WHERE instance_id = $1 \
+             ORDER BY created_at, id",
+        )
+        .bind(id.to_string())
+        .fetch_all(pool)
+        .await?;
+        let input: String = row.try_get("input")?;
+        let output: String = row.try_get("output")?;
+        Ok(InstanceView {
+            id: row.try_get("id")?,
+            workflow: row.try_get("workflow")?,
+            version: row.try_get("version")?,
+            status: row.try_get("status")?,
+            parent_id: row.try_get("parent_id")?,
+            business_key: row.try_get("business_key")?,
+            input: serde_json::from_str(&input)?,
+            output: serde_json::from_str(&output)?,
+            steps: steps.iter().map(step_view).collect::<Result<_>>()?,
+            created_at: from_ms(row.try_get("created_at")?),
+            finished_at: row.try_get::<Option<i64>, _>("finished_at")?.map(from_ms),
+        })
+    }
+
+    /// Child instances of a subflow-running instance, in item order.
+    pub async fn children(&self, id: &str) -> Result<Vec<InstanceView>> {
+        let rows =
+            sqlx::query("SELECT id FROM wf_instances WHERE parent_id = $1 ORDER BY child_index")
+                .bind(id.to_string())
+                .fetch_all(&self.inner.db.pool)
+                .await?;
+        let mut children = Vec::with_capacity(rows.len());
+        for row in rows {
+            children.push(self.instance(&row.try_get::<String, _>("id")?).await?);
+        }
+        Ok(children)
+    }
+
+    /// An instance's history, oldest first.
+    pub async fn history(&self, id: &str) -> Result<Vec<HistoryEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, instance_id, at, event, stage, actor, attempt, data FROM wf_history \
+             WHERE instance_id = $1 ORDER BY seq",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.inner.db.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let data: Option<String> = row.try_get("data")?;
+                Ok(HistoryEvent {
+                    seq: row.try_get("seq")?,
+                    instance_id: row.try_get("instance_id")?,
+                    at: from_ms(row.try_get("at")?),
+                    event: row.try_get("event")?,
+                    stage: row.try_get("stage")?,
+                    actor: row.try_get("actor")?,
+                    attempt: row.try_get("attempt")?,
+                    data: data.map(|d| serde_json::from_str(&d)).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// A group's open tasks, oldest first.
+    pub async fn open_tasks(&self, group: &str) -> Result<Vec<TaskView>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM wf_tasks WHERE group_name = $1 AND state = 'open' \
+             ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(group.to_string())
+            .fetch_all(&self.inner.db.pool)
+            .await?;
+        rows.iter().map(task_view).collect()
+    }
+
+    /// An instance's tasks (any state), oldest first.
+    pub async fn instance_tasks(&self, instance_id: &str) -> Result<Vec<TaskView>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM wf_tasks WHERE instance_id = $1 ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(instance_id.to_string())
+            .fetch_all(&self.inner.db.pool)
+            .await?;
+        rows.iter().map(task_view).collect()
+    }
+
+    /// Steps waiting for an operator.
+    pub async fn incidents(&self) -> Result<Vec<IncidentView>> {
+        let rows = sqlx::query(
+            "SELECT id, instance_id, stage, attempt, error FROM wf_steps WHERE state = 'incident' \
+             ORDER BY ready_at, id",
+        )
+        .fetch_all(&self.inner.db.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(IncidentView {
+                    step_id: row.try_get("id")?,
+                    instance_id: row.try_get("instance_id")?,
+                    stage: row.try_get("stage")?,
+                    attempt: row.try_get("attempt")?,
+                    error: row.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn step_view(row: &AnyRow) -> Result<StepView> {
+    Ok(StepView {
+        id: row.try_get("id")?,
+        stage: row.try_get("stage")?,
+        kind: row.try_get("kind")?,
+        state: row.try_get("state")?,
+        attempt: row.try_get("attempt")?,
+        error: row.try_get("error")?,
+    })
+}
+
+fn task_view(row: &AnyRow) -> Result<TaskView> {
+    Ok(TaskView {
+        id: row.try_get("id")?,
+        instance_id: row.try_get("instance_id")?,
+        stage: row.try_get("stage")?,
+        kind: row.try_get("kind")?,
+        group: row.try_get("group_name")?,
+        state: row.try_get("state")?,
+        claimed_by: row.try_get("claimed_by")?,
+        required: row.try_get("required")?,
+        approvals: row.try_get("approvals")?,
+        created_at: from_ms(row.try_get("created_at")?),
+    })
+}

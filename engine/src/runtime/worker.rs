@@ -1,0 +1,571 @@
+//! Workers: claim ready task steps in batches under a lease, run their handlers concurrently,
+//! and record the results in batched transactions fenced by attempt number, so a worker whose
+//! lease expired (and whose step was reclaimed) cannot overwrite the newer attempt.
+//!
+//! A worker wakes on an in-process notification or PostgreSQL `NOTIFY`, and otherwise polls;
+//! it heartbeats its leases while handlers run, fires due timers, and on shutdown finishes or
+//! releases what it holds.
+
+use super::state::{write_history, Event, Tx};
+use super::status::*;
+use super::{retry_transient, Engine, Inner, COMPENSATE_PREFIX};
+use crate::db::{in_list, values_list, Backend, CHUNK, NOTIFY_CHANNEL};
+use crate::definition::{Definition, RetryPolicy, StageKind};
+use crate::error::Result;
+use crate::handler::{HandlerError, HandlerResult, TaskContext};
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use serde_json::{json, Value};
+use sqlx::Row;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// One step this worker holds a lease on.
+#[derive(Debug, Clone)]
+struct Claimed {
+    id: String,
+    instance_id: String,
+    stage: String,
+    kind: String,
+    handler: String,
+    attempt: i64,
+    failures: i64,
+    comp_seq: Option<i64>,
+    /// The handler's call, or why it cannot be made.
+    call: std::result::Result<(TaskContext, Duration), String>,
+}
+
+/// A handler's result for a claimed step.
+struct Done {
+    step: Claimed,
+    result: HandlerResult,
+}
+
+/// A worker; [`Worker::spawn`] runs it in the background.
+pub struct Worker {
+    engine: Engine,
+    id: String,
+}
+
+/// A running worker: stop it with [`WorkerHandle::shutdown`].
+pub struct WorkerHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<()>>,
+}
+
+impl WorkerHandle {
+    /// Stops claiming, lets in-flight steps finish (or releases them) and waits.
+    pub async fn shutdown(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        match self.task.await {
+            Ok(result) => result,
+            Err(join) => Err(crate::error::EngineError::Conflict(format!(
+                "worker task ended abnormally: {join}"
+            ))),
+        }
+    }
+
+    /// Kills the worker without any cleanup, as a crash would (for tests of recovery).
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+impl Engine {
+    /// A new worker with a unique id.
+    pub fn worker(&self) -> Worker {
+        Worker {
+            engine: self.clone(),
+            id: format!("worker-{}", uuid::Uuid::now_v7()),
+        }
+    }
+
+    /// Runs ready steps and due timers in this task until nothing is ready at the clock's
+    /// current time (tests and the sandbox drive the engine with this). Returns how many steps
+    /// and timers it processed.
+    pub async fn run_until_idle(&self) -> Result<usize> {
+        let worker = self.worker();
+        let mut total = 0;
+        loop {
+            let n = worker.tick().await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+}
+
+impl Worker {
+    /// This worker's id (recorded as the lease owner and in history).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Claims one batch, runs it to the end, records the results and fires due timers.
+    pub async fn tick(&self) -> Result<usize> {
+        let inner = &self.engine.inner;
+        let claimed = self.claim(inner.options.batch_size).await?;
+        let mut done = Vec::with_capacity(claimed.len());
+        let mut running: FuturesUnordered<_> =
+            claimed.into_iter().map(|c| self.execute(c)).collect();
+        while let Some(d) = running.next().await {
+            done.push(d);
+        }
+        let steps = done.len();
+        if !done.is_empty() {
+            self.record(&done).await?;
+        }
+        let timers = super::timers::fire_due(inner, inner.options.batch_size).await?;
+        Ok(steps + timers)
+    }
+
+    /// Runs until shut down.
+    pub fn spawn(self) -> WorkerHandle {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(self.run(stopped));
+        WorkerHandle { stop, task }
+    }
+
+    async fn run(self, mut stopped: watch::Receiver<bool>) -> Result<()> {
+        let inner = self.engine.inner.clone();
+        let listener = self.listen().await;
+        let heartbeat = tokio::spawn(heartbeat(inner.clone(), self.id.clone()));
+        let batch = inner.options.batch_size;
+        let mut running = FuturesUnordered::new();
+        let result: Result<()> = async {
+            loop {
+                if *stopped.borrow() {
+                    break;
+                }
+                let notified = inner.notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if running.len() <= batch / 2 {
+                    for c in self.claim(batch - running.len()).await? {
+                        running.push(self.execute(c));
+                    }
+                }
+                let fired = super::timers::fire_due(&inner, batch).await?;
+                if running.is_empty() {
+                    if fired == 0 {
+                        tokio::select! {
+                            _ = &mut notified => {}
+                            _ = tokio::time::sleep(inner.options.poll_interval) => {}
+                            _ = stopped.changed() => {}
+                        }
+                    }
+                    continue;
+                }
+                let mut done = Vec::new();
+                if let Some(d) = running.next().await {
+                    done.push(d);
+                }
+                while let Some(Some(d)) = running.next().now_or_never() {
+                    done.push(d);
+                }
+                self.record(&done).await?;
+            }
+            self.drain(&mut running).await
+        }
+        .await;
+        heartbeat.abort();
+        if let Some(l) = listener {
+            l.abort();
+        }
+        result
+    }
+
+    /// Shutdown: give in-flight handlers one lease period, record them, release the rest.
+    async fn drain<F>(&self, running: &mut FuturesUnordered<F>) -> Result<()>
+    where
+        F: std::future::Future<Output = Done>,
+    {
+        let grace = self.engine.inner.options.lease;
+        let mut done = Vec::new();
+        let _ = tokio::time::timeout(grace, async {
+            while let Some(d) = running.next().await {
+                done.push(d);
+            }
+        })
+        .await;
+        if !done.is_empty() {
+            self.record(&done).await?;
+        }
+        self.release_all().await
+    }
+
+    async fn release_all(&self) -> Result<()> {
+        let inner = &self.engine.inner;
+        retry_transient(|| async {
+            let mut tx = inner.db.begin_write().await?;
+            let now = inner.clock.now_ms();
+            let rows = sqlx::query(
+                "UPDATE wf_steps SET state = 'ready', ready_at = $1, lease_owner = NULL \
+                 WHERE state = 'running' AND lease_owner = $2 RETURNING instance_id, stage, attempt",
+            )
+            .bind(now)
+            .bind(self.id.clone())
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut events = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let instance: String = row.try_get("instance_id")?;
+                let stage: String = row.try_get("stage")?;
+                let event = Event::new(&instance, "step.released").stage(&stage);
+                events.push(event.attempt(row.try_get("attempt")?).actor(&self.id));
+            }
+            write_history(&mut tx, now, &events).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.engine.wake();
+        Ok(())
+    }
+
+    /// Forwards PostgreSQL notifications about new work to this process's workers.
+    async fn listen(&self) -> Option<JoinHandle<()>> {
+        let inner = self.engine.inner.clone();
+        if inner.db.backend != Backend::Postgres {
+            return None;
+        }
+        let url = inner.db.url.clone();
+        let mut listener = sqlx::postgres::PgListener::connect(&url).await.ok()?;
+        listener.listen(NOTIFY_CHANNEL).await.ok()?;
+        Some(tokio::spawn(async move {
+            while listener.recv().await.is_ok() {
+                inner.notify.notify_waiters();
+            }
+        }))
+    }
+
+    /// Leases up to `limit` ready steps (or steps whose lease expired) in one statement.
+    async fn claim(&self, limit: usize) -> Result<Vec<Claimed>> {
+        let inner = &self.engine.inner;
+        let claimed = retry_transient(|| async {
+            let mut tx = inner.db.begin_write().await?;
+            let now = inner.clock.now_ms();
+            let lease_until = now.saturating_add(inner.options.lease.as_millis() as i64);
+            let sql = format!(
+                "UPDATE wf_steps SET state = 'running', attempt = attempt + 1, lease_owner = $1, \
+                 ready_at = $2 WHERE id IN (SELECT id FROM wf_steps \
+                 WHERE state IN ('ready', 'running') AND ready_at <= $3 \
+                 ORDER BY ready_at LIMIT $4{}) \
+                 RETURNING id, instance_id, stage, kind, handler, attempt, failures, comp_seq",
+                inner.db.backend.claim_rows()
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(self.id.clone())
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut claimed = Vec::with_capacity(rows.len());
+            let mut events = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let c = Claimed {
+                    id: row.try_get("id")?,
+                    instance_id: row.try_get("instance_id")?,
+                    stage: row.try_get("stage")?,
+                    kind: row.try_get("kind")?,
+                    handler: row
+                        .try_get::<Option<String>, _>("handler")?
+                        .unwrap_or_default(),
+                    attempt: row.try_get("attempt")?,
+                    failures: row.try_get("failures")?,
+                    comp_seq: row.try_get("comp_seq")?,
+                    call: Err(String::new()),
+                };
+                let event = Event::new(&c.instance_id, "step.started").stage(&c.stage);
+                events.push(event.attempt(c.attempt).actor(&self.id));
+                claimed.push(c);
+            }
+            write_history(&mut tx, now, &events).await?;
+            attach_contexts(inner, &mut tx, &mut claimed).await?;
+            tx.commit().await?;
+            Ok(claimed)
+        })
+        .await?;
+        Ok(claimed)
+    }
+
+    /// Calls the step's handler with the instance's data and the stage's timeout.
+    async fn execute(&self, mut step: Claimed) -> Done {
+        let inner = self.engine.inner.clone();
+        let call = std::mem::replace(&mut step.call, Err(String::new()));
+        let result = match call {
+            Ok((ctx, timeout)) => {
+                let call = inner.handlers.call(&step.handler, ctx);
+                match tokio::time::timeout(timeout, call).await {
+                    Ok(result) => result,
+                    Err(_) => Err(HandlerError::Retryable(format!(
+                        "timed out after {}",
+                        humantime::format_duration(timeout)
+                    ))),
+                }
+            }
+            Err(e) => Err(HandlerError::Fatal(e)),
+        };
+        Done { step, result }
+    }
+
+    /// Records a batch of results in one transaction.
+    async fn record(&self, done: &[Done]) -> Result<()> {
+        let inner = &self.engine.inner;
+        let announce = retry_transient(|| async {
+            let mut tx = inner.db.begin_write().await?;
+            let mut t = Tx::new(inner, &mut tx);
+            let ok: Vec<&Done> = done.iter().filter(|d| d.result.is_ok()).collect();
+            let still_ours = fenced_complete(&mut t, &self.id, &ok).await?;
+            let mut ids: Vec<String> = done.iter().map(|d| d.step.instance_id.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            t.load(&ids).await?;
+            for d in done {
+                match &d.result {
+                    Ok(output) if still_ours.contains(d.step.id.as_str()) => {
+                        succeeded(&mut t, &d.step, output.clone()).await?
+                    }
+                    Ok(_) => {}
+                    Err(error) => failed(&mut t, &self.id, &d.step, error).await?,
+                }
+            }
+            let announce = t.finish().await?;
+            tx.commit().await?;
+            Ok(announce)
+        })
+        .await?;
+        if announce {
+            self.engine.wake();
+        }
+        Ok(())
+    }
+}
+
+/// Marks steps completed where this worker still holds the lease at the same attempt.
+async fn fenced_complete(t: &mut Tx<'_>, worker: &str, ok: &[&Done]) -> Result<HashSet<String>> {
+    let mut ours = HashSet::with_capacity(ok.len());
+    for chunk in ok.chunks(CHUNK / 2) {
+        let sql = format!(
+            "UPDATE wf_steps SET state = 'completed', finished_at = $1, lease_owner = NULL \
+             WHERE state = 'running' AND lease_owner = $2 AND (id, attempt) IN (VALUES {}) \
+             RETURNING id",
+            values_list(chunk.len(), 2, 3)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t.now)
+            .bind(worker.to_string());
+        for d in chunk {
+            q = q.bind(d.step.id.clone()).bind(d.step.attempt);
+        }
+        for row in q.fetch_all(&mut *t.conn).await? {
+            ours.insert(row.try_get::<String, _>("id")?);
+        }
+    }
+    Ok(ours)
+}
+
+async fn succeeded(t: &mut Tx<'_>, step: &Claimed, output: Value) -> Result<()> {
+    let mut event = Event::new(&step.instance_id, "step.completed")
+        .stage(&step.stage)
+        .attempt(step.attempt);
+    if !output.is_null() {
+        event = event.data(output.clone());
+    }
+    if step.kind == COMPENSATION {
+        t.push_event(event);
+        return t
+            .compensation_done(&step.instance_id, step.comp_seq.unwrap_or_default())
+            .await;
+    }
+    let def = t.inst(&step.instance_id)?.def.clone();
+    match def.stage_index(&step.stage) {
+        Some(stage) => {
+            t.stage_completed(&step.instance_id, stage, output, event)
+                .await
+        }
+        None => Ok(()),
+    }
+}
+
+/// A retryable error backs off (or becomes an incident after the last attempt); a fatal one
+/// fails the instance (a failing compensation becomes an incident instead).
+async fn failed(t: &mut Tx<'_>, worker: &str, step: &Claimed, error: &HandlerError) -> Result<()> {
+    let def = t.inst(&step.instance_id)?.def.clone();
+    let policy = retry_policy(&def, &step.stage);
+    let failures = step.failures + 1;
+    let (state, message, ready_at) = match error {
+        HandlerError::Retryable(m) if failures < i64::from(policy.max_attempts) => (
+            READY,
+            m,
+            t.now.saturating_add(backoff_ms(&policy, failures)),
+        ),
+        HandlerError::Retryable(m) => (INCIDENT, m, t.now),
+        HandlerError::Fatal(m) if step.kind == COMPENSATION => (INCIDENT, m, t.now),
+        HandlerError::Fatal(m) => (FAILED, m, t.now),
+    };
+    let updated = sqlx::query(
+        "UPDATE wf_steps SET state = $1, ready_at = $2, failures = $3, error = $4, \
+         lease_owner = NULL, finished_at = $5 \
+         WHERE id = $6 AND attempt = $7 AND lease_owner = $8 AND state = 'running'",
+    )
+    .bind(state)
+    .bind(ready_at)
+    .bind(failures)
+    .bind(message.clone())
+    .bind((state == FAILED).then_some(t.now))
+    .bind(step.id.clone())
+    .bind(step.attempt)
+    .bind(worker.to_string())
+    .execute(&mut *t.conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(());
+    }
+    let (name, data) = match state {
+        READY => (
+            "step.retry",
+            json!({"error": message, "retry_at": crate::clock::from_ms(ready_at)}),
+        ),
+        INCIDENT => (
+            "step.incident",
+            json!({"error": message, "attempts": failures}),
+        ),
+        _ => ("step.failed", json!({"error": message})),
+    };
+    let event = Event::new(&step.instance_id, name)
+        .stage(&step.stage)
+        .attempt(step.attempt)
+        .data(data);
+    t.push_event(event);
+    if state == READY {
+        t.announce = true;
+    }
+    if state == FAILED {
+        let reason = format!("stage {} failed: {message}", step.stage);
+        t.begin_compensation(&step.instance_id, FAILED, None, &reason)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The stage a step runs for (a compensation step runs for the stage it undoes).
+fn task_stage<'a>(
+    def: &'a Definition,
+    step_stage: &str,
+) -> Option<&'a crate::definition::TaskStage> {
+    let stage = step_stage
+        .strip_prefix(COMPENSATE_PREFIX)
+        .unwrap_or(step_stage);
+    def.stage_index(stage)
+        .and_then(|i| match &def.stages[i].kind {
+            StageKind::Task(t) => Some(t),
+            _ => None,
+        })
+}
+
+fn retry_policy(def: &Definition, step_stage: &str) -> RetryPolicy {
+    task_stage(def, step_stage)
+        .map(|t| t.retry.clone())
+        .unwrap_or_default()
+}
+
+/// Exponential backoff with equal jitter: half the delay fixed, half random.
+fn backoff_ms(policy: &RetryPolicy, failures: i64) -> i64 {
+    let base = policy.backoff.as_millis() as f64;
+    let cap = policy.max_backoff.as_millis() as f64;
+    let exponent = (failures - 1).clamp(0, 30) as i32;
+    let delay = (base * 2f64.powi(exponent)).min(cap).max(1.0);
+    let half = delay / 2.0;
+    (half + rand::random::<f64>() * half) as i64
+}
+
+/// Gives each claimed step its handler's view: instance data, idempotency key, deadline.
+async fn attach_contexts(
+    inner: &Inner,
+    conn: &mut sqlx::AnyConnection,
+    claimed: &mut [Claimed],
+) -> Result<()> {
+    let mut ids: Vec<String> = claimed.iter().map(|c| c.instance_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut instances = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT id, workflow, version, input, output FROM wf_instances WHERE id IN ({})",
+            in_list(chunk.len(), 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let workflow: String = row.try_get("workflow")?;
+            let version: String = row.try_get("version")?;
+            let def = inner.definition_version(conn, &workflow, &version).await?;
+            let input: String = row.try_get("input")?;
+            let output: String = row.try_get("output")?;
+            let data = (
+                def,
+                Arc::new(serde_json::from_str::<Value>(&input)?),
+                Arc::new(serde_json::from_str::<Value>(&output)?),
+            );
+            instances.insert(row.try_get::<String, _>("id")?, data);
+        }
+    }
+    let now = inner.clock.now();
+    for step in claimed.iter_mut() {
+        step.call = match instances.get(&step.instance_id) {
+            Some((def, input, output)) => {
+                let timeout = task_stage(def, &step.stage)
+                    .map(|t| t.timeout)
+                    .unwrap_or(Duration::from_secs(60));
+                let original = step
+                    .stage
+                    .strip_prefix(COMPENSATE_PREFIX)
+                    .unwrap_or(&step.stage);
+                let ctx = TaskContext {
+                    instance_id: step.instance_id.clone(),
+                    workflow: def.name.clone(),
+                    stage: step.stage.clone(),
+                    idempotency_key: format!("{}:{}", step.instance_id, step.stage),
+                    attempt: step.attempt,
+                    input: input.clone(),
+                    output: output.clone(),
+                    deadline: now + chrono::Duration::from_std(timeout).unwrap_or_default(),
+                    compensating: original != step.stage,
+                };
+                Ok((ctx, timeout))
+            }
+            None => Err(format!(
+                "instance {} of the step is missing",
+                step.instance_id
+            )),
+        };
+    }
+    Ok(())
+}
+
+/// Extends the leases of everything this worker runs, every third of a lease.
+async fn heartbeat(inner: Arc<Inner>, worker: String) {
+    let period = inner.options.lease / 3;
+    loop {
+        tokio::time::sleep(period).await;
+        let until = inner
+            .clock
+            .now_ms()
+            .saturating_add(inner.options.lease.as_millis() as i64);
+        let _ = sqlx::query(
+            "UPDATE wf_steps SET ready_at = $1 WHERE state = 'running' AND lease_owner = $2",
+        )
+        .bind(until)
+        .bind(worker.clone())
+        .execute(&inner.db.pool)
+        .await;
+    }
+}

@@ -140,33 +140,61 @@ impl Db {
     }
 }
 
-/// Placeholders for a multi-row `VALUES` list: `($1, $2), ($3, $4)` for 2 rows of 2 columns,
-/// numbered from `first`.
-pub fn values_list(rows: usize, columns: usize, first: usize) -> String {
-    let mut out = String::with_capacity(rows * columns * 5);
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
+impl Backend {
+    /// The placeholder for bound parameter `n` (1-based).
+    ///
+    /// SQLite gets anonymous `?`: sqlx resolves every *named* parameter (`$n` is a name to
+    /// SQLite) through a linear lookup, which makes a statement with thousands of parameters
+    /// quadratic. Anonymous ones bind in order, so callers bind in placeholder order.
+    fn placeholder(self, n: usize, out: &mut String) {
+        match self {
+            Backend::Sqlite => out.push('?'),
+            Backend::Postgres => {
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
         }
-        out.push('(');
-        for c in 0..columns {
-            if c > 0 {
+    }
+
+    /// One placeholder; a statement that uses [`Backend::values_list`] or [`Backend::in_list`]
+    /// takes all its placeholders from here, because sqlx cannot mix `$n` and `?` on SQLite.
+    pub fn param(self, n: usize) -> String {
+        let mut out = String::with_capacity(4);
+        self.placeholder(n, &mut out);
+        out
+    }
+
+    /// Placeholders for a multi-row `VALUES` list: `($1, $2), ($3, $4)` for 2 rows of 2
+    /// columns numbered from `first` (`(?, ?), (?, ?)` on SQLite).
+    pub fn values_list(self, rows: usize, columns: usize, first: usize) -> String {
+        let mut out = String::with_capacity(rows * columns * 5);
+        for r in 0..rows {
+            if r > 0 {
                 out.push_str(", ");
             }
-            out.push('$');
-            out.push_str(&(first + r * columns + c).to_string());
+            out.push('(');
+            for c in 0..columns {
+                if c > 0 {
+                    out.push_str(", ");
+                }
+                self.placeholder(first + r * columns + c, &mut out);
+            }
+            out.push(')');
         }
-        out.push(')');
+        out
     }
-    out
-}
 
-/// Placeholders for an `IN` list: `$1, $2, $3` numbered from `first`.
-pub fn in_list(count: usize, first: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    /// Placeholders for an `IN` list: `$1, $2, $3` numbered from `first` (`?, ?, ?` on SQLite).
+    pub fn in_list(self, count: usize, first: usize) -> String {
+        let mut out = String::with_capacity(count * 5);
+        for i in first..first + count {
+            if i > first {
+                out.push_str(", ");
+            }
+            self.placeholder(i, &mut out);
+        }
+        out
+    }
 }
 
 /// Rows per multi-row statement: well under both backends' bound-parameter limits.
@@ -178,8 +206,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_in_row_order() {
-        assert_eq!(values_list(2, 2, 3), "($3, $4), ($5, $6)");
-        assert_eq!(in_list(3, 2), "$2, $3, $4");
+        assert_eq!(Backend::Postgres.values_list(2, 2, 3), "($3, $4), ($5, $6)");
+        assert_eq!(Backend::Postgres.in_list(3, 2), "$2, $3, $4");
+        assert_eq!(Backend::Sqlite.values_list(2, 2, 3), "(?, ?), (?, ?)");
+        assert_eq!(Backend::Sqlite.in_list(2, 1), "?, ?");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! first, so a query never misses a row this transaction has buffered.
 
 use super::Inner;
-use crate::db::{in_list, values_list, CHUNK};
+use crate::db::{Backend, CHUNK};
 use crate::definition::Definition;
 use crate::error::{EngineError, Result};
 use serde_json::Value;
@@ -35,6 +35,69 @@ pub(crate) struct Inst {
     pub new: bool,
     /// Changed since the last sync.
     pub dirty: bool,
+}
+
+/// An instance row as stored.
+#[derive(Debug, serde::Deserialize)]
+struct StoredInstance {
+    id: String,
+    workflow: String,
+    version: String,
+    parent_id: Option<String>,
+    parent_step: Option<String>,
+    child_index: Option<i64>,
+    business_key: Option<String>,
+    status: String,
+    outcome: Option<String>,
+    input: Value,
+    output: Value,
+    open_steps: i64,
+    created_at: i64,
+    finished_at: Option<i64>,
+}
+
+impl StoredInstance {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredInstance> {
+        let input: String = row.try_get("input")?;
+        let output: String = row.try_get("output")?;
+        Ok(StoredInstance {
+            id: row.try_get("id")?,
+            workflow: row.try_get("workflow")?,
+            version: row.try_get("version")?,
+            parent_id: row.try_get("parent_id")?,
+            parent_step: row.try_get("parent_step")?,
+            child_index: row.try_get("child_index")?,
+            business_key: row.try_get("business_key")?,
+            status: row.try_get("status")?,
+            outcome: row.try_get("outcome")?,
+            input: serde_json::from_str(&input)?,
+            output: serde_json::from_str(&output)?,
+            open_steps: row.try_get("open_steps")?,
+            created_at: row.try_get("created_at")?,
+            finished_at: row.try_get("finished_at")?,
+        })
+    }
+
+    fn into_inst(self, def: Arc<Definition>) -> Inst {
+        Inst {
+            id: self.id,
+            workflow: self.workflow,
+            def,
+            parent_id: self.parent_id,
+            parent_step: self.parent_step,
+            child_index: self.child_index,
+            business_key: self.business_key,
+            status: self.status,
+            outcome: self.outcome,
+            input: Arc::new(self.input),
+            output: self.output,
+            open_steps: self.open_steps,
+            created_at: self.created_at,
+            finished_at: self.finished_at,
+            new: false,
+            dirty: false,
+        }
+    }
 }
 
 /// A step row to insert.
@@ -155,52 +218,51 @@ impl<'c> Tx<'c> {
             .collect();
         wanted.sort();
         wanted.dedup();
+        let backend = self.inner.db.backend;
         for chunk in wanted.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT {INSTANCE_COLUMNS} FROM wf_instances WHERE id IN ({}) ORDER BY id{}",
-                in_list(chunk.len(), 1),
-                self.inner.db.backend.lock_rows()
-            );
+            let sql = match backend {
+                // One aggregated row instead of one row per instance: sqlx hands every SQLite
+                // row across threads separately, which costs more than the query itself.
+                Backend::Sqlite => format!(
+                    "SELECT json_group_array(json_object('id', id, 'workflow', workflow, \
+                     'version', version, 'parent_id', parent_id, 'parent_step', parent_step, \
+                     'child_index', child_index, 'business_key', business_key, 'status', status, \
+                     'outcome', outcome, 'input', json(input), 'output', json(output), \
+                     'open_steps', open_steps, 'created_at', created_at, \
+                     'finished_at', finished_at)) AS rows FROM wf_instances WHERE id IN ({})",
+                    backend.in_list(chunk.len(), 1)
+                ),
+                Backend::Postgres => format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM wf_instances WHERE id IN ({}) ORDER BY id{}",
+                    backend.in_list(chunk.len(), 1),
+                    backend.lock_rows()
+                ),
+            };
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in chunk {
                 q = q.bind((*id).clone());
             }
             let rows = q.fetch_all(&mut *self.conn).await?;
-            for row in rows {
-                let inst = self.inst_from_row(&row).await?;
+            let stored: Vec<StoredInstance> = match backend {
+                Backend::Sqlite => match rows.first() {
+                    Some(row) => serde_json::from_str(&row.try_get::<String, _>("rows")?)?,
+                    None => Vec::new(),
+                },
+                Backend::Postgres => rows
+                    .iter()
+                    .map(StoredInstance::from_row)
+                    .collect::<Result<_>>()?,
+            };
+            for s in stored {
+                let def = self
+                    .inner
+                    .definition_version(&mut *self.conn, &s.workflow, &s.version)
+                    .await?;
+                let inst = s.into_inst(def);
                 self.instances.insert(inst.id.clone(), inst);
             }
         }
         Ok(())
-    }
-
-    async fn inst_from_row(&mut self, row: &sqlx::any::AnyRow) -> Result<Inst> {
-        let workflow: String = row.try_get("workflow")?;
-        let version: String = row.try_get("version")?;
-        let def = self
-            .inner
-            .definition_version(&mut *self.conn, &workflow, &version)
-            .await?;
-        let input: String = row.try_get("input")?;
-        let output: String = row.try_get("output")?;
-        Ok(Inst {
-            id: row.try_get("id")?,
-            workflow,
-            def,
-            parent_id: row.try_get("parent_id")?,
-            parent_step: row.try_get("parent_step")?,
-            child_index: row.try_get("child_index")?,
-            business_key: row.try_get("business_key")?,
-            status: row.try_get("status")?,
-            outcome: row.try_get("outcome")?,
-            input: Arc::new(serde_json::from_str(&input)?),
-            output: serde_json::from_str(&output)?,
-            open_steps: row.try_get("open_steps")?,
-            created_at: row.try_get("created_at")?,
-            finished_at: row.try_get("finished_at")?,
-            new: false,
-            dirty: false,
-        })
     }
 
     /// Writes everything buffered so far, so later queries in this transaction see it.
@@ -235,7 +297,7 @@ impl<'c> Tx<'c> {
         for chunk in new.chunks(CHUNK / 4) {
             let sql = format!(
                 "INSERT INTO wf_instances ({INSTANCE_COLUMNS}, updated_at) VALUES {}",
-                values_list(chunk.len(), 15, 1)
+                self.inner.db.backend.values_list(chunk.len(), 15, 1)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for i in chunk {
@@ -276,7 +338,7 @@ impl<'c> Tx<'c> {
                 "UPDATE wf_instances SET status = v.column2, outcome = v.column3, \
                  output = v.column4, open_steps = v.column5, finished_at = v.column6, \
                  updated_at = v.column7 FROM (VALUES {}) AS v WHERE wf_instances.id = v.column1",
-                values_list(chunk.len(), 7, 1)
+                self.inner.db.backend.values_list(chunk.len(), 7, 1)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for i in chunk {
@@ -300,7 +362,7 @@ impl<'c> Tx<'c> {
             let sql = format!(
                 "INSERT INTO wf_steps (id, instance_id, stage, kind, handler, state, attempt, \
                  failures, ready_at, comp_seq, created_at, finished_at) VALUES {}",
-                values_list(chunk.len(), 12, 1)
+                self.inner.db.backend.values_list(chunk.len(), 12, 1)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for s in chunk {
@@ -325,20 +387,21 @@ impl<'c> Tx<'c> {
 
     async fn write_events(&mut self) -> Result<()> {
         let events = std::mem::take(&mut self.events);
-        write_history(&mut *self.conn, self.now, &events).await
+        write_history(&mut *self.conn, self.inner.db.backend, self.now, &events).await
     }
 }
 
 /// Appends history rows (multi-row inserts).
 pub(crate) async fn write_history(
     conn: &mut AnyConnection,
+    backend: crate::db::Backend,
     now: i64,
     events: &[Event],
 ) -> Result<()> {
     for chunk in events.chunks(CHUNK / 4) {
         let sql = format!(
             "INSERT INTO wf_history (instance_id, at, event, stage, actor, attempt, data) VALUES {}",
-            values_list(chunk.len(), 7, 1)
+            backend.values_list(chunk.len(), 7, 1)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for e in chunk {

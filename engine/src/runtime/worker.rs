@@ -9,7 +9,7 @@
 use super::state::{write_history, Event, Tx};
 use super::status::*;
 use super::{retry_transient, Engine, Inner, COMPENSATE_PREFIX};
-use crate::db::{in_list, values_list, Backend, CHUNK, NOTIFY_CHANNEL};
+use crate::db::{Backend, CHUNK, NOTIFY_CHANNEL};
 use crate::definition::{Definition, RetryPolicy, StageKind};
 use crate::error::Result;
 use crate::handler::{HandlerError, HandlerResult, TaskContext};
@@ -27,6 +27,8 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Clone)]
 struct Claimed {
     id: String,
+    /// The lease owner written at claim time: `{worker}/{claim number}`.
+    owner: String,
     instance_id: String,
     stage: String,
     kind: String,
@@ -36,6 +38,34 @@ struct Claimed {
     comp_seq: Option<i64>,
     /// The handler's call, or why it cannot be made.
     call: std::result::Result<(TaskContext, Duration), String>,
+}
+
+/// A claimed step row as stored.
+#[derive(Debug, serde::Deserialize)]
+struct ClaimedRow {
+    id: String,
+    instance_id: String,
+    stage: String,
+    kind: String,
+    handler: Option<String>,
+    attempt: i64,
+    failures: i64,
+    comp_seq: Option<i64>,
+}
+
+impl ClaimedRow {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<ClaimedRow> {
+        Ok(ClaimedRow {
+            id: row.try_get("id")?,
+            instance_id: row.try_get("instance_id")?,
+            stage: row.try_get("stage")?,
+            kind: row.try_get("kind")?,
+            handler: row.try_get("handler")?,
+            attempt: row.try_get("attempt")?,
+            failures: row.try_get("failures")?,
+            comp_seq: row.try_get("comp_seq")?,
+        })
+    }
 }
 
 /// A handler's result for a claimed step.
@@ -48,6 +78,7 @@ struct Done {
 pub struct Worker {
     engine: Engine,
     id: String,
+    claims: std::sync::atomic::AtomicU64,
 }
 
 /// A running worker: stop it with [`WorkerHandle::shutdown`].
@@ -80,6 +111,7 @@ impl Engine {
         Worker {
             engine: self.clone(),
             id: format!("worker-{}", uuid::Uuid::now_v7()),
+            claims: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -132,8 +164,10 @@ impl Worker {
 
     async fn run(self, mut stopped: watch::Receiver<bool>) -> Result<()> {
         let inner = self.engine.inner.clone();
-        let listener = self.listen().await;
-        let heartbeat = tokio::spawn(heartbeat(inner.clone(), self.id.clone()));
+        // Guards: if this task is aborted (a crash, in tests) the helpers die with it, so a
+        // dead worker stops extending its leases and its steps can be reclaimed.
+        let _listener = self.listen().await.map(AbortOnDrop);
+        let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat(inner.clone(), self.id.clone())));
         let batch = inner.options.batch_size;
         let mut running = FuturesUnordered::new();
         let result: Result<()> = async {
@@ -150,6 +184,7 @@ impl Worker {
                     }
                 }
                 let fired = super::timers::fire_due(&inner, batch).await?;
+
                 if running.is_empty() {
                     if fired == 0 {
                         tokio::select! {
@@ -172,10 +207,6 @@ impl Worker {
             self.drain(&mut running).await
         }
         .await;
-        heartbeat.abort();
-        if let Some(l) = listener {
-            l.abort();
-        }
         result
     }
 
@@ -205,10 +236,10 @@ impl Worker {
             let now = inner.clock.now_ms();
             let rows = sqlx::query(
                 "UPDATE wf_steps SET state = 'ready', ready_at = $1, lease_owner = NULL \
-                 WHERE state = 'running' AND lease_owner = $2 RETURNING instance_id, stage, attempt",
+                 WHERE state = 'running' AND lease_owner LIKE $2 RETURNING instance_id, stage, attempt",
             )
             .bind(now)
-            .bind(self.id.clone())
+            .bind(format!("{}/%", self.id))
             .fetch_all(&mut *tx)
             .await?;
             let mut events = Vec::with_capacity(rows.len());
@@ -218,7 +249,7 @@ impl Worker {
                 let event = Event::new(&instance, "step.released").stage(&stage);
                 events.push(event.attempt(row.try_get("attempt")?).actor(&self.id));
             }
-            write_history(&mut tx, now, &events).await?;
+            write_history(&mut tx, inner.db.backend, now, &events).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -243,49 +274,74 @@ impl Worker {
         }))
     }
 
-    /// Leases up to `limit` ready steps (or steps whose lease expired) in one statement.
+    /// Leases up to `limit` ready steps (or steps whose lease expired) in one statement,
+    /// under an owner token unique to this claim.
     async fn claim(&self, limit: usize) -> Result<Vec<Claimed>> {
         let inner = &self.engine.inner;
+        let n = self
+            .claims
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let owner = format!("{}/{n}", self.id);
         let claimed = retry_transient(|| async {
             let mut tx = inner.db.begin_write().await?;
             let now = inner.clock.now_ms();
             let lease_until = now.saturating_add(inner.options.lease.as_millis() as i64);
+            let backend = inner.db.backend;
             let sql = format!(
                 "UPDATE wf_steps SET state = 'running', attempt = attempt + 1, lease_owner = $1, \
                  ready_at = $2 WHERE id IN (SELECT id FROM wf_steps \
                  WHERE state IN ('ready', 'running') AND ready_at <= $3 \
-                 ORDER BY ready_at LIMIT $4{}) \
-                 RETURNING id, instance_id, stage, kind, handler, attempt, failures, comp_seq",
-                inner.db.backend.claim_rows()
+                 ORDER BY ready_at LIMIT $4{}){}",
+                backend.claim_rows(),
+                match backend {
+                    Backend::Postgres => " RETURNING id, instance_id, stage, kind, handler, attempt, failures, comp_seq",
+                    Backend::Sqlite => "",
+                }
             );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(self.id.clone())
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(owner.clone())
                 .bind(lease_until)
                 .bind(now)
-                .bind(limit as i64)
-                .fetch_all(&mut *tx)
-                .await?;
+                .bind(limit as i64);
+            let rows: Vec<ClaimedRow> = match backend {
+                Backend::Postgres => {
+                    let rows = q.fetch_all(&mut *tx).await?;
+                    rows.iter().map(ClaimedRow::from_row).collect::<Result<_>>()?
+                }
+                Backend::Sqlite => {
+                    q.execute(&mut *tx).await?;
+                    // One aggregated row: see `Tx::load` for why.
+                    let row = sqlx::query(
+                        "SELECT json_group_array(json_object('id', id, 'instance_id', instance_id, \
+                         'stage', stage, 'kind', kind, 'handler', handler, 'attempt', attempt, \
+                         'failures', failures, 'comp_seq', comp_seq)) AS rows FROM wf_steps \
+                         WHERE state = 'running' AND lease_owner = $1",
+                    )
+                    .bind(owner.clone())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    serde_json::from_str(&row.try_get::<String, _>("rows")?)?
+                }
+            };
             let mut claimed = Vec::with_capacity(rows.len());
             let mut events = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let c = Claimed {
-                    id: row.try_get("id")?,
-                    instance_id: row.try_get("instance_id")?,
-                    stage: row.try_get("stage")?,
-                    kind: row.try_get("kind")?,
-                    handler: row
-                        .try_get::<Option<String>, _>("handler")?
-                        .unwrap_or_default(),
-                    attempt: row.try_get("attempt")?,
-                    failures: row.try_get("failures")?,
-                    comp_seq: row.try_get("comp_seq")?,
+            for r in rows {
+                let event = Event::new(&r.instance_id, "step.started").stage(&r.stage);
+                events.push(event.attempt(r.attempt).actor(&self.id));
+                claimed.push(Claimed {
+                    id: r.id,
+                    owner: owner.clone(),
+                    instance_id: r.instance_id,
+                    stage: r.stage,
+                    kind: r.kind,
+                    handler: r.handler.unwrap_or_default(),
+                    attempt: r.attempt,
+                    failures: r.failures,
+                    comp_seq: r.comp_seq,
                     call: Err(String::new()),
-                };
-                let event = Event::new(&c.instance_id, "step.started").stage(&c.stage);
-                events.push(event.attempt(c.attempt).actor(&self.id));
-                claimed.push(c);
+                });
             }
-            write_history(&mut tx, now, &events).await?;
+            write_history(&mut tx, backend, now, &events).await?;
             attach_contexts(inner, &mut tx, &mut claimed).await?;
             tx.commit().await?;
             Ok(claimed)
@@ -321,7 +377,8 @@ impl Worker {
             let mut tx = inner.db.begin_write().await?;
             let mut t = Tx::new(inner, &mut tx);
             let ok: Vec<&Done> = done.iter().filter(|d| d.result.is_ok()).collect();
-            let still_ours = fenced_complete(&mut t, &self.id, &ok).await?;
+            let still_ours = fenced_complete(&mut t, &ok).await?;
+
             let mut ids: Vec<String> = done.iter().map(|d| d.step.instance_id.clone()).collect();
             ids.sort();
             ids.dedup();
@@ -332,7 +389,7 @@ impl Worker {
                         succeeded(&mut t, &d.step, output.clone()).await?
                     }
                     Ok(_) => {}
-                    Err(error) => failed(&mut t, &self.id, &d.step, error).await?,
+                    Err(error) => failed(&mut t, &d.step, error).await?,
                 }
             }
             let announce = t.finish().await?;
@@ -347,27 +404,74 @@ impl Worker {
     }
 }
 
-/// Marks steps completed where this worker still holds the lease at the same attempt.
-async fn fenced_complete(t: &mut Tx<'_>, worker: &str, ok: &[&Done]) -> Result<HashSet<String>> {
+/// Marks steps completed where this claim still holds the lease at the same attempt; returns
+/// the ids it completed (a step reclaimed by another worker is not among them).
+async fn fenced_complete(t: &mut Tx<'_>, ok: &[&Done]) -> Result<HashSet<String>> {
+    let mut by_owner: HashMap<&str, Vec<&Done>> = HashMap::new();
+    for d in ok {
+        by_owner.entry(d.step.owner.as_str()).or_default().push(d);
+    }
+    let backend = t.inner.db.backend;
     let mut ours = HashSet::with_capacity(ok.len());
-    for chunk in ok.chunks(CHUNK / 2) {
-        let sql = format!(
-            "UPDATE wf_steps SET state = 'completed', finished_at = $1, lease_owner = NULL \
-             WHERE state = 'running' AND lease_owner = $2 AND (id, attempt) IN (VALUES {}) \
-             RETURNING id",
-            values_list(chunk.len(), 2, 3)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(t.now)
-            .bind(worker.to_string());
-        for d in chunk {
-            q = q.bind(d.step.id.clone()).bind(d.step.attempt);
-        }
-        for row in q.fetch_all(&mut *t.conn).await? {
-            ours.insert(row.try_get::<String, _>("id")?);
+    for (owner, group) in by_owner {
+        for chunk in group.chunks(CHUNK / 2) {
+            let sql = format!(
+                "UPDATE wf_steps SET state = 'completed', finished_at = {} \
+                 WHERE state = 'running' AND lease_owner = {} AND (id, attempt) IN (VALUES {}){}",
+                backend.param(1),
+                backend.param(2),
+                backend.values_list(chunk.len(), 2, 3),
+                if backend == Backend::Postgres {
+                    " RETURNING id"
+                } else {
+                    ""
+                }
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(t.now)
+                .bind(owner.to_string());
+            for d in chunk {
+                q = q.bind(d.step.id.clone()).bind(d.step.attempt);
+            }
+            if backend == Backend::Postgres {
+                for row in q.fetch_all(&mut *t.conn).await? {
+                    ours.insert(row.try_get::<String, _>("id")?);
+                }
+                continue;
+            }
+            let done = q.execute(&mut *t.conn).await?.rows_affected();
+            if done as usize == chunk.len() {
+                ours.extend(chunk.iter().map(|d| d.step.id.clone()));
+            } else {
+                ours.extend(completed_by(t, owner, chunk).await?);
+            }
         }
     }
     Ok(ours)
+}
+
+/// Which of these steps the claim `owner` completed just now (the rare path where some were
+/// reclaimed under it).
+async fn completed_by(t: &mut Tx<'_>, owner: &str, chunk: &[&Done]) -> Result<Vec<String>> {
+    let backend = t.inner.db.backend;
+    let sql = format!(
+        "SELECT id FROM wf_steps WHERE state = 'completed' AND lease_owner = {} \
+         AND finished_at = {} AND id IN ({})",
+        backend.param(1),
+        backend.param(2),
+        backend.in_list(chunk.len(), 3)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(owner.to_string())
+        .bind(t.now);
+    for d in chunk {
+        q = q.bind(d.step.id.clone());
+    }
+    let rows = q.fetch_all(&mut *t.conn).await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?)
 }
 
 async fn succeeded(t: &mut Tx<'_>, step: &Claimed, output: Value) -> Result<()> {
@@ -395,7 +499,7 @@ async fn succeeded(t: &mut Tx<'_>, step: &Claimed, output: Value) -> Result<()> 
 
 /// A retryable error backs off (or becomes an incident after the last attempt); a fatal one
 /// fails the instance (a failing compensation becomes an incident instead).
-async fn failed(t: &mut Tx<'_>, worker: &str, step: &Claimed, error: &HandlerError) -> Result<()> {
+async fn failed(t: &mut Tx<'_>, step: &Claimed, error: &HandlerError) -> Result<()> {
     let def = t.inst(&step.instance_id)?.def.clone();
     let policy = retry_policy(&def, &step.stage);
     let failures = step.failures + 1;
@@ -421,7 +525,7 @@ async fn failed(t: &mut Tx<'_>, worker: &str, step: &Claimed, error: &HandlerErr
     .bind((state == FAILED).then_some(t.now))
     .bind(step.id.clone())
     .bind(step.attempt)
-    .bind(worker.to_string())
+    .bind(step.owner.clone())
     .execute(&mut *t.conn)
     .await?;
     if updated.rows_affected() == 0 {
@@ -485,6 +589,30 @@ fn backoff_ms(policy: &RetryPolicy, failures: i64) -> i64 {
     (half + rand::random::<f64>() * half) as i64
 }
 
+/// An instance's data as a handler sees it.
+#[derive(Debug, serde::Deserialize)]
+struct ContextRow {
+    id: String,
+    workflow: String,
+    version: String,
+    input: Value,
+    output: Value,
+}
+
+impl ContextRow {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<ContextRow> {
+        let input: String = row.try_get("input")?;
+        let output: String = row.try_get("output")?;
+        Ok(ContextRow {
+            id: row.try_get("id")?,
+            workflow: row.try_get("workflow")?,
+            version: row.try_get("version")?,
+            input: serde_json::from_str(&input)?,
+            output: serde_json::from_str(&output)?,
+        })
+    }
+}
+
 /// Gives each claimed step its handler's view: instance data, idempotency key, deadline.
 async fn attach_contexts(
     inner: &Inner,
@@ -496,26 +624,38 @@ async fn attach_contexts(
     ids.dedup();
     let mut instances = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT id, workflow, version, input, output FROM wf_instances WHERE id IN ({})",
-            in_list(chunk.len(), 1)
-        );
+        let backend = inner.db.backend;
+        let list = backend.in_list(chunk.len(), 1);
+        let sql = match backend {
+            Backend::Sqlite => format!(
+                "SELECT json_group_array(json_object('id', id, 'workflow', workflow, \
+                 'version', version, 'input', json(input), 'output', json(output))) AS rows \
+                 FROM wf_instances WHERE id IN ({list})"
+            ),
+            Backend::Postgres => format!(
+                "SELECT id, workflow, version, input, output FROM wf_instances WHERE id IN ({list})"
+            ),
+        };
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in chunk {
             q = q.bind(id.clone());
         }
-        for row in q.fetch_all(&mut *conn).await? {
-            let workflow: String = row.try_get("workflow")?;
-            let version: String = row.try_get("version")?;
-            let def = inner.definition_version(conn, &workflow, &version).await?;
-            let input: String = row.try_get("input")?;
-            let output: String = row.try_get("output")?;
-            let data = (
-                def,
-                Arc::new(serde_json::from_str::<Value>(&input)?),
-                Arc::new(serde_json::from_str::<Value>(&output)?),
-            );
-            instances.insert(row.try_get::<String, _>("id")?, data);
+        let rows = q.fetch_all(&mut *conn).await?;
+        let contexts: Vec<ContextRow> = match backend {
+            Backend::Sqlite => match rows.first() {
+                Some(row) => serde_json::from_str(&row.try_get::<String, _>("rows")?)?,
+                None => Vec::new(),
+            },
+            Backend::Postgres => rows
+                .iter()
+                .map(ContextRow::from_row)
+                .collect::<Result<_>>()?,
+        };
+        for c in contexts {
+            let def = inner
+                .definition_version(conn, &c.workflow, &c.version)
+                .await?;
+            instances.insert(c.id, (def, Arc::new(c.input), Arc::new(c.output)));
         }
     }
     let now = inner.clock.now();
@@ -551,6 +691,15 @@ async fn attach_contexts(
     Ok(())
 }
 
+/// Aborts a background task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Extends the leases of everything this worker runs, every third of a lease.
 async fn heartbeat(inner: Arc<Inner>, worker: String) {
     let period = inner.options.lease / 3;
@@ -561,10 +710,10 @@ async fn heartbeat(inner: Arc<Inner>, worker: String) {
             .now_ms()
             .saturating_add(inner.options.lease.as_millis() as i64);
         let _ = sqlx::query(
-            "UPDATE wf_steps SET ready_at = $1 WHERE state = 'running' AND lease_owner = $2",
+            "UPDATE wf_steps SET ready_at = $1 WHERE state = 'running' AND lease_owner LIKE $2",
         )
         .bind(until)
-        .bind(worker.clone())
+        .bind(format!("{worker}/%"))
         .execute(&inner.db.pool)
         .await;
     }

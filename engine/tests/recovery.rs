@@ -1,0 +1,328 @@
+//! Conformance scenarios about concurrency and durability, on SQLite and (when
+//! `L2C_TEST_DATABASE_URL` is set) PostgreSQL: racing workers, lease fencing, a crashed
+//! runtime resuming, and definition versions.
+
+mod support;
+
+use l2c_engine::handler::Handlers;
+use l2c_engine::runtime::Outcome;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::{build, count, harness, timeline, Backend, Harness};
+use tokio::sync::Notify;
+
+conformance!(
+    racing_workers_run_each_step_once,
+    expired_lease_is_fenced,
+    crashed_runtime_resumes_without_repeats,
+    definition_change_keeps_running_instances,
+);
+
+const THREE_STEPS: &str = r#"
+[[stage]]
+id = "a"
+kind = "task"
+handler = "step"
+[[stage]]
+id = "b"
+kind = "task"
+handler = "step"
+[[stage]]
+id = "c"
+kind = "task"
+handler = "step"
+[[stage]]
+id = "done"
+kind = "end"
+[[edge]]
+from = "a"
+to = "b"
+[[edge]]
+from = "b"
+to = "c"
+[[edge]]
+from = "c"
+to = "done"
+"#;
+
+/// A `step` handler counting calls per idempotency key; it hangs on stage `b` while `hang`.
+fn counting(hang: Arc<AtomicBool>) -> (Handlers, Arc<Mutex<HashMap<String, usize>>>) {
+    let calls = Arc::new(Mutex::new(HashMap::new()));
+    let mut handlers = Handlers::new();
+    let seen = calls.clone();
+    handlers.register("step", move |ctx| {
+        *seen
+            .lock()
+            .expect("calls")
+            .entry(ctx.idempotency_key.clone())
+            .or_insert(0) += 1;
+        let hang = hang.load(Ordering::SeqCst) && ctx.stage == "b";
+        async move {
+            if hang {
+                futures::future::pending::<()>().await;
+            }
+            Ok(json!({ ctx.stage.clone(): ctx.attempt }))
+        }
+    });
+    (handlers, calls)
+}
+
+async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..1500 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn all_completed(h: &Harness, ids: &[String]) -> bool {
+    for id in ids {
+        if h.engine.instance(id).await.expect("instance").status != "completed" {
+            return false;
+        }
+    }
+    true
+}
+
+async fn racing_workers_run_each_step_once(backend: Backend) {
+    let (handlers, calls) = counting(Arc::new(AtomicBool::new(false)));
+    let Some(h) = harness(backend, &[("three", THREE_STEPS)], handlers).await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for n in 0..60 {
+        ids.push(
+            h.engine
+                .start("three", json!({"n": n}), None)
+                .await
+                .expect("start"),
+        );
+    }
+    let workers: Vec<_> = (0..3).map(|_| h.engine.worker().spawn()).collect();
+    wait_for("every instance to complete", async || {
+        all_completed(&h, &ids).await
+    })
+    .await;
+    for w in workers {
+        w.shutdown().await.expect("clean shutdown");
+    }
+    let calls = calls.lock().expect("calls").clone();
+    assert_eq!(calls.len(), 180, "every step ran");
+    assert!(
+        calls.values().all(|&n| n == 1),
+        "no step ran twice: {calls:?}"
+    );
+    for id in &ids {
+        let t = timeline(&h.engine, id).await;
+        for stage in ["a", "b", "c"] {
+            assert_eq!(count(&t, &format!("step.completed:{stage}")), 1, "{t:?}");
+            assert_eq!(count(&t, &format!("step.started:{stage}")), 1, "{t:?}");
+        }
+    }
+}
+
+const SLOW: &str = r#"
+[[stage]]
+id = "slow"
+kind = "task"
+handler = "slow"
+timeout = "1h"
+[[stage]]
+id = "done"
+kind = "end"
+[[edge]]
+from = "slow"
+to = "done"
+"#;
+
+async fn expired_lease_is_fenced(backend: Backend) {
+    let gate = Arc::new(Notify::new());
+    let mut handlers = Handlers::new();
+    let first_gate = gate.clone();
+    handlers.register("slow", move |ctx| {
+        let gate = first_gate.clone();
+        async move {
+            if ctx.attempt == 1 {
+                gate.notified().await;
+                return Ok(json!({"by": "first"}));
+            }
+            Ok(json!({"by": "second"}))
+        }
+    });
+    let Some(h) = harness(backend, &[("slow", SLOW)], handlers).await else {
+        return;
+    };
+    let id = h
+        .engine
+        .start("slow", json!({}), None)
+        .await
+        .expect("start");
+    let stale = h.engine.worker();
+    let first = tokio::spawn(async move { stale.tick().await });
+    wait_for("the first attempt to start", async || {
+        let steps = h.engine.instance(&id).await.expect("instance").steps;
+        steps[0].state == "running"
+    })
+    .await;
+    h.clock.advance(chrono::Duration::minutes(2));
+    let fresh = h.engine.worker();
+    fresh
+        .tick()
+        .await
+        .expect("the second worker reclaims and completes");
+    gate.notify_one();
+    first
+        .await
+        .expect("join")
+        .expect("the stale worker's write is fenced, not an error");
+    let inst = h.engine.instance(&id).await.expect("instance");
+    assert_eq!(inst.status, "completed");
+    assert_eq!(
+        inst.output,
+        json!({"by": "second"}),
+        "the newer attempt's result stands"
+    );
+    assert_eq!(inst.steps[0].attempt, 2);
+    let t = timeline(&h.engine, &id).await;
+    assert_eq!(count(&t, "step.completed:slow"), 1, "{t:?}");
+    assert_eq!(count(&t, "instance.completed"), 1);
+}
+
+async fn crashed_runtime_resumes_without_repeats(backend: Backend) {
+    let hang = Arc::new(AtomicBool::new(true));
+    let defs = [("three", THREE_STEPS)];
+    let (handlers, before) = counting(hang.clone());
+    let Some(h) = harness(backend, &defs, handlers).await else {
+        return;
+    };
+    let id = h
+        .engine
+        .start("three", json!({}), None)
+        .await
+        .expect("start");
+    let worker = h.engine.worker().spawn();
+    wait_for("stage b to start", async || {
+        count(&timeline(&h.engine, &id).await, "step.started:b") == 1
+    })
+    .await;
+    worker.abort();
+
+    let (handlers, after) = counting(Arc::new(AtomicBool::new(false)));
+    let restarted = build(&h.db, &h.clock, &defs, handlers, |b| b).await;
+    restarted.run_until_idle().await.expect("run");
+    assert_eq!(
+        restarted.instance(&id).await.expect("i").status,
+        "running",
+        "the crashed worker's lease has not expired yet"
+    );
+    h.clock.advance(chrono::Duration::minutes(2));
+    restarted.run_until_idle().await.expect("run");
+    let inst = restarted.instance(&id).await.expect("instance");
+    assert_eq!(inst.status, "completed");
+    assert_eq!(inst.output, json!({"a": 1, "b": 2, "c": 1}));
+    let t = timeline(&restarted, &id).await;
+    for stage in ["a", "b", "c"] {
+        assert_eq!(count(&t, &format!("step.completed:{stage}")), 1, "{t:?}");
+    }
+    assert_eq!(
+        count(&t, "step.started:b"),
+        2,
+        "attempt 1 crashed, attempt 2 ran"
+    );
+    assert_eq!(count(&t, "instance.completed"), 1);
+    let key_b = format!("{id}:b");
+    assert_eq!(before.lock().expect("calls").get(&key_b), Some(&1));
+    assert_eq!(after.lock().expect("calls").get(&key_b), Some(&1));
+    assert_eq!(
+        after.lock().expect("calls").get(&format!("{id}:a")),
+        None,
+        "a is not run again"
+    );
+}
+
+const APPROVE_V1: &str = r#"
+[[stage]]
+id = "approve"
+kind = "approval"
+group = "approvers"
+[[stage]]
+id = "done"
+kind = "end"
+[[edge]]
+from = "approve"
+to = "done"
+"#;
+
+const APPROVE_V2: &str = r#"
+[[stage]]
+id = "approve"
+kind = "approval"
+group = "approvers"
+[[stage]]
+id = "extra"
+kind = "task"
+handler = "step"
+[[stage]]
+id = "done"
+kind = "end"
+[[edge]]
+from = "approve"
+to = "extra"
+[[edge]]
+from = "extra"
+to = "done"
+"#;
+
+async fn definition_change_keeps_running_instances(backend: Backend) {
+    let (handlers, _) = counting(Arc::new(AtomicBool::new(false)));
+    let Some(h) = harness(backend, &[("appr", APPROVE_V1)], handlers).await else {
+        return;
+    };
+    let old = h
+        .engine
+        .start("appr", json!({}), None)
+        .await
+        .expect("start v1");
+    h.engine.run_until_idle().await.expect("run");
+
+    let (handlers, calls) = counting(Arc::new(AtomicBool::new(false)));
+    let updated = build(&h.db, &h.clock, &[("appr", APPROVE_V2)], handlers, |b| b).await;
+    let new = updated
+        .start("appr", json!({}), None)
+        .await
+        .expect("start v2");
+    updated.run_until_idle().await.expect("run");
+    for task in updated.open_tasks("approvers").await.expect("queue") {
+        updated
+            .complete_task(&task.id, "alice", Outcome::Approve)
+            .await
+            .expect("approve");
+    }
+    updated.run_until_idle().await.expect("run");
+
+    let old = updated.instance(&old).await.expect("old");
+    let new = updated.instance(&new).await.expect("new");
+    assert_eq!(
+        (old.status.as_str(), new.status.as_str()),
+        ("completed", "completed")
+    );
+    assert_ne!(old.version, new.version);
+    assert!(
+        old.steps.iter().all(|s| s.stage != "extra"),
+        "v1 has no extra stage"
+    );
+    assert!(new
+        .steps
+        .iter()
+        .any(|s| s.stage == "extra" && s.state == "completed"));
+    assert_eq!(
+        calls.lock().expect("calls").len(),
+        1,
+        "only the v2 instance ran extra"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod catalog_cmd;
 mod demo;
+mod workflow_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -22,6 +23,9 @@ enum Command {
     Catalog(CatalogCommand),
     /// Walk through quoting an order and invoicing it, with exact money.
     Demo,
+    /// Check and draw workflow definitions.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
 }
 
 #[derive(Subcommand)]
@@ -42,6 +46,27 @@ enum CatalogCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum WorkflowCommand {
+    /// Check a directory of workflow definitions (and its groups.toml) and print a summary.
+    Check {
+        /// The directory with the definitions and groups.toml.
+        #[arg(default_value = "workflows")]
+        dir: PathBuf,
+    },
+    /// Draw one workflow definition.
+    Show {
+        /// The workflow's name (its file name without .toml).
+        name: String,
+        /// The directory with the definitions and groups.toml.
+        #[arg(long, default_value = "workflows")]
+        dir: PathBuf,
+        /// How to draw it.
+        #[arg(long, value_enum, default_value_t = workflow_cmd::Format::Text)]
+        format: workflow_cmd::Format,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -50,6 +75,10 @@ fn main() -> ExitCode {
             catalog_cmd::show(file.as_deref(), offering.as_deref())
         }
         Command::Demo => demo::run(),
+        Command::Workflow(WorkflowCommand::Check { dir }) => workflow_cmd::check(&dir),
+        Command::Workflow(WorkflowCommand::Show { name, dir, format }) => {
+            workflow_cmd::show(&dir, &name, format)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

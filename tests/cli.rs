@@ -1,4 +1,4 @@
-//! End-to-end tests of the `l2c` binary's catalog commands and demo.
+//! End-to-end tests of the `l2c` binary: catalog and workflow commands, and the demo.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -114,4 +114,120 @@ fn demo_invoices_to_the_cent() {
         2,
         "{stdout}"
     );
+}
+
+#[test]
+fn workflow_check_accepts_the_shipped_directory_and_a_fixture_set() {
+    let out = l2c(&["workflow", "check"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(stdout, "workflows: OK, 0 definitions, 7 groups\n");
+
+    let out = l2c(&["workflow", "check", "engine/tests/fixtures/good"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("engine/tests/fixtures/good: OK, 2 definitions, 3 groups"),
+        "{stdout}"
+    );
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[1].starts_with("  order "), "{stdout}");
+    assert!(lines[1].contains(" v2 "), "{stdout}");
+    assert!(
+        lines[1].contains("6 stages, 6 edges  Fixture order workflow"),
+        "{stdout}"
+    );
+    assert!(lines[2].starts_with("  site-survey "), "{stdout}");
+    assert!(lines[2].contains("3 stages, 2 edges"), "{stdout}");
+}
+
+#[test]
+fn workflow_check_rejects_broken_definitions_with_every_problem() {
+    let out = l2c(&["workflow", "check", "engine/tests/fixtures/bad"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no summary for broken definitions");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: 8 problem(s) in workflow definitions:\n"),
+        "{stderr}"
+    );
+    for needle in [
+        "  - engine/tests/fixtures/bad/broken.toml: stage \"feasibility\": group `network-engineers` is not a known group",
+        "  - engine/tests/fixtures/bad/broken.toml: stage \"configure\": handler `network.configure` is not a registered handler (registered: noop)",
+        "  - engine/tests/fixtures/bad/broken.toml: stage \"configure\": cannot reach an end stage: add an edge from it to an end (or to a stage that reaches one)",
+        "  - engine/tests/fixtures/bad/broken.toml: edge feasibility -> configure: when `input.mrc >` does not compile",
+        "  - engine/tests/fixtures/bad/order.toml: stage \"items\": runs workflow `moon-link`",
+    ] {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn workflow_check_reports_a_directory_without_groups() {
+    let out = l2c(&["workflow", "check", "no/such/dir"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: no/such/dir/groups.toml: cannot read it: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("os error").count(), 1, "said once: {stderr}");
+}
+
+#[test]
+fn workflow_show_draws_dot_mermaid_and_text() {
+    let dir = "engine/tests/fixtures/good";
+    let out = l2c(&["workflow", "show", "order", "--dir", dir, "--format", "dot"]);
+    let dot = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dot.starts_with("digraph {\n"), "{dot}");
+    assert!(
+        dot.contains("0 [ label = \"commercial-approval\\l(approval)\\l\""),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("0 -> 2 [ label = \"input.onsite == true\" style = dashed ]"),
+        "{dot}"
+    );
+
+    let out = l2c(&[
+        "workflow", "show", "order", "--dir", dir, "--format", "mermaid",
+    ]);
+    let mermaid = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(mermaid.starts_with("flowchart TD\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("    s0 -->|\"input.onsite == true\"| s2\n"),
+        "{mermaid}"
+    );
+    assert!(
+        mermaid.contains("    s5([\"done<br/>end\"])\n"),
+        "{mermaid}"
+    );
+
+    let out = l2c(&["workflow", "show", "site-survey", "--dir", dir]);
+    let listing = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        listing.contains("1. survey [task]\n   handler noop, timeout 1m\n"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("2. cool-off [timer]\n   wait 2h\n"),
+        "{listing}"
+    );
+
+    let out = l2c(&["workflow", "show", "moon-link", "--dir", dir]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "no workflow `moon-link` in engine/tests/fixtures/good (it has order, site-survey)"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = l2c(&["workflow", "show", "order", "--dir", dir, "--format", "svg"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses an unknown format");
 }

@@ -1,5 +1,17 @@
 //! Workflow definitions: TOML files in `workflows/` loaded into validated petgraph graphs.
+//!
+//! - [`model`]: the validated definition the runtime runs ([`Definition`], [`Stage`], ...).
+//! - `file`: the TOML shape as written (private; `docs/workflows.md` documents it).
+//! - `load`: checks and builds definitions ([`Definitions`], [`Known`], [`load_groups`]),
+//!   reporting every [`Problem`] at once.
+//! - [`render`]: dot, Mermaid and text drawings.
 
+mod error;
+mod file;
+mod load;
 pub mod model;
+pub mod render;
 
+pub use error::{DefinitionError, Problem};
+pub use load::{load_groups, parse_groups, Definitions, Known, DEFAULT_TIMEOUT, GROUPS_FILE};
 pub use model::*;

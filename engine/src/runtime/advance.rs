@@ -19,6 +19,9 @@ pub(crate) struct Arrival {
     live: bool,
 }
 
+/// Each child's definition and input, or why the subflow cannot start.
+type ChildPlan = std::result::Result<Vec<(Arc<Definition>, Value)>, String>;
+
 /// Where a child instance hangs in its parent.
 pub(crate) struct ParentLink {
     pub instance_id: String,
@@ -347,7 +350,7 @@ impl Tx<'_> {
         &self,
         inst_id: &str,
         sub: &crate::definition::SubflowStage,
-    ) -> Result<std::result::Result<Vec<(Arc<Definition>, Value)>, String>> {
+    ) -> Result<ChildPlan> {
         let inst = self.inst(inst_id)?;
         let items = match sub.items.eval(&inst.input, &inst.output) {
             Ok(Value::Array(items)) => items,

@@ -108,14 +108,8 @@ async fn open(args: &Args) -> Result<(Db, Option<tempfile::TempDir>), Box<dyn st
         .url
         .clone()
         .ok_or("postgres needs --database-url or L2C_TEST_DATABASE_URL")?;
-    let admin = Db::connect(&admin_url, 1).await?;
-    let name = format!("l2c_bench_{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin.pool)
-        .await?;
-    let base = admin_url.split('?').next().unwrap_or(&admin_url);
-    let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(base);
-    Ok((Db::connect(&format!("{server}/{name}"), 8).await?, None))
+    let url = l2c_engine::db::create_postgres_database(&admin_url, "l2c_bench").await?;
+    Ok((Db::connect(&url, 8).await?, None))
 }
 
 fn peak_rss_mib() -> f64 {

@@ -197,6 +197,26 @@ impl Backend {
     }
 }
 
+/// Creates an empty PostgreSQL database named `{prefix}_{uuid}` on the server `admin_url`
+/// points at, and returns its URL (for tests and benchmarks that need a fresh database).
+pub async fn create_postgres_database(
+    admin_url: &str,
+    prefix: &str,
+) -> Result<String, sqlx::Error> {
+    let admin = Db::connect(admin_url, 1).await?;
+    let name = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin.pool)
+        .await?;
+    admin.pool.close().await;
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    Ok(format!("{server}/{name}{query}"))
+}
+
 /// Rows per multi-row statement: well under both backends' bound-parameter limits.
 pub const CHUNK: usize = 400;
 

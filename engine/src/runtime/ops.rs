@@ -14,7 +14,7 @@ impl Engine {
         retry_transient(|| async {
             let mut tx = self.inner.db.begin_write().await?;
             let mut t = Tx::new(&self.inner, &mut tx);
-            let (instance, stage) = t.incident(step_id).await?;
+            let (instance, stage, _) = t.incident(step_id).await?;
             sqlx::query(
                 "UPDATE wf_steps SET state = 'ready', ready_at = $1, failures = 0, error = NULL, \
                  finished_at = NULL WHERE id = $2",
@@ -43,7 +43,7 @@ impl Engine {
         retry_transient(|| async {
             let mut tx = self.inner.db.begin_write().await?;
             let mut t = Tx::new(&self.inner, &mut tx);
-            let (instance, stage) = t.incident(step_id).await?;
+            let (instance, stage, comp_seq) = t.incident(step_id).await?;
             sqlx::query("UPDATE wf_steps SET state = 'skipped', finished_at = $1 WHERE id = $2")
                 .bind(t.now)
                 .bind(step_id.to_string())
@@ -53,11 +53,6 @@ impl Engine {
             let event = Event::new(&instance, "incident.skipped")
                 .stage(&stage)
                 .actor(operator);
-            let comp_seq: Option<i64> = sqlx::query("SELECT comp_seq FROM wf_steps WHERE id = $1")
-                .bind(step_id.to_string())
-                .fetch_one(&mut *t.conn)
-                .await?
-                .try_get("comp_seq")?;
             if let Some(seq) = comp_seq {
                 t.push_event(event);
                 t.compensation_done(&instance, seq).await?;
@@ -111,10 +106,11 @@ impl Engine {
 }
 
 impl Tx<'_> {
-    /// The (instance, stage) of a step in incident, locked for this transaction.
-    async fn incident(&mut self, step_id: &str) -> Result<(String, String)> {
+    /// The (instance, stage, compensation position) of a step in incident, locked for this
+    /// transaction.
+    async fn incident(&mut self, step_id: &str) -> Result<(String, String, Option<i64>)> {
         let sql = format!(
-            "SELECT instance_id, stage, state FROM wf_steps WHERE id = $1{}",
+            "SELECT instance_id, stage, state, comp_seq FROM wf_steps WHERE id = $1{}",
             self.inner.db.backend.lock_rows()
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -128,6 +124,10 @@ impl Tx<'_> {
                 "step {step_id} is {state}, not an incident"
             )));
         }
-        Ok((row.try_get("instance_id")?, row.try_get("stage")?))
+        Ok((
+            row.try_get("instance_id")?,
+            row.try_get("stage")?,
+            row.try_get("comp_seq")?,
+        ))
     }
 }

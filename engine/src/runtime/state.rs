@@ -243,16 +243,7 @@ impl<'c> Tx<'c> {
                 q = q.bind((*id).clone());
             }
             let rows = q.fetch_all(&mut *self.conn).await?;
-            let stored: Vec<StoredInstance> = match backend {
-                Backend::Sqlite => match rows.first() {
-                    Some(row) => serde_json::from_str(&row.try_get::<String, _>("rows")?)?,
-                    None => Vec::new(),
-                },
-                Backend::Postgres => rows
-                    .iter()
-                    .map(StoredInstance::from_row)
-                    .collect::<Result<_>>()?,
-            };
+            let stored = decode_rows(backend, &rows, StoredInstance::from_row)?;
             for s in stored {
                 let def = self
                     .inner
@@ -284,23 +275,23 @@ impl<'c> Tx<'c> {
     }
 
     async fn write_new_instances(&mut self) -> Result<()> {
-        let new: Vec<Inst> = self
-            .instances
-            .values_mut()
-            .filter(|i| i.new)
-            .map(|i| {
-                i.new = false;
-                i.dirty = false;
-                i.clone()
-            })
-            .collect();
-        for chunk in new.chunks(CHUNK / 4) {
+        let Tx {
+            inner,
+            conn,
+            now,
+            instances,
+            ..
+        } = self;
+        let mut new: Vec<&mut Inst> = instances.values_mut().filter(|i| i.new).collect();
+        for chunk in new.chunks_mut(CHUNK / 4) {
             let sql = format!(
                 "INSERT INTO wf_instances ({INSTANCE_COLUMNS}, updated_at) VALUES {}",
-                self.inner.db.backend.values_list(chunk.len(), 15, 1)
+                inner.db.backend.values_list(chunk.len(), 15, 1)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for i in chunk {
+            for i in chunk.iter_mut() {
+                i.new = false;
+                i.dirty = false;
                 q = q
                     .bind(i.id.clone())
                     .bind(i.workflow.clone())
@@ -316,32 +307,32 @@ impl<'c> Tx<'c> {
                     .bind(i.open_steps)
                     .bind(i.created_at)
                     .bind(i.finished_at)
-                    .bind(self.now);
+                    .bind(*now);
             }
-            q.execute(&mut *self.conn).await?;
+            q.execute(&mut **conn).await?;
         }
         Ok(())
     }
 
     async fn write_dirty_instances(&mut self) -> Result<()> {
-        let dirty: Vec<Inst> = self
-            .instances
-            .values_mut()
-            .filter(|i| i.dirty)
-            .map(|i| {
-                i.dirty = false;
-                i.clone()
-            })
-            .collect();
-        for chunk in dirty.chunks(CHUNK / 2) {
+        let Tx {
+            inner,
+            conn,
+            now,
+            instances,
+            ..
+        } = self;
+        let mut dirty: Vec<&mut Inst> = instances.values_mut().filter(|i| i.dirty).collect();
+        for chunk in dirty.chunks_mut(CHUNK / 2) {
             let sql = format!(
                 "UPDATE wf_instances SET status = v.column2, outcome = v.column3, \
                  output = v.column4, open_steps = v.column5, finished_at = v.column6, \
                  updated_at = v.column7 FROM (VALUES {}) AS v WHERE wf_instances.id = v.column1",
-                self.inner.db.backend.values_list(chunk.len(), 7, 1)
+                inner.db.backend.values_list(chunk.len(), 7, 1)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for i in chunk {
+            for i in chunk.iter_mut() {
+                i.dirty = false;
                 q = q
                     .bind(i.id.clone())
                     .bind(i.status.clone())
@@ -349,9 +340,9 @@ impl<'c> Tx<'c> {
                     .bind(i.output.to_string())
                     .bind(i.open_steps)
                     .bind(i.finished_at)
-                    .bind(self.now);
+                    .bind(*now);
             }
-            q.execute(&mut *self.conn).await?;
+            q.execute(&mut **conn).await?;
         }
         Ok(())
     }
@@ -388,6 +379,22 @@ impl<'c> Tx<'c> {
     async fn write_events(&mut self) -> Result<()> {
         let events = std::mem::take(&mut self.events);
         write_history(&mut *self.conn, self.inner.db.backend, self.now, &events).await
+    }
+}
+
+/// Rows of a query that returns one aggregated `rows` JSON array on SQLite (see
+/// [`Tx::load`] for why) and plain rows on PostgreSQL.
+pub(crate) fn decode_rows<T: serde::de::DeserializeOwned>(
+    backend: Backend,
+    rows: &[sqlx::any::AnyRow],
+    from_row: fn(&sqlx::any::AnyRow) -> Result<T>,
+) -> Result<Vec<T>> {
+    match backend {
+        Backend::Sqlite => match rows.first() {
+            Some(row) => Ok(serde_json::from_str(&row.try_get::<String, _>("rows")?)?),
+            None => Ok(Vec::new()),
+        },
+        Backend::Postgres => rows.iter().map(from_row).collect(),
     }
 }
 

@@ -6,7 +6,7 @@
 //! it heartbeats its leases while handlers run, fires due timers, and on shutdown finishes or
 //! releases what it holds.
 
-use super::state::{write_history, Event, Tx};
+use super::state::{decode_rows, write_history, Event, Tx};
 use super::status::*;
 use super::{retry_transient, Engine, Inner, COMPENSATE_PREFIX};
 use crate::db::{Backend, CHUNK, NOTIFY_CHANNEL};
@@ -303,26 +303,22 @@ impl Worker {
                 .bind(lease_until)
                 .bind(now)
                 .bind(limit as i64);
-            let rows: Vec<ClaimedRow> = match backend {
-                Backend::Postgres => {
-                    let rows = q.fetch_all(&mut *tx).await?;
-                    rows.iter().map(ClaimedRow::from_row).collect::<Result<_>>()?
-                }
+            let rows = match backend {
+                Backend::Postgres => q.fetch_all(&mut *tx).await?,
                 Backend::Sqlite => {
                     q.execute(&mut *tx).await?;
-                    // One aggregated row: see `Tx::load` for why.
-                    let row = sqlx::query(
+                    sqlx::query(
                         "SELECT json_group_array(json_object('id', id, 'instance_id', instance_id, \
                          'stage', stage, 'kind', kind, 'handler', handler, 'attempt', attempt, \
                          'failures', failures, 'comp_seq', comp_seq)) AS rows FROM wf_steps \
                          WHERE state = 'running' AND lease_owner = $1",
                     )
                     .bind(owner.clone())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    serde_json::from_str(&row.try_get::<String, _>("rows")?)?
+                    .fetch_all(&mut *tx)
+                    .await?
                 }
             };
+            let rows = decode_rows(backend, &rows, ClaimedRow::from_row)?;
             let mut claimed = Vec::with_capacity(rows.len());
             let mut events = Vec::with_capacity(rows.len());
             for r in rows {
@@ -641,16 +637,7 @@ async fn attach_contexts(
             q = q.bind(id.clone());
         }
         let rows = q.fetch_all(&mut *conn).await?;
-        let contexts: Vec<ContextRow> = match backend {
-            Backend::Sqlite => match rows.first() {
-                Some(row) => serde_json::from_str(&row.try_get::<String, _>("rows")?)?,
-                None => Vec::new(),
-            },
-            Backend::Postgres => rows
-                .iter()
-                .map(ContextRow::from_row)
-                .collect::<Result<_>>()?,
-        };
+        let contexts = decode_rows(backend, &rows, ContextRow::from_row)?;
         for c in contexts {
             let def = inner
                 .definition_version(conn, &c.workflow, &c.version)

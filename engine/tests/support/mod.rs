@@ -37,7 +37,12 @@ pub async fn test_db(backend: Backend) -> Option<TestDb> {
         }
         Backend::Postgres => {
             let admin_url = std::env::var("L2C_TEST_DATABASE_URL").ok()?;
-            (fresh_pg_database(&admin_url).await, None)
+            let url = l2c_engine::db::create_postgres_database(&admin_url, "l2c_test")
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("L2C_TEST_DATABASE_URL is set but PostgreSQL at {admin_url} refused a test database: {e}")
+                });
+            (url, None)
         }
     };
     let db = Db::connect(&url, 8)
@@ -45,24 +50,6 @@ pub async fn test_db(backend: Backend) -> Option<TestDb> {
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
     db.migrate().await.expect("migrations apply");
     Some(TestDb { db, url, _dir: dir })
-}
-
-async fn fresh_pg_database(admin_url: &str) -> String {
-    let admin = Db::connect(admin_url, 1).await.unwrap_or_else(|e| {
-        panic!("L2C_TEST_DATABASE_URL is set but PostgreSQL cannot be reached at {admin_url}: {e}")
-    });
-    let name = format!("l2c_test_{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin.pool)
-        .await
-        .expect("create test database");
-    admin.pool.close().await;
-    let (base, query) = match admin_url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (admin_url, String::new()),
-    };
-    let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(base);
-    format!("{server}/{name}{query}")
 }
 
 /// Groups every test definition may use.

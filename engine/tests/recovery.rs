@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{build, count, harness, timeline, Backend, Harness};
+use support::{build, count, harness, harness_with, timeline, Backend, Harness};
 use tokio::sync::Notify;
 
 conformance!(
@@ -19,6 +19,7 @@ conformance!(
     expired_lease_is_fenced,
     crashed_runtime_resumes_without_repeats,
     definition_change_keeps_running_instances,
+    shutdown_releases_unfinished_steps,
 );
 
 const THREE_STEPS: &str = r#"
@@ -324,5 +325,56 @@ async fn definition_change_keeps_running_instances(backend: Backend) {
         calls.lock().expect("calls").len(),
         1,
         "only the v2 instance ran extra"
+    );
+}
+
+async fn shutdown_releases_unfinished_steps(backend: Backend) {
+    let hang = Arc::new(AtomicBool::new(true));
+    let (handlers, calls) = counting(hang.clone());
+    let short_lease = |b: l2c_engine::runtime::EngineBuilder| {
+        b.options(l2c_engine::runtime::EngineOptions {
+            lease: Duration::from_millis(300),
+            batch_size: 64,
+            poll_interval: Duration::from_millis(20),
+        })
+    };
+    let Some(h) = harness_with(backend, &[("three", THREE_STEPS)], handlers, short_lease).await
+    else {
+        return;
+    };
+    let id = h
+        .engine
+        .start("three", json!({}), None)
+        .await
+        .expect("start");
+    let worker = h.engine.worker().spawn();
+    wait_for("stage b to start", async || {
+        count(&timeline(&h.engine, &id).await, "step.started:b") == 1
+    })
+    .await;
+    worker
+        .shutdown()
+        .await
+        .expect("shutdown waits one lease, then releases");
+    let b = h.engine.instance(&id).await.expect("instance").steps[1].clone();
+    assert_eq!(
+        (b.stage.as_str(), b.state.as_str()),
+        ("b", "ready"),
+        "released, not lost"
+    );
+    let t = timeline(&h.engine, &id).await;
+    assert_eq!(count(&t, "step.released:b"), 1, "{t:?}");
+
+    hang.store(false, Ordering::SeqCst);
+    h.engine.run_until_idle().await.expect("run");
+    assert_eq!(
+        h.engine.instance(&id).await.expect("instance").status,
+        "completed"
+    );
+    let t = timeline(&h.engine, &id).await;
+    assert_eq!(count(&t, "step.completed:b"), 1, "{t:?}");
+    assert_eq!(
+        calls.lock().expect("calls").get(&format!("{id}:b")),
+        Some(&2)
     );
 }

@@ -190,15 +190,21 @@ impl Worker {
                         tokio::select! {
                             _ = &mut notified => {}
                             _ = tokio::time::sleep(inner.options.poll_interval) => {}
-                            _ = stopped.changed() => {}
+                            Ok(()) = stopped.changed() => {}
                         }
                     }
                     continue;
                 }
-                let mut done = Vec::new();
-                if let Some(d) = running.next().await {
-                    done.push(d);
-                }
+                // A slow handler must not hold up shutdown, new claims or timers: wait for
+                // the first result, or for a reason to go round the loop again.
+                let first = tokio::select! {
+                    d = running.next() => d,
+                    // A dropped handle (Err) leaves the worker running rather than spinning.
+                    Ok(()) = stopped.changed() => continue,
+                    _ = &mut notified, if running.len() <= batch / 2 => continue,
+                    _ = tokio::time::sleep(inner.options.poll_interval) => continue,
+                };
+                let mut done: Vec<Done> = first.into_iter().collect();
                 while let Some(Some(d)) = running.next().now_or_never() {
                     done.push(d);
                 }

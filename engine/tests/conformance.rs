@@ -29,6 +29,9 @@ conformance!(
     subflow_reports_failed_children,
     cancellation_compensates,
     start_joins_the_callers_transaction,
+    timer_until_a_date_from_the_input,
+    release_lets_another_approver_act,
+    handler_timeout_counts_as_a_retryable_failure,
 );
 
 /// Handlers that append `stage` (or `undo:stage`) to a shared log and return `{stage: true}`.
@@ -950,4 +953,117 @@ async fn start_joins_the_callers_transaction(backend: Backend) {
         .await
         .expect("history")
         .is_empty());
+}
+
+const UNTIL: &str = r#"
+[[stage]]
+id = "wait"
+kind = "timer"
+until = "input.due"
+[[stage]]
+id = "done"
+kind = "end"
+[[edge]]
+from = "wait"
+to = "done"
+"#;
+
+async fn timer_until_a_date_from_the_input(backend: Backend) {
+    let (handlers, _log) = logging_handlers(&["log"]);
+    let Some(h) = harness(backend, &[("until", UNTIL)], handlers).await else {
+        return;
+    };
+    let due = (support::start_time() + chrono::Duration::hours(3)).to_rfc3339();
+    let id = h
+        .engine
+        .start("until", json!({ "due": due }), None)
+        .await
+        .expect("start");
+    h.clock.advance(chrono::Duration::minutes(179));
+    h.engine.run_until_idle().await.expect("run");
+    assert_eq!(status(&h, &id).await, "running");
+    h.clock.advance(chrono::Duration::minutes(1));
+    h.engine.run_until_idle().await.expect("run");
+    assert_eq!(status(&h, &id).await, "completed");
+}
+
+async fn release_lets_another_approver_act(backend: Backend) {
+    let (handlers, _log) = logging_handlers(&["log"]);
+    let def = approval("\"any\"");
+    let Some(h) = harness(backend, &[("appr", &def)], handlers).await else {
+        return;
+    };
+    let id = h
+        .engine
+        .start("appr", json!({}), None)
+        .await
+        .expect("start");
+    h.engine.run_until_idle().await.expect("run");
+    let task = one_task(&h, &id).await;
+    h.engine.claim_task(&task, "alice").await.expect("claim");
+    let not_hers = h.engine.release_task(&task, "bob").await;
+    assert!(
+        matches!(not_hers, Err(EngineError::Conflict(_))),
+        "{not_hers:?}"
+    );
+    h.engine
+        .release_task(&task, "alice")
+        .await
+        .expect("release");
+    assert_eq!(
+        h.engine.open_tasks("approvers").await.expect("q")[0].claimed_by,
+        None
+    );
+    h.engine.claim_task(&task, "bob").await.expect("bob claims");
+    h.engine
+        .complete_task(&task, "bob", Outcome::Approve)
+        .await
+        .expect("bob approves");
+    h.engine.run_until_idle().await.expect("run");
+    assert_eq!(status(&h, &id).await, "completed");
+    let t = timeline(&h.engine, &id).await;
+    assert_eq!(count(&t, "task.released:approve"), 1, "{t:?}");
+}
+
+const SLOW_ONCE: &str = r#"
+[[stage]]
+id = "call"
+kind = "task"
+handler = "sleepy"
+timeout = "50ms"
+retry = { max_attempts = 1, backoff = "1s", max_backoff = "1s" }
+[[stage]]
+id = "done"
+kind = "end"
+[[edge]]
+from = "call"
+to = "done"
+"#;
+
+async fn handler_timeout_counts_as_a_retryable_failure(backend: Backend) {
+    let mut handlers = Handlers::new();
+    handlers.register("sleepy", |_ctx| async {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        Ok(Value::Null)
+    });
+    let Some(h) = harness(backend, &[("slow", SLOW_ONCE)], handlers).await else {
+        return;
+    };
+    let id = h
+        .engine
+        .start("slow", json!({}), None)
+        .await
+        .expect("start");
+    h.engine.run_until_idle().await.expect("run");
+    let incidents = h.engine.incidents().await.expect("incidents");
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0].instance_id, id);
+    assert!(
+        incidents[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("timed out"),
+        "{incidents:?}"
+    );
 }

@@ -2,6 +2,7 @@
 //! along live and dead edges (dead-path elimination), joins, activating the next stages,
 //! subflow children, completion, and compensation on reject, failure or cancellation.
 
+use super::listener::Change;
 use super::state::{merge_output, new_id, Event, Inst, NewStep, Tx};
 use super::status::*;
 use crate::definition::{ChildFailure, ChildWorkflow, Definition, HumanStage, StageKind, Wait};
@@ -331,13 +332,15 @@ impl Tx<'_> {
         self.push_step(step);
         self.inst_mut(inst_id)?.open_steps += 1;
         let count = children.len();
+        // Children carry their parent's business key, so an order's items are found by it.
+        let key = self.inst(inst_id)?.business_key.clone();
         for (index, (child_def, input)) in children.into_iter().enumerate() {
             let parent = ParentLink {
                 instance_id: inst_id.to_string(),
                 step_id: step_id.clone(),
                 index: index as i64,
             };
-            self.create_instance(child_def, input, Some(parent), None)
+            self.create_instance(child_def, input, Some(parent), key.clone())
                 .await?;
         }
         let event = Event::new(inst_id, "subflow.started").stage(&stage_id);
@@ -426,6 +429,7 @@ impl Tx<'_> {
                 },
             );
             self.push_event(Event::new(&id, "instance.started").data(data));
+            self.push_change(&id, Change::Started)?;
             let arrivals = self.activate(&id, start).await?;
             self.propagate(&id, arrivals).await?;
             self.maybe_complete(&id).await?;
@@ -445,6 +449,12 @@ impl Tx<'_> {
         inst.finished_at = Some(now);
         let parent = inst.parent_id.clone().zip(inst.parent_step.clone());
         self.push_event(Event::new(inst_id, "instance.completed"));
+        self.push_change(
+            inst_id,
+            Change::Ended {
+                status: COMPLETED.to_string(),
+            },
+        )?;
         if let Some((parent_id, step_id)) = parent {
             self.child_finished(parent_id, step_id).await?;
         }

@@ -2,6 +2,7 @@
 //! the compensations of the task stages it completed run one at a time, newest first; then the
 //! instance takes its final status. Children still running are cancelled the same way.
 
+use super::listener::Change;
 use super::state::{new_id, Event, NewStep, Tx};
 use super::status::*;
 use crate::definition::StageKind;
@@ -43,6 +44,14 @@ impl Tx<'_> {
                 inst.outcome = Some(outcome.to_string());
                 inst.open_steps = count;
             }
+            self.push_change(
+                inst_id,
+                Change::Compensating {
+                    outcome: outcome.to_string(),
+                    reason: reason.to_string(),
+                    actor: actor.map(str::to_string),
+                },
+            )?;
             for (seq, (stage, handler)) in undo.into_iter().enumerate() {
                 self.push_step(NewStep {
                     id: new_id(),
@@ -167,6 +176,7 @@ impl Tx<'_> {
             _ => "instance.failed",
         };
         self.push_event(Event::new(inst_id, event));
+        self.push_change(inst_id, Change::Ended { status: outcome })?;
         if let Some((parent_id, step_id)) = parent {
             self.child_finished(parent_id, step_id).await?;
         }

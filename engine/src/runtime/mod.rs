@@ -4,6 +4,7 @@
 
 mod advance;
 mod compensate;
+mod listener;
 mod ops;
 mod query;
 mod state;
@@ -13,6 +14,7 @@ mod timers;
 mod worker;
 
 pub use compensate::COMPENSATE_PREFIX;
+pub use listener::{Change, InstanceChange, Listener};
 pub use query::{HistoryEvent, IncidentView, InstanceView, StepView, TaskView};
 pub use tasks::Outcome;
 pub use worker::{Worker, WorkerHandle};
@@ -90,6 +92,7 @@ pub(crate) struct Inner {
     versions: RwLock<HashMap<(String, String), Arc<Definition>>>,
     actor_check: Option<ActorCheck>,
     directory: Option<Directory>,
+    pub listener: Option<Arc<dyn Listener>>,
 }
 
 /// Sets up an [`Engine`].
@@ -102,6 +105,7 @@ pub struct EngineBuilder {
     options: EngineOptions,
     actor_check: Option<ActorCheck>,
     directory: Option<Directory>,
+    listener: Option<Arc<dyn Listener>>,
 }
 
 impl EngineBuilder {
@@ -137,6 +141,12 @@ impl EngineBuilder {
         self
     }
 
+    /// Who hears instances start, compensate and end, inside the engine's transactions.
+    pub fn listener(mut self, listener: Arc<dyn Listener>) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
     /// Records the definitions' versions in the database and returns the engine.
     pub async fn build(self) -> Result<Engine> {
         let mut current = BTreeMap::new();
@@ -169,6 +179,7 @@ impl EngineBuilder {
                 versions: RwLock::new(versions),
                 actor_check: self.actor_check,
                 directory: self.directory,
+                listener: self.listener,
             }),
         })
     }
@@ -186,6 +197,7 @@ impl Engine {
             options: EngineOptions::default(),
             actor_check: None,
             directory: None,
+            listener: None,
         }
     }
 

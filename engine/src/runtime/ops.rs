@@ -6,7 +6,7 @@ use super::status::*;
 use super::{retry_transient, Engine};
 use crate::error::{EngineError, Result};
 use serde_json::Value;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 impl Engine {
     /// Puts an incident's step back in the queue with a fresh retry budget.
@@ -75,6 +75,26 @@ impl Engine {
 
     /// Cancels a running instance: pending work stops and completed tasks compensate.
     pub async fn cancel(&self, instance_id: &str, actor: &str, reason: &str) -> Result<()> {
+        retry_transient(|| async {
+            let mut tx = self.inner.db.begin_write().await?;
+            self.cancel_in(&mut tx, instance_id, actor, reason).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.wake();
+        Ok(())
+    }
+
+    /// [`Engine::cancel`] inside the caller's transaction (so an order's cancellation state
+    /// and its workflow's commit together). Call [`Engine::wake`] after committing.
+    pub async fn cancel_in(
+        &self,
+        conn: &mut AnyConnection,
+        instance_id: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<()> {
         if reason.trim().is_empty() {
             return Err(EngineError::Invalid {
                 field: "reason",
@@ -82,25 +102,18 @@ impl Engine {
                 message: "a cancellation needs a reason".into(),
             });
         }
-        retry_transient(|| async {
-            let mut tx = self.inner.db.begin_write().await?;
-            let mut t = Tx::new(&self.inner, &mut tx);
-            t.load(&[instance_id.to_string()]).await?;
-            let status = t.inst(instance_id)?.status.clone();
-            if status != RUNNING {
-                return Err(EngineError::Conflict(format!(
-                    "instance {instance_id} is {status}; only a running instance can be cancelled"
-                )));
-            }
-            t.push_event(Event::new(instance_id, "instance.cancel-requested").actor(actor));
-            t.begin_compensation(instance_id, CANCELLED, Some(actor), reason.trim())
-                .await?;
-            t.finish().await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await?;
-        self.wake();
+        let mut t = Tx::new(&self.inner, conn);
+        t.load(&[instance_id.to_string()]).await?;
+        let status = t.inst(instance_id)?.status.clone();
+        if status != RUNNING {
+            return Err(EngineError::Conflict(format!(
+                "instance {instance_id} is {status}; only a running instance can be cancelled"
+            )));
+        }
+        t.push_event(Event::new(instance_id, "instance.cancel-requested").actor(actor));
+        t.begin_compensation(instance_id, CANCELLED, Some(actor), reason.trim())
+            .await?;
+        t.finish().await?;
         Ok(())
     }
 }

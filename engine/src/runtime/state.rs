@@ -5,6 +5,7 @@
 //! Anything that reads steps, edges or children back from the database calls [`Tx::sync`]
 //! first, so a query never misses a row this transaction has buffered.
 
+use super::listener::{Change, InstanceChange};
 use super::Inner;
 use crate::db::{Backend, CHUNK};
 use crate::definition::Definition;
@@ -162,6 +163,8 @@ pub(crate) struct Tx<'c> {
     pub instances: HashMap<String, Inst>,
     steps: Vec<NewStep>,
     events: Vec<Event>,
+    /// Lifecycle changes for the listener, heard in [`Tx::finish`].
+    changes: Vec<InstanceChange>,
     /// New ready work was created: wake workers after commit.
     pub announce: bool,
 }
@@ -179,6 +182,7 @@ impl<'c> Tx<'c> {
             instances: HashMap::new(),
             steps: Vec::new(),
             events: Vec::new(),
+            changes: Vec::new(),
             announce: false,
         }
     }
@@ -192,6 +196,25 @@ impl<'c> Tx<'c> {
 
     pub fn push_event(&mut self, event: Event) {
         self.events.push(event);
+    }
+
+    /// Records a lifecycle change of a held instance for the listener.
+    pub fn push_change(&mut self, inst_id: &str, change: Change) -> Result<()> {
+        if self.inner.listener.is_none() {
+            return Ok(());
+        }
+        let inst = self.inst(inst_id)?;
+        let record = InstanceChange {
+            instance_id: inst.id.clone(),
+            workflow: inst.workflow.clone(),
+            parent_id: inst.parent_id.clone(),
+            business_key: inst.business_key.clone(),
+            input: inst.input.clone(),
+            output: inst.output.clone(),
+            change,
+        };
+        self.changes.push(record);
+        Ok(())
     }
 
     pub fn inst(&self, id: &str) -> Result<&Inst> {
@@ -268,6 +291,11 @@ impl<'c> Tx<'c> {
     /// Writes everything and announces new work (the caller commits).
     pub async fn finish(mut self) -> Result<bool> {
         self.sync().await?;
+        if let Some(listener) = &self.inner.listener {
+            if !self.changes.is_empty() {
+                listener.on_changes(&mut *self.conn, &self.changes).await?;
+            }
+        }
         if self.announce {
             self.inner.db.announce(&mut *self.conn).await?;
         }

@@ -5,12 +5,6 @@ use clap::ValueEnum;
 use l2c_engine::definition::{load_groups, render, Definitions, Known, GROUPS_FILE};
 use std::path::Path;
 
-/// The step handlers compiled into this binary: the names a task stage's `handler` and
-/// `compensation` may use.
-///
-/// The order issue adds the network (simulated provisioner), webhook and billing handlers.
-pub const BUILTIN_HANDLERS: &[&str] = &["noop"];
-
 /// How `show` draws a definition.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -23,10 +17,11 @@ pub enum Format {
     Mermaid,
 }
 
-/// Loads the groups file and every definition of `dir`, checked against this binary's handlers.
+/// Loads the groups file and every definition of `dir`, checked against the handlers compiled
+/// into this binary (`l2c::handlers::builtin_names`).
 pub fn load(dir: &Path) -> Result<(Known, Definitions)> {
     let groups = load_groups(&dir.join(GROUPS_FILE))?;
-    let known = Known::new(BUILTIN_HANDLERS.iter().copied(), groups);
+    let known = Known::new(l2c::handlers::builtin_names(), groups);
     let definitions = Definitions::load_dir(dir, &known)?;
     Ok((known, definitions))
 }

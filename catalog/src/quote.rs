@@ -8,10 +8,10 @@ use crate::validate::ValidItem;
 use crate::{Catalog, CatalogError};
 use l2c_billing::{BillingError, BillingFrequency, Currency, Money};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One priced charge of a quote.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Charge {
     /// The price's id in the offering.
     pub price_id: String,
@@ -28,7 +28,7 @@ pub struct Charge {
 }
 
 /// What an item costs, at the offering version it is pinned to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quote {
     /// The offering id.
     pub offering: String,

@@ -64,14 +64,34 @@ impl EngineError {
     /// Whether retrying the same transaction may succeed (deadlock, serialization, busy).
     pub fn is_transient(&self) -> bool {
         match self {
-            EngineError::Database(sqlx::Error::Database(db)) => {
-                let code = db.code().unwrap_or_default();
-                // PostgreSQL deadlock / serialization failure; SQLite busy / locked.
-                matches!(code.as_ref(), "40P01" | "40001" | "5" | "6" | "517")
-            }
-            EngineError::Database(sqlx::Error::PoolTimedOut) => true,
+            EngineError::Database(e) => is_transient_db(e),
             _ => false,
         }
+    }
+}
+
+/// Errors that say whether running the same transaction again may succeed.
+pub trait Transient {
+    /// True for a busy database, a deadlock or a serialization failure.
+    fn is_transient(&self) -> bool;
+}
+
+impl Transient for EngineError {
+    fn is_transient(&self) -> bool {
+        EngineError::is_transient(self)
+    }
+}
+
+/// Whether retrying the transaction that hit this database error may succeed.
+pub fn is_transient_db(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL deadlock / serialization failure; SQLite busy / locked.
+            matches!(code.as_ref(), "40P01" | "40001" | "5" | "6" | "517")
+        }
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
     }
 }
 

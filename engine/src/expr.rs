@@ -58,12 +58,8 @@ impl Expr {
         output: &serde_json::Value,
     ) -> Result<serde_json::Value, String> {
         let mut context = cel::Context::default();
-        context
-            .add_variable("input", input)
-            .map_err(|e| format!("input cannot be used in an expression: {e}"))?;
-        context
-            .add_variable("output", output)
-            .map_err(|e| format!("output cannot be used in an expression: {e}"))?;
+        context.add_variable_from_value("input", to_cel(input));
+        context.add_variable_from_value("output", to_cel(output));
         let value = self
             .program
             .execute(&context)
@@ -85,6 +81,32 @@ impl Expr {
                 "`{}` must give true or false, gave {other}",
                 self.source
             )),
+        }
+    }
+}
+
+/// JSON to CEL with every integer that fits an `int` as an `int`: serde_json keeps
+/// non-negative numbers unsigned, and CEL refuses arithmetic between `uint` and the `int`
+/// literals people write (`5 * input.bandwidth`).
+fn to_cel(value: &serde_json::Value) -> cel::Value {
+    use serde_json::Value as J;
+    match value {
+        J::Null => cel::Value::Null,
+        J::Bool(b) => cel::Value::Bool(*b),
+        J::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => cel::Value::Int(i),
+            (None, Some(u), _) => cel::Value::UInt(u),
+            (None, None, Some(f)) => cel::Value::Float(f),
+            (None, None, None) => cel::Value::Null,
+        },
+        J::String(s) => cel::Value::String(std::sync::Arc::new(s.clone())),
+        J::Array(items) => {
+            cel::Value::List(std::sync::Arc::new(items.iter().map(to_cel).collect()))
+        }
+        J::Object(map) => {
+            let entries: std::collections::HashMap<String, cel::Value> =
+                map.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
+            cel::Value::from(entries)
         }
     }
 }
@@ -116,6 +138,21 @@ mod tests {
             .eval_bool(&json!({"mrc": 3}), &json!({}))
             .expect_err("int");
         assert!(err.contains("true or false"), "{err}");
+    }
+
+    #[test]
+    fn json_integers_take_part_in_int_arithmetic() {
+        let e = Expr::compile("input.new >= 5 * input.old && input.old + 1 > 0").expect("compiles");
+        assert_eq!(
+            e.eval_bool(&json!({"new": 500, "old": 100}), &json!({})),
+            Ok(true)
+        );
+        assert_eq!(
+            e.eval_bool(&json!({"new": 499, "old": 100}), &json!({})),
+            Ok(false)
+        );
+        let big = Expr::compile("input.n > 0").expect("compiles");
+        assert_eq!(big.eval_bool(&json!({"n": u64::MAX}), &json!({})), Ok(true));
     }
 
     #[test]

@@ -353,10 +353,13 @@ impl Inner {
 
 /// Runs a transaction again when it lost a race the database resolved by aborting it
 /// (deadlock, serialization failure, SQLite busy).
-pub(crate) async fn retry_transient<T, F, Fut>(mut attempt: F) -> Result<T>
+/// Runs a transaction again (a few times, with a short jittered pause) while it fails with a
+/// transient error: a busy SQLite database, a PostgreSQL deadlock or serialization failure.
+pub async fn retry<T, E, F, Fut>(mut attempt: F) -> std::result::Result<T, E>
 where
+    E: crate::error::Transient,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
+    Fut: Future<Output = std::result::Result<T, E>>,
 {
     let mut tries = 0u32;
     loop {
@@ -369,4 +372,13 @@ where
             result => return result,
         }
     }
+}
+
+/// [`retry`] for the engine's own transactions.
+pub(crate) async fn retry_transient<T, F, Fut>(attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    retry(attempt).await
 }

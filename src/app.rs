@@ -1,0 +1,225 @@
+//! Wiring: the database, catalog, workflows, handlers, the order listener and the engine,
+//! put together once and shared (cheaply cloned) by the HTTP API, the workers and the CLI.
+
+use crate::auth;
+use crate::handlers::{billing::Billing, network::Network};
+use crate::orders::rollup::OrderListener;
+use crate::settings::Settings;
+use anyhow::Context;
+use chrono::NaiveDate;
+use l2c_catalog::{Catalog, LifecycleStatus};
+use l2c_engine::clock::{Clock, SystemClock, TestClock};
+use l2c_engine::db::Db;
+use l2c_engine::handler::Handlers;
+use l2c_engine::runtime::{ActorCheckRequest, EngineOptions};
+use l2c_engine::Engine;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+/// How to open an [`App`].
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// `sqlite://l2c.db?mode=rwc` or `postgres://...`.
+    pub database_url: String,
+    /// Settings (threshold, network, webhooks, workers).
+    pub settings: Settings,
+    /// Load workflows from here instead of the shipped ones.
+    pub workflows_dir: Option<PathBuf>,
+    /// Load the catalog from here instead of the shipped one.
+    pub catalog_file: Option<PathBuf>,
+    /// Run on a test clock that `POST /api/v1/sandbox/clock` moves (starting now).
+    pub sandbox: bool,
+    /// Engine leases, batches and polling.
+    pub engine: EngineOptions,
+    /// Database connections.
+    pub max_connections: u32,
+}
+
+impl AppOptions {
+    /// Defaults for a database URL.
+    pub fn new(database_url: impl Into<String>) -> AppOptions {
+        AppOptions {
+            database_url: database_url.into(),
+            settings: Settings::default(),
+            workflows_dir: None,
+            catalog_file: None,
+            sandbox: false,
+            engine: EngineOptions::default(),
+            max_connections: 16,
+        }
+    }
+}
+
+/// Everything a request or a worker needs.
+#[derive(Clone)]
+pub struct App {
+    /// The database.
+    pub db: Db,
+    /// The workflow engine.
+    pub engine: Engine,
+    /// The product catalog.
+    pub catalog: Arc<Catalog>,
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// The clock everything reads.
+    pub clock: Arc<dyn Clock>,
+    /// The sandbox's test clock, when running with `--sandbox`.
+    pub sandbox: Option<TestClock>,
+    /// The declared groups.
+    pub groups: Arc<Vec<String>>,
+    members: Arc<RwLock<HashMap<String, Vec<String>>>>,
+}
+
+/// Refuses any actor acting on a task of their own order.
+fn nobody_approves_their_own(req: &ActorCheckRequest<'_>) -> Result<(), String> {
+    let requester = req.input.get("requester").and_then(|v| v.as_str());
+    if requester == Some(req.actor) {
+        return Err(format!(
+            "{} placed this order; nobody approves or works on their own order",
+            req.actor
+        ));
+    }
+    Ok(())
+}
+
+impl App {
+    /// Connects, migrates, loads the catalog and workflows, and builds the engine.
+    pub async fn open(options: AppOptions) -> anyhow::Result<App> {
+        options.settings.check()?;
+        let db = Db::connect(&options.database_url, options.max_connections)
+            .await
+            .with_context(|| format!("connect to {}", redact(&options.database_url)))?;
+        db.migrate().await.context("apply migrations")?;
+        let catalog = Arc::new(match &options.catalog_file {
+            Some(f) => Catalog::from_file(f)?,
+            None => Catalog::builtin()?,
+        });
+        let (clock, sandbox): (Arc<dyn Clock>, Option<TestClock>) = if options.sandbox {
+            let test = TestClock::at(chrono::Utc::now());
+            (Arc::new(test.clone()), Some(test))
+        } else {
+            (Arc::new(SystemClock), None)
+        };
+        let mut handlers = Handlers::new();
+        let network = Network::new(db.clone(), options.settings.network.failure_rate);
+        network
+            .seed(
+                options.settings.network.routers,
+                options.settings.network.ports_per_router,
+                clock.now_ms(),
+            )
+            .await
+            .context("seed the simulated network")?;
+        network.register(&mut handlers);
+        Billing::new(db.clone(), catalog.clone(), clock.clone()).register(&mut handlers);
+        let names: Vec<String> = handlers.names().into_iter().collect();
+        let loaded = crate::workflows::load(options.workflows_dir.as_deref(), &names)?;
+        check_offerings(&catalog, &loaded.definitions)?;
+        let members: Arc<RwLock<HashMap<String, Vec<String>>>> = Arc::default();
+        let directory_members = members.clone();
+        let engine = Engine::builder(db.clone())
+            .definitions(loaded.definitions, loaded.known)
+            .handlers(handlers)
+            .clock(clock.clone())
+            .options(options.engine.clone())
+            .actor_check(Arc::new(nobody_approves_their_own))
+            .directory(Arc::new(move |group: &str| {
+                directory_members
+                    .read()
+                    .ok()
+                    .and_then(|m| m.get(group).cloned())
+                    .unwrap_or_default()
+            }))
+            .listener(Arc::new(OrderListener::new(db.backend, clock.clone())))
+            .build()
+            .await?;
+        let app = App {
+            db,
+            engine,
+            catalog,
+            settings: Arc::new(options.settings),
+            clock,
+            sandbox,
+            groups: Arc::new(loaded.groups),
+            members,
+        };
+        app.refresh_directory().await?;
+        Ok(app)
+    }
+
+    /// Now, in milliseconds since the epoch, on the app's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Today's date (UTC) on the app's clock.
+    pub fn today(&self) -> NaiveDate {
+        self.clock.now().date_naive()
+    }
+
+    /// Re-reads group membership (for `quorum = "all"`) after users change.
+    pub async fn refresh_directory(&self) -> anyhow::Result<()> {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (group, user) in auth::group_members(&self.db).await? {
+            map.entry(group).or_default().push(user);
+        }
+        if let Ok(mut members) = self.members.write() {
+            *members = map;
+        }
+        Ok(())
+    }
+
+    /// Adds a user and refreshes the directory; returns the user and its one-time token.
+    pub async fn add_user(
+        &self,
+        user: &auth::NewUser,
+    ) -> crate::error::AppResult<(auth::User, String)> {
+        let added = auth::add_user(&self.db, user, &self.groups, self.now_ms()).await?;
+        self.refresh_directory()
+            .await
+            .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+        Ok(added)
+    }
+}
+
+/// Every orderable offering names a loaded workflow (drafts may name one still to come).
+fn check_offerings(
+    catalog: &Catalog,
+    definitions: &l2c_engine::definition::Definitions,
+) -> anyhow::Result<()> {
+    let missing: Vec<String> = catalog
+        .offerings()
+        .iter()
+        .filter(|o| o.status() != LifecycleStatus::Draft)
+        .filter(|o| definitions.get(o.workflow()).is_none())
+        .map(|o| format!("{} v{} runs `{}`", o.id(), o.version(), o.workflow()))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "offerings name workflows that are not loaded: {}",
+            missing.join("; ")
+        )
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,96 @@
+//! The l2c package's one error type. The HTTP layer maps it to RFC 9457 problems
+//! (`crate::http::problem`); internal causes are logged there and never shown to clients.
+
+use l2c_catalog::Problem;
+use l2c_engine::EngineError;
+use thiserror::Error;
+
+/// A field that breaks a rule: the path (`items[0].quantity`), the rule's stable name and a
+/// message for people.
+pub type FieldProblem = Problem;
+
+/// What can go wrong in l2c's order, account and user operations.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// The request breaks one or more field rules (every problem, with paths).
+    #[error("{} field problem(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Validation(Vec<FieldProblem>),
+    /// The request is malformed (not a field rule).
+    #[error("{message}")]
+    BadRequest {
+        /// A stable rule name, e.g. `idempotency_key`.
+        rule: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// No credentials, or unknown ones.
+    #[error("authentication required: {0}")]
+    Unauthenticated(String),
+    /// The caller may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Nothing with this id that the caller may see.
+    #[error("{what} {id} not found")]
+    NotFound {
+        /// What was looked for (`order`, `task`, ...).
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The request does not fit the current state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The engine refused or failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Something l2c itself got wrong (a stored row it cannot read, ...).
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// A not-found error.
+    pub fn not_found(what: &'static str, id: impl Into<String>) -> AppError {
+        AppError::NotFound {
+            what,
+            id: id.into(),
+        }
+    }
+
+    /// One field problem.
+    pub fn field(path: impl Into<String>, rule: &'static str, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![Problem {
+            path: path.into(),
+            rule,
+            message: message.into(),
+        }])
+    }
+
+    /// Whether retrying the same transaction may succeed (a busy database, a serialization
+    /// failure or deadlock).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AppError::Engine(e) => e.is_transient(),
+            AppError::Database(e) => l2c_engine::error::is_transient_db(e),
+            _ => false,
+        }
+    }
+}
+
+impl From<serde_json::Error> for AppError {
+    fn from(e: serde_json::Error) -> Self {
+        AppError::Internal(format!("stored JSON: {e}"))
+    }
+}
+
+/// The result type of l2c's operations.
+pub type AppResult<T> = Result<T, AppError>;
+
+impl l2c_engine::error::Transient for AppError {
+    fn is_transient(&self) -> bool {
+        AppError::is_transient(self)
+    }
+}

@@ -1,0 +1,103 @@
+//! Cancelling an order the TMF622 way: assessingCancellation, then pendingCancellation while
+//! the workflow stops and compensates, then cancelled — or back where it was when an item has
+//! already been delivered (the point of no return).
+
+use super::state::{ItemState, OrderState};
+use super::store::{item_states, lock_state, transition};
+use crate::app::App;
+use crate::auth::User;
+use crate::error::{AppError, AppResult};
+use sqlx::AnyConnection;
+
+/// How a cancellation request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancellation {
+    /// Accepted: the order is pendingCancellation (or already cancelled).
+    Accepted,
+    /// Refused after assessment; the order went back to this state.
+    Refused(String),
+}
+
+/// Requests cancellation of an order the caller may see (see [`super::visible`]).
+pub async fn cancel(
+    app: &App,
+    user: &User,
+    order_id: &str,
+    reason: &str,
+) -> AppResult<Cancellation> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::field(
+            "reason",
+            "required",
+            "a cancellation needs a reason",
+        ));
+    }
+    super::visible(app, user, order_id).await?;
+    let outcome = l2c_engine::runtime::retry(|| async {
+        let mut tx = app.db.begin_write().await?;
+        let outcome = assess(app, &mut tx, user, order_id, reason).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(outcome)
+    })
+    .await?;
+    app.engine.wake();
+    Ok(outcome)
+}
+
+async fn assess(
+    app: &App,
+    tx: &mut AnyConnection,
+    user: &User,
+    order_id: &str,
+    reason: &str,
+) -> AppResult<Cancellation> {
+    let backend = app.db.backend;
+    let now = app.now_ms();
+    let state = lock_state(tx, backend, order_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("order", order_id))?;
+    if !state.can_become(OrderState::AssessingCancellation) {
+        return Err(AppError::Conflict(format!(
+            "order {order_id} is {state}; only an acknowledged, inProgress, pending or held order can be cancelled"
+        )));
+    }
+    let actor = Some(user.name.as_str());
+    transition(
+        tx,
+        backend,
+        order_id,
+        OrderState::AssessingCancellation,
+        actor,
+        Some(reason),
+        now,
+    )
+    .await?;
+    let delivered = item_states(tx, order_id)
+        .await?
+        .iter()
+        .filter(|s| **s == ItemState::Completed)
+        .count();
+    if delivered > 0 {
+        let why = format!("{delivered} item(s) already delivered: past the point of no return");
+        transition(tx, backend, order_id, state, actor, Some(&why), now).await?;
+        return Ok(Cancellation::Refused(why));
+    }
+    transition(
+        tx,
+        backend,
+        order_id,
+        OrderState::PendingCancellation,
+        actor,
+        Some(reason),
+        now,
+    )
+    .await?;
+    let instance = super::store::instance_id(tx, order_id)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("order {order_id} has no workflow")))?;
+    app.engine
+        .cancel_in(tx, &instance, &user.name, reason)
+        .await?;
+    Ok(Cancellation::Accepted)
+}

@@ -1,0 +1,103 @@
+//! Orders: placing (validation, pricing, storage and workflow start in one transaction), the
+//! TMF622 lifecycle, cancellation, and the views requesters and the order desk read.
+//!
+//! - [`state`]: the TMF622 states and the one table of allowed transitions.
+//! - [`place`]: placing an order, with idempotency keys.
+//! - [`rollup`]: the engine listener that moves orders, items and products with workflows.
+//! - [`cancel`]: cancellation through assessingCancellation and pendingCancellation.
+//! - [`store`]: the tables.
+
+pub mod cancel;
+pub mod model;
+pub mod place;
+pub mod rollup;
+pub mod state;
+pub mod store;
+
+use crate::app::App;
+use crate::auth::{Role, User};
+use crate::error::{AppError, AppResult};
+use model::{OrderView, TimelineEntry};
+
+/// The order, if `user` may see it: requesters see their account's orders, the order desk
+/// (admins) and the people working its tasks (approvers, engineers) and finance see all.
+/// Anything else is reported as not found, so ids of other accounts' orders leak nothing.
+pub async fn visible(app: &App, user: &User, order_id: &str) -> AppResult<OrderView> {
+    let mut conn = app.db.pool.acquire().await?;
+    let order = store::get(&mut conn, order_id).await?;
+    match order {
+        Some(o) if may_see(user, &o.customer_account) => Ok(o),
+        _ => Err(AppError::not_found("order", order_id)),
+    }
+}
+
+/// Whether `user` may see things of `account`.
+pub fn may_see(user: &User, account: &str) -> bool {
+    match user.role {
+        Role::Requester => user.account.as_deref() == Some(account),
+        Role::Approver | Role::Engineer | Role::Finance | Role::Admin => true,
+    }
+}
+
+/// Orders `user` may see, newest first.
+pub async fn list(app: &App, user: &User, limit: i64) -> AppResult<Vec<OrderView>> {
+    let mut conn = app.db.pool.acquire().await?;
+    let account = match user.role {
+        Role::Requester => Some(
+            user.account
+                .as_deref()
+                .ok_or_else(|| AppError::Internal("requester without account".into()))?,
+        ),
+        _ => None,
+    };
+    store::list(&mut conn, account, limit.clamp(1, 500)).await
+}
+
+/// The order's timeline: its state changes and its workflows' history, oldest first.
+pub async fn timeline(app: &App, order_id: &str) -> AppResult<Vec<TimelineEntry>> {
+    let mut conn = app.db.pool.acquire().await?;
+    let mut entries: Vec<(i64, TimelineEntry)> = store::events(&mut conn, order_id)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let entry = TimelineEntry {
+                at: e.at,
+                source: "order".into(),
+                event: format!("state:{}", e.to),
+                stage: None,
+                actor: e.actor,
+                data: e.reason.map(|r| serde_json::json!({ "reason": r })),
+            };
+            (i64::MIN, entry)
+        })
+        .collect();
+    let Some(instance) = store::instance_id(&mut conn, order_id).await? else {
+        return Ok(entries.into_iter().map(|(_, e)| e).collect());
+    };
+    drop(conn);
+    let mut sources = vec![(instance.clone(), "workflow".to_string())];
+    for child in app.engine.children(&instance).await? {
+        let item = child
+            .input
+            .get("item_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?");
+        sources.push((child.id.clone(), format!("item {item}")));
+    }
+    for (id, source) in sources {
+        for h in app.engine.history(&id).await? {
+            let entry = TimelineEntry {
+                at: h.at,
+                source: source.clone(),
+                event: h.event,
+                stage: h.stage,
+                actor: h.actor,
+                data: h.data,
+            };
+            entries.push((h.seq, entry));
+        }
+    }
+    // Order events sort before engine events of the same instant (they open each change).
+    entries.sort_by(|a, b| a.1.at.cmp(&b.1.at).then(a.0.cmp(&b.0)));
+    Ok(entries.into_iter().map(|(_, e)| e).collect())
+}

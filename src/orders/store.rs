@@ -1,0 +1,346 @@
+//! Reading and writing orders, their items and their state history.
+
+use super::model::{ItemView, OrderEvent, OrderView};
+use super::state::{ItemState, OrderState};
+use crate::error::{AppError, AppResult};
+use chrono::NaiveDate;
+use l2c_catalog::{OrderAction, Quote, ValidItem};
+use l2c_engine::clock::from_ms;
+use l2c_engine::db::Backend;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+/// An order about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub(crate) id: String,
+    pub(crate) requester: String,
+    pub(crate) customer_account: String,
+    pub(crate) billing_account: String,
+    pub(crate) external_id: Option<String>,
+    pub(crate) requested_completion_date: Option<NaiveDate>,
+    pub(crate) notes: Option<String>,
+    pub(crate) currency: String,
+    pub(crate) one_time_total: String,
+    pub(crate) monthly_total: String,
+}
+
+/// A validated, priced item about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub(crate) position: usize,
+    pub(crate) item_id: String,
+    pub(crate) action: OrderAction,
+    pub(crate) valid: ValidItem,
+    pub(crate) characteristics: Value,
+    pub(crate) quote: Quote,
+    pub(crate) workflow: String,
+    pub(crate) product_id: String,
+    /// The running product's characteristics (modify, delete).
+    pub(crate) current: Option<Value>,
+}
+
+fn parse_state<T: std::str::FromStr<Err = String>>(s: &str) -> AppResult<T> {
+    s.parse().map_err(AppError::Internal)
+}
+
+/// Inserts the order in `acknowledged` with its items.
+pub async fn insert_order(
+    conn: &mut AnyConnection,
+    order: &NewOrder,
+    items: &[NewItem],
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO orders (id, requester, customer_account_id, billing_account_id, external_id, \
+         requested_completion_date, notes, state, currency, one_time_total, monthly_total, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+    )
+    .bind(order.id.clone())
+    .bind(order.requester.clone())
+    .bind(order.customer_account.clone())
+    .bind(order.billing_account.clone())
+    .bind(order.external_id.clone())
+    .bind(order.requested_completion_date.map(|d| d.to_string()))
+    .bind(order.notes.clone())
+    .bind(OrderState::Acknowledged.as_str())
+    .bind(order.currency.clone())
+    .bind(order.one_time_total.clone())
+    .bind(order.monthly_total.clone())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    for item in items {
+        sqlx::query(
+            "INSERT INTO order_items (order_id, item_id, position, action, offering, version, \
+             quantity, characteristics, quote, workflow, product_id, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(order.id.clone())
+        .bind(item.item_id.clone())
+        .bind(item.position as i64)
+        .bind(item.action.to_string())
+        .bind(item.valid.offering.clone())
+        .bind(i64::from(item.valid.version))
+        .bind(i64::from(item.valid.quantity))
+        .bind(item.characteristics.to_string())
+        .bind(serde_json::to_string(&item.quote)?)
+        .bind(item.workflow.clone())
+        .bind(item.product_id.clone())
+        .bind(ItemState::Acknowledged.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Appends a state change to the order's own history.
+pub async fn insert_event(
+    conn: &mut AnyConnection,
+    order_id: &str,
+    from: Option<OrderState>,
+    to: OrderState,
+    actor: Option<&str>,
+    reason: Option<&str>,
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO order_events (id, order_id, at, from_state, to_state, actor, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(order_id.to_string())
+    .bind(now)
+    .bind(from.map(|s| s.as_str()))
+    .bind(to.as_str())
+    .bind(actor.map(str::to_string))
+    .bind(reason.map(str::to_string))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The order's state, locked for this transaction on PostgreSQL (SQLite writers are already
+/// serialized by `BEGIN IMMEDIATE`).
+pub async fn lock_state(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    order_id: &str,
+) -> AppResult<Option<OrderState>> {
+    let sql = format!(
+        "SELECT state FROM orders WHERE id = $1{}",
+        backend.lock_rows()
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(order_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| parse_state(&r.try_get::<String, _>("state")?))
+        .transpose()
+}
+
+/// Moves an order to `to` if TMF622 allows it from where it is, recording the change.
+pub async fn transition(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    order_id: &str,
+    to: OrderState,
+    actor: Option<&str>,
+    reason: Option<&str>,
+    now: i64,
+) -> AppResult<OrderState> {
+    let from = lock_state(conn, backend, order_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("order", order_id))?;
+    from.check(to).map_err(AppError::Conflict)?;
+    let completed_at = to.is_final().then_some(now);
+    sqlx::query(
+        "UPDATE orders SET state = $1, updated_at = $2, completed_at = $3, \
+         reason = COALESCE($4, reason) WHERE id = $5",
+    )
+    .bind(to.as_str())
+    .bind(now)
+    .bind(completed_at)
+    .bind(reason.map(str::to_string))
+    .bind(order_id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    insert_event(conn, order_id, Some(from), to, actor, reason, now).await?;
+    Ok(from)
+}
+
+/// Sets an item's state (and its error), if the item may make that move.
+pub async fn set_item_state(
+    conn: &mut AnyConnection,
+    order_id: &str,
+    item_id: &str,
+    to: ItemState,
+    error: Option<&str>,
+) -> AppResult<bool> {
+    let row = sqlx::query("SELECT state FROM order_items WHERE order_id = $1 AND item_id = $2")
+        .bind(order_id.to_string())
+        .bind(item_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("order item", format!("{order_id}/{item_id}")))?;
+    let from: ItemState = parse_state(&row.try_get::<String, _>("state")?)?;
+    if !from.can_become(to) {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE order_items SET state = $1, error = COALESCE($2, error) \
+         WHERE order_id = $3 AND item_id = $4",
+    )
+    .bind(to.as_str())
+    .bind(error.map(str::to_string))
+    .bind(order_id.to_string())
+    .bind(item_id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(true)
+}
+
+/// The items' states, in position order.
+pub async fn item_states(conn: &mut AnyConnection, order_id: &str) -> AppResult<Vec<ItemState>> {
+    let rows = sqlx::query("SELECT state FROM order_items WHERE order_id = $1 ORDER BY position")
+        .bind(order_id.to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| parse_state(&r.try_get::<String, _>("state")?))
+        .collect()
+}
+
+const ORDER_COLUMNS: &str = "id, requester, customer_account_id, billing_account_id, external_id, \
+    requested_completion_date, notes, state, reason, currency, one_time_total, monthly_total, \
+    created_at, updated_at, completed_at";
+
+fn order_from_row(r: &AnyRow) -> AppResult<OrderView> {
+    let date: Option<String> = r.try_get("requested_completion_date")?;
+    Ok(OrderView {
+        id: r.try_get("id")?,
+        requester: r.try_get("requester")?,
+        customer_account: r.try_get("customer_account_id")?,
+        billing_account: r.try_get("billing_account_id")?,
+        external_id: r.try_get("external_id")?,
+        requested_completion_date: date.and_then(|d| d.parse().ok()),
+        notes: r.try_get("notes")?,
+        state: parse_state(&r.try_get::<String, _>("state")?)?,
+        reason: r.try_get("reason")?,
+        currency: r.try_get("currency")?,
+        one_time_total: r.try_get("one_time_total")?,
+        monthly_total: r.try_get("monthly_total")?,
+        items: Vec::new(),
+        created_at: from_ms(r.try_get("created_at")?),
+        updated_at: from_ms(r.try_get("updated_at")?),
+        completed_at: r.try_get::<Option<i64>, _>("completed_at")?.map(from_ms),
+    })
+}
+
+fn item_from_row(r: &AnyRow) -> AppResult<ItemView> {
+    let action: String = r.try_get("action")?;
+    let chars: String = r.try_get("characteristics")?;
+    let quote: String = r.try_get("quote")?;
+    let int = |name: &str| -> AppResult<u32> {
+        let v: i64 = r.try_get(name)?;
+        u32::try_from(v).map_err(|e| AppError::Internal(e.to_string()))
+    };
+    Ok(ItemView {
+        id: r.try_get("item_id")?,
+        action: serde_json::from_value(Value::String(action))?,
+        offering: r.try_get("offering")?,
+        version: int("version")?,
+        quantity: int("quantity")?,
+        characteristics: serde_json::from_str(&chars)?,
+        quote: serde_json::from_str(&quote)?,
+        product: r.try_get("product_id")?,
+        state: parse_state(&r.try_get::<String, _>("state")?)?,
+        error: r.try_get("error")?,
+    })
+}
+
+/// One order with its items.
+pub async fn get(conn: &mut AnyConnection, id: &str) -> AppResult<Option<OrderView>> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1");
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut order = order_from_row(&row)?;
+    let rows = sqlx::query(
+        "SELECT item_id, action, offering, version, quantity, characteristics, quote, \
+         product_id, state, error FROM order_items WHERE order_id = $1 ORDER BY position",
+    )
+    .bind(id.to_string())
+    .fetch_all(conn)
+    .await?;
+    order.items = rows.iter().map(item_from_row).collect::<AppResult<_>>()?;
+    Ok(Some(order))
+}
+
+/// The order's workflow instance.
+pub async fn instance_id(conn: &mut AnyConnection, id: &str) -> AppResult<Option<String>> {
+    let row = sqlx::query("SELECT instance_id FROM orders WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.and_then(|r| r.try_get("instance_id").ok()).flatten())
+}
+
+/// Orders (without items), newest first: of one customer account, or all for `None`.
+pub async fn list(
+    conn: &mut AnyConnection,
+    account: Option<&str>,
+    limit: i64,
+) -> AppResult<Vec<OrderView>> {
+    let rows = match account {
+        Some(a) => {
+            let sql = format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE customer_account_id = $1 \
+                 ORDER BY created_at DESC, id DESC LIMIT $2"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(a.to_string())
+                .bind(limit)
+                .fetch_all(conn)
+                .await?
+        }
+        None => {
+            let sql = format!(
+                "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, id DESC LIMIT $1"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(limit)
+                .fetch_all(conn)
+                .await?
+        }
+    };
+    rows.iter().map(order_from_row).collect()
+}
+
+/// The order's own state history, oldest first.
+pub async fn events(conn: &mut AnyConnection, id: &str) -> AppResult<Vec<OrderEvent>> {
+    let rows = sqlx::query(
+        "SELECT at, from_state, to_state, actor, reason FROM order_events WHERE order_id = $1 \
+         ORDER BY at, id",
+    )
+    .bind(id.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let from: Option<String> = r.try_get("from_state")?;
+            Ok(OrderEvent {
+                at: from_ms(r.try_get("at")?),
+                from: from.map(|f| parse_state(&f)).transpose()?,
+                to: parse_state(&r.try_get::<String, _>("to_state")?)?,
+                actor: r.try_get("actor")?,
+                reason: r.try_get("reason")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,191 @@
+//! Settings for a running l2c: read from an optional TOML file (`--config`), with defaults that
+//! make `l2c serve` and `l2c demo` work with no file at all. docs/configuration.md lists them.
+
+use crate::error::{AppError, AppResult};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Everything configurable beside the command-line flags.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Orders whose monthly recurring value exceeds this (in the order's currency) need
+    /// commercial approval by `sales-managers`.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub commercial_approval_threshold: Decimal,
+    /// The simulated network.
+    pub network: NetworkSettings,
+    /// Webhook handlers by name: a task stage naming `webhook.<name>` POSTs to its URL.
+    pub webhooks: BTreeMap<String, WebhookSettings>,
+    /// Worker tasks per process.
+    pub workers: usize,
+}
+
+/// The built-in simulated network.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSettings {
+    /// PE routers to create ports on (when the network is empty).
+    pub routers: u32,
+    /// Ports per router.
+    pub ports_per_router: u32,
+    /// Share of calls that fail with a retryable error, 0 to 1 (for demos and tests).
+    pub failure_rate: f64,
+}
+
+/// One webhook handler.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Where to POST.
+    pub url: String,
+    /// How long one call may take (humantime, e.g. `10s`); the stage's timeout still applies.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout: String,
+}
+
+fn default_webhook_timeout() -> String {
+    "10s".into()
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            commercial_approval_threshold: Decimal::from(1000),
+            network: NetworkSettings::default(),
+            webhooks: BTreeMap::new(),
+            workers: 2,
+        }
+    }
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        NetworkSettings {
+            routers: 4,
+            ports_per_router: 64,
+            failure_rate: 0.0,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads and checks a settings file.
+    pub fn from_file(path: &Path) -> AppResult<Settings> {
+        let text = std::fs::read_to_string(path).map_err(|e| AppError::BadRequest {
+            rule: "config",
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        Settings::from_toml(&path.display().to_string(), &text)
+    }
+
+    /// Parses and checks settings from TOML text; `source` names it in messages.
+    pub fn from_toml(source: &str, text: &str) -> AppResult<Settings> {
+        let settings: Settings = toml::from_str(text).map_err(|e| AppError::BadRequest {
+            rule: "config",
+            message: format!("{source}: {e}"),
+        })?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Checks every value (all problems at once).
+    pub fn check(&self) -> AppResult<()> {
+        let mut problems = Vec::new();
+        let mut add = |path: String, rule: &'static str, message: String| {
+            problems.push(l2c_catalog::Problem {
+                path,
+                rule,
+                message,
+            })
+        };
+        if self.commercial_approval_threshold.is_sign_negative() {
+            add(
+                "commercial_approval_threshold".into(),
+                "minimum",
+                "must not be negative".into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.network.failure_rate) {
+            add(
+                "network.failure_rate".into(),
+                "range",
+                "must be between 0 and 1".into(),
+            );
+        }
+        if self.network.routers == 0 || self.network.ports_per_router == 0 {
+            add(
+                "network".into(),
+                "minimum",
+                "needs at least one router with one port".into(),
+            );
+        }
+        if self.workers == 0 || self.workers > 64 {
+            add("workers".into(), "range", "must be 1 to 64".into());
+        }
+        for (name, hook) in &self.webhooks {
+            let url_ok = hook.url.starts_with("http://") || hook.url.starts_with("https://");
+            if !url_ok {
+                add(
+                    format!("webhooks.{name}.url"),
+                    "url",
+                    format!("{:?} is not an http(s) URL", hook.url),
+                );
+            }
+            if humantime::parse_duration(&hook.timeout).is_err() {
+                add(
+                    format!("webhooks.{name}.timeout"),
+                    "duration",
+                    format!("{:?} is not a duration such as 10s", hook.timeout),
+                );
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(problems))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let s = Settings::from_toml("empty", "").expect("empty settings");
+        assert_eq!(s.commercial_approval_threshold, Decimal::from(1000));
+        assert_eq!(s.network.failure_rate, 0.0);
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let text = r#"
+commercial_approval_threshold = "-1"
+workers = 0
+[network]
+failure_rate = 2.0
+[webhooks.crm]
+url = "ftp://x"
+timeout = "soon"
+"#;
+        let Err(AppError::Validation(p)) = Settings::from_toml("l2c.toml", text) else {
+            panic!("bad settings are refused");
+        };
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "commercial_approval_threshold",
+                "network.failure_rate",
+                "workers",
+                "webhooks.crm.url",
+                "webhooks.crm.timeout"
+            ]
+        );
+        assert!(Settings::from_toml("x", "unknown = 1").is_err());
+    }
+}

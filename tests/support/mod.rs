@@ -1,0 +1,135 @@
+//! Test support for the l2c package: an [`App`] on a fresh database (a SQLite file, or a new
+//! PostgreSQL database when `L2C_TEST_DATABASE_URL` is set), with accounts and users.
+
+#![allow(dead_code)]
+
+use l2c::accounts::{self, BillingAccount, CustomerAccount};
+use l2c::app::{App, AppOptions};
+use l2c::auth::{NewUser, Role, User};
+use l2c::settings::Settings;
+use std::time::Duration;
+
+/// Which database a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// An app that lives as long as the test, with its people.
+pub struct World {
+    pub app: App,
+    pub rita: User,
+    pub other: User,
+    pub sam: User,
+    pub nina: User,
+    pub fred: User,
+    pub ada: User,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A database URL for `backend`; `None` for PostgreSQL when `L2C_TEST_DATABASE_URL` is unset.
+pub async fn database_url(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("l2c.db").display());
+            Some((url, Some(dir)))
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("L2C_TEST_DATABASE_URL").ok()?;
+            let url = l2c_engine::db::create_postgres_database(&admin, "l2c_test")
+                .await
+                .unwrap_or_else(|e| panic!("L2C_TEST_DATABASE_URL is set but PostgreSQL at {admin} refused a test database: {e}"));
+            Some((url, None))
+        }
+    }
+}
+
+async fn user(app: &App, name: &str, role: Role, account: Option<&str>, groups: &[&str]) -> User {
+    let new = NewUser {
+        name: name.into(),
+        role,
+        account: account.map(str::to_string),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+    };
+    app.add_user(&new).await.expect("user").0
+}
+
+/// A world on `backend` with the sandbox clock and these settings.
+pub async fn world_with(backend: Backend, settings: Settings) -> Option<World> {
+    let (url, dir) = database_url(backend).await?;
+    let mut options = AppOptions::new(url);
+    options.settings = settings;
+    options.sandbox = true;
+    options.engine.poll_interval = Duration::from_millis(20);
+    let app = App::open(options).await.expect("app opens");
+    let now = app.now_ms();
+    for (id, name) in [("ACME", "Acme Corp"), ("GLOBEX", "Globex")] {
+        let customer = CustomerAccount {
+            id: id.into(),
+            name: name.into(),
+            segment: "enterprise".into(),
+            country: "DE".into(),
+        };
+        accounts::add_customer(&app.db, &customer, now)
+            .await
+            .expect("customer");
+        let billing = BillingAccount {
+            id: format!("{id}-EUR"),
+            customer_account: id.into(),
+            name: format!("{name} EUR"),
+            currency: "EUR".into(),
+            cycle_day: 1,
+            time_zone: "Europe/Berlin".into(),
+            payment_terms_days: 30,
+        };
+        accounts::add_billing(&app.db, &billing, now)
+            .await
+            .expect("billing");
+    }
+    let rita = user(&app, "rita", Role::Requester, Some("ACME"), &[]).await;
+    let other = user(&app, "gus", Role::Requester, Some("GLOBEX"), &[]).await;
+    let sam = user(&app, "sam", Role::Approver, None, &["sales-managers"]).await;
+    let nina = user(&app, "nina", Role::Approver, None, &["network-engineering"]).await;
+    let fred = user(&app, "fred", Role::Engineer, None, &["field-engineers"]).await;
+    let ada = user(&app, "ada", Role::Admin, None, &[]).await;
+    Some(World {
+        app,
+        rita,
+        other,
+        sam,
+        nina,
+        fred,
+        ada,
+        _dir: dir,
+    })
+}
+
+/// A world with default settings.
+pub async fn world(backend: Backend) -> Option<World> {
+    world_with(backend, Settings::default()).await
+}
+
+/// Generates one test per scenario and backend.
+#[macro_export]
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::support::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::support::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}

@@ -165,11 +165,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let run = Instant::now();
     let workers: Vec<_> = (0..args.workers).map(|_| engine.worker().spawn()).collect();
     engine.wake();
+    // Every stage is a task and each completion creates the next step in its transaction, so
+    // the run is over when no step is ready or running. This probe is an index lookup: a
+    // COUNT over wf_instances every 20 ms would read the whole table each time and compete
+    // with the workers for the CPU.
     loop {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM wf_instances WHERE status = 'completed'")
-            .fetch_one(&db.pool)
-            .await?;
-        if row.try_get::<i64, _>("n")? as usize >= args.instances {
+        let open = sqlx::query(
+            "SELECT 1 AS open FROM wf_steps WHERE state IN ('ready', 'running') LIMIT 1",
+        )
+        .fetch_optional(&db.pool)
+        .await?;
+        if open.is_none() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -177,6 +183,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let run_secs = run.elapsed().as_secs_f64();
     for w in workers {
         w.shutdown().await?;
+    }
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM wf_instances WHERE status = 'completed'")
+        .fetch_one(&db.pool)
+        .await?;
+    let completed = row.try_get::<i64, _>("n")? as usize;
+    if completed != args.instances {
+        return Err(format!("{completed} of {} instances completed", args.instances).into());
     }
 
     let rows =

@@ -41,6 +41,21 @@ impl Backend {
         }
     }
 
+    /// Conflict clause for the engine's bulk `INSERT`/`UPDATE` statements: `OR FAIL` on
+    /// SQLite, nothing on PostgreSQL.
+    ///
+    /// With the default (`ABORT`) SQLite must be able to undo one statement inside its
+    /// transaction, so it first copies every page a multi-row statement changes into a
+    /// statement journal. With `FAIL` a constraint error keeps the statement's earlier rows,
+    /// and the error rolls back the whole transaction (every engine write propagates it), so
+    /// nothing partial is ever committed and the copies are not needed.
+    pub fn or_fail(self) -> &'static str {
+        match self {
+            Backend::Sqlite => " OR FAIL",
+            Backend::Postgres => "",
+        }
+    }
+
     /// Suffix for claiming rows that other workers may be claiming at the same moment.
     pub fn claim_rows(self) -> &'static str {
         match self {
@@ -59,43 +74,84 @@ pub struct Db {
     pub backend: Backend,
     /// The URL it was opened with (for PostgreSQL `LISTEN` connections).
     pub url: String,
+    /// Where [`Db::begin_write`] takes its connection: on a SQLite file, one connection of
+    /// its own (see [`Db::connect`]); otherwise `pool`.
+    writer: AnyPool,
 }
 
 /// The channel on which PostgreSQL nodes announce new ready work to each other.
 pub const NOTIFY_CHANNEL: &str = "l2c_engine_work";
+
+/// Pragmas of every SQLite connection.
+const SQLITE_PRAGMAS: [&str; 5] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA foreign_keys = ON",
+    // Statement journals (the undo of one statement inside a transaction) and other
+    // temporary data stay in memory instead of temporary files: a multi-row statement
+    // otherwise writes every page it changes to a fresh file first. Nothing durable lives
+    // there; the WAL and `synchronous` keep commits durable.
+    "PRAGMA temp_store = MEMORY",
+];
+
+/// Extra pragmas of the SQLite write connection: a page cache that holds the engine's hot
+/// pages (it stays valid between that connection's transactions), and checkpoints every
+/// 10,000 WAL pages instead of 1,000, so a page changed by many commits in a row is copied
+/// to the database file once instead of after nearly every batch.
+const SQLITE_WRITER: [&str; 2] = [
+    "PRAGMA cache_size = -65536",
+    "PRAGMA wal_autocheckpoint = 10000",
+];
 
 impl Db {
     /// Connects to `url` (`sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://...`).
     ///
     /// SQLite connections use WAL, `synchronous = FULL` (a committed order survives a power
     /// cut; batching keeps the cost of that low), a 10 s busy timeout and foreign keys.
+    ///
+    /// On a SQLite file, write transactions ([`Db::begin_write`]) go through one connection
+    /// of their own, outside `pool` (SQLite runs one writer at a time anyway). A connection's
+    /// page cache is dropped whenever another connection has written in between, so
+    /// alternating writers would re-read every page from the file; the dedicated writer
+    /// keeps its cache. Waiting writers queue for that connection (up to 30 s).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let options = AnyConnectOptions::from_str(url)?;
-        let mut pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30));
-        if backend == Backend::Sqlite {
-            pool = pool.after_connect(|conn, _meta| {
+        let pool_options = |max: u32, extra: &'static [&'static str]| {
+            let pool = AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30));
+            if backend != Backend::Sqlite {
+                return pool;
+            }
+            pool.after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    for pragma in [
-                        "PRAGMA journal_mode = WAL",
-                        "PRAGMA synchronous = FULL",
-                        "PRAGMA busy_timeout = 10000",
-                        "PRAGMA foreign_keys = ON",
-                    ] {
-                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    for pragma in SQLITE_PRAGMAS.iter().chain(extra) {
+                        sqlx::query(*pragma).execute(&mut *conn).await?;
                     }
                     Ok(())
                 })
-            });
-        }
-        let pool = pool.connect_with(options).await?;
+            })
+        };
+        let pool = pool_options(max_connections, &[])
+            .connect_with(options.clone())
+            .await?;
+        // An in-memory database is private to its connection: keep everything on `pool`.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writer = if backend == Backend::Sqlite && !in_memory {
+            pool_options(1, &SQLITE_WRITER)
+                .connect_with(options)
+                .await?
+        } else {
+            pool.clone()
+        };
         Ok(Db {
             pool,
             backend,
             url: url.to_string(),
+            writer,
         })
     }
 
@@ -118,9 +174,22 @@ impl Db {
     /// instead of waiting its turn.
     pub async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Any>, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
+    }
+
+    /// A passive WAL checkpoint on a pool connection (SQLite; a no-op on PostgreSQL): copies
+    /// what it can of the WAL into the database file without waiting for, or blocking,
+    /// readers and the writer. The write connection still checkpoints on its own once the WAL
+    /// passes `wal_autocheckpoint` pages, so the WAL stays bounded without this.
+    pub(crate) async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_all(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Announces new ready work to other nodes (PostgreSQL `NOTIFY`, delivered at commit).
@@ -219,6 +288,18 @@ pub async fn create_postgres_database(
 
 /// Rows per multi-row statement: well under both backends' bound-parameter limits.
 pub const CHUNK: usize = 400;
+
+impl Backend {
+    /// Rows per multi-row statement of `columns` bound values each: `postgres` rows on
+    /// PostgreSQL; on SQLite as many as its limit of 32,766 parameters allows (at most
+    /// 2,048), because each statement is a round trip to the connection's thread.
+    pub fn chunk_rows(self, postgres: usize, columns: usize) -> usize {
+        match self {
+            Backend::Sqlite => (32_000 / columns.max(1)).clamp(1, 2048),
+            Backend::Postgres => postgres.max(1),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -242,17 +242,15 @@ impl<'c> Tx<'c> {
         wanted.sort();
         wanted.dedup();
         let backend = self.inner.db.backend;
-        for chunk in wanted.chunks(CHUNK) {
+        for chunk in wanted.chunks(backend.chunk_rows(CHUNK, 1)) {
             let sql = match backend {
                 // One aggregated row instead of one row per instance: sqlx hands every SQLite
                 // row across threads separately, which costs more than the query itself.
                 Backend::Sqlite => format!(
-                    "SELECT json_group_array(json_object('id', id, 'workflow', workflow, \
-                     'version', version, 'parent_id', parent_id, 'parent_step', parent_step, \
-                     'child_index', child_index, 'business_key', business_key, 'status', status, \
-                     'outcome', outcome, 'input', json(input), 'output', json(output), \
-                     'open_steps', open_steps, 'created_at', created_at, \
-                     'finished_at', finished_at)) AS rows FROM wf_instances WHERE id IN ({})",
+                    "SELECT json_group_array(json_array(id, workflow, version, parent_id, \
+                     parent_step, child_index, business_key, status, outcome, json(input), \
+                     json(output), open_steps, created_at, finished_at)) AS rows \
+                     FROM wf_instances WHERE id IN ({})",
                     backend.in_list(chunk.len(), 1)
                 ),
                 Backend::Postgres => format!(
@@ -311,9 +309,10 @@ impl<'c> Tx<'c> {
             ..
         } = self;
         let mut new: Vec<&mut Inst> = instances.values_mut().filter(|i| i.new).collect();
-        for chunk in new.chunks_mut(CHUNK / 4) {
+        for chunk in new.chunks_mut(inner.db.backend.chunk_rows(CHUNK / 4, 15)) {
             let sql = format!(
-                "INSERT INTO wf_instances ({INSTANCE_COLUMNS}, updated_at) VALUES {}",
+                "INSERT{} INTO wf_instances ({INSTANCE_COLUMNS}, updated_at) VALUES {}",
+                inner.db.backend.or_fail(),
                 inner.db.backend.values_list(chunk.len(), 15, 1)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -351,11 +350,12 @@ impl<'c> Tx<'c> {
             ..
         } = self;
         let mut dirty: Vec<&mut Inst> = instances.values_mut().filter(|i| i.dirty).collect();
-        for chunk in dirty.chunks_mut(CHUNK / 2) {
+        for chunk in dirty.chunks_mut(inner.db.backend.chunk_rows(CHUNK / 2, 7)) {
             let sql = format!(
-                "UPDATE wf_instances SET status = v.column2, outcome = v.column3, \
+                "UPDATE{} wf_instances SET status = v.column2, outcome = v.column3, \
                  output = v.column4, open_steps = v.column5, finished_at = v.column6, \
                  updated_at = v.column7 FROM (VALUES {}) AS v WHERE wf_instances.id = v.column1",
+                inner.db.backend.or_fail(),
                 inner.db.backend.values_list(chunk.len(), 7, 1)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -377,10 +377,11 @@ impl<'c> Tx<'c> {
 
     async fn write_steps(&mut self) -> Result<()> {
         let steps = std::mem::take(&mut self.steps);
-        for chunk in steps.chunks(CHUNK / 4) {
+        for chunk in steps.chunks(self.inner.db.backend.chunk_rows(CHUNK / 4, 12)) {
             let sql = format!(
-                "INSERT INTO wf_steps (id, instance_id, stage, kind, handler, state, attempt, \
+                "INSERT{} INTO wf_steps (id, instance_id, stage, kind, handler, state, attempt, \
                  failures, ready_at, comp_seq, created_at, finished_at) VALUES {}",
+                self.inner.db.backend.or_fail(),
                 self.inner.db.backend.values_list(chunk.len(), 12, 1)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -411,7 +412,8 @@ impl<'c> Tx<'c> {
 }
 
 /// Rows of a query that returns one aggregated `rows` JSON array on SQLite (see
-/// [`Tx::load`] for why) and plain rows on PostgreSQL.
+/// [`Tx::load`] for why) and plain rows on PostgreSQL. On SQLite each row is itself a JSON
+/// array of the columns in the order of `T`'s fields (shorter than an object with keys).
 pub(crate) fn decode_rows<T: serde::de::DeserializeOwned>(
     backend: Backend,
     rows: &[sqlx::any::AnyRow],
@@ -433,9 +435,11 @@ pub(crate) async fn write_history(
     now: i64,
     events: &[Event],
 ) -> Result<()> {
-    for chunk in events.chunks(CHUNK / 4) {
+    for chunk in events.chunks(backend.chunk_rows(CHUNK / 4, 7)) {
         let sql = format!(
-            "INSERT INTO wf_history (instance_id, at, event, stage, actor, attempt, data) VALUES {}",
+            "INSERT{} INTO wf_history (instance_id, at, event, stage, actor, attempt, data) \
+             VALUES {}",
+            backend.or_fail(),
             backend.values_list(chunk.len(), 7, 1)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));

@@ -79,6 +79,10 @@ pub struct Worker {
     engine: Engine,
     id: String,
     claims: std::sync::atomic::AtomicU64,
+    /// Commits of results since the last request for a WAL checkpoint (SQLite).
+    commits: std::sync::atomic::AtomicU64,
+    /// Wakes this worker's background checkpointer (SQLite).
+    checkpoint: Arc<tokio::sync::Notify>,
 }
 
 /// A running worker: stop it with [`WorkerHandle::shutdown`].
@@ -112,6 +116,8 @@ impl Engine {
             engine: self.clone(),
             id: format!("worker-{}", uuid::Uuid::now_v7()),
             claims: std::sync::atomic::AtomicU64::new(0),
+            commits: std::sync::atomic::AtomicU64::new(0),
+            checkpoint: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -140,7 +146,7 @@ impl Worker {
     /// Claims one batch, runs it to the end, records the results and fires due timers.
     pub async fn tick(&self) -> Result<usize> {
         let inner = &self.engine.inner;
-        let claimed = self.claim(inner.options.batch_size).await?;
+        let claimed = self.record_and_claim(&[], inner.options.batch_size).await?;
         let mut done = Vec::with_capacity(claimed.len());
         let mut running: FuturesUnordered<_> =
             claimed.into_iter().map(|c| self.execute(c)).collect();
@@ -149,7 +155,7 @@ impl Worker {
         }
         let steps = done.len();
         if !done.is_empty() {
-            self.record(&done).await?;
+            self.record_and_claim(&done, 0).await?;
         }
         let timers = super::timers::fire_due(inner, inner.options.batch_size).await?;
         Ok(steps + timers)
@@ -168,8 +174,16 @@ impl Worker {
         // dead worker stops extending its leases and its steps can be reclaimed.
         let _listener = self.listen().await.map(AbortOnDrop);
         let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat(inner.clone(), self.id.clone())));
+        let _checkpointer = (inner.db.backend == Backend::Sqlite).then(|| {
+            AbortOnDrop(tokio::spawn(checkpointer(
+                inner.clone(),
+                self.checkpoint.clone(),
+            )))
+        });
         let batch = inner.options.batch_size;
         let mut running = FuturesUnordered::new();
+        // Results not recorded yet: they go into the transaction that claims the next batch.
+        let mut done: Vec<Done> = Vec::new();
         let result: Result<()> = async {
             loop {
                 if *stopped.borrow() {
@@ -178,8 +192,14 @@ impl Worker {
                 let notified = inner.notify.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if running.len() <= batch / 2 {
-                    for c in self.claim(batch - running.len()).await? {
+                let want = if running.len() <= batch / 2 {
+                    batch - running.len()
+                } else {
+                    0
+                };
+                if !done.is_empty() || want > 0 {
+                    let results = std::mem::take(&mut done);
+                    for c in self.record_and_claim(&results, want).await? {
                         running.push(self.execute(c));
                     }
                 }
@@ -204,25 +224,23 @@ impl Worker {
                     _ = &mut notified, if running.len() <= batch / 2 => continue,
                     _ = tokio::time::sleep(inner.options.poll_interval) => continue,
                 };
-                let mut done: Vec<Done> = first.into_iter().collect();
+                done.extend(first);
                 while let Some(Some(d)) = running.next().now_or_never() {
                     done.push(d);
                 }
-                self.record(&done).await?;
             }
-            self.drain(&mut running).await
+            self.drain(&mut running, done).await
         }
         .await;
         result
     }
 
     /// Shutdown: give in-flight handlers one lease period, record them, release the rest.
-    async fn drain<F>(&self, running: &mut FuturesUnordered<F>) -> Result<()>
+    async fn drain<F>(&self, running: &mut FuturesUnordered<F>, mut done: Vec<Done>) -> Result<()>
     where
         F: std::future::Future<Output = Done>,
     {
         let grace = self.engine.inner.options.lease;
-        let mut done = Vec::new();
         let _ = tokio::time::timeout(grace, async {
             while let Some(d) = running.next().await {
                 done.push(d);
@@ -230,7 +248,7 @@ impl Worker {
         })
         .await;
         if !done.is_empty() {
-            self.record(&done).await?;
+            self.record_and_claim(&done, 0).await?;
         }
         self.release_all().await
     }
@@ -280,75 +298,44 @@ impl Worker {
         }))
     }
 
-    /// Leases up to `limit` ready steps (or steps whose lease expired) in one statement,
-    /// under an owner token unique to this claim.
-    async fn claim(&self, limit: usize) -> Result<Vec<Claimed>> {
+    /// Records a batch of handler results and leases up to `want` more steps, in one
+    /// transaction: one commit per batch. Either part may be empty.
+    ///
+    /// The claim comes after the results are written, so it sees the steps they made ready.
+    async fn record_and_claim(&self, done: &[Done], want: usize) -> Result<Vec<Claimed>> {
         let inner = &self.engine.inner;
-        let n = self
-            .claims
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let owner = format!("{}/{n}", self.id);
-        let claimed = retry_transient(|| async {
+        let owner = (want > 0).then(|| {
+            let n = self
+                .claims
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("{}/{n}", self.id)
+        });
+        let (claimed, announce) = retry_transient(|| async {
             let mut tx = inner.db.begin_write().await?;
-            let now = inner.clock.now_ms();
-            let lease_until = now.saturating_add(inner.options.lease.as_millis() as i64);
-            let backend = inner.db.backend;
-            let sql = format!(
-                "UPDATE wf_steps SET state = 'running', attempt = attempt + 1, lease_owner = $1, \
-                 ready_at = $2 WHERE id IN (SELECT id FROM wf_steps \
-                 WHERE state IN ('ready', 'running') AND ready_at <= $3 \
-                 ORDER BY ready_at LIMIT $4{}){}",
-                backend.claim_rows(),
-                match backend {
-                    Backend::Postgres => " RETURNING id, instance_id, stage, kind, handler, attempt, failures, comp_seq",
-                    Backend::Sqlite => "",
-                }
-            );
-            let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(owner.clone())
-                .bind(lease_until)
-                .bind(now)
-                .bind(limit as i64);
-            let rows = match backend {
-                Backend::Postgres => q.fetch_all(&mut *tx).await?,
-                Backend::Sqlite => {
-                    q.execute(&mut *tx).await?;
-                    sqlx::query(
-                        "SELECT json_group_array(json_object('id', id, 'instance_id', instance_id, \
-                         'stage', stage, 'kind', kind, 'handler', handler, 'attempt', attempt, \
-                         'failures', failures, 'comp_seq', comp_seq)) AS rows FROM wf_steps \
-                         WHERE state = 'running' AND lease_owner = $1",
-                    )
-                    .bind(owner.clone())
-                    .fetch_all(&mut *tx)
-                    .await?
-                }
+            let announce = if done.is_empty() {
+                false
+            } else {
+                record(inner, &mut tx, done).await?
             };
-            let rows = decode_rows(backend, &rows, ClaimedRow::from_row)?;
-            let mut claimed = Vec::with_capacity(rows.len());
-            let mut events = Vec::with_capacity(rows.len());
-            for r in rows {
-                let event = Event::new(&r.instance_id, "step.started").stage(&r.stage);
-                events.push(event.attempt(r.attempt).actor(&self.id));
-                claimed.push(Claimed {
-                    id: r.id,
-                    owner: owner.clone(),
-                    instance_id: r.instance_id,
-                    stage: r.stage,
-                    kind: r.kind,
-                    handler: r.handler.unwrap_or_default(),
-                    attempt: r.attempt,
-                    failures: r.failures,
-                    comp_seq: r.comp_seq,
-                    call: Err(String::new()),
-                });
-            }
-            write_history(&mut tx, backend, now, &events).await?;
-            attach_contexts(inner, &mut tx, &mut claimed).await?;
+            let claimed = match &owner {
+                Some(owner) => claim(inner, &mut tx, &self.id, owner, want).await?,
+                None => Vec::new(),
+            };
             tx.commit().await?;
-            Ok(claimed)
+            Ok((claimed, announce))
         })
         .await?;
+        if announce {
+            self.engine.wake();
+        }
+        if !done.is_empty() {
+            let n = self
+                .commits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
+                self.checkpoint.notify_one();
+            }
+        }
         Ok(claimed)
     }
 
@@ -371,39 +358,104 @@ impl Worker {
         };
         Done { step, result }
     }
+}
 
-    /// Records a batch of results in one transaction.
-    async fn record(&self, done: &[Done]) -> Result<()> {
-        let inner = &self.engine.inner;
-        let announce = retry_transient(|| async {
-            let mut tx = inner.db.begin_write().await?;
-            let mut t = Tx::new(inner, &mut tx);
-            let ok: Vec<&Done> = done.iter().filter(|d| d.result.is_ok()).collect();
-            let still_ours = fenced_complete(&mut t, &ok).await?;
+/// Records a batch of results (in the caller's transaction); true when new work is ready.
+async fn record(inner: &Inner, conn: &mut sqlx::AnyConnection, done: &[Done]) -> Result<bool> {
+    let mut t = Tx::new(inner, conn);
+    let ok: Vec<&Done> = done.iter().filter(|d| d.result.is_ok()).collect();
+    let still_ours = fenced_complete(&mut t, &ok).await?;
 
-            let mut ids: Vec<String> = done.iter().map(|d| d.step.instance_id.clone()).collect();
-            ids.sort();
-            ids.dedup();
-            t.load(&ids).await?;
-            for d in done {
-                match &d.result {
-                    Ok(output) if still_ours.contains(d.step.id.as_str()) => {
-                        succeeded(&mut t, &d.step, output.clone()).await?
-                    }
-                    Ok(_) => {}
-                    Err(error) => failed(&mut t, &d.step, error).await?,
-                }
+    let mut ids: Vec<String> = done.iter().map(|d| d.step.instance_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    t.load(&ids).await?;
+    for d in done {
+        match &d.result {
+            Ok(output) if still_ours.contains(d.step.id.as_str()) => {
+                succeeded(&mut t, &d.step, output.clone()).await?
             }
-            let announce = t.finish().await?;
-            tx.commit().await?;
-            Ok(announce)
-        })
-        .await?;
-        if announce {
-            self.engine.wake();
+            Ok(_) => {}
+            Err(error) => failed(&mut t, &d.step, error).await?,
         }
-        Ok(())
     }
+    t.finish().await
+}
+
+/// Leases up to `limit` ready steps (or steps whose lease expired) under the claim token
+/// `owner` (in the caller's transaction), and gives each its handler's context.
+async fn claim(
+    inner: &Inner,
+    conn: &mut sqlx::AnyConnection,
+    worker: &str,
+    owner: &str,
+    limit: usize,
+) -> Result<Vec<Claimed>> {
+    let now = inner.clock.now_ms();
+    let lease_until = now.saturating_add(inner.options.lease.as_millis() as i64);
+    let backend = inner.db.backend;
+    let sql = match backend {
+        // Ready steps and expired leases each come from the claim index in ready_at order;
+        // SQLite merges the two ranges instead of sorting every due step (`state IN (..)`
+        // would sort the whole backlog on each claim).
+        Backend::Sqlite => {
+            "UPDATE OR FAIL wf_steps SET state = 'running', attempt = attempt + 1, \
+             lease_owner = $1, ready_at = $2 WHERE id IN (SELECT id FROM (\
+             SELECT id, ready_at FROM wf_steps WHERE state = 'ready' AND ready_at <= $3 \
+             UNION ALL \
+             SELECT id, ready_at FROM wf_steps WHERE state = 'running' AND ready_at <= $3 \
+             ORDER BY ready_at LIMIT $4))"
+        }
+        Backend::Postgres => {
+            "UPDATE wf_steps SET state = 'running', attempt = attempt + 1, lease_owner = $1, \
+             ready_at = $2 WHERE id IN (SELECT id FROM wf_steps \
+             WHERE state IN ('ready', 'running') AND ready_at <= $3 \
+             ORDER BY ready_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, instance_id, stage, kind, handler, attempt, failures, comp_seq"
+        }
+    };
+    let q = sqlx::query(sql)
+        .bind(owner.to_string())
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit as i64);
+    let rows = match backend {
+        Backend::Postgres => q.fetch_all(&mut *conn).await?,
+        Backend::Sqlite => {
+            q.execute(&mut *conn).await?;
+            sqlx::query(
+                "SELECT json_group_array(json_array(id, instance_id, stage, kind, handler, \
+                 attempt, failures, comp_seq)) AS rows FROM wf_steps \
+                 WHERE state = 'running' AND ready_at = $1 AND lease_owner = $2",
+            )
+            .bind(lease_until)
+            .bind(owner.to_string())
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    let rows = decode_rows(backend, &rows, ClaimedRow::from_row)?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    let mut events = Vec::with_capacity(rows.len());
+    for r in rows {
+        let event = Event::new(&r.instance_id, "step.started").stage(&r.stage);
+        events.push(event.attempt(r.attempt).actor(worker));
+        claimed.push(Claimed {
+            id: r.id,
+            owner: owner.to_string(),
+            instance_id: r.instance_id,
+            stage: r.stage,
+            kind: r.kind,
+            handler: r.handler.unwrap_or_default(),
+            attempt: r.attempt,
+            failures: r.failures,
+            comp_seq: r.comp_seq,
+            call: Err(String::new()),
+        });
+    }
+    write_history(&mut *conn, backend, now, &events).await?;
+    attach_contexts(inner, conn, &mut claimed).await?;
+    Ok(claimed)
 }
 
 /// Marks steps completed where this claim still holds the lease at the same attempt; returns
@@ -416,10 +468,11 @@ async fn fenced_complete(t: &mut Tx<'_>, ok: &[&Done]) -> Result<HashSet<String>
     let backend = t.inner.db.backend;
     let mut ours = HashSet::with_capacity(ok.len());
     for (owner, group) in by_owner {
-        for chunk in group.chunks(CHUNK / 2) {
+        for chunk in group.chunks(backend.chunk_rows(CHUNK / 2, 2)) {
             let sql = format!(
-                "UPDATE wf_steps SET state = 'completed', finished_at = {} \
+                "UPDATE{} wf_steps SET state = 'completed', finished_at = {} \
                  WHERE state = 'running' AND lease_owner = {} AND (id, attempt) IN (VALUES {}){}",
+                backend.or_fail(),
                 backend.param(1),
                 backend.param(2),
                 backend.values_list(chunk.len(), 2, 3),
@@ -625,14 +678,13 @@ async fn attach_contexts(
     ids.sort();
     ids.dedup();
     let mut instances = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let backend = inner.db.backend;
+    let backend = inner.db.backend;
+    for chunk in ids.chunks(backend.chunk_rows(CHUNK, 1)) {
         let list = backend.in_list(chunk.len(), 1);
         let sql = match backend {
             Backend::Sqlite => format!(
-                "SELECT json_group_array(json_object('id', id, 'workflow', workflow, \
-                 'version', version, 'input', json(input), 'output', json(output))) AS rows \
-                 FROM wf_instances WHERE id IN ({list})"
+                "SELECT json_group_array(json_array(id, workflow, version, json(input), \
+                 json(output))) AS rows FROM wf_instances WHERE id IN ({list})"
             ),
             Backend::Postgres => format!(
                 "SELECT id, workflow, version, input, output FROM wf_instances WHERE id IN ({list})"
@@ -690,6 +742,20 @@ struct AbortOnDrop(JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// A running worker asks for a SQLite WAL checkpoint after this many commits of results.
+const CHECKPOINT_EVERY: u64 = 4;
+
+/// Copies committed pages from the SQLite WAL into the database file when the worker asks,
+/// on a connection of the pool, while the writer goes on (a passive checkpoint never blocks
+/// it). Without it the write connection checkpoints itself (`wal_autocheckpoint`), and every
+/// writer waits for that.
+async fn checkpointer(inner: Arc<Inner>, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        wake.notified().await;
+        let _ = inner.db.checkpoint().await;
     }
 }
 

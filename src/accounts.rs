@@ -1,6 +1,6 @@
 //! Customer accounts (who orders) and billing accounts (where the charges go).
 
-use crate::error::{AppError, AppResult};
+use crate::error::{problem, AppError, AppResult, FieldProblem};
 use l2c_billing::Currency;
 use l2c_engine::db::Db;
 use serde::{Deserialize, Serialize};
@@ -40,18 +40,18 @@ pub struct BillingAccount {
     pub payment_terms_days: u32,
 }
 
-fn check_id(path: &str, id: &str, problems: &mut Vec<crate::error::FieldProblem>) {
+fn check_id(path: &str, id: &str, problems: &mut Vec<FieldProblem>) {
     let ok = !id.is_empty()
         && id.len() <= 64
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
-        problems.push(l2c_catalog::Problem {
-            path: path.to_string(),
-            rule: "id",
-            message: format!("{id:?} must be 1-64 letters, digits, '-' or '_'"),
-        });
+        problems.push(problem(
+            path,
+            "id",
+            format!("{id:?} must be 1-64 letters, digits, '-' or '_'"),
+        ));
     }
 }
 
@@ -66,7 +66,7 @@ impl CustomerAccount {
         if self.segment.trim().is_empty() {
             problems.push(problem("segment", "required", "must not be empty"));
         }
-        if iso_country_ok(&self.country).is_err() {
+        if !is_iso_country(&self.country) {
             problems.push(problem(
                 "country",
                 "country",
@@ -76,7 +76,7 @@ impl CustomerAccount {
                 ),
             ));
         }
-        finish(problems)
+        AppError::check(problems)
     }
 }
 
@@ -108,37 +108,13 @@ impl BillingAccount {
         if self.payment_terms_days > 365 {
             problems.push(problem("payment_terms_days", "range", "must be 0 to 365"));
         }
-        finish(problems)
+        AppError::check(problems)
     }
 }
 
-fn iso_country_ok(code: &str) -> Result<(), ()> {
+fn is_iso_country(code: &str) -> bool {
     use std::str::FromStr;
-    if code.len() == 2 && iso_country::Country::from_str(code).is_ok() {
-        Ok(())
-    } else {
-        Err(())
-    }
-}
-
-fn problem(
-    path: &str,
-    rule: &'static str,
-    message: impl Into<String>,
-) -> crate::error::FieldProblem {
-    l2c_catalog::Problem {
-        path: path.to_string(),
-        rule,
-        message: message.into(),
-    }
-}
-
-fn finish(problems: Vec<crate::error::FieldProblem>) -> AppResult<()> {
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::Validation(problems))
-    }
+    code.len() == 2 && iso_country::Country::from_str(code).is_ok()
 }
 
 /// Stores a new customer account; an existing id is a conflict.

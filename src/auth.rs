@@ -1,7 +1,7 @@
 //! Users, roles and bearer API tokens. A token is shown once when its user is created and
 //! stored only as its SHA-256 hash; a request's token is hashed and looked up.
 
-use crate::error::{AppError, AppResult};
+use crate::error::{problem, AppError, AppResult};
 use l2c_engine::db::Db;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -123,11 +123,7 @@ impl NewUser {
     pub fn validate(&self, known_groups: &[String]) -> AppResult<()> {
         let mut problems = Vec::new();
         let mut add = |path: &str, rule: &'static str, message: String| {
-            problems.push(l2c_catalog::Problem {
-                path: path.into(),
-                rule,
-                message,
-            })
+            problems.push(problem(path, rule, message))
         };
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 64
@@ -174,11 +170,7 @@ impl NewUser {
                 );
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(problems))
-        }
+        AppError::check(problems)
     }
 }
 

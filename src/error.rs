@@ -9,6 +9,15 @@ use thiserror::Error;
 /// message for people.
 pub type FieldProblem = Problem;
 
+/// A field problem: the path, the rule's stable name and a message for people.
+pub fn problem(path: impl Into<String>, rule: &'static str, message: impl Into<String>) -> Problem {
+    Problem {
+        path: path.into(),
+        rule,
+        message: message.into(),
+    }
+}
+
 /// What can go wrong in l2c's order, account and user operations.
 #[derive(Debug, Error)]
 pub enum AppError {
@@ -62,11 +71,16 @@ impl AppError {
 
     /// One field problem.
     pub fn field(path: impl Into<String>, rule: &'static str, message: impl Into<String>) -> Self {
-        AppError::Validation(vec![Problem {
-            path: path.into(),
-            rule,
-            message: message.into(),
-        }])
+        AppError::Validation(vec![problem(path, rule, message)])
+    }
+
+    /// `Ok` for no problems, else every problem as one validation error.
+    pub fn check(problems: Vec<FieldProblem>) -> AppResult<()> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(problems))
+        }
     }
 
     /// Whether retrying the same transaction may succeed (a busy database, a serialization

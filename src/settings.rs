@@ -1,7 +1,7 @@
 //! Settings for a running l2c: read from an optional TOML file (`--config`), with defaults that
 //! make `l2c serve` and `l2c demo` work with no file at all. docs/configuration.md lists them.
 
-use crate::error::{AppError, AppResult};
+use crate::error::{problem, AppError, AppResult};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -95,11 +95,7 @@ impl Settings {
     pub fn check(&self) -> AppResult<()> {
         let mut problems = Vec::new();
         let mut add = |path: String, rule: &'static str, message: String| {
-            problems.push(l2c_catalog::Problem {
-                path,
-                rule,
-                message,
-            })
+            problems.push(problem(path, rule, message))
         };
         if self.commercial_approval_threshold.is_sign_negative() {
             add(
@@ -142,11 +138,7 @@ impl Settings {
                 );
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(problems))
-        }
+        AppError::check(problems)
     }
 }
 

@@ -388,6 +388,24 @@ impl Offering {
         c.dedup();
         c
     }
+    /// Reads stored characteristic values (a JSON object, e.g. a running product's) back as
+    /// typed values by this offering's specifications; names it does not specify are left
+    /// out. A value of the wrong type is an error naming the characteristic.
+    pub fn typed_characteristics(
+        &self,
+        stored: &serde_json::Value,
+    ) -> Result<std::collections::BTreeMap<String, Value>, String> {
+        let mut typed = std::collections::BTreeMap::new();
+        for spec in &self.characteristics {
+            if let Some(raw) = stored.get(&spec.name) {
+                let value = Value::parse(spec.value_type, raw)
+                    .map_err(|e| format!("characteristic `{}`: {e}", spec.name))?;
+                typed.insert(spec.name.clone(), value);
+            }
+        }
+        Ok(typed)
+    }
+
     /// Whether it takes new orders on `date`.
     pub fn orderable_on(&self, date: NaiveDate) -> bool {
         self.status == LifecycleStatus::Active

@@ -56,6 +56,16 @@ impl Backend {
         }
     }
 
+    /// Rows per multi-row statement of `columns` bound values each: `postgres` rows on
+    /// PostgreSQL; on SQLite as many as its limit of 32,766 parameters allows (at most
+    /// 2,048), because each statement is a round trip to the connection's thread.
+    pub fn chunk_rows(self, postgres: usize, columns: usize) -> usize {
+        match self {
+            Backend::Sqlite => (32_000 / columns.max(1)).clamp(1, 2048),
+            Backend::Postgres => postgres.max(1),
+        }
+    }
+
     /// Suffix for claiming rows that other workers may be claiming at the same moment.
     pub fn claim_rows(self) -> &'static str {
         match self {
@@ -288,18 +298,6 @@ pub async fn create_postgres_database(
 
 /// Rows per multi-row statement: well under both backends' bound-parameter limits.
 pub const CHUNK: usize = 400;
-
-impl Backend {
-    /// Rows per multi-row statement of `columns` bound values each: `postgres` rows on
-    /// PostgreSQL; on SQLite as many as its limit of 32,766 parameters allows (at most
-    /// 2,048), because each statement is a round trip to the connection's thread.
-    pub fn chunk_rows(self, postgres: usize, columns: usize) -> usize {
-        match self {
-            Backend::Sqlite => (32_000 / columns.max(1)).clamp(1, 2048),
-            Backend::Postgres => postgres.max(1),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -7,13 +7,12 @@
 
 use chrono::NaiveDate;
 use l2c_billing::Currency;
-use l2c_catalog::{Catalog, Charge, OrderAction, PriceKind, Quote, ValidItem, Value as CatValue};
+use l2c_catalog::{Catalog, Charge, OrderAction, PriceKind, Quote, ValidItem};
 use l2c_engine::clock::Clock;
 use l2c_engine::db::Db;
 use l2c_engine::handler::{HandlerError, HandlerResult, Handlers, TaskContext};
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The handler names this module registers.
@@ -241,13 +240,7 @@ impl Billing {
                 m.insert(k.clone(), v.clone());
             }
         }
-        let mut characteristics = BTreeMap::new();
-        for spec in offering.characteristics() {
-            if let Some(raw) = merged.get(spec.name()) {
-                let v = CatValue::parse(spec.value_type(), raw).map_err(fatal)?;
-                characteristics.insert(spec.name().to_string(), v);
-            }
-        }
+        let characteristics = offering.typed_characteristics(&merged).map_err(fatal)?;
         let item = ValidItem {
             offering: offering_id,
             version,

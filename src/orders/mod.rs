@@ -71,31 +71,25 @@ pub async fn timeline(app: &App, order_id: &str) -> AppResult<Vec<TimelineEntry>
             (i64::MIN, entry)
         })
         .collect();
-    let Some(instance) = store::instance_id(&mut conn, order_id).await? else {
-        return Ok(entries.into_iter().map(|(_, e)| e).collect());
-    };
+    let sources = store::item_instances(&mut conn, order_id).await?;
     drop(conn);
-    let mut sources = vec![(instance.clone(), "workflow".to_string())];
-    for child in app.engine.children(&instance).await? {
-        let item = child
-            .input
-            .get("item_id")
-            .and_then(|v| v.as_str())
-            .unwrap_or("?");
-        sources.push((child.id.clone(), format!("item {item}")));
-    }
-    for (id, source) in sources {
-        for h in app.engine.history(&id).await? {
-            let entry = TimelineEntry {
-                at: h.at,
-                source: source.clone(),
-                event: h.event,
-                stage: h.stage,
-                actor: h.actor,
-                data: h.data,
-            };
-            entries.push((h.seq, entry));
-        }
+    for h in app
+        .engine
+        .history_by_key(&place::business_key(order_id))
+        .await?
+    {
+        let source = sources
+            .get(&h.instance_id)
+            .map_or_else(|| "workflow".to_string(), |item| format!("item {item}"));
+        let entry = TimelineEntry {
+            at: h.at,
+            source,
+            event: h.event,
+            stage: h.stage,
+            actor: h.actor,
+            data: h.data,
+        };
+        entries.push((h.seq, entry));
     }
     // Order events sort before engine events of the same instant (they open each change).
     entries.sort_by(|a, b| a.1.at.cmp(&b.1.at).then(a.0.cmp(&b.0)));

@@ -9,7 +9,7 @@ use super::store::{insert_event, insert_order, NewItem, NewOrder};
 use crate::accounts::{self, BillingAccount, CustomerAccount};
 use crate::app::App;
 use crate::auth::{Role, User};
-use crate::error::{AppError, AppResult, FieldProblem};
+use crate::error::{problem, AppError, AppResult, FieldProblem};
 use crate::inventory::{self, status};
 use chrono::NaiveDate;
 use l2c_billing::{BillingFrequency, Currency, Money};
@@ -42,14 +42,6 @@ pub struct Placed {
     pub order_id: String,
     /// False when an earlier request with the same key placed it.
     pub created: bool,
-}
-
-fn problem(path: impl Into<String>, rule: &'static str, message: impl Into<String>) -> Problem {
-    Problem {
-        path: path.into(),
-        rule,
-        message: message.into(),
-    }
 }
 
 struct Checked {
@@ -246,7 +238,10 @@ async fn check(
             quantity: item.quantity,
             characteristics: item.characteristics.clone(),
         };
-        let current_chars = current.as_ref().map(|p| typed_characteristics(app, p));
+        let current_chars = current
+            .as_ref()
+            .map(|p| typed_characteristics(app, p))
+            .transpose()?;
         let valid =
             match app
                 .catalog
@@ -420,22 +415,17 @@ async fn check_product(
     Ok(Some(Some(product)))
 }
 
+/// The running product's characteristics, typed, for the catalog's "increase only" checks.
 fn typed_characteristics(
     app: &App,
     product: &inventory::Product,
-) -> std::collections::BTreeMap<String, l2c_catalog::Value> {
+) -> AppResult<std::collections::BTreeMap<String, l2c_catalog::Value>> {
     let Some(offering) = app.catalog.get(&product.offering, product.version) else {
-        return Default::default();
+        return Ok(Default::default());
     };
-    let mut out = std::collections::BTreeMap::new();
-    for spec in offering.characteristics() {
-        if let Some(raw) = product.characteristics.get(spec.name()) {
-            if let Ok(v) = l2c_catalog::Value::parse(spec.value_type(), raw) {
-                out.insert(spec.name().to_string(), v);
-            }
-        }
-    }
-    out
+    offering
+        .typed_characteristics(&product.characteristics)
+        .map_err(|e| AppError::Internal(format!("product {}: {e}", product.id)))
 }
 
 fn check_duplicate_products(items: &[NewItem], problems: &mut Vec<Problem>) {

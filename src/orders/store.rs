@@ -291,6 +291,22 @@ pub async fn instance_id(conn: &mut AnyConnection, id: &str) -> AppResult<Option
     Ok(row.and_then(|r| r.try_get("instance_id").ok()).flatten())
 }
 
+/// The workflow instance of each item that has started, mapped to the item id.
+pub async fn item_instances(
+    conn: &mut AnyConnection,
+    order_id: &str,
+) -> AppResult<std::collections::HashMap<String, String>> {
+    let rows = sqlx::query(
+        "SELECT instance_id, item_id FROM order_items WHERE order_id = $1 AND instance_id IS NOT NULL",
+    )
+    .bind(order_id.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("instance_id")?, r.try_get("item_id")?)))
+        .collect()
+}
+
 /// Orders (without items), newest first: of one customer account, or all for `None`.
 pub async fn list(
     conn: &mut AnyConnection,

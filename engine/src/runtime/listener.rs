@@ -44,8 +44,6 @@ pub struct InstanceChange {
     pub business_key: Option<String>,
     /// Its input.
     pub input: Arc<Value>,
-    /// Its merged output at the time of the change.
-    pub output: Value,
     /// What happened.
     pub change: Change,
 }

@@ -210,7 +210,6 @@ impl<'c> Tx<'c> {
             parent_id: inst.parent_id.clone(),
             business_key: inst.business_key.clone(),
             input: inst.input.clone(),
-            output: inst.output.clone(),
             change,
         };
         self.changes.push(record);

@@ -20,6 +20,7 @@ conformance!(
     crashed_runtime_resumes_without_repeats,
     definition_change_keeps_running_instances,
     shutdown_releases_unfinished_steps,
+    handlers_that_write_do_not_stall_workers,
 );
 
 const THREE_STEPS: &str = r#"
@@ -207,8 +208,10 @@ async fn crashed_runtime_resumes_without_repeats(backend: Backend) {
         .await
         .expect("start");
     let worker = h.engine.worker().spawn();
-    wait_for("stage b to start", async || {
-        count(&timeline(&h.engine, &id).await, "step.started:b") == 1
+    let key_b = format!("{id}:b");
+    // Mid-step: the handler of b has been called (and hangs), not merely claimed.
+    wait_for("stage b's handler to run", async || {
+        before.lock().expect("calls").get(&key_b) == Some(&1)
     })
     .await;
     worker.abort();
@@ -236,7 +239,6 @@ async fn crashed_runtime_resumes_without_repeats(backend: Backend) {
         "attempt 1 crashed, attempt 2 ran"
     );
     assert_eq!(count(&t, "instance.completed"), 1);
-    let key_b = format!("{id}:b");
     assert_eq!(before.lock().expect("calls").get(&key_b), Some(&1));
     assert_eq!(after.lock().expect("calls").get(&key_b), Some(&1));
     assert_eq!(
@@ -348,8 +350,9 @@ async fn shutdown_releases_unfinished_steps(backend: Backend) {
         .await
         .expect("start");
     let worker = h.engine.worker().spawn();
-    wait_for("stage b to start", async || {
-        count(&timeline(&h.engine, &id).await, "step.started:b") == 1
+    let key_b = format!("{id}:b");
+    wait_for("stage b's handler to run", async || {
+        calls.lock().expect("calls").get(&key_b) == Some(&1)
     })
     .await;
     worker
@@ -377,4 +380,58 @@ async fn shutdown_releases_unfinished_steps(backend: Backend) {
         calls.lock().expect("calls").get(&format!("{id}:b")),
         Some(&2)
     );
+}
+
+/// Handlers that write through the engine's database (as billing and the simulated network
+/// do) while several spawned workers claim and record: on SQLite all of them share one
+/// writer, and a handler must never wait for a worker that waits for it.
+async fn handlers_that_write_do_not_stall_workers(backend: Backend) {
+    let Some(db) = support::test_db(backend).await else {
+        return;
+    };
+    sqlx::query("CREATE TABLE handler_writes (id TEXT PRIMARY KEY)")
+        .execute(&db.db.pool)
+        .await
+        .expect("scratch table");
+    let mut handlers = Handlers::new();
+    let writer = db.db.clone();
+    handlers.register("step", move |ctx| {
+        let db = writer.clone();
+        async move {
+            let fail = |e: sqlx::Error| l2c_engine::handler::HandlerError::Retryable(e.to_string());
+            let mut tx = db.begin_write().await.map_err(fail)?;
+            sqlx::query("INSERT INTO handler_writes (id) VALUES ($1)")
+                .bind(ctx.idempotency_key.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+            Ok(json!({}))
+        }
+    });
+    let clock = l2c_engine::clock::TestClock::at(support::start_time());
+    let engine = build(&db, &clock, &[("three", THREE_STEPS)], handlers, |b| b).await;
+    let h = Harness { engine, clock, db };
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let id = h
+            .engine
+            .start("three", json!({}), Some(&format!("w{i}")))
+            .await
+            .expect("start");
+        ids.push(id);
+    }
+    let workers: Vec<_> = (0..2).map(|_| h.engine.worker().spawn()).collect();
+    wait_for("every instance to complete", async || {
+        all_completed(&h, &ids).await
+    })
+    .await;
+    for w in workers {
+        w.shutdown().await.expect("worker stops");
+    }
+    let writes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM handler_writes")
+        .fetch_one(&h.db.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(writes, 180, "each of 60 x 3 steps wrote exactly once");
 }

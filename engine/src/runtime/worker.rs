@@ -199,11 +199,25 @@ impl Worker {
                 };
                 if !done.is_empty() || want > 0 {
                     let results = std::mem::take(&mut done);
-                    for c in self.record_and_claim(&results, want).await? {
-                        running.push(self.execute(c));
+                    match self.record_and_claim(&results, want).await {
+                        Ok(claimed) => running.extend(claimed.into_iter().map(|c| self.execute(c))),
+                        Err(e) => {
+                            // The transaction rolled back: keep the results for the next
+                            // round, so a busy or briefly unreachable database does not
+                            // stop the worker (its leases stay ours while it heartbeats).
+                            done = results;
+                            self.pause_after(&e, &mut stopped).await;
+                            continue;
+                        }
                     }
                 }
-                let fired = super::timers::fire_due(&inner, batch).await?;
+                let fired = match super::timers::fire_due(&inner, batch).await {
+                    Ok(fired) => fired,
+                    Err(e) => {
+                        self.pause_after(&e, &mut stopped).await;
+                        continue;
+                    }
+                };
 
                 if running.is_empty() {
                     if fired == 0 {
@@ -233,6 +247,15 @@ impl Worker {
         }
         .await;
         result
+    }
+
+    /// Logs a failed round and waits one poll interval (or until shutdown) before the next.
+    async fn pause_after(&self, e: &crate::EngineError, stopped: &mut watch::Receiver<bool>) {
+        tracing::warn!(worker = %self.id, error = %e, "worker round failed; retrying");
+        tokio::select! {
+            _ = tokio::time::sleep(self.engine.inner.options.poll_interval) => {}
+            Ok(()) = stopped.changed() => {}
+        }
     }
 
     /// Shutdown: give in-flight handlers one lease period, record them, release the rest.
@@ -345,12 +368,20 @@ impl Worker {
         let call = std::mem::replace(&mut step.call, Err(String::new()));
         let result = match call {
             Ok((ctx, timeout)) => {
-                let call = inner.handlers.call(&step.handler, ctx);
-                match tokio::time::timeout(timeout, call).await {
-                    Ok(result) => result,
-                    Err(_) => Err(HandlerError::Retryable(format!(
+                let call = tokio::time::timeout(timeout, inner.handlers.call(&step.handler, ctx));
+                // The handler runs as its own task: this future is only polled when the
+                // worker waits for results, and a handler that writes (billing, the network)
+                // must not wait for the worker's own turn at the SQLite writer, or the two
+                // wait for each other. Dropping this future (a crash) still stops the handler.
+                let task = AbortOnDrop::new(tokio::spawn(call));
+                match task.join().await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_)) => Err(HandlerError::Retryable(format!(
                         "timed out after {}",
                         humantime::format_duration(timeout)
+                    ))),
+                    Err(join) => Err(HandlerError::Retryable(format!(
+                        "the handler task ended abnormally: {join}"
                     ))),
                 }
             }
@@ -737,9 +768,19 @@ async fn attach_contexts(
 }
 
 /// Aborts a background task when dropped.
-struct AbortOnDrop(JoinHandle<()>);
+struct AbortOnDrop<T = ()>(JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> AbortOnDrop<T> {
+    fn new(handle: JoinHandle<T>) -> Self {
+        AbortOnDrop(handle)
+    }
+
+    async fn join(mut self) -> std::result::Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }

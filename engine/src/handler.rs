@@ -50,6 +50,9 @@ pub type HandlerResult = Result<Value, HandlerError>;
 
 type BoxedHandler = Arc<dyn Fn(TaskContext) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 
+/// Hears every instrumented handler call: the handler's name, how long it took, its result.
+pub type Observer = Arc<dyn Fn(&str, std::time::Duration, &HandlerResult) + Send + Sync>;
+
 /// The registered handlers, by name.
 #[derive(Clone)]
 pub struct Handlers {
@@ -92,6 +95,27 @@ impl Handlers {
         self
     }
 
+    /// Wraps every handler registered so far so that `observe` hears each call's handler
+    /// name, duration and result (for metrics such as step latency histograms).
+    pub fn instrument(&mut self, observe: Observer) -> &mut Self {
+        for (name, handler) in self.map.iter_mut() {
+            let inner = handler.clone();
+            let name = Arc::<str>::from(name.as_str());
+            let observe = observe.clone();
+            *handler = Arc::new(move |ctx| {
+                let call = inner(ctx);
+                let (name, observe) = (name.clone(), observe.clone());
+                Box::pin(async move {
+                    let started = std::time::Instant::now();
+                    let result = call.await;
+                    observe(&name, started.elapsed(), &result);
+                    result
+                })
+            });
+        }
+        self
+    }
+
     /// The registered names (what definitions may name).
     pub fn names(&self) -> BTreeSet<String> {
         self.map.keys().cloned().collect()
@@ -105,5 +129,47 @@ impl Handlers {
                 Box::pin(async move { Err(HandlerError::Fatal(message)) })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn ctx() -> TaskContext {
+        TaskContext {
+            instance_id: "i".into(),
+            workflow: "w".into(),
+            stage: "s".into(),
+            idempotency_key: "i:s".into(),
+            attempt: 1,
+            input: Arc::new(Value::Null),
+            output: Arc::new(Value::Null),
+            deadline: Utc::now(),
+            compensating: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn instrumented_handlers_report_each_call() {
+        let mut handlers = Handlers::new();
+        handlers.register("fails", |_ctx| async {
+            Err(HandlerError::Fatal("no".into()))
+        });
+        let seen: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+        let sink = seen.clone();
+        handlers.instrument(Arc::new(move |name, _took, result| {
+            if let Ok(mut s) = sink.lock() {
+                s.push((name.to_string(), result.is_ok()));
+            }
+        }));
+        assert_eq!(handlers.call(NOOP, ctx()).await, Ok(Value::Null));
+        assert!(handlers.call("fails", ctx()).await.is_err());
+        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(
+            seen,
+            [("noop".to_string(), true), ("fails".to_string(), false)]
+        );
     }
 }

@@ -98,6 +98,8 @@ pub struct TaskView {
     pub approvals: i64,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// The business key of its instance (e.g. the order it belongs to).
+    pub business_key: Option<String>,
 }
 
 /// A step whose retries are exhausted, waiting for an operator.
@@ -113,10 +115,13 @@ pub struct IncidentView {
     pub attempt: i64,
     /// The last error.
     pub error: Option<String>,
+    /// The business key of its instance (e.g. the order it belongs to).
+    pub business_key: Option<String>,
 }
 
-const TASK_COLUMNS: &str = "id, instance_id, stage, kind, group_name, state, claimed_by, \
-    required, approvals, created_at";
+const TASK_COLUMNS: &str = "t.id, t.instance_id, t.stage, t.kind, t.group_name, t.state, \
+    t.claimed_by, t.required, t.approvals, t.created_at, i.business_key";
+const TASK_FROM: &str = "wf_tasks t JOIN wf_instances i ON i.id = t.instance_id";
 
 impl Engine {
     /// An instance with its steps.
@@ -197,8 +202,8 @@ impl Engine {
     /// A group's open tasks, oldest first.
     pub async fn open_tasks(&self, group: &str) -> Result<Vec<TaskView>> {
         let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM wf_tasks WHERE group_name = $1 AND state = 'open' \
-             ORDER BY created_at, id"
+            "SELECT {TASK_COLUMNS} FROM {TASK_FROM} WHERE t.group_name = $1 AND t.state = 'open' \
+             ORDER BY t.created_at, t.id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(group.to_string())
@@ -207,10 +212,22 @@ impl Engine {
         rows.iter().map(task_view).collect()
     }
 
+    /// One task (any state).
+    pub async fn task(&self, task_id: &str) -> Result<TaskView> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM {TASK_FROM} WHERE t.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(task_id.to_string())
+            .fetch_optional(&self.inner.db.pool)
+            .await?
+            .ok_or_else(|| EngineError::not_found("task", task_id))?;
+        task_view(&row)
+    }
+
     /// An instance's tasks (any state), oldest first.
     pub async fn instance_tasks(&self, instance_id: &str) -> Result<Vec<TaskView>> {
         let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM wf_tasks WHERE instance_id = $1 ORDER BY created_at, id"
+            "SELECT {TASK_COLUMNS} FROM {TASK_FROM} WHERE t.instance_id = $1 \
+             ORDER BY t.created_at, t.id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(instance_id.to_string())
@@ -222,8 +239,9 @@ impl Engine {
     /// Steps waiting for an operator.
     pub async fn incidents(&self) -> Result<Vec<IncidentView>> {
         let rows = sqlx::query(
-            "SELECT id, instance_id, stage, attempt, error FROM wf_steps WHERE state = 'incident' \
-             ORDER BY ready_at, id",
+            "SELECT s.id, s.instance_id, s.stage, s.attempt, s.error, i.business_key \
+             FROM wf_steps s JOIN wf_instances i ON i.id = s.instance_id \
+             WHERE s.state = 'incident' ORDER BY s.ready_at, s.id",
         )
         .fetch_all(&self.inner.db.pool)
         .await?;
@@ -235,6 +253,7 @@ impl Engine {
                     stage: row.try_get("stage")?,
                     attempt: row.try_get("attempt")?,
                     error: row.try_get("error")?,
+                    business_key: row.try_get("business_key")?,
                 })
             })
             .collect()
@@ -264,6 +283,7 @@ fn task_view(row: &AnyRow) -> Result<TaskView> {
         required: row.try_get("required")?,
         approvals: row.try_get("approvals")?,
         created_at: from_ms(row.try_get("created_at")?),
+        business_key: row.try_get("business_key")?,
     })
 }
 

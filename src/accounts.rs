@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 /// A customer: the segment and country that catalog eligibility is checked against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerAccount {
     /// Its id, e.g. `ACME`.
     pub id: String,
@@ -23,6 +24,7 @@ pub struct CustomerAccount {
 
 /// A billing account of a customer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BillingAccount {
     /// Its id, e.g. `ACME-EUR`.
     pub id: String,

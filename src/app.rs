@@ -2,7 +2,8 @@
 //! put together once and shared (cheaply cloned) by the HTTP API, the workers and the CLI.
 
 use crate::auth;
-use crate::handlers::{billing::Billing, network::Network};
+use crate::handlers::{billing::Billing, network::Network, webhook::Webhooks};
+use crate::metrics::Metrics;
 use crate::orders::rollup::OrderListener;
 use crate::settings::Settings;
 use anyhow::Context;
@@ -68,6 +69,8 @@ pub struct App {
     pub sandbox: Option<TestClock>,
     /// The declared groups.
     pub groups: Arc<Vec<String>>,
+    /// Prometheus metrics (step latencies are recorded as handlers run).
+    pub metrics: Arc<Metrics>,
     members: Arc<RwLock<HashMap<String, Vec<String>>>>,
 }
 
@@ -113,6 +116,9 @@ impl App {
             .context("seed the simulated network")?;
         network.register(&mut handlers);
         Billing::new(db.clone(), catalog.clone(), clock.clone()).register(&mut handlers);
+        Webhooks::new(&options.settings.webhooks)?.register(&mut handlers);
+        let metrics = Arc::new(Metrics::new());
+        handlers.instrument(metrics.observer());
         let names: Vec<String> = handlers.names().into_iter().collect();
         let loaded = crate::workflows::load(options.workflows_dir.as_deref(), &names)?;
         check_offerings(&catalog, &loaded.definitions)?;
@@ -143,6 +149,7 @@ impl App {
             sandbox,
             groups: Arc::new(loaded.groups),
             members,
+            metrics,
         };
         app.refresh_directory().await?;
         Ok(app)

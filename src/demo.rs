@@ -1,295 +1,362 @@
-//! `l2c demo`: a newcomer's first look — a customer's order validated against the shipped
-//! catalog, priced, and invoiced with proration and a mid-period upgrade, to the cent.
-//!
-//! It runs on pure domain code only (no database yet): orders, workflows and the server join
-//! it as they are built, and the demo grows into the full order-to-invoice walk-through.
+//! `l2c demo`: a newcomer's first look at the whole order desk. It starts the real server on a
+//! fresh temporary SQLite database with the sandbox clock, and then, over the HTTP API as the
+//! people involved: a requester orders a WAN link and a LAN setup, approvers and field
+//! engineers work their queues (the clock moves two days so an SLA reminder fires), a
+//! commercial approver rejects an oversized order with a reason, the running link is upgraded,
+//! and each order's timeline and the resulting subscriptions are printed.
 
-use anyhow::{Context, Result};
-use chrono::NaiveDate;
-use l2c_billing::{
-    mid_period_change, BillingCycle, BillingCycleDay, Currency, DocumentKind, Invoice, InvoiceLine,
-    Money, Period, Rounding, TaxCategory, TaxRate,
-};
-use l2c_catalog::{Catalog, Charge, ItemRequest, OrderContext, PriceKind, Quote, ValidItem};
-use rust_decimal::Decimal;
-use serde_json::json;
+use anyhow::{bail, Context, Result};
+use l2c::app::{App, AppOptions};
+use l2c::auth::{NewUser, Role};
+use l2c::server::Server;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
-struct Account {
-    currency: Currency,
-    cycle: BillingCycle,
-    vat: TaxRate,
-    rounding: Rounding,
+/// An HTTP client acting as one user.
+struct As {
+    http: reqwest::Client,
+    base: String,
+    token: String,
 }
 
-fn date(y: i32, m: u32, d: u32) -> Result<NaiveDate> {
-    NaiveDate::from_ymd_opt(y, m, d).context("demo date")
+impl As {
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value> {
+        let resp = req.bearer_auth(&self.token).send().await?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!(
+                "{status}: {}",
+                body["detail"].as_str().unwrap_or("no detail")
+            );
+        }
+        Ok(body)
+    }
+    async fn get(&self, path: &str) -> Result<Value> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+    async fn post(&self, path: &str, body: Value) -> Result<Value> {
+        let req = self.http.post(format!("{}{path}", self.base)).json(&body);
+        self.send(req).await.with_context(|| format!("POST {path}"))
+    }
 }
 
-fn item(offering: &str, action: &str, characteristics: serde_json::Value) -> Result<ItemRequest> {
-    let raw = json!({"offering": offering, "action": action, "characteristics": characteristics});
-    Ok(serde_json::from_value(raw)?)
+struct Desk {
+    admin: As,
+    rita: As,
+    sam: As,
+    nina: As,
+    fred: As,
 }
 
 /// Runs the demo and prints it.
-pub fn run() -> Result<()> {
-    let catalog = Catalog::builtin()?;
-    println!("l2c demo — ACME GmbH (enterprise, DE) orders on 2026-11-10\n");
+pub async fn run() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display());
+    let mut options = AppOptions::new(url);
+    options.sandbox = true;
+    options.engine.poll_interval = Duration::from_millis(10);
+    let app = App::open(options).await?;
+    let server = Server::start(app.clone(), "127.0.0.1:0".parse()?, 2).await?;
     println!(
-        "Catalog: {} offering versions loaded from {}\n",
-        catalog.offerings().len(),
-        catalog.source()
+        "l2c demo: the server runs on {} with a fresh SQLite database and a sandbox clock\n",
+        server.url()
     );
-    let ctx = OrderContext {
-        segment: "enterprise".into(),
-        country: "DE".into(),
-        date: date(2026, 11, 10)?,
-    };
-    show_rejected_item(&catalog, &ctx)?;
-    let wan_request = item(
-        "wan-link",
-        "add",
-        json!({"bandwidth_mbps": 1000, "a_end_site": "FRA-001", "b_end_site": "MUC-004", "sla_class": "premium"}),
-    )?;
-    let lan_request = item(
-        "lan-setup",
-        "add",
-        json!({"site": "FRA-001", "port_count": 48, "poe": true}),
-    )?;
-    let account = Account {
-        currency: Currency::from_code("EUR")?,
-        cycle: BillingCycle::monthly(BillingCycleDay::new(1)?),
-        vat: TaxRate::new(TaxCategory::Standard, Decimal::from(19))?,
-        rounding: Rounding::HalfAwayFromZero,
-    };
-    let wan = validate(&catalog, "items[0]", &wan_request, &ctx)?;
-    let lan = validate(&catalog, "items[1]", &lan_request, &ctx)?;
-    let wan_quote = catalog.quote(&wan, account.currency)?;
-    let lan_quote = catalog.quote(&lan, account.currency)?;
-    print_quote("items[0]", &wan_quote);
-    print_quote("items[1]", &lan_quote);
-    let first = first_invoice(&account, &[&wan_quote, &lan_quote], ctx.date)?;
-    print_invoice("draft 1, on activation 2026-11-10", &first);
-    println!("(The invoice of 2026-12-01 bills December in advance at 1 Gbit/s.)\n");
-    let second = upgrade_invoice(&catalog, &account, &wan, &wan_quote, &lan_quote)?;
-    print_invoice(
-        "draft 3, on 2027-01-01: January in advance, December's upgrade on the 16th",
-        &second,
-    );
-    Ok(())
-}
+    let desk = set_up(&app, &server.url()).await?;
 
-fn show_rejected_item(catalog: &Catalog, ctx: &OrderContext) -> Result<()> {
-    let bad = item(
-        "wan-link",
-        "add",
-        json!({"bandwidth_mbps": 250, "a_end_site": "Frankfurt", "vlan": 12}),
-    )?;
-    println!("A first attempt is refused, with every problem at once:");
-    if let Err(problems) = catalog.validate_item("items[0]", &bad, ctx, None) {
-        for p in problems {
-            println!("  ✗ {p}  [{}]", p.rule);
-        }
+    println!("1. Rita (requester, ACME) orders a 100 Mbit/s WAN link FRA-001 <-> MUC-004");
+    let wan = place(&desk, json!([{"action": "add", "offering": "wan-link",
+        "characteristics": {"bandwidth_mbps": 100, "a_end_site": "FRA-001", "b_end_site": "MUC-004"}}])).await?;
+    act(
+        &desk.nina,
+        "network-engineering",
+        "approves technical feasibility",
+        json!(null),
+    )
+    .await?;
+    wait_task(&desk.fred, "field-engineers").await?;
+    let now = desk
+        .admin
+        .post("/api/v1/sandbox/clock", json!({"advance": "2days 1h"}))
+        .await?;
+    println!(
+        "   the CPE waits on site; the sandbox clock moves two days to {}",
+        now["now"].as_str().unwrap_or("?")
+    );
+    act(
+        &desk.fred,
+        "field-engineers",
+        "installs the CPE",
+        json!({"cpe_serial": "CPE-7731"}),
+    )
+    .await?;
+    let wan = wait_final(&desk.rita, &wan).await?;
+
+    println!("\n2. Rita orders a 48-port LAN at FRA-001");
+    let lan = place(
+        &desk,
+        json!([{"action": "add", "offering": "lan-setup",
+        "characteristics": {"site": "FRA-001", "port_count": 48, "poe": true}}]),
+    )
+    .await?;
+    act(
+        &desk.fred,
+        "field-engineers",
+        "patches the ports",
+        json!(null),
+    )
+    .await?;
+    let lan = wait_final(&desk.rita, &lan).await?;
+
+    println!("\n3. Rita orders a 10 Gbit/s link; its monthly value needs commercial approval");
+    let big = place(&desk, json!([{"action": "add", "offering": "wan-link",
+        "characteristics": {"bandwidth_mbps": 10000, "a_end_site": "FRA-001", "b_end_site": "BER-002"}}])).await?;
+    let task = wait_task(&desk.sam, "sales-managers").await?;
+    let reason = "No budget for 10 Gbit/s this quarter; please re-quote at 1 Gbit/s";
+    desk.sam
+        .post(
+            &format!("/api/v1/tasks/{task}/reject"),
+            json!({"reason": reason}),
+        )
+        .await?;
+    println!("   Sam (sales-managers) rejects: {reason}");
+    let big = wait_final(&desk.rita, &big).await?;
+
+    let product = wan["items"][0]["product"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let now = desk
+        .admin
+        .post("/api/v1/sandbox/clock", json!({"advance": "15days"}))
+        .await?;
+    println!(
+        "\n4. Two weeks on ({}), Rita upgrades the running link {} to 1 Gbit/s",
+        now["now"].as_str().and_then(|t| t.get(..10)).unwrap_or("?"),
+        short(&json!(product))
+    );
+    let up = place(
+        &desk,
+        json!([{"action": "modify", "offering": "bandwidth-upgrade", "product": product,
+        "characteristics": {"bandwidth_mbps": 1000}}]),
+    )
+    .await?;
+    act(
+        &desk.nina,
+        "network-engineering",
+        "approves the capacity (a tier jump of 5x or more)",
+        json!(null),
+    )
+    .await?;
+    let up = wait_final(&desk.rita, &up).await?;
+
+    println!("\n5. Timelines");
+    for order in [&wan, &lan, &big, &up] {
+        print_timeline(order);
     }
-    println!();
-    Ok(())
+    println!("\n6. Rita's products and subscriptions");
+    print_products(&desk.rita.get("/api/v1/products").await?);
+    print_subscriptions(&desk.rita.get("/api/v1/subscriptions").await?);
+    println!("\nAPI docs: `l2c serve` then http://127.0.0.1:8080/api/docs");
+    server.shutdown().await
 }
 
-fn validate(
-    catalog: &Catalog,
-    path: &str,
-    request: &ItemRequest,
-    ctx: &OrderContext,
-) -> Result<ValidItem> {
-    catalog
-        .validate_item(path, request, ctx, None)
-        .map_err(l2c_catalog::CatalogError::Validation)
-        .context("demo item")
-}
-
-fn print_quote(path: &str, q: &Quote) {
-    println!("Quote for {path}: {} v{} (pinned)", q.offering, q.version);
-    for c in q.one_time.iter().chain(&q.recurring) {
+async fn set_up(app: &App, base: &str) -> Result<Desk> {
+    let (_, token) = app
+        .add_user(&NewUser {
+            name: "ada".into(),
+            role: Role::Admin,
+            account: None,
+            groups: vec![],
+        })
+        .await?;
+    let http = reqwest::Client::new();
+    let user = |token: String| As {
+        http: http.clone(),
+        base: base.to_string(),
+        token,
+    };
+    let admin = user(token);
+    admin
+        .post(
+            "/api/v1/customer-accounts",
+            json!({"id": "ACME", "name": "ACME GmbH", "segment": "enterprise", "country": "DE"}),
+        )
+        .await?;
+    admin
+        .post(
+            "/api/v1/billing-accounts",
+            json!({"id": "ACME-EUR", "customer_account": "ACME", "name": "ACME GmbH (EUR)",
+        "currency": "EUR", "cycle_day": 1, "time_zone": "Europe/Berlin", "payment_terms_days": 30}),
+        )
+        .await?;
+    let mut tokens = Vec::new();
+    for (name, role, account, group) in [
+        ("rita", "requester", Some("ACME"), None),
+        ("sam", "approver", None, Some("sales-managers")),
+        ("nina", "approver", None, Some("network-engineering")),
+        ("fred", "engineer", None, Some("field-engineers")),
+    ] {
+        let body = json!({"name": name, "role": role, "account": account, "groups": group.into_iter().collect::<Vec<_>>()});
+        let created = admin.post("/api/v1/users", body).await?;
+        tokens.push(created["token"].as_str().unwrap_or_default().to_string());
         println!(
-            "  {:<30} {:<9} {:>5} x {:>9} = {:>12}",
-            c.name,
-            c.kind.to_string(),
-            c.units,
-            c.unit_amount.amount(),
-            c.amount.to_string()
+            "   user {name:5} {role:9} {}",
+            group.or(account).unwrap_or("")
         );
     }
-    println!();
-}
-
-fn line(
-    account: &Account,
-    c: &Charge,
-    period: Option<Period>,
-    full: Option<&Period>,
-) -> Result<InvoiceLine> {
-    let qty = Decimal::from(c.units);
-    Ok(match (period, full) {
-        (Some(part), Some(full)) if part != *full => InvoiceLine::prorated(
-            format!("{} (prorated)", c.name),
-            part,
-            full,
-            qty,
-            c.unit_amount,
-            account.vat,
-            account.rounding,
-        )?,
-        _ => InvoiceLine::new(
-            c.name.clone(),
-            period,
-            qty,
-            c.unit_amount,
-            account.vat,
-            account.rounding,
-        )?,
+    let mut t = tokens.into_iter();
+    let mut next = || user(t.next().unwrap_or_default());
+    Ok(Desk {
+        rita: next(),
+        sam: next(),
+        nina: next(),
+        fred: next(),
+        admin,
     })
 }
 
-/// One-time charges plus the recurring charges prorated from activation to the period end.
-fn first_invoice(account: &Account, quotes: &[&Quote], activated: NaiveDate) -> Result<Invoice> {
-    let full = account.cycle.period_containing(activated)?;
-    let part = Period::new(activated, full.end())?;
-    let mut lines = Vec::new();
-    for q in quotes {
-        for c in &q.one_time {
-            lines.push(line(account, c, None, None)?);
-        }
-        for c in &q.recurring {
-            lines.push(line(account, c, Some(part), Some(&full))?);
-        }
-    }
-    compose(account, lines)
-}
-
-/// January in advance at 10 Gbit/s, plus December's upgrade on the 16th: a credit for the
-/// unused 1 Gbit/s days, the 10 Gbit/s price for the rest, and the reconfiguration fee.
-fn upgrade_invoice(
-    catalog: &Catalog,
-    account: &Account,
-    wan: &ValidItem,
-    wan_quote: &Quote,
-    lan_quote: &Quote,
-) -> Result<Invoice> {
-    let ctx = OrderContext {
-        segment: "enterprise".into(),
-        country: "DE".into(),
-        date: date(2026, 12, 16)?,
-    };
-    let upgrade = item(
-        "bandwidth-upgrade",
-        "modify",
-        json!({"bandwidth_mbps": 10000}),
-    )?;
-    let upgrade = catalog
-        .validate_item("items[0]", &upgrade, &ctx, Some(&wan.characteristics))
-        .map_err(l2c_catalog::CatalogError::Validation)?;
-    let mut upgraded = wan.clone();
-    upgraded
-        .characteristics
-        .insert("bandwidth_mbps".into(), l2c_catalog::Value::Integer(10_000));
-    let new_quote = catalog.quote(&upgraded, account.currency)?;
-    let december = account.cycle.period_containing(ctx.date)?;
-    let january = account.cycle.next_period(&december)?;
-    let old = service_charge(wan_quote)?;
-    let new = service_charge(&new_quote)?;
-    let change = mid_period_change(
-        old.unit_amount,
-        new.unit_amount,
-        &december,
-        ctx.date,
-        account.rounding,
-    )?;
-    let rest = Period::new(ctx.date, december.end())?;
-    let mut lines = vec![
-        InvoiceLine::new(
-            "Credit: unused 1 Gbit/s service",
-            Some(rest),
-            Decimal::NEGATIVE_ONE,
-            -change.credit,
-            account.vat,
-            account.rounding,
-        )?,
-        InvoiceLine::new(
-            "10 Gbit/s service (prorated)",
-            Some(rest),
-            Decimal::ONE,
-            change.charge,
-            account.vat,
-            account.rounding,
-        )?,
-    ];
-    for c in &catalog.quote(&upgrade, account.currency)?.one_time {
-        lines.push(line(account, c, None, None)?);
-    }
-    for c in new_quote.recurring.iter().chain(&lan_quote.recurring) {
-        lines.push(line(account, c, Some(january), Some(&january))?);
-    }
-    compose(account, lines)
-}
-
-fn compose(account: &Account, lines: Vec<InvoiceLine>) -> Result<Invoice> {
-    let nothing_prepaid = Money::zero(account.currency);
-    let kind = DocumentKind::Invoice;
-    Ok(Invoice::compose(
-        kind,
-        account.currency,
-        lines,
-        nothing_prepaid,
-        account.rounding,
-    )?)
-}
-
-fn service_charge(q: &Quote) -> Result<&Charge> {
-    q.recurring
-        .iter()
-        .find(|c| {
-            c.price_id == "service"
-                && c.kind == PriceKind::Recurring(l2c_billing::BillingFrequency::Monthly)
-        })
-        .context("the WAN quote has a monthly service charge")
-}
-
-fn print_invoice(title: &str, inv: &Invoice) {
-    println!("Invoice {title} ({})", inv.currency());
+async fn place(desk: &Desk, items: Value) -> Result<Value> {
+    let body = json!({"billing_account": "ACME-EUR", "items": items});
+    let order = desk.rita.post("/api/v1/orders", body).await?;
     println!(
-        "  {:<36} {:<23} {:>5} {:>10} {:>11}",
-        "line", "period", "qty", "unit", "net"
+        "   order {} placed: {} one-time, {} monthly {}",
+        short(&order["id"]),
+        order["one_time_total"].as_str().unwrap_or("?"),
+        order["monthly_total"].as_str().unwrap_or("?"),
+        order["currency"].as_str().unwrap_or("")
     );
-    for l in inv.lines() {
-        let period = l.period().map_or(String::new(), |p| p.to_string());
-        println!(
-            "  {:<36} {:<23} {:>5} {:>10} {:>11}",
-            l.description(),
-            period,
-            l.quantity(),
-            l.unit_price().amount(),
-            l.net().amount()
-        );
+    Ok(order)
+}
+
+/// Waits for a task in `group`'s queue and returns its id.
+async fn wait_task(who: &As, group: &str) -> Result<String> {
+    let started = Instant::now();
+    loop {
+        let tasks = who.get(&format!("/api/v1/tasks?group={group}")).await?;
+        if let Some(id) = tasks.get(0).and_then(|t| t["id"].as_str()) {
+            return Ok(id.to_string());
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("no task reached {group} within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let t = inv.totals();
-    for s in inv.tax_subtotals() {
-        println!(
-            "  VAT {:<32} on {:>11} = {:>10}",
-            s.rate.to_string(),
-            s.taxable.amount(),
-            s.tax.amount()
-        );
-    }
-    println!(
-        "  {:<60} {:>15}",
-        "Total without VAT",
-        t.tax_exclusive.to_string()
-    );
-    println!("  {:<60} {:>15}", "VAT", t.tax_total.to_string());
-    println!("  {:<60} {:>15}", "Amount due", t.payable.to_string());
-    let broken = inv.check_rules();
-    if broken.is_empty() {
-        println!("  EN 16931 BR-CO-10..17: all hold\n");
+}
+
+async fn act(who: &As, group: &str, what: &str, data: Value) -> Result<()> {
+    let task = wait_task(who, group).await?;
+    let t = who.get(&format!("/api/v1/tasks/{task}")).await?;
+    let (path, body) = if t["kind"] == "approval" {
+        (format!("/api/v1/tasks/{task}/approve"), json!({}))
     } else {
-        println!("  EN 16931 rules broken: {}\n", broken.join("; "));
+        (
+            format!("/api/v1/tasks/{task}/complete"),
+            json!({ "data": data }),
+        )
+    };
+    who.post(&path, body).await?;
+    println!("   {group} {what} ({})", t["stage"].as_str().unwrap_or("?"));
+    Ok(())
+}
+
+async fn wait_final(who: &As, order: &Value) -> Result<Value> {
+    let id = order["id"].as_str().unwrap_or_default();
+    let started = Instant::now();
+    loop {
+        let o = who.get(&format!("/api/v1/orders/{id}")).await?;
+        let state = o["state"].as_str().unwrap_or_default();
+        if ["completed", "rejected", "failed", "partial", "cancelled"].contains(&state) {
+            println!("   order {} is {state}", short(&o["id"]));
+            return Ok(o);
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("order {id} is still {state} after 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn short(id: &Value) -> String {
+    let s = id.as_str().unwrap_or("?");
+    s.chars()
+        .rev()
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+fn print_timeline(order: &Value) {
+    println!(
+        "\n   order {} ({}):",
+        short(&order["id"]),
+        order["state"].as_str().unwrap_or("?")
+    );
+    for e in order["timeline"].as_array().into_iter().flatten() {
+        let event = e["event"].as_str().unwrap_or("?");
+        if event == "step.started" {
+            continue;
+        }
+        let at = e["at"].as_str().unwrap_or("?");
+        let when = at.get(5..19).unwrap_or(at).replace('T', " ");
+        let mut line = format!(
+            "   {when}  {:9} {:22}",
+            e["source"].as_str().unwrap_or(""),
+            event
+        );
+        if let Some(stage) = e["stage"].as_str() {
+            line.push_str(&format!(" {stage}"));
+        }
+        if let Some(actor) = e["actor"].as_str().filter(|a| !a.starts_with("worker-")) {
+            line.push_str(&format!(" by {actor}"));
+        }
+        if let Some(reason) = e["data"]["reason"].as_str() {
+            line.push_str(&format!(": {reason}"));
+        }
+        println!("{}", line.trim_end());
+    }
+}
+
+fn print_products(products: &Value) {
+    for p in products.as_array().into_iter().flatten() {
+        println!(
+            "   product {} {} v{} {} {}",
+            short(&p["id"]),
+            p["offering"].as_str().unwrap_or("?"),
+            p["version"],
+            p["status"].as_str().unwrap_or("?"),
+            p["characteristics"]
+        );
+    }
+}
+
+fn print_subscriptions(subs: &Value) {
+    for s in subs.as_array().into_iter().flatten() {
+        println!(
+            "   subscription of {} ({}) since {}:",
+            short(&s["product"]),
+            s["offering"].as_str().unwrap_or("?"),
+            s["start_date"].as_str().unwrap_or("?")
+        );
+        for c in s["charges"].as_array().into_iter().flatten() {
+            let to = c["effective_to"]
+                .as_str()
+                .map(|t| format!(" to {t}"))
+                .unwrap_or_default();
+            println!(
+                "     {:28} {:>10} {} {}{}",
+                c["name"].as_str().unwrap_or("?"),
+                c["amount"].as_str().unwrap_or("?"),
+                c["period"].as_str().unwrap_or("once"),
+                c["effective_from"]
+                    .as_str()
+                    .map(|f| format!("from {f}"))
+                    .unwrap_or_default(),
+                to
+            );
+        }
     }
 }

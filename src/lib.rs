@@ -8,13 +8,18 @@
 //! - [`accounts`], [`auth`]: who orders and who may do what.
 //! - [`handlers`]: what `task` stages call.
 //! - [`settings`], [`workflows`]: configuration and the shipped definitions.
+//! - [`http`]: the HTTP API; [`metrics`]: Prometheus metrics; [`server`]: `l2c serve`.
 
 pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod error;
 pub mod handlers;
+pub mod http;
 pub mod inventory;
+pub mod metrics;
 pub mod orders;
+pub mod server;
 pub mod settings;
+pub mod subscriptions;
 pub mod workflows;

@@ -2,9 +2,14 @@
 
 mod catalog_cmd;
 mod demo;
+mod server_cmd;
 mod workflow_cmd;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use l2c::accounts::{BillingAccount, CustomerAccount};
+use l2c::auth::{NewUser, Role};
+use server_cmd::DbArgs;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,8 +17,17 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "l2c", version, about, long_about = None)]
 struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -21,8 +35,37 @@ enum Command {
     /// Inspect and check the product catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
-    /// Walk through quoting an order and invoicing it, with exact money.
+    /// Walk through orders on a fresh temporary database: placing, approving, commissioning,
+    /// a rejection, an upgrade, timelines and subscriptions, over the real HTTP API.
     Demo,
+    /// Serve the HTTP API with workers and timers.
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Run on a test clock that POST /api/v1/sandbox/clock moves (demos and tests).
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Run workers and timers only (several may share one PostgreSQL database).
+    Worker {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Apply the database migrations.
+    Migrate {
+        /// The database.
+        #[arg(long, env = "DATABASE_URL", default_value = server_cmd::DEFAULT_DATABASE)]
+        database_url: String,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage customer and billing accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Check and draw workflow definitions.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
@@ -47,6 +90,71 @@ enum CatalogCommand {
 }
 
 #[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user and print its API token (shown once).
+    Add {
+        /// The user's unique name.
+        name: String,
+        /// requester, approver, engineer, finance or admin.
+        #[arg(long, value_parser = server_cmd::parse_role)]
+        role: Role,
+        /// A group whose queue the user works (repeat for several).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// The customer account (requesters).
+        #[arg(long)]
+        account: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Add a customer account.
+    AddCustomer {
+        /// Its id, e.g. ACME.
+        id: String,
+        /// The customer's name.
+        #[arg(long)]
+        name: String,
+        /// The segment catalog eligibility checks, e.g. enterprise.
+        #[arg(long)]
+        segment: String,
+        /// ISO 3166-1 alpha-2 country.
+        #[arg(long)]
+        country: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Add a billing account to a customer account.
+    AddBilling {
+        /// Its id, e.g. ACME-EUR.
+        id: String,
+        /// The customer account.
+        #[arg(long)]
+        customer: String,
+        /// A name for people.
+        #[arg(long)]
+        name: String,
+        /// ISO 4217 currency.
+        #[arg(long)]
+        currency: String,
+        /// Day of the month periods start (1-31).
+        #[arg(long, default_value_t = 1)]
+        cycle_day: u32,
+        /// IANA time zone of its billing dates.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+        /// Days from invoice to due date.
+        #[arg(long, default_value_t = 30)]
+        payment_terms_days: u32,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum WorkflowCommand {
     /// Check a directory of workflow definitions (and its groups.toml) and print a summary.
     Check {
@@ -67,18 +175,104 @@ enum WorkflowCommand {
     },
 }
 
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,l2c=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
+async fn run_async(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve {
+            db,
+            listen,
+            sandbox,
+        } => server_cmd::serve(&db, listen, sandbox).await,
+        Command::Worker { db } => server_cmd::worker(&db).await,
+        Command::Migrate { database_url } => server_cmd::migrate(&database_url).await,
+        Command::User(UserCommand::Add {
+            name,
+            role,
+            groups,
+            account,
+            db,
+        }) => {
+            let user = NewUser {
+                name,
+                role,
+                account,
+                groups,
+            };
+            server_cmd::add_user(&db, user).await
+        }
+        Command::Account(AccountCommand::AddCustomer {
+            id,
+            name,
+            segment,
+            country,
+            db,
+        }) => {
+            let account = CustomerAccount {
+                id,
+                name,
+                segment,
+                country,
+            };
+            server_cmd::add_customer(&db, account).await
+        }
+        Command::Account(AccountCommand::AddBilling {
+            id,
+            customer,
+            name,
+            currency,
+            cycle_day,
+            time_zone,
+            payment_terms_days,
+            db,
+        }) => {
+            let account = BillingAccount {
+                id,
+                customer_account: customer,
+                name,
+                currency,
+                cycle_day,
+                time_zone,
+                payment_terms_days,
+            };
+            server_cmd::add_billing(&db, account).await
+        }
+        Command::Demo => demo::run().await,
+        // Handled synchronously in main.
+        Command::Catalog(_) | Command::Workflow(_) => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logs(cli.log_format);
     let result = match cli.command {
         Command::Catalog(CatalogCommand::Check { file }) => catalog_cmd::check(file.as_deref()),
         Command::Catalog(CatalogCommand::Show { file, offering }) => {
             catalog_cmd::show(file.as_deref(), offering.as_deref())
         }
-        Command::Demo => demo::run(),
         Command::Workflow(WorkflowCommand::Check { dir }) => workflow_cmd::check(&dir),
         Command::Workflow(WorkflowCommand::Show { name, dir, format }) => {
             workflow_cmd::show(&dir, &name, format)
         }
+        command => block_on(run_async(command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,8 +1,10 @@
-//! The step handlers l2c registers with the engine: the simulated network and billing
-//! activation. `workflow check` checks definitions against [`builtin_names`].
+//! The step handlers l2c registers with the engine: the simulated network, billing
+//! activation, and webhooks configured in the settings (`webhook.<name>`). `workflow check`
+//! checks definitions against [`builtin_names`] (webhooks depend on the settings).
 
 pub mod billing;
 pub mod network;
+pub mod webhook;
 
 use l2c_engine::handler::NOOP;
 

@@ -25,6 +25,8 @@ pub async fn cancel(
     order_id: &str,
     reason: &str,
 ) -> AppResult<Cancellation> {
+    // Visibility first: an order the caller may not see is not found, whatever they sent.
+    super::visible(app, user, order_id).await?;
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(AppError::field(
@@ -33,7 +35,6 @@ pub async fn cancel(
             "a cancellation needs a reason",
         ));
     }
-    super::visible(app, user, order_id).await?;
     let outcome = l2c_engine::runtime::retry(|| async {
         let mut tx = app.db.begin_write().await?;
         let outcome = assess(app, &mut tx, user, order_id, reason).await?;

@@ -131,13 +131,20 @@ impl Apply<'_> {
         }
     }
 
-    async fn order_ended(&mut self, status: &str) -> AppResult<()> {
+    /// Why the order's workflow stopped, and who decided (set when it began compensating).
+    async fn decision(&mut self) -> AppResult<(Option<String>, Option<String>)> {
         let row = sqlx::query("SELECT reason, decided_by FROM orders WHERE id = $1")
             .bind(self.order_id.to_string())
             .fetch_one(&mut *self.conn)
             .await?;
-        let reason: Option<String> = sqlx::Row::try_get(&row, "reason")?;
-        let actor: Option<String> = sqlx::Row::try_get(&row, "decided_by")?;
+        Ok((
+            sqlx::Row::try_get(&row, "reason")?,
+            sqlx::Row::try_get(&row, "decided_by")?,
+        ))
+    }
+
+    async fn order_ended(&mut self, status: &str) -> AppResult<()> {
+        let (reason, actor) = self.decision().await?;
         let (reason, actor) = (reason.as_deref(), actor.as_deref());
         match status {
             "completed" => {
@@ -156,7 +163,13 @@ impl Apply<'_> {
             }
             "cancelled" => {
                 self.cancel_open_items().await?;
-                self.move_order(OrderState::Cancelled, actor, reason).await
+                // Items still compensating (releasing a port, removing billing) keep the
+                // order pendingCancellation; the last of them to end cancels it.
+                if self.items_final().await? {
+                    self.move_order(OrderState::Cancelled, actor, reason)
+                        .await?;
+                }
+                Ok(())
             }
             _ => {
                 self.cancel_open_items().await?;
@@ -164,6 +177,22 @@ impl Apply<'_> {
                 self.move_order(OrderState::Failed, None, reason).await
             }
         }
+    }
+
+    async fn items_final(&mut self) -> AppResult<bool> {
+        let states = item_states(self.conn, self.order_id).await?;
+        Ok(states.iter().all(|s| s.is_final()))
+    }
+
+    /// Cancels an order waiting in pendingCancellation once its last item has ended.
+    async fn finish_cancellation(&mut self) -> AppResult<()> {
+        let state = lock_state(self.conn, self.backend, self.order_id).await?;
+        if state != Some(OrderState::PendingCancellation) || !self.items_final().await? {
+            return Ok(());
+        }
+        let (reason, actor) = self.decision().await?;
+        self.move_order(OrderState::Cancelled, actor.as_deref(), reason.as_deref())
+            .await
     }
 
     async fn cancel_open_items(&mut self) -> AppResult<()> {
@@ -226,7 +255,8 @@ impl Apply<'_> {
                 };
                 set_item_state(self.conn, self.order_id, item_id, to, None).await?;
                 self.apply_to_inventory(action, to, product_id, &input)
-                    .await
+                    .await?;
+                self.finish_cancellation().await
             }
         }
     }

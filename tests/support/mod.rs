@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod client;
+
 use l2c::accounts::{self, BillingAccount, CustomerAccount};
 use l2c::app::{App, AppOptions};
 use l2c::auth::{NewUser, Role, User};
@@ -25,6 +27,8 @@ pub struct World {
     pub nina: User,
     pub fred: User,
     pub ada: User,
+    /// Every user's bearer token, by user name.
+    pub tokens: std::collections::HashMap<String, String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -46,21 +50,38 @@ pub async fn database_url(backend: Backend) -> Option<(String, Option<tempfile::
     }
 }
 
-async fn user(app: &App, name: &str, role: Role, account: Option<&str>, groups: &[&str]) -> User {
+async fn user(
+    app: &App,
+    tokens: &mut std::collections::HashMap<String, String>,
+    name: &str,
+    role: Role,
+    account: Option<&str>,
+    groups: &[&str],
+) -> User {
     let new = NewUser {
         name: name.into(),
         role,
         account: account.map(str::to_string),
         groups: groups.iter().map(|g| g.to_string()).collect(),
     };
-    app.add_user(&new).await.expect("user").0
+    let (user, token) = app.add_user(&new).await.expect("user");
+    tokens.insert(name.to_string(), token);
+    user
 }
 
 /// A world on `backend` with the sandbox clock and these settings.
 pub async fn world_with(backend: Backend, settings: Settings) -> Option<World> {
+    world_opts(backend, |o| o.settings = settings).await
+}
+
+/// A world on `backend` with the sandbox clock; `configure` adjusts the app's options.
+pub async fn world_opts(
+    backend: Backend,
+    configure: impl FnOnce(&mut AppOptions),
+) -> Option<World> {
     let (url, dir) = database_url(backend).await?;
     let mut options = AppOptions::new(url);
-    options.settings = settings;
+    configure(&mut options);
     options.sandbox = true;
     options.engine.poll_interval = Duration::from_millis(20);
     let app = App::open(options).await.expect("app opens");
@@ -88,12 +109,24 @@ pub async fn world_with(backend: Backend, settings: Settings) -> Option<World> {
             .await
             .expect("billing");
     }
-    let rita = user(&app, "rita", Role::Requester, Some("ACME"), &[]).await;
-    let other = user(&app, "gus", Role::Requester, Some("GLOBEX"), &[]).await;
-    let sam = user(&app, "sam", Role::Approver, None, &["sales-managers"]).await;
-    let nina = user(&app, "nina", Role::Approver, None, &["network-engineering"]).await;
-    let fred = user(&app, "fred", Role::Engineer, None, &["field-engineers"]).await;
-    let ada = user(&app, "ada", Role::Admin, None, &[]).await;
+    let mut tokens = std::collections::HashMap::new();
+    let t = &mut tokens;
+    let rita = user(&app, t, "rita", Role::Requester, Some("ACME"), &[]).await;
+    let other = user(&app, t, "gus", Role::Requester, Some("GLOBEX"), &[]).await;
+    let sam = user(&app, t, "sam", Role::Approver, None, &["sales-managers"]).await;
+    let nina = user(
+        &app,
+        t,
+        "nina",
+        Role::Approver,
+        None,
+        &["network-engineering"],
+    )
+    .await;
+    let fred = user(&app, t, "fred", Role::Engineer, None, &["field-engineers"]).await;
+    let ada = user(&app, t, "ada", Role::Admin, None, &[]).await;
+    user(&app, t, "fay", Role::Finance, None, &[]).await;
+    user(&app, t, "lena", Role::Approver, None, &["network-leads"]).await;
     Some(World {
         app,
         rita,
@@ -102,6 +135,7 @@ pub async fn world_with(backend: Backend, settings: Settings) -> Option<World> {
         nina,
         fred,
         ada,
+        tokens,
         _dir: dir,
     })
 }

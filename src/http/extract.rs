@@ -1,0 +1,126 @@
+//! Extractors whose refusals are problems: JSON bodies, path and query parameters, and the
+//! caller (a bearer token looked up by its hash).
+
+use super::problem::ApiError;
+use super::{ApiState, USER_CACHE};
+use crate::auth::{self, Role, User};
+use crate::error::AppError;
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+/// A JSON body; malformed JSON, a wrong content type, unknown fields or an oversized body
+/// become 4xx problems.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = <axum::Json<T> as FromRequest<S>>::from_request(req, state).await?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// An optional JSON body: absent when the request has no `Content-Type` (an empty POST).
+impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        let body: Option<axum::Json<T>> =
+            <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await?;
+        Ok(body.map(|axum::Json(v)| ApiJson(v)))
+    }
+}
+
+/// Path parameters.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(value))
+    }
+}
+
+/// Query parameters.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(value))
+    }
+}
+
+/// The authenticated caller (`Authorization: Bearer <token>`).
+pub struct Caller(pub User);
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthenticated("send Authorization: Bearer <token>"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthenticated("the Authorization header must be Bearer <token>"))?;
+        let hash = auth::hash_token(token);
+        if let Some(user) = state.users.read().ok().and_then(|m| m.get(&hash).cloned()) {
+            return Ok(Caller(user));
+        }
+        let user = auth::user_by_token(&state.app.db, token)
+            .await?
+            .ok_or_else(|| unauthenticated("unknown token"))?;
+        if let Ok(mut users) = state.users.write() {
+            if users.len() >= USER_CACHE {
+                users.clear();
+            }
+            users.insert(hash, user.clone());
+        }
+        Ok(Caller(user))
+    }
+}
+
+fn unauthenticated(message: &str) -> ApiError {
+    AppError::Unauthenticated(message.into()).into()
+}
+
+impl Caller {
+    /// The caller, if their role is one of `roles`; else 403.
+    pub fn require(&self, roles: &[Role]) -> Result<&User, ApiError> {
+        if roles.contains(&self.0.role) {
+            Ok(&self.0)
+        } else {
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(AppError::Forbidden(format!(
+                "{} is a {}; this needs the role {}",
+                self.0.name,
+                self.0.role,
+                names.join(" or ")
+            ))
+            .into())
+        }
+    }
+}
+
+/// The caller, who must be a requester (checked before the body is read, so other roles get
+/// 403 whatever they send).
+pub struct Requester(pub User);
+
+impl FromRequestParts<ApiState> for Requester {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(&[Role::Requester])?;
+        Ok(Requester(caller.0))
+    }
+}

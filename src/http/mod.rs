@@ -1,0 +1,98 @@
+//! The HTTP API (axum): JSON under `/api/v1`, the TMF622 product ordering endpoints, OpenAPI
+//! at `/api/openapi.json` with a docs page at `/api/docs`, and `/healthz`, `/readyz`,
+//! `/metrics`. docs/api.md describes the resources and the access matrix.
+//!
+//! - [`problem`]: RFC 9457 errors; [`extract`]: JSON bodies, paths and the bearer token.
+//! - One `router()` per resource module: [`orders`], [`tasks`], [`admin`] (incidents, users,
+//!   accounts, the sandbox clock), [`catalog`], [`inventory`], [`tmf`], [`ops`].
+
+pub mod admin;
+pub mod catalog;
+pub mod extract;
+pub mod inventory;
+pub mod openapi;
+pub mod ops;
+pub mod orders;
+pub mod problem;
+pub mod tasks;
+pub mod tmf;
+
+use crate::app::App;
+use crate::auth::User;
+use crate::metrics::Metrics;
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use tokio::net::TcpListener;
+
+/// The largest request body the API reads (1 MiB: a 100-item order is far below it).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// What every handler gets: the app, the users seen so far by token hash, and the metrics.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The app.
+    pub app: App,
+    /// Users by token hash. Users and their tokens never change once created, so a hit is
+    /// always current; the map is cleared when it grows past [`USER_CACHE`].
+    users: Arc<RwLock<HashMap<String, User>>>,
+    /// Prometheus metrics (the app's).
+    pub metrics: Arc<Metrics>,
+}
+
+/// How many users the token cache holds before it starts again.
+const USER_CACHE: usize = 10_000;
+
+impl ApiState {
+    /// State for `app`.
+    pub fn new(app: App) -> ApiState {
+        ApiState {
+            metrics: app.metrics.clone(),
+            app,
+            users: Arc::default(),
+        }
+    }
+}
+
+/// The whole API.
+pub fn router(state: ApiState) -> Router {
+    let mut v1 = api_v1();
+    if state.app.sandbox.is_some() {
+        v1 = v1.merge(admin::sandbox_router());
+    }
+    Router::new()
+        .nest("/api/v1", v1)
+        .nest("/tmf-api/productOrderingManagement/v4", tmf::router())
+        .merge(ops::router())
+        .merge(openapi::router())
+        .fallback(|| async { problem::ApiError::no_route() })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::track,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+fn api_v1() -> Router<ApiState> {
+    Router::new()
+        .merge(orders::router())
+        .merge(tasks::router())
+        .merge(admin::router())
+        .merge(catalog::router())
+        .merge(inventory::router())
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = router(ApiState::new(app));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,54 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations (utoipa), served at
+//! `/api/openapi.json`, with a browsable page (Scalar) at `/api/docs`.
+
+use super::ApiState;
+use super::{admin, catalog, inventory, ops, orders, problem, tasks, tmf};
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_scalar::{Scalar, Servable};
+
+/// The API's description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "l2c", description = "Lead-to-cash order provisioning: orders, approvals, \
+        commissioning, inventory and billing. Errors are RFC 9457 application/problem+json."),
+    paths(
+        orders::place_order, orders::list_orders, orders::get_order, orders::cancel_order,
+        tasks::list_tasks, tasks::get_task, tasks::claim, tasks::release, tasks::approve,
+        tasks::reject, tasks::complete,
+        admin::list_incidents, admin::retry_incident, admin::skip_incident, admin::add_user,
+        admin::me, admin::add_customer, admin::add_billing, admin::list_billing, admin::clock,
+        admin::move_clock, admin::list_subscriptions,
+        catalog::list_offerings, catalog::get_offering,
+        inventory::list_products, inventory::get_product,
+        tmf::create, tmf::list, tmf::retrieve,
+        ops::healthz, ops::readyz, ops::metrics,
+    ),
+    components(schemas(problem::Problem, problem::FieldError)),
+    modifiers(&Bearer),
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// `/api/openapi.json` and `/api/docs`.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/api/openapi.json",
+            get(|| async { Json(ApiDoc::openapi()) }),
+        )
+        .merge(Scalar::with_url("/api/docs", ApiDoc::openapi()))
+}

@@ -1,0 +1,153 @@
+//! `/api/v1/orders`: place (with `Idempotency-Key`), list, get with the timeline, cancel.
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, Requester};
+use super::problem::{ApiError, ApiResult};
+use super::ApiState;
+use crate::app::App;
+use crate::auth::Role;
+use crate::error::AppError;
+use crate::orders::cancel::{self, Cancellation};
+use crate::orders::model::{OrderRequest, OrderView, TimelineEntry};
+use crate::orders::{self, place};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// The routes.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/orders", post(place_order).get(list_orders))
+        .route("/orders/{id}", get(get_order))
+        .route("/orders/{id}/cancel", post(cancel_order))
+}
+
+/// An order with its timeline (state changes and workflow history, oldest first).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderDetail {
+    /// The order.
+    #[serde(flatten)]
+    pub order: OrderView,
+    /// What happened to it.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// Paging for lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// At most this many, newest first (1-500, default 100).
+    pub limit: Option<i64>,
+}
+
+/// Why an order should be cancelled.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Required, shown in the order's timeline.
+    pub reason: String,
+}
+
+/// The order with its timeline, as `user` may see it.
+pub async fn detail(app: &App, user: &crate::auth::User, id: &str) -> ApiResult<OrderDetail> {
+    let order = orders::visible(app, user, id).await?;
+    let timeline = orders::timeline(app, id).await?;
+    Ok(OrderDetail { order, timeline })
+}
+
+/// The `Idempotency-Key` header, if sent.
+pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => v.to_str().map(|s| Some(s.to_string())).map_err(|_| {
+            AppError::BadRequest {
+                rule: "idempotency_key",
+                message: "Idempotency-Key must be visible ASCII".into(),
+            }
+            .into()
+        }),
+    }
+}
+
+/// Place an order.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
+    request_body = OrderRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key returns the same order")),
+    responses(
+        (status = 201, description = "Placed", body = OrderDetail),
+        (status = 200, description = "Placed earlier with this Idempotency-Key", body = OrderDetail),
+        (status = 422, description = "Validation problems, every one with its path", body = super::problem::Problem),
+    ),
+    security(("bearer" = [])))]
+pub async fn place_order(
+    State(state): State<ApiState>,
+    Requester(user): Requester,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<OrderRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let user = &user;
+    let key = idempotency_key(&headers)?;
+    let placed = place::place(&state.app, user, &request, key.as_deref()).await?;
+    let body = detail(&state.app, user, &placed.order_id).await?;
+    let status = if placed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let location = format!("/api/v1/orders/{}", placed.order_id);
+    Ok((status, [(header::LOCATION, location)], Json(body)))
+}
+
+/// List orders: a requester's account's, or all for the order desk, newest first.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(ListQuery),
+    responses((status = 200, body = Vec<OrderView>)), security(("bearer" = [])))]
+pub async fn list_orders(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Vec<OrderView>>> {
+    let list = orders::list(&state.app, &caller.0, q.limit.unwrap_or(100)).await?;
+    Ok(Json(list))
+}
+
+/// An order with its items, products and timeline.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
+    params(("id" = String, Path, description = "The order id")),
+    responses((status = 200, body = OrderDetail), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_order(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<OrderDetail>> {
+    Ok(Json(detail(&state.app, &caller.0, &id).await?))
+}
+
+/// Request cancellation (TMF622: assessingCancellation, then pendingCancellation while the
+/// workflow compensates, then cancelled).
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders",
+    params(("id" = String, Path, description = "The order id")),
+    request_body = CancelRequest,
+    responses(
+        (status = 202, description = "Accepted; the order is pendingCancellation or cancelled", body = OrderDetail),
+        (status = 409, description = "Refused: an item is already delivered, or the order is final", body = super::problem::Problem),
+    ),
+    security(("bearer" = [])))]
+pub async fn cancel_order(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<CancelRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let user = caller.require(&[Role::Requester, Role::Admin])?;
+    match cancel::cancel(&state.app, user, &id, &body.reason).await? {
+        Cancellation::Accepted => {
+            let body = detail(&state.app, user, &id).await?;
+            Ok((StatusCode::ACCEPTED, Json(body)))
+        }
+        Cancellation::Refused(why) => Err(ApiError::from(AppError::Conflict(why))),
+    }
+}

@@ -1,0 +1,277 @@
+//! `/api/v1/tasks`: the queues of the caller's groups, and claim, release, approve, reject
+//! (with a reason) and complete. Approvers act on approval tasks of their groups, engineers
+//! on manual tasks of theirs; the engine refuses anyone acting on their own order.
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::problem::ApiResult;
+use super::ApiState;
+use crate::auth::{Role, User};
+use crate::error::AppError;
+use crate::orders::place::business_key_order;
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use l2c_engine::runtime::{Outcome, TaskView};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+/// The routes.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/tasks", get(list_tasks))
+        .route("/tasks/{id}", get(get_task))
+        .route("/tasks/{id}/claim", post(claim))
+        .route("/tasks/{id}/release", post(release))
+        .route("/tasks/{id}/approve", post(approve))
+        .route("/tasks/{id}/reject", post(reject))
+        .route("/tasks/{id}/complete", post(complete))
+}
+
+/// A human task in a group's queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Task {
+    /// The id.
+    pub id: String,
+    /// The order it belongs to.
+    pub order_id: Option<String>,
+    /// The workflow instance.
+    pub instance_id: String,
+    /// The stage, e.g. `technical-feasibility`.
+    pub stage: String,
+    /// approval or manual.
+    pub kind: String,
+    /// The group whose queue holds it.
+    pub group: String,
+    /// open, completed, rejected or cancelled.
+    pub state: String,
+    /// Who claimed it.
+    pub claimed_by: Option<String>,
+    /// Approvals needed.
+    pub required: i64,
+    /// Approvals given.
+    pub approvals: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<TaskView> for Task {
+    fn from(t: TaskView) -> Self {
+        Task {
+            order_id: t
+                .business_key
+                .as_deref()
+                .and_then(business_key_order)
+                .map(str::to_string),
+            id: t.id,
+            instance_id: t.instance_id,
+            stage: t.stage,
+            kind: t.kind,
+            group: t.group,
+            state: t.state,
+            claimed_by: t.claimed_by,
+            required: t.required,
+            approvals: t.approvals,
+            created_at: t.created_at,
+        }
+    }
+}
+
+/// Which queue to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TaskQuery {
+    /// One of the caller's groups (default: all of them).
+    pub group: Option<String>,
+}
+
+/// Why a task is rejected.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Required; the requester sees it.
+    pub reason: String,
+}
+
+/// What a manual task's work produced.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// Data merged into the workflow's output (an object), e.g. the CPE serial number.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data: Option<Value>,
+}
+
+fn may_view(user: &User, task: &TaskView) -> bool {
+    user.is_admin() || user.in_group(&task.group)
+}
+
+/// The task, if the caller may act on it: a member of its group with the role its kind needs.
+async fn actionable(state: &ApiState, user: &User, id: &str) -> ApiResult<TaskView> {
+    let task = state.app.engine.task(id).await?;
+    let role = if task.kind == "approval" {
+        Role::Approver
+    } else {
+        Role::Engineer
+    };
+    if !user.in_group(&task.group) || user.role != role {
+        return Err(AppError::Forbidden(format!(
+            "task {id} is a {} task of {}; only {}s of that group act on it",
+            task.kind, task.group, role
+        ))
+        .into());
+    }
+    Ok(task)
+}
+
+/// The open tasks of the caller's groups (admins: every group), oldest first.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskQuery),
+    responses((status = 200, body = Vec<Task>)), security(("bearer" = [])))]
+pub async fn list_tasks(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<TaskQuery>,
+) -> ApiResult<Json<Vec<Task>>> {
+    let user = caller.require(&[Role::Approver, Role::Engineer, Role::Admin])?;
+    let groups: Vec<String> = match (&q.group, user.is_admin()) {
+        (Some(g), _) if user.is_admin() || user.in_group(g) => vec![g.clone()],
+        (Some(g), _) => {
+            return Err(AppError::Forbidden(format!("{} is not in group {g}", user.name)).into())
+        }
+        (None, true) => state.app.groups.to_vec(),
+        (None, false) => user.groups.clone(),
+    };
+    let mut tasks = Vec::new();
+    for g in &groups {
+        tasks.extend(
+            state
+                .app
+                .engine
+                .open_tasks(g)
+                .await?
+                .into_iter()
+                .map(Task::from),
+        );
+    }
+    tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    Ok(Json(tasks))
+}
+
+/// One task of the caller's groups.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks",
+    params(("id" = String, Path, description = "The task id")),
+    responses((status = 200, body = Task), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_task(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Task>> {
+    let task = state.app.engine.task(&id).await?;
+    if !may_view(&caller.0, &task) {
+        return Err(AppError::not_found("task", id).into());
+    }
+    Ok(Json(task.into()))
+}
+
+async fn current(state: &ApiState, id: &str) -> ApiResult<Json<Task>> {
+    Ok(Json(state.app.engine.task(id).await?.into()))
+}
+
+/// Claim a task: others cannot act on it until it is released or decided.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks",
+    params(("id" = String, Path, description = "The task id")),
+    responses((status = 200, body = Task), (status = 409, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn claim(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Task>> {
+    actionable(&state, &caller.0, &id).await?;
+    state.app.engine.claim_task(&id, &caller.0.name).await?;
+    current(&state, &id).await
+}
+
+/// Release a task the caller claimed.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/release", tag = "tasks",
+    params(("id" = String, Path, description = "The task id")),
+    responses((status = 200, body = Task), (status = 409, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn release(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Task>> {
+    actionable(&state, &caller.0, &id).await?;
+    state.app.engine.release_task(&id, &caller.0.name).await?;
+    current(&state, &id).await
+}
+
+async fn decide(
+    state: &ApiState,
+    user: &User,
+    id: &str,
+    outcome: Outcome,
+) -> ApiResult<Json<Task>> {
+    actionable(state, user, id).await?;
+    state
+        .app
+        .engine
+        .complete_task(id, &user.name, outcome)
+        .await?;
+    current(state, id).await
+}
+
+/// Approve an approval task.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/approve", tag = "tasks",
+    params(("id" = String, Path, description = "The task id")),
+    responses((status = 200, body = Task), (status = 403, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn approve(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Task>> {
+    decide(&state, &caller.0, &id, Outcome::Approve).await
+}
+
+/// Reject a task; the reason is required and ends the order's workflow as rejected.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/reject", tag = "tasks",
+    params(("id" = String, Path, description = "The task id")),
+    request_body = RejectRequest,
+    responses((status = 200, body = Task), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn reject(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<RejectRequest>,
+) -> ApiResult<Json<Task>> {
+    let outcome = Outcome::Reject {
+        reason: body.reason,
+    };
+    decide(&state, &caller.0, &id, outcome).await
+}
+
+/// Complete a manual task, with the data the work produced.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks",
+    params(("id" = String, Path, description = "The task id")),
+    request_body = CompleteRequest,
+    responses((status = 200, body = Task), (status = 409, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn complete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    body: Option<ApiJson<CompleteRequest>>,
+) -> ApiResult<Json<Task>> {
+    let data = body.and_then(|ApiJson(b)| b.data).unwrap_or(Value::Null);
+    if !(data.is_null() || data.is_object()) {
+        return Err(AppError::field("data", "object", "data must be a JSON object").into());
+    }
+    decide(&state, &caller.0, &id, Outcome::Done { data }).await
+}

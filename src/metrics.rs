@@ -1,0 +1,164 @@
+//! Prometheus metrics: HTTP request and step (handler call) latency histograms, recorded as
+//! they happen, and gauges read from the database at scrape time (orders by state, open tasks
+//! by group, incidents), so every node reports the shared truth.
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use l2c_engine::handler::{HandlerResult, Observer};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use sqlx::Row;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Labels of an HTTP request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// GET, POST, ...
+    pub method: String,
+    /// The route pattern, e.g. `/api/v1/orders/{id}`.
+    pub route: String,
+    /// The status code.
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StepLabels {
+    handler: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GroupLabels {
+    group: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms to about 16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// The metrics of one process.
+pub struct Metrics {
+    registry: Registry,
+    requests: Histograms<RequestLabels>,
+    steps: Histograms<StepLabels>,
+    orders: Family<StateLabels, Gauge>,
+    queues: Family<GroupLabels, Gauge>,
+    incidents: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("l2c");
+        let requests: Histograms<RequestLabels> = Family::new_with_constructor(latency_histogram);
+        let steps: Histograms<StepLabels> = Family::new_with_constructor(latency_histogram);
+        let orders = Family::<StateLabels, Gauge>::default();
+        let queues = Family::<GroupLabels, Gauge>::default();
+        let incidents = Gauge::default();
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "step_duration_seconds",
+            "Step handler call latency by handler and outcome",
+            steps.clone(),
+        );
+        registry.register("orders", "Orders by TMF622 state", orders.clone());
+        registry.register("open_tasks", "Open human tasks by group", queues.clone());
+        registry.register(
+            "incidents",
+            "Steps waiting for an operator",
+            incidents.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            steps,
+            orders,
+            queues,
+            incidents,
+        }
+    }
+
+    /// Records one HTTP request.
+    pub fn request(&self, labels: RequestLabels, took: Duration) {
+        self.requests
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+    }
+
+    /// An engine handler observer that records step latencies here.
+    pub fn observer(self: &Arc<Self>) -> Observer {
+        let me = Arc::clone(self);
+        Arc::new(
+            move |handler: &str, took: Duration, result: &HandlerResult| {
+                let outcome = match result {
+                    Ok(_) => "ok",
+                    Err(l2c_engine::handler::HandlerError::Retryable(_)) => "retryable",
+                    Err(l2c_engine::handler::HandlerError::Fatal(_)) => "fatal",
+                };
+                let labels = StepLabels {
+                    handler: handler.to_string(),
+                    outcome,
+                };
+                me.steps.get_or_create(&labels).observe(took.as_secs_f64());
+            },
+        )
+    }
+
+    /// Reads the gauges from the database and renders everything in the text format.
+    pub async fn render(&self, app: &App) -> AppResult<String> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
+            .fetch_all(&app.db.pool)
+            .await?;
+        self.orders.clear();
+        for r in rows {
+            let state: String = r.try_get("state")?;
+            let n: i64 = r.try_get("n")?;
+            self.orders.get_or_create(&StateLabels { state }).set(n);
+        }
+        self.queues.clear();
+        for group in app.groups.iter() {
+            let n = app.engine.open_tasks(group).await?.len();
+            let labels = GroupLabels {
+                group: group.clone(),
+            };
+            self.queues
+                .get_or_create(&labels)
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        let incidents = app.engine.incidents().await?.len();
+        self.incidents
+            .set(i64::try_from(incidents).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        encode(&mut out, &self.registry).map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(out)
+    }
+}

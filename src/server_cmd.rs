@@ -1,0 +1,140 @@
+//! `l2c serve`, `l2c worker`, `l2c migrate`, `l2c user add` and `l2c account add-customer|
+//! add-billing`: the commands that run l2c on a database.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use l2c::accounts::{self, BillingAccount, CustomerAccount};
+use l2c::app::{redact, App, AppOptions};
+use l2c::auth::{NewUser, Role};
+use l2c::server::{spawn_workers, stop_workers, Server};
+use l2c::settings::Settings;
+use l2c_engine::db::Db;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The embedded default database: `l2c.db` in the working directory, created if missing.
+pub const DEFAULT_DATABASE: &str = "sqlite://l2c.db?mode=rwc";
+
+/// Where the data is and how l2c is configured.
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    pub database_url: String,
+    /// A settings file (TOML; docs/configuration.md).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Workflow definitions to load instead of the shipped ones.
+    #[arg(long)]
+    pub workflows: Option<PathBuf>,
+    /// A catalog file to load instead of the shipped one.
+    #[arg(long)]
+    pub catalog: Option<PathBuf>,
+}
+
+impl DbArgs {
+    /// Opens the app (migrating the database) with these arguments.
+    pub async fn open(&self, sandbox: bool) -> Result<App> {
+        let mut options = AppOptions::new(self.database_url.clone());
+        if let Some(file) = &self.config {
+            options.settings = Settings::from_file(file)?;
+        }
+        options.workflows_dir = self.workflows.clone();
+        options.catalog_file = self.catalog.clone();
+        options.sandbox = sandbox;
+        App::open(options).await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// `l2c serve`.
+pub async fn serve(db: &DbArgs, listen: SocketAddr, sandbox: bool) -> Result<()> {
+    let app = db.open(sandbox).await?;
+    let workers = app.settings.workers;
+    let server = Server::start(app, listen, workers).await?;
+    tracing::info!(
+        addr = %server.addr,
+        database = %redact(&db.database_url),
+        sandbox,
+        workers,
+        "l2c serving; API docs at /api/docs"
+    );
+    println!(
+        "l2c listening on {} (database {}{})",
+        server.url(),
+        redact(&db.database_url),
+        if sandbox { ", sandbox clock" } else { "" }
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await
+}
+
+/// `l2c worker`.
+pub async fn worker(db: &DbArgs) -> Result<()> {
+    let app = db.open(false).await?;
+    let workers = spawn_workers(&app, app.settings.workers);
+    println!("l2c worker running ({} workers)", app.settings.workers);
+    shutdown_signal().await;
+    stop_workers(workers).await
+}
+
+/// `l2c migrate`.
+pub async fn migrate(database_url: &str) -> Result<()> {
+    let db = Db::connect(database_url, 2)
+        .await
+        .with_context(|| format!("connect to {}", redact(database_url)))?;
+    db.migrate().await.context("apply migrations")?;
+    println!("{}: migrations applied", redact(database_url));
+    Ok(())
+}
+
+/// `l2c user add`.
+pub async fn add_user(db: &DbArgs, user: NewUser) -> Result<()> {
+    let app = db.open(false).await?;
+    let (user, token) = app.add_user(&user).await?;
+    println!("user {} ({}) added", user.name, user.role);
+    println!("token (shown once; l2c keeps only its hash): {token}");
+    Ok(())
+}
+
+/// Parses a role for clap.
+pub fn parse_role(s: &str) -> std::result::Result<Role, String> {
+    s.parse()
+}
+
+/// `l2c account add-customer`.
+pub async fn add_customer(db: &DbArgs, account: CustomerAccount) -> Result<()> {
+    let app = db.open(false).await?;
+    accounts::add_customer(&app.db, &account, app.now_ms()).await?;
+    println!("customer account {} added", account.id);
+    Ok(())
+}
+
+/// `l2c account add-billing`.
+pub async fn add_billing(db: &DbArgs, account: BillingAccount) -> Result<()> {
+    let app = db.open(false).await?;
+    accounts::add_billing(&app.db, &account, app.now_ms()).await?;
+    println!("billing account {} added", account.id);
+    Ok(())
+}

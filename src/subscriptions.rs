@@ -1,0 +1,121 @@
+//! The subscriptions billing activation created: what each product is billed, charge by
+//! charge, with the dates each charge is effective (billing runs prorate by them).
+
+use crate::error::{AppError, AppResult};
+use l2c_engine::db::Db;
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// A product's subscription.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Subscription {
+    /// The id.
+    pub id: String,
+    /// The billing account it is billed to.
+    pub billing_account: String,
+    /// The product it bills.
+    pub product: String,
+    /// The offering and the version its prices come from.
+    pub offering: String,
+    /// The pinned version.
+    pub version: u32,
+    /// The currency.
+    pub currency: String,
+    /// The first billed day (YYYY-MM-DD).
+    pub start_date: String,
+    /// The last billed day, once ended.
+    pub end_date: Option<String>,
+    /// active or ended.
+    pub status: String,
+    /// Its charges, oldest first.
+    pub charges: Vec<SubscriptionCharge>,
+}
+
+/// One charge of a subscription.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SubscriptionCharge {
+    /// The order item that added it.
+    pub order_id: String,
+    /// The price's name, e.g. `Monthly port fee`.
+    pub name: String,
+    /// one_time or recurring.
+    pub kind: String,
+    /// monthly, quarterly or yearly (recurring charges).
+    pub period: Option<String>,
+    /// The amount per unit (decimal string).
+    pub unit_amount: String,
+    /// Units.
+    pub units: i64,
+    /// The amount per period (decimal string).
+    pub amount: String,
+    /// From when it is billed.
+    pub effective_from: String,
+    /// The day it stopped applying (exclusive: a replacing charge starts that day), once a
+    /// change or an end closed it.
+    pub effective_to: Option<String>,
+}
+
+/// Subscriptions of the given billing accounts (`None`: all), by id.
+pub async fn list(db: &Db, billing_accounts: Option<&[String]>) -> AppResult<Vec<Subscription>> {
+    let rows = sqlx::query(
+        "SELECT id, billing_account_id, product_id, offering, version, currency, start_date, \
+         end_date, status FROM subscriptions ORDER BY created_at, id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut subs: BTreeMap<String, Subscription> = BTreeMap::new();
+    let mut order = Vec::new();
+    for r in rows {
+        let account: String = r.try_get("billing_account_id")?;
+        if billing_accounts.is_some_and(|allowed| !allowed.contains(&account)) {
+            continue;
+        }
+        let version: i64 = r.try_get("version")?;
+        let id: String = r.try_get("id")?;
+        order.push(id.clone());
+        subs.insert(
+            id.clone(),
+            Subscription {
+                id,
+                billing_account: account,
+                product: r.try_get("product_id")?,
+                offering: r.try_get("offering")?,
+                version: u32::try_from(version).map_err(|e| AppError::Internal(e.to_string()))?,
+                currency: r.try_get("currency")?,
+                start_date: r.try_get("start_date")?,
+                end_date: r.try_get("end_date")?,
+                status: r.try_get("status")?,
+                charges: Vec::new(),
+            },
+        );
+    }
+    let charges = sqlx::query(
+        "SELECT subscription_id, order_id, name, kind, period, unit_amount, units, amount, \
+         effective_from, effective_to FROM subscription_charges \
+         ORDER BY subscription_id, effective_from, order_id, price_id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    for r in charges {
+        let sub: String = r.try_get("subscription_id")?;
+        if let Some(s) = subs.get_mut(&sub) {
+            s.charges.push(SubscriptionCharge {
+                order_id: r.try_get("order_id")?,
+                name: r.try_get("name")?,
+                kind: r.try_get("kind")?,
+                period: r.try_get("period")?,
+                unit_amount: r.try_get("unit_amount")?,
+                units: r.try_get("units")?,
+                amount: r.try_get("amount")?,
+                effective_from: r.try_get("effective_from")?,
+                effective_to: r.try_get("effective_to")?,
+            });
+        }
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|id| subs.remove(&id))
+        .collect())
+}

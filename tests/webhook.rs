@@ -1,0 +1,194 @@
+//! The generic webhook handler against a real local HTTP server that fails twice (503) and
+//! then succeeds: the step is retried with the same Idempotency-Key, its answer is merged into
+//! the workflow's output, and the order completes — through the real l2c server, on SQLite and
+//! (when `L2C_TEST_DATABASE_URL` is set) PostgreSQL. A 4xx answer fails the item for good.
+
+mod support;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Json;
+use l2c::settings::WebhookSettings;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use support::client::Api;
+use support::{world_opts, Backend};
+
+scenarios!(
+    webhook_fails_twice_then_succeeds,
+    webhook_client_error_is_fatal,
+);
+
+/// lan-setup with a CRM ticket opened by webhook between port allocation and billing.
+const LAN_WITH_WEBHOOK: &str = r#"
+description = "LAN with a CRM ticket (test)"
+version = 1
+[[stage]]
+id = "allocate-ports"
+kind = "task"
+handler = "network.allocate-lan"
+compensation = "network.release-lan"
+[[stage]]
+id = "open-ticket"
+kind = "task"
+handler = "webhook.crm"
+timeout = "5s"
+retry = { max_attempts = 5, backoff = "1s", max_backoff = "10s" }
+[[stage]]
+id = "activate-billing"
+kind = "task"
+handler = "billing.activate"
+compensation = "billing.deactivate"
+[[stage]]
+id = "done"
+kind = "end"
+[[edge]]
+from = "allocate-ports"
+to = "open-ticket"
+[[edge]]
+from = "open-ticket"
+to = "activate-billing"
+[[edge]]
+from = "activate-billing"
+to = "done"
+"#;
+
+#[derive(Default)]
+struct Crm {
+    /// The Idempotency-Key and body of every call.
+    calls: Mutex<Vec<(String, Value)>>,
+    /// Status codes to answer, in order; then 200.
+    script: Mutex<Vec<u16>>,
+}
+
+async fn crm_server(crm: Arc<Crm>) -> String {
+    let app = axum::Router::new().route(
+        "/tickets",
+        post(move |headers: HeaderMap, Json(body): Json<Value>| {
+            let crm = crm.clone();
+            async move {
+                let key = headers
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                crm.calls.lock().expect("calls").push((key, body));
+                let next = {
+                    let mut s = crm.script.lock().expect("script");
+                    (!s.is_empty()).then(|| s.remove(0))
+                };
+                match next {
+                    Some(code) => (
+                        StatusCode::from_u16(code).expect("status"),
+                        Json(json!({"error": "scripted"})),
+                    ),
+                    None => (StatusCode::OK, Json(json!({"ticket": "CRM-42"}))),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/tickets")
+}
+
+async fn start(backend: Backend, script: Vec<u16>) -> Option<(Api, Arc<Crm>, tempfile::TempDir)> {
+    let crm = Arc::new(Crm {
+        script: Mutex::new(script),
+        ..Crm::default()
+    });
+    let url = crm_server(crm.clone()).await;
+    let dir = tempfile::tempdir().expect("dir");
+    for entry in
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows")).expect("workflows")
+    {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    std::fs::write(dir.path().join("lan-setup.toml"), LAN_WITH_WEBHOOK).expect("write");
+    let workflows = dir.path().to_path_buf();
+    let world = world_opts(backend, move |o| {
+        o.workflows_dir = Some(workflows);
+        o.settings.webhooks.insert(
+            "crm".into(),
+            WebhookSettings {
+                url,
+                timeout: "2s".into(),
+            },
+        );
+    })
+    .await?;
+    Some((Api::start(world).await, crm, dir))
+}
+
+async fn place_lan(api: &Api) -> String {
+    let r = api.post("rita", "/api/v1/orders", json!({"billing_account": "ACME-EUR", "items": [{"action": "add",
+        "offering": "lan-setup", "characteristics": {"site": "FRA-001", "port_count": 24, "poe": false}}]})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().expect("id").to_string()
+}
+
+/// Moves the sandbox clock past retry backoffs until the order is `state`.
+async fn drive(api: &Api, order: &str, state: &str) -> Value {
+    for _ in 0..300 {
+        let o = api.ok("rita", &format!("/api/v1/orders/{order}")).await;
+        if o["state"] == state {
+            return o;
+        }
+        api.advance("15s").await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("order {order} never became {state}");
+}
+
+async fn webhook_fails_twice_then_succeeds(backend: Backend) {
+    let Some((api, crm, _dir)) = start(backend, vec![503, 503]).await else {
+        return;
+    };
+    let order = place_lan(&api).await;
+    let o = drive(&api, &order, "completed").await;
+    let calls = crm.calls.lock().expect("calls").clone();
+    assert_eq!(calls.len(), 3, "two failures, then success");
+    assert!(
+        calls
+            .iter()
+            .all(|(k, _)| k == &calls[0].0 && k.ends_with(":open-ticket")),
+        "one key: {calls:?}"
+    );
+    let attempts: Vec<&Value> = calls.iter().map(|(_, b)| &b["attempt"]).collect();
+    assert_eq!(attempts, [&json!(1), &json!(2), &json!(3)]);
+    assert_eq!(calls[0].1["input"]["order_id"], json!(order));
+    let t = o["timeline"].as_array().expect("timeline");
+    let retries = t
+        .iter()
+        .filter(|e| e["event"] == "step.retry" && e["stage"] == "open-ticket")
+        .count();
+    assert_eq!(retries, 2);
+    let done = t
+        .iter()
+        .find(|e| e["event"] == "step.completed" && e["stage"] == "open-ticket")
+        .expect("completed");
+    assert_eq!(done["data"]["ticket"], "CRM-42", "{done:?}");
+    api.stop().await;
+}
+
+async fn webhook_client_error_is_fatal(backend: Backend) {
+    let Some((api, crm, _dir)) = start(backend, vec![422]).await else {
+        return;
+    };
+    let order = place_lan(&api).await;
+    let o = drive(&api, &order, "failed").await;
+    assert_eq!(
+        crm.calls.lock().expect("calls").len(),
+        1,
+        "a 4xx is not retried"
+    );
+    let error = o["items"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("422"), "{error}");
+    api.stop().await;
+}

@@ -71,6 +71,8 @@ pub struct App {
     pub groups: Arc<Vec<String>>,
     /// Prometheus metrics (step latencies are recorded as handlers run).
     pub metrics: Arc<Metrics>,
+    /// Orders waiting to be written together (group commit).
+    pub intake: Arc<crate::orders::intake::Intake>,
     members: Arc<RwLock<HashMap<String, Vec<String>>>>,
 }
 
@@ -150,6 +152,7 @@ impl App {
             groups: Arc::new(loaded.groups),
             members,
             metrics,
+            intake: Arc::default(),
         };
         app.refresh_directory().await?;
         Ok(app)

@@ -23,6 +23,7 @@ scenarios!(
     a_running_link_is_upgraded,
     every_validation_problem_is_reported_with_its_path,
     placement_is_idempotent_per_key,
+    concurrent_orders_commit_together_and_fail_alone,
 );
 
 fn request(v: Value) -> OrderRequest {
@@ -501,4 +502,62 @@ async fn placement_is_idempotent_per_key(backend: Backend) {
         .await,
         2
     );
+}
+
+/// Orders placed at the same moment are written together (group commit); one order refused
+/// inside the batch (a key reused with another body) leaves every other one stored, and two
+/// racing requests with one key and one body place one order.
+async fn concurrent_orders_commit_together_and_fail_alone(backend: Backend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let mut calls = Vec::new();
+    for i in 0..40 {
+        let (key, bandwidth) = match i {
+            0 | 1 => (Some("same".to_string()), 100),
+            2 => (Some("clash".to_string()), 100),
+            3 => (Some("clash".to_string()), 50),
+            _ => (Some(format!("k{i}")), 100),
+        };
+        let app = w.app.clone();
+        let rita = w.rita.clone();
+        calls.push(tokio::spawn(async move {
+            place(&app, &rita, &wan_link(bandwidth), key.as_deref()).await
+        }));
+    }
+    let mut placed = Vec::new();
+    let mut refused = Vec::new();
+    for call in calls {
+        match call.await.expect("task") {
+            Ok(p) => placed.push(p),
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].contains("was used for a different order request"),
+        "{refused:?}"
+    );
+    let ids: std::collections::BTreeSet<&str> =
+        placed.iter().map(|p| p.order_id.as_str()).collect();
+    assert_eq!(
+        ids.len(),
+        38,
+        "40 requests, one refused, one a replay of its twin"
+    );
+    assert_eq!(placed.iter().filter(|p| !p.created).count(), 1);
+    let stored = count(
+        &w,
+        "SELECT COUNT(*) FROM orders WHERE requester = $1",
+        "rita",
+    )
+    .await;
+    assert_eq!(stored, 38);
+    let instances = count(
+        &w,
+        "SELECT COUNT(*) FROM orders WHERE requester = $1 AND instance_id IS NOT NULL",
+        "rita",
+    )
+    .await;
+    assert_eq!(instances, 38, "every stored order started its workflow");
 }

@@ -8,6 +8,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+thread_local! {
+    static ROOT: cel::Context<'static, 'static> = cel::Context::default();
+}
+
 /// The variables an expression may use.
 pub const VARIABLES: [&str; 2] = ["input", "output"];
 
@@ -57,13 +61,15 @@ impl Expr {
         input: &serde_json::Value,
         output: &serde_json::Value,
     ) -> Result<serde_json::Value, String> {
-        let mut context = cel::Context::default();
-        context.add_variable_from_value("input", to_cel(input));
-        context.add_variable_from_value("output", to_cel(output));
-        let value = self
-            .program
-            .execute(&context)
-            .map_err(|e| format!("`{}` failed: {e}", self.source))?;
+        // A root context builds CEL's whole standard library; build it once per thread and
+        // give each evaluation a child scope with its two variables.
+        let value = ROOT.with(|root| {
+            let mut context = root.new_inner_scope();
+            context.add_variable_from_value("input", to_cel(input));
+            context.add_variable_from_value("output", to_cel(output));
+            self.program.execute(&context)
+        });
+        let value = value.map_err(|e| format!("`{}` failed: {e}", self.source))?;
         value
             .json()
             .map_err(|e| format!("`{}` gave a value JSON cannot hold: {e}", self.source))

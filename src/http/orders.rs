@@ -77,8 +77,8 @@ pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     request_body = OrderRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key returns the same order")),
     responses(
-        (status = 201, description = "Placed", body = OrderDetail),
-        (status = 200, description = "Placed earlier with this Idempotency-Key", body = OrderDetail),
+        (status = 201, description = "Placed", body = OrderView),
+        (status = 200, description = "Placed earlier with this Idempotency-Key", body = OrderView),
         (status = 422, description = "Validation problems, every one with its path", body = super::problem::Problem),
     ),
     security(("bearer" = [])))]
@@ -91,7 +91,8 @@ pub async fn place_order(
     let user = &user;
     let key = idempotency_key(&headers)?;
     let placed = place::place(&state.app, user, &request, key.as_deref()).await?;
-    let body = detail(&state.app, user, &placed.order_id).await?;
+    // The order as stored; its timeline (just begun) is one GET away.
+    let body = orders::visible(&state.app, user, &placed.order_id).await?;
     let status = if placed.created {
         StatusCode::CREATED
     } else {

@@ -2,12 +2,13 @@
 //! TMF622 lifecycle, cancellation, and the views requesters and the order desk read.
 //!
 //! - [`state`]: the TMF622 states and the one table of allowed transitions.
-//! - [`place`]: placing an order, with idempotency keys.
+//! - [`place`]: placing an order, with idempotency keys; [`intake`]: their group commit.
 //! - [`rollup`]: the engine listener that moves orders, items and products with workflows.
 //! - [`cancel`]: cancellation through assessingCancellation and pendingCancellation.
 //! - [`store`]: the tables.
 
 pub mod cancel;
+pub mod intake;
 pub mod model;
 pub mod place;
 pub mod rollup;

@@ -44,7 +44,8 @@ pub struct Placed {
     pub created: bool,
 }
 
-struct Checked {
+/// An order that passed every check, priced, ready to be stored.
+pub(super) struct Checked {
     customer: CustomerAccount,
     billing: BillingAccount,
     date: Option<NaiveDate>,
@@ -83,22 +84,14 @@ pub async fn place(
         }
     }
     let checked = check(app, user, &account, request).await?;
-    let result = l2c_engine::runtime::retry(|| async {
-        let mut tx = app.db.begin_write().await?;
-        let order_id = match idempotency_key {
-            Some(key) => match claim_key(&mut tx, app, user, key, &hash).await? {
-                Ok(id) => id,
-                Err(earlier) => return Ok(earlier),
-            },
-            None => uuid::Uuid::now_v7().to_string(),
-        };
-        let placed = store(app, &mut tx, user, request, &checked, order_id).await?;
-        tx.commit().await?;
-        Ok::<_, AppError>(placed)
-    })
-    .await?;
-    app.engine.wake();
-    Ok(result)
+    let job = super::intake::Job {
+        user: user.clone(),
+        request: request.clone(),
+        checked,
+        key: idempotency_key.map(str::to_string),
+        hash,
+    };
+    super::intake::submit(app, job).await
 }
 
 fn request_hash(request: &OrderRequest) -> AppResult<String> {
@@ -144,7 +137,7 @@ async fn lookup_key(
 
 /// Records the key for this request inside the placing transaction and returns the new
 /// order's id; if another request got there first, returns what it placed instead.
-async fn claim_key(
+pub(super) async fn claim_key(
     conn: &mut AnyConnection,
     app: &App,
     user: &User,
@@ -510,7 +503,7 @@ fn totals(items: &[NewItem], currency: Currency) -> AppResult<(Money, Money, Dec
     Ok((one_time, monthly, yearly_value))
 }
 
-async fn store(
+pub(super) async fn store(
     app: &App,
     tx: &mut AnyConnection,
     user: &User,

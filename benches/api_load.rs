@@ -1,0 +1,307 @@
+//! Order intake under load: the real l2c server (API and `--workers` engine workers) on SQLite (a WAL file)
+//! or PostgreSQL, driven over HTTP on loopback by concurrent clients placing WAN link orders
+//! as 50 requesters. Two phases:
+//!
+//! - **saturation**: `--clients` connections place orders back to back for `--seconds`;
+//!   reports accepted orders/s and p50/p99 latency.
+//! - **fixed rate**: orders sent on a schedule of `--rate` per second for `--seconds`
+//!   (open loop: latency counts from the scheduled send time, so a stall is not hidden);
+//!   reports p50/p99/max.
+//!
+//! ```text
+//! cargo bench --bench api_load -- [--backend sqlite|postgres] [--clients 64] [--rate 500]
+//!     [--seconds 10] [--workers 2] [--database-url URL]
+//! ```
+
+use l2c::accounts::{self, BillingAccount, CustomerAccount};
+use l2c::app::{App, AppOptions};
+use l2c::auth::{NewUser, Role};
+use l2c::server::Server;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Args {
+    backend: String,
+    clients: usize,
+    rate: u64,
+    seconds: u64,
+    workers: usize,
+    url: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        backend: "sqlite".into(),
+        clients: 64,
+        rate: 500,
+        seconds: 10,
+        workers: 2,
+        url: std::env::var("L2C_TEST_DATABASE_URL").ok(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        let number = |v: String| v.parse::<u64>().map_err(|e| format!("{flag}: {e}"));
+        match flag.as_str() {
+            "--backend" => args.backend = value()?,
+            "--clients" => args.clients = number(value()?)? as usize,
+            "--rate" => args.rate = number(value()?)?,
+            "--seconds" => args.seconds = number(value()?)?,
+            "--workers" => args.workers = number(value()?)? as usize,
+            "--database-url" => args.url = Some(value()?),
+            "--bench" => {}
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+async fn open(args: &Args) -> Result<(App, Option<tempfile::TempDir>), Failure> {
+    let (url, dir) = if args.backend == "sqlite" {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("load.db").display());
+        (url, Some(dir))
+    } else {
+        let admin = args
+            .url
+            .clone()
+            .ok_or("postgres needs --database-url or L2C_TEST_DATABASE_URL")?;
+        (
+            l2c_engine::db::create_postgres_database(&admin, "l2c_load").await?,
+            None,
+        )
+    };
+    let mut options = AppOptions::new(url);
+    options.max_connections = 8;
+    Ok((App::open(options).await?, dir))
+}
+
+/// 50 customers, each with a billing account and a requester; returns the tokens.
+async fn people(app: &App) -> Result<Vec<(String, String)>, Failure> {
+    let mut tokens = Vec::new();
+    for i in 0..50 {
+        let id = format!("CUST{i:02}");
+        let now = app.now_ms();
+        let customer = CustomerAccount {
+            id: id.clone(),
+            name: id.clone(),
+            segment: "enterprise".into(),
+            country: "DE".into(),
+        };
+        accounts::add_customer(&app.db, &customer, now).await?;
+        let billing = BillingAccount {
+            id: format!("{id}-EUR"),
+            customer_account: id.clone(),
+            name: id.clone(),
+            currency: "EUR".into(),
+            cycle_day: 1,
+            time_zone: "Europe/Berlin".into(),
+            payment_terms_days: 30,
+        };
+        accounts::add_billing(&app.db, &billing, now).await?;
+        let user = NewUser {
+            name: format!("req{i:02}"),
+            role: Role::Requester,
+            account: Some(id.clone()),
+            groups: vec![],
+        };
+        let (_, token) = app.add_user(&user).await?;
+        tokens.push((token, format!("{id}-EUR")));
+    }
+    Ok(tokens)
+}
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    people: Arc<Vec<(String, String)>>,
+}
+
+impl Client {
+    /// Places one order; returns whether it was accepted (201).
+    async fn place(&self, n: usize) -> bool {
+        let (token, account) = &self.people[n % self.people.len()];
+        let body = json!({"billing_account": account, "external_id": format!("PO-{n}"), "items": [{
+            "action": "add", "offering": "wan-link",
+            "characteristics": {"bandwidth_mbps": 100, "a_end_site": "FRA-001", "b_end_site": "MUC-002"}}]});
+        match self
+            .http
+            .post(&self.url)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+        {
+            Ok(r) => r.status().as_u16() == 201,
+            Err(_) => false,
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// CPU time this process has used (user + system), from /proc.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 (1-based), 11 and 12 here; 100 ticks per second.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+fn report(phase: &str, mut latencies: Vec<Duration>, failed: usize, took: Duration, cpu: Duration) {
+    latencies.sort_unstable();
+    let ok = latencies.len();
+    println!(
+        "{phase:10} {ok:>7} accepted {failed:>4} failed in {:>5.1} s: {:>7.0} orders/s, p50 {:>6.1} ms, p99 {:>6.1} ms, max {:>6.1} ms, CPU {:.2} ms/order",
+        took.as_secs_f64(),
+        ok as f64 / took.as_secs_f64(),
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        cpu.as_secs_f64() * 1e3 / ok.max(1) as f64,
+    );
+}
+
+async fn saturate(client: Arc<Client>, clients: usize, seconds: u64) {
+    let started = Instant::now();
+    let cpu = cpu_time();
+    let until = started + Duration::from_secs(seconds);
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (client, counter) = (client.clone(), counter.clone());
+            tokio::spawn(async move {
+                let (mut ok, mut failed) = (Vec::new(), 0usize);
+                while Instant::now() < until {
+                    let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let sent = Instant::now();
+                    if client.place(n).await {
+                        ok.push(sent.elapsed())
+                    } else {
+                        failed += 1
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    let (mut all, mut failed) = (Vec::new(), 0);
+    for t in tasks {
+        if let Ok((ok, f)) = t.await {
+            all.extend(ok);
+            failed += f;
+        }
+    }
+    report(
+        "saturation",
+        all,
+        failed,
+        started.elapsed(),
+        cpu_time() - cpu,
+    );
+}
+
+async fn fixed_rate(client: Arc<Client>, rate: u64, seconds: u64) {
+    let total = (rate * seconds) as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let started = Instant::now();
+    let cpu = cpu_time();
+    let mut tasks = Vec::with_capacity(total);
+    for n in 0..total {
+        let scheduled = started + interval * n as u32;
+        tokio::time::sleep_until(scheduled.into()).await;
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let ok = client.place(1_000_000 + n).await;
+            (ok, scheduled.elapsed())
+        }));
+    }
+    let (mut all, mut failed) = (Vec::new(), 0);
+    for t in tasks {
+        match t.await {
+            Ok((true, took)) => all.push(took),
+            _ => failed += 1,
+        }
+    }
+    report(
+        &format!("{rate}/s"),
+        all,
+        failed,
+        started.elapsed(),
+        cpu_time() - cpu,
+    );
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn main() -> Result<(), Failure> {
+    let args = parse_args()?;
+    // The server and the load generator get runtimes of their own, as two processes would.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let (server, tokens, _dir) = server_rt.block_on(async {
+        let (app, dir) = open(&args).await?;
+        let tokens = people(&app).await?;
+        let server = Server::start(app, "127.0.0.1:0".parse()?, args.workers).await?;
+        Ok::<_, Failure>((server, tokens, dir))
+    })?;
+    println!(
+        "api_load: {} backend, server at {}",
+        args.backend,
+        server.url()
+    );
+    let client = Arc::new(Client {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(args.clients)
+            .build()?,
+        url: format!("{}/api/v1/orders", server.url()),
+        people: Arc::new(tokens),
+    });
+    client_rt.block_on(async {
+        saturate(client.clone(), args.clients, args.seconds).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        fixed_rate(client.clone(), args.rate, args.seconds).await;
+    });
+    println!(
+        "peak RSS {:.0} MiB (server and load generator together)",
+        peak_rss_mib()
+    );
+    server_rt.block_on(server.shutdown())?;
+    Ok(())
+}

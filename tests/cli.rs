@@ -245,3 +245,130 @@ fn workflow_show_draws_dot_mermaid_and_text() {
     let out = l2c(&["workflow", "show", "order", "--dir", dir, "--format", "svg"]);
     assert_eq!(out.status.code(), Some(2), "clap refuses an unknown format");
 }
+
+fn db_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display())
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn commands_set_up_a_database_that_serve_serves() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = db_url(&dir);
+    let db = ["--database-url", url.as_str()];
+    assert!(ok(&l2c(&[&["migrate"][..], &db].concat())).contains("migrations applied"));
+    ok(&l2c(&[
+        &[
+            "account",
+            "add-customer",
+            "ACME",
+            "--name",
+            "Acme",
+            "--segment",
+            "enterprise",
+            "--country",
+            "DE",
+        ][..],
+        &db,
+    ]
+    .concat()));
+    ok(&l2c(&[
+        &[
+            "account",
+            "add-billing",
+            "ACME-EUR",
+            "--customer",
+            "ACME",
+            "--name",
+            "Acme EUR",
+            "--currency",
+            "EUR",
+        ][..],
+        &db,
+    ]
+    .concat()));
+    let added = ok(&l2c(&[
+        &[
+            "user",
+            "add",
+            "rita",
+            "--role",
+            "requester",
+            "--account",
+            "ACME",
+        ][..],
+        &db,
+    ]
+    .concat()));
+    let token = added
+        .lines()
+        .find_map(|l| l.split("hash): ").nth(1))
+        .expect("the token is printed")
+        .trim()
+        .to_string();
+
+    let bad = l2c(&[
+        &[
+            "account",
+            "add-billing",
+            "X-1",
+            "--customer",
+            "ACME",
+            "--name",
+            "X",
+            "--currency",
+            "EURO",
+        ][..],
+        &db,
+    ]
+    .concat());
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("currency"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let bad = l2c(&[&["user", "add", "bob", "--role", "wizard"][..], &db].concat());
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("unknown role \"wizard\""),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_l2c"))
+        .args([&["serve", "--listen", "127.0.0.1:0"][..], &db].concat())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut line = String::new();
+    let stdout = server.stdout.take().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("line");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the address is printed")
+        .to_string();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (ready, placed) = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let ready = http.get(format!("{base}/readyz")).send().await.expect("readyz").status();
+        let body = serde_json::json!({"billing_account": "ACME-EUR", "items": [{"action": "add", "offering": "lan-setup",
+            "characteristics": {"site": "FRA-001", "port_count": 24, "poe": false}}]});
+        let placed = http.post(format!("{base}/api/v1/orders")).bearer_auth(&token).json(&body).send().await.expect("order").status();
+        (ready.as_u16(), placed.as_u16())
+    });
+    assert_eq!((ready, placed), (200, 201));
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = server.wait().expect("serve exits");
+    assert!(status.success(), "a graceful shutdown exits 0: {status:?}");
+}

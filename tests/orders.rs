@@ -24,6 +24,7 @@ scenarios!(
     every_validation_problem_is_reported_with_its_path,
     placement_is_idempotent_per_key,
     concurrent_orders_commit_together_and_fail_alone,
+    racing_changes_of_one_product_store_one,
 );
 
 fn request(v: Value) -> OrderRequest {
@@ -560,4 +561,38 @@ async fn concurrent_orders_commit_together_and_fail_alone(backend: Backend) {
     )
     .await;
     assert_eq!(instances, 38, "every stored order started its workflow");
+}
+
+/// Many upgrades of one running link placed at once: validation alone cannot see the others,
+/// the write re-checks inside its transaction, so exactly one is stored.
+async fn racing_changes_of_one_product_store_one(backend: Backend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let (_, product) = deliver_wan_link(&w, 100).await;
+    let upgrade = request(json!({"billing_account": "ACME-EUR",
+        "items": [{"action": "modify", "offering": "bandwidth-upgrade", "product": product,
+                   "characteristics": {"bandwidth_mbps": 1000}}]}));
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, rita, upgrade) = (w.app.clone(), w.rita.clone(), upgrade.clone());
+            tokio::spawn(async move { place(&app, &rita, &upgrade, None).await })
+        })
+        .collect();
+    let mut stored = 0;
+    for call in calls {
+        match call.await.expect("task") {
+            Ok(_) => stored += 1,
+            Err(AppError::Validation(p)) => assert_eq!(p[0].rule, "product_busy", "{p:?}"),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(stored, 1);
+    let open = count(
+        &w,
+        "SELECT COUNT(*) FROM order_items WHERE product_id = $1 AND action = 'modify'",
+        &product,
+    )
+    .await;
+    assert_eq!(open, 1);
 }

@@ -389,23 +389,47 @@ async fn check_product(
         ));
         return Ok(None);
     }
-    let busy = sqlx::query(
-        "SELECT o.id FROM order_items i JOIN orders o ON o.id = i.order_id \
-         WHERE i.product_id = $1 AND i.action <> 'add' AND i.state IN ('acknowledged', 'inProgress')",
-    )
-    .bind(id.clone())
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(row) = busy {
-        let other: String = row.try_get("id")?;
-        problems.push(problem(
-            field,
-            "product_busy",
-            format!("order {other} is already changing product {id}"),
-        ));
+    if let Some(problem) = busy(conn, app, id, &field).await? {
+        problems.push(problem);
         return Ok(None);
     }
     Ok(Some(Some(product)))
+}
+
+/// The problem if another open order is already changing product `id`. Checked when the
+/// order is validated, and again in the transaction that stores it (with the product's row
+/// locked on PostgreSQL), so two orders racing for one product cannot both be stored.
+async fn busy(
+    conn: &mut AnyConnection,
+    app: &App,
+    id: &str,
+    field: &str,
+) -> AppResult<Option<Problem>> {
+    let lock = format!(
+        "SELECT id FROM products WHERE id = $1{}",
+        app.db.backend.lock_rows()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(lock))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let other = sqlx::query(
+        "SELECT o.id FROM order_items i JOIN orders o ON o.id = i.order_id \
+         WHERE i.product_id = $1 AND i.action <> 'add' AND i.state IN ('acknowledged', 'inProgress')",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    other
+        .map(|row| {
+            let other: String = row.try_get("id")?;
+            Ok(problem(
+                field,
+                "product_busy",
+                format!("order {other} is already changing product {id}"),
+            ))
+        })
+        .transpose()
 }
 
 /// The running product's characteristics, typed, for the catalog's "increase only" checks.
@@ -514,6 +538,16 @@ pub(super) async fn store(
     let currency = Currency::from_code(&checked.billing.currency)
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let (one_time, monthly, yearly_value) = totals(&checked.items, currency)?;
+    let mut problems = Vec::new();
+    for item in checked
+        .items
+        .iter()
+        .filter(|i| i.action != OrderAction::Add)
+    {
+        let field = format!("items[{}].product", item.position);
+        problems.extend(busy(tx, app, &item.product_id, &field).await?);
+    }
+    AppError::check(problems)?;
     let needs_approval =
         yearly_value > app.settings.commercial_approval_threshold * Decimal::from(12);
     let now = app.now_ms();

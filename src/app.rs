@@ -71,8 +71,8 @@ pub struct App {
     pub groups: Arc<Vec<String>>,
     /// Prometheus metrics (step latencies are recorded as handlers run).
     pub metrics: Arc<Metrics>,
-    /// Orders waiting to be written together (group commit).
-    pub intake: Arc<crate::orders::intake::Intake>,
+    /// The queue to the writer of orders (group commit).
+    pub intake: crate::orders::intake::Intake,
     members: Arc<RwLock<HashMap<String, Vec<String>>>>,
 }
 
@@ -142,6 +142,7 @@ impl App {
             .listener(Arc::new(OrderListener::new(db.backend, clock.clone())))
             .build()
             .await?;
+        let (intake, intake_writer) = crate::orders::intake::channel();
         let app = App {
             db,
             engine,
@@ -152,9 +153,10 @@ impl App {
             groups: Arc::new(loaded.groups),
             members,
             metrics,
-            intake: Arc::default(),
+            intake,
         };
         app.refresh_directory().await?;
+        crate::orders::intake::start(app.clone(), intake_writer);
         Ok(app)
     }
 

@@ -18,6 +18,20 @@ pub fn problem(path: impl Into<String>, rule: &'static str, message: impl Into<S
     }
 }
 
+/// A problem if `text` holds a NUL or another control character (tabs and line breaks are
+/// fine): stored text must survive every backend (PostgreSQL refuses NUL) and every export.
+pub fn check_text(path: impl Into<String>, text: &str) -> Option<Problem> {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .then(|| {
+            problem(
+                path,
+                "control_characters",
+                "must not contain NUL or other control characters",
+            )
+        })
+}
+
 /// What can go wrong in l2c's order, account and user operations.
 #[derive(Debug, Error)]
 pub enum AppError {
@@ -49,6 +63,9 @@ pub enum AppError {
     /// The request does not fit the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The database stayed busy; retrying later may succeed (HTTP 503).
+    #[error("busy: {0}")]
+    Busy(String),
     /// The engine refused or failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -87,6 +104,7 @@ impl AppError {
     /// failure or deadlock).
     pub fn is_transient(&self) -> bool {
         match self {
+            AppError::Busy(_) => true,
             AppError::Engine(e) => e.is_transient(),
             AppError::Database(e) => l2c_engine::error::is_transient_db(e),
             _ => false,

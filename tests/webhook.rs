@@ -17,6 +17,7 @@ use support::{world_opts, Backend};
 scenarios!(
     webhook_fails_twice_then_succeeds,
     webhook_client_error_is_fatal,
+    unreachable_webhook_becomes_an_incident,
 );
 
 /// lan-setup with a CRM ticket opened by webhook between port allocation and billing.
@@ -92,7 +93,7 @@ async fn crm_server(crm: Arc<Crm>) -> String {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/tickets")
+    format!("http://bot:pa55@{addr}/tickets?key=s3cret")
 }
 
 async fn start(backend: Backend, script: Vec<u16>) -> Option<(Api, Arc<Crm>, tempfile::TempDir)> {
@@ -101,6 +102,14 @@ async fn start(backend: Backend, script: Vec<u16>) -> Option<(Api, Arc<Crm>, tem
         ..Crm::default()
     });
     let url = crm_server(crm.clone()).await;
+    start_with(backend, crm, url).await
+}
+
+async fn start_with(
+    backend: Backend,
+    crm: Arc<Crm>,
+    url: String,
+) -> Option<(Api, Arc<Crm>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("dir");
     for entry in
         std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows")).expect("workflows")
@@ -147,7 +156,7 @@ async fn drive(api: &Api, order: &str, state: &str) -> Value {
 }
 
 async fn webhook_fails_twice_then_succeeds(backend: Backend) {
-    let Some((api, crm, _dir)) = start(backend, vec![503, 503]).await else {
+    let Some((api, crm, _dir)) = start(backend, vec![503, 429]).await else {
         return;
     };
     let order = place_lan(&api).await;
@@ -169,6 +178,7 @@ async fn webhook_fails_twice_then_succeeds(backend: Backend) {
         .filter(|e| e["event"] == "step.retry" && e["stage"] == "open-ticket")
         .count();
     assert_eq!(retries, 2);
+    assert_no_secrets(&o);
     let done = t
         .iter()
         .find(|e| e["event"] == "step.completed" && e["stage"] == "open-ticket")
@@ -189,6 +199,47 @@ async fn webhook_client_error_is_fatal(backend: Backend) {
         "a 4xx is not retried"
     );
     let error = o["items"][0]["error"].as_str().unwrap_or_default();
-    assert!(error.contains("422"), "{error}");
+    assert!(error.contains("answered 422"), "{error}");
+    assert_no_secrets(&o);
+    api.stop().await;
+}
+
+/// Nothing the requester reads carries the webhook's credentials, query key or answer.
+fn assert_no_secrets(order: &Value) {
+    let text = order.to_string();
+    for secret in ["pa55", "s3cret", "scripted", "bot:"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}
+
+async fn unreachable_webhook_becomes_an_incident(backend: Backend) {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://bot:pa55@{}/tickets?key=s3cret",
+        closed.local_addr().expect("addr")
+    );
+    drop(closed);
+    let Some((api, crm, _dir)) = start_with(backend, Arc::new(Crm::default()), url).await else {
+        return;
+    };
+    let order = place_lan(&api).await;
+    let mut incidents = json!([]);
+    for _ in 0..300 {
+        incidents = api.ok("ada", "/api/v1/incidents").await;
+        if incidents.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        api.advance("15s").await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(incidents[0]["stage"], "open-ticket", "{incidents:?}");
+    assert_eq!(incidents[0]["order_id"], json!(order));
+    let error = incidents[0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("cannot connect"), "{error}");
+    assert!(crm.calls.lock().expect("calls").is_empty());
+    assert_no_secrets(&api.ok("rita", &format!("/api/v1/orders/{order}")).await);
+    assert_no_secrets(&incidents);
     api.stop().await;
 }

@@ -2,7 +2,8 @@
 //! configuration: a task stage naming `webhook.<name>` POSTs the step as JSON to the URL
 //! configured under `[webhooks.<name>]`, with an `Idempotency-Key` header that is the same for
 //! every attempt. 2xx is success (a JSON object in the body is merged into the instance's
-//! output), 4xx is fatal, 5xx, timeouts and connection failures are retried.
+//! output); 5xx, 408, 425, 429, timeouts and connection failures are retried; other 4xx and
+//! redirects are fatal.
 
 use crate::error::{AppError, AppResult};
 use crate::settings::WebhookSettings;
@@ -26,6 +27,7 @@ impl Webhooks {
     pub fn new(settings: &BTreeMap<String, WebhookSettings>) -> AppResult<Webhooks> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("l2c/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| AppError::Internal(format!("HTTP client: {e}")))?;
         let mut hooks = Vec::new();
@@ -63,6 +65,9 @@ async fn call(
         .to_std()
         .unwrap_or(Duration::ZERO);
     let timeout = timeout.min(left.max(Duration::from_millis(1)));
+    // Errors land in the order's timeline, which the requester reads: name the endpoint by
+    // host and path only (never credentials or query keys) and keep answers out of them.
+    let shown = redact(&url);
     let body = json!({
         "instance_id": ctx.instance_id,
         "workflow": ctx.workflow,
@@ -72,40 +77,98 @@ async fn call(
         "input": *ctx.input,
         "output": *ctx.output,
     });
-    let response = client
+    let mut response = client
         .post(&url)
         .timeout(timeout)
         .header("Idempotency-Key", &ctx.idempotency_key)
         .json(&body)
         .send()
         .await
-        .map_err(|e| HandlerError::Retryable(format!("POST {url}: {}", describe(&e))))?;
+        .map_err(|e| HandlerError::Retryable(format!("POST {shown}: {}", describe(e))))?;
     let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| HandlerError::Retryable(format!("POST {url}: reading the answer: {e}")))?;
+    let mut text = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        HandlerError::Retryable(format!("POST {shown}: reading the answer: {}", describe(e)))
+    })? {
+        text.extend_from_slice(&chunk);
+        if text.len() > MAX_ANSWER {
+            return Err(HandlerError::Fatal(format!(
+                "POST {shown}: the answer is larger than {MAX_ANSWER} bytes"
+            )));
+        }
+    }
     if status.is_success() {
-        return Ok(match serde_json::from_str::<Value>(&text) {
+        return Ok(match serde_json::from_slice::<Value>(&text) {
             Ok(v) if v.is_object() => v,
             _ => Value::Null,
         });
     }
-    let snippet: String = text.chars().take(200).collect();
-    let message = format!("POST {url} answered {status}: {snippet}");
-    if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
-        Err(HandlerError::Fatal(message))
-    } else {
+    tracing::warn!(
+        url = %shown, %status, answer = %String::from_utf8_lossy(&text).chars().take(500).collect::<String>(),
+        "webhook answered with an error"
+    );
+    let message = format!("POST {shown} answered {status}");
+    if retryable(status) {
         Err(HandlerError::Retryable(message))
+    } else {
+        Err(HandlerError::Fatal(message))
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// The largest answer read from a webhook.
+const MAX_ANSWER: usize = 1 << 20;
+
+/// 5xx and the 4xx that mean "later" (408 timeout, 425 too early, 429 too many) are worth
+/// retrying; other 4xx, and redirects (not followed: a POST must not become a GET), are
+/// configuration or data errors that retrying cannot fix.
+fn retryable(status: reqwest::StatusCode) -> bool {
+    status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429)
+}
+
+/// `https://user:key@host/path?token=x` shown as `https://host/path`.
+fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or("?"),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default(),
+            u.path()
+        ),
+        Err(_) => "the configured webhook".into(),
+    }
+}
+
+/// What went wrong, without the URL reqwest puts in its messages.
+fn describe(e: reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
-        format!("cannot connect: {e}")
+        "cannot connect".into()
     } else {
-        e.to_string()
+        e.without_url().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_secrets() {
+        assert_eq!(
+            redact("https://bot:s3cret@crm.example.net:8443/api/tickets?key=abc"),
+            "https://crm.example.net:8443/api/tickets"
+        );
+        assert_eq!(redact("not a url"), "the configured webhook");
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let retry: Vec<u16> = [200, 301, 400, 404, 408, 422, 425, 429, 500, 503]
+            .into_iter()
+            .filter(|s| retryable(reqwest::StatusCode::from_u16(*s).expect("status")))
+            .collect();
+        assert_eq!(retry, [408, 425, 429, 500, 503]);
     }
 }

@@ -6,7 +6,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::problem::ApiResult;
 use super::ApiState;
 use crate::auth::{Role, User};
-use crate::error::AppError;
+use crate::error::{check_text, AppError};
 use crate::orders::place::business_key_order;
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -251,6 +251,7 @@ pub async fn reject(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RejectRequest>,
 ) -> ApiResult<Json<Task>> {
+    AppError::check(check_text("reason", &body.reason).into_iter().collect())?;
     let outcome = Outcome::Reject {
         reason: body.reason,
     };

@@ -6,7 +6,7 @@ use super::state::{ItemState, OrderState};
 use super::store::{item_states, lock_state, transition};
 use crate::app::App;
 use crate::auth::User;
-use crate::error::{AppError, AppResult};
+use crate::error::{check_text, AppError, AppResult};
 use sqlx::AnyConnection;
 
 /// How a cancellation request ended.
@@ -35,6 +35,7 @@ pub async fn cancel(
             "a cancellation needs a reason",
         ));
     }
+    AppError::check(check_text("reason", reason).into_iter().collect())?;
     let outcome = l2c_engine::runtime::retry(|| async {
         let mut tx = app.db.begin_write().await?;
         let outcome = assess(app, &mut tx, user, order_id, reason).await?;

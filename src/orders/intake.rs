@@ -1,9 +1,10 @@
-//! Group commit for order placement. Every order is validated and priced on its own, but the
-//! writes of orders placed at the same time share one transaction: the first request to find
-//! the commit free becomes the leader, takes every order queued so far and writes them
-//! together, each inside its own savepoint so one order's failure (a reused idempotency key)
-//! leaves the others untouched. One commit (and one fsync) then serves the whole batch,
-//! which is what lets the single SQLite writer accept thousands of orders a second.
+//! Group commit for order placement. Every order is validated and priced on its own request,
+//! then queued; one writer task per process takes everything queued so far and writes it in
+//! one transaction, each order inside its own savepoint so one order's failure (a reused
+//! idempotency key, a value the database refuses) leaves the others untouched. One commit
+//! (and one fsync) then serves the whole batch, which is what lets the single SQLite writer
+//! accept orders by the thousand. The writer, not the request, owns the write: a client that
+//! goes away cannot leave its order half-written or hold up anyone else's.
 
 use super::model::OrderRequest;
 use super::place::{claim_key, store, Checked, Placed};
@@ -11,8 +12,7 @@ use crate::app::App;
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
 use sqlx::AnyConnection;
-use std::sync::Mutex;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// The most orders one transaction writes.
 const MAX_BATCH: usize = 256;
@@ -31,65 +31,57 @@ struct Queued {
     reply: oneshot::Sender<AppResult<Placed>>,
 }
 
-/// The queue of orders waiting to be written, and the right to write them.
-#[derive(Default)]
+/// The queue to the writer task.
+#[derive(Debug, Clone)]
 pub struct Intake {
-    queue: Mutex<Vec<Queued>>,
-    commit: tokio::sync::Mutex<()>,
+    queue: mpsc::UnboundedSender<Queued>,
 }
 
-impl std::fmt::Debug for Intake {
+impl std::fmt::Debug for Queued {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Intake")
+        f.write_str("Queued")
     }
 }
 
-impl Intake {
-    fn take(&self, max: usize) -> Vec<Queued> {
-        let Ok(mut queue) = self.queue.lock() else {
-            return Vec::new();
-        };
-        let n = queue.len().min(max);
-        queue.drain(..n).collect()
-    }
+/// The intake's queue and its receiving end, for [`start`] once the app exists.
+pub fn channel() -> (Intake, Receiver) {
+    let (queue, receiver) = mpsc::unbounded_channel();
+    (Intake { queue }, Receiver(receiver))
 }
 
-/// Writes `job` (with whatever else is queued) and returns what it placed.
+/// The writer's end of the queue.
+pub struct Receiver(mpsc::UnboundedReceiver<Queued>);
+
+/// Starts the writer task of `app`; it runs as long as the runtime does.
+pub fn start(app: App, receiver: Receiver) {
+    let mut receiver = receiver.0;
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            write(&app, std::mem::take(&mut batch)).await;
+        }
+    });
+}
+
+/// Queues `job` for the writer and waits for what it placed.
 pub(super) async fn submit(app: &App, job: Job) -> AppResult<Placed> {
     let (reply, placed) = oneshot::channel();
     app.intake
         .queue
-        .lock()
-        .map_err(|_| AppError::Internal("the order queue is poisoned".into()))?
-        .push(Queued { job, reply });
-    loop {
-        let leader = app.intake.commit.lock().await;
-        let batch = app.intake.take(MAX_BATCH);
-        if batch.is_empty() {
-            drop(leader);
-            break;
-        }
-        // Written by a task of its own, so a leader whose client goes away mid-commit does
-        // not take the other requesters' orders down with it.
-        let writer = tokio::spawn(write(app.clone(), batch));
-        let _ = writer.await;
-        drop(leader);
-        if !placed.is_empty() {
-            break;
-        }
-    }
+        .send(Queued { job, reply })
+        .map_err(|_| AppError::Internal("the order writer has stopped".into()))?;
     placed
         .await
-        .map_err(|_| AppError::Internal("the order intake dropped a request".into()))?
+        .map_err(|_| AppError::Internal("the order writer dropped a request".into()))?
 }
 
 /// Writes a batch in one transaction, retried whole while the database is busy.
-async fn write(app: App, batch: Vec<Queued>) {
+async fn write(app: &App, batch: Vec<Queued>) {
     let result = l2c_engine::runtime::retry(|| async {
         let mut tx = app.db.begin_write().await?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for queued in &batch {
-            outcomes.push(write_one(&app, &mut tx, &queued.job).await?);
+            outcomes.push(write_one(app, &mut tx, &queued.job).await?);
         }
         tx.commit().await?;
         Ok::<_, AppError>(outcomes)
@@ -107,23 +99,27 @@ async fn write(app: App, batch: Vec<Queued>) {
         }
         Err(e) => {
             tracing::error!(error = %e, orders = batch.len(), "writing a batch of orders failed");
+            let busy = e.is_transient();
             for queued in batch {
-                let _ = queued.reply.send(Err(AppError::Internal(format!(
-                    "the order could not be stored: {e}"
-                ))));
+                let answer = if busy {
+                    AppError::Busy("the database is busy; the order was not stored".into())
+                } else {
+                    AppError::Internal(format!("the order could not be stored: {e}"))
+                };
+                let _ = queued.reply.send(Err(answer));
             }
         }
     }
 }
 
-/// One order inside its savepoint: `Ok(Err(_))` is this order's own refusal (rolled back
-/// to the savepoint), `Err(_)` fails the whole batch (a database error).
+/// One order inside its savepoint: `Ok(Err(_))` is this order's own failure, rolled back to
+/// the savepoint (the others go on); `Err(_)` fails the batch, to be retried whole (a busy
+/// database, or a savepoint that cannot be rolled back).
 async fn write_one(app: &App, tx: &mut AnyConnection, job: &Job) -> AppResult<AppResult<Placed>> {
     sqlx::query("SAVEPOINT place_order")
         .execute(&mut *tx)
         .await?;
-    let outcome = place_in(app, tx, job).await;
-    match outcome {
+    match place_in(app, tx, job).await {
         Ok(placed) => {
             sqlx::query("RELEASE SAVEPOINT place_order")
                 .execute(&mut *tx)
@@ -131,14 +127,17 @@ async fn write_one(app: &App, tx: &mut AnyConnection, job: &Job) -> AppResult<Ap
             Ok(Ok(placed))
         }
         Err(e) if e.is_transient() => Err(e),
-        Err(AppError::Database(e)) => Err(AppError::Database(e)),
         Err(e) => {
+            // PostgreSQL refuses every statement after an error until this rollback.
             sqlx::query("ROLLBACK TO SAVEPOINT place_order")
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("RELEASE SAVEPOINT place_order")
                 .execute(&mut *tx)
                 .await?;
+            if let AppError::Database(db) = &e {
+                tracing::error!(error = %db, "the database refused an order");
+            }
             Ok(Err(e))
         }
     }

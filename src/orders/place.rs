@@ -9,7 +9,7 @@ use super::store::{insert_event, insert_order, NewItem, NewOrder};
 use crate::accounts::{self, BillingAccount, CustomerAccount};
 use crate::app::App;
 use crate::auth::{Role, User};
-use crate::error::{problem, AppError, AppResult, FieldProblem};
+use crate::error::{check_text, problem, AppError, AppResult, FieldProblem};
 use crate::inventory::{self, status};
 use chrono::NaiveDate;
 use l2c_billing::{BillingFrequency, Currency, Money};
@@ -276,6 +276,25 @@ fn check_header(
     today: NaiveDate,
     problems: &mut Vec<Problem>,
 ) -> Option<NaiveDate> {
+    let texts = [
+        ("external_id", &request.external_id),
+        ("notes", &request.notes),
+    ];
+    problems.extend(
+        texts
+            .iter()
+            .filter_map(|(path, text)| check_text(*path, text.as_deref()?)),
+    );
+    for (i, item) in request.items.iter().enumerate() {
+        for (name, value) in &item.characteristics {
+            if let Some(text) = value.as_str() {
+                problems.extend(check_text(
+                    format!("items[{i}].characteristics.{name}"),
+                    text,
+                ));
+            }
+        }
+    }
     if let Some(ext) = &request.external_id {
         if ext.trim().is_empty() || ext.chars().count() > MAX_EXTERNAL_ID {
             problems.push(problem(

@@ -92,6 +92,20 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// Which customer account's data the user is limited to: `Some(account)` for requesters,
+    /// `None` (no limit) for the order desk's roles. A requester without an account is an
+    /// error, never a widening to everything.
+    pub fn account_scope(&self) -> crate::error::AppResult<Option<&str>> {
+        match (self.role, self.account.as_deref()) {
+            (Role::Requester, Some(account)) => Ok(Some(account)),
+            (Role::Requester, None) => Err(AppError::Internal(format!(
+                "requester {} has no account",
+                self.name
+            ))),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// A new user, before it is stored.

@@ -138,25 +138,32 @@ impl Metrics {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
             .fetch_all(&app.db.pool)
             .await?;
-        self.orders.clear();
+        let mut counts: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
         for r in rows {
-            let state: String = r.try_get("state")?;
-            let n: i64 = r.try_get("n")?;
-            self.orders.get_or_create(&StateLabels { state }).set(n);
+            counts.insert(r.try_get("state")?, r.try_get("n")?);
         }
-        self.queues.clear();
+        // Every TMF622 state is reported (0 when none), so concurrent scrapes never see a
+        // half-cleared family.
+        for state in crate::orders::state::ORDER_STATES {
+            let n = counts.get(state.as_str()).copied().unwrap_or(0);
+            self.orders
+                .get_or_create(&StateLabels {
+                    state: state.as_str().to_string(),
+                })
+                .set(n);
+        }
+        let open: std::collections::HashMap<String, i64> =
+            app.engine.open_task_counts().await?.into_iter().collect();
+        // Every declared group is reported, an empty queue as 0.
         for group in app.groups.iter() {
-            let n = app.engine.open_tasks(group).await?.len();
             let labels = GroupLabels {
                 group: group.clone(),
             };
             self.queues
                 .get_or_create(&labels)
-                .set(i64::try_from(n).unwrap_or(i64::MAX));
+                .set(open.get(group).copied().unwrap_or(0));
         }
-        let incidents = app.engine.incidents().await?.len();
-        self.incidents
-            .set(i64::try_from(incidents).unwrap_or(i64::MAX));
+        self.incidents.set(app.engine.incident_count().await?);
         let mut out = String::new();
         encode(&mut out, &self.registry).map_err(|e| AppError::Internal(e.to_string()))?;
         Ok(out)

@@ -5,7 +5,7 @@ use crate::error::{AppError, AppResult};
 use l2c_engine::db::Db;
 use serde::Serialize;
 use sqlx::Row;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// A product's subscription.
@@ -57,50 +57,60 @@ pub struct SubscriptionCharge {
     pub effective_to: Option<String>,
 }
 
-/// Subscriptions of the given billing accounts (`None`: all), by id.
+/// Subscriptions of the given billing accounts (`None`: all), oldest first.
 pub async fn list(db: &Db, billing_accounts: Option<&[String]>) -> AppResult<Vec<Subscription>> {
-    let rows = sqlx::query(
+    let filter = |alias: &str, first: usize| match billing_accounts {
+        Some(ids) => format!(
+            " WHERE {alias}billing_account_id IN ({})",
+            db.backend.in_list(ids.len().max(1), first)
+        ),
+        None => String::new(),
+    };
+    if billing_accounts.is_some_and(<[String]>::is_empty) {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
         "SELECT id, billing_account_id, product_id, offering, version, currency, start_date, \
-         end_date, status FROM subscriptions ORDER BY created_at, id",
-    )
-    .fetch_all(&db.pool)
-    .await?;
-    let mut subs: BTreeMap<String, Subscription> = BTreeMap::new();
-    let mut order = Vec::new();
-    for r in rows {
-        let account: String = r.try_get("billing_account_id")?;
-        if billing_accounts.is_some_and(|allowed| !allowed.contains(&account)) {
-            continue;
-        }
+         end_date, status FROM subscriptions{} ORDER BY created_at, id",
+        filter("", 1)
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in billing_accounts.unwrap_or_default() {
+        query = query.bind(id.clone());
+    }
+    let mut subs: Vec<Subscription> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for r in query.fetch_all(&db.pool).await? {
         let version: i64 = r.try_get("version")?;
         let id: String = r.try_get("id")?;
-        order.push(id.clone());
-        subs.insert(
-            id.clone(),
-            Subscription {
-                id,
-                billing_account: account,
-                product: r.try_get("product_id")?,
-                offering: r.try_get("offering")?,
-                version: u32::try_from(version).map_err(|e| AppError::Internal(e.to_string()))?,
-                currency: r.try_get("currency")?,
-                start_date: r.try_get("start_date")?,
-                end_date: r.try_get("end_date")?,
-                status: r.try_get("status")?,
-                charges: Vec::new(),
-            },
-        );
+        index.insert(id.clone(), subs.len());
+        subs.push(Subscription {
+            id,
+            billing_account: r.try_get("billing_account_id")?,
+            product: r.try_get("product_id")?,
+            offering: r.try_get("offering")?,
+            version: u32::try_from(version).map_err(|e| AppError::Internal(e.to_string()))?,
+            currency: r.try_get("currency")?,
+            start_date: r.try_get("start_date")?,
+            end_date: r.try_get("end_date")?,
+            status: r.try_get("status")?,
+            charges: Vec::new(),
+        });
     }
-    let charges = sqlx::query(
-        "SELECT subscription_id, order_id, name, kind, period, unit_amount, units, amount, \
-         effective_from, effective_to FROM subscription_charges \
-         ORDER BY subscription_id, effective_from, order_id, price_id",
-    )
-    .fetch_all(&db.pool)
-    .await?;
-    for r in charges {
+    let sql = format!(
+        "SELECT c.subscription_id, c.order_id, c.name, c.kind, c.period, c.unit_amount, c.units, \
+         c.amount, c.effective_from, c.effective_to FROM subscription_charges c \
+         JOIN subscriptions s ON s.id = c.subscription_id{} \
+         ORDER BY c.subscription_id, c.effective_from, c.order_id, c.price_id",
+        filter("s.", 1)
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in billing_accounts.unwrap_or_default() {
+        query = query.bind(id.clone());
+    }
+    for r in query.fetch_all(&db.pool).await? {
         let sub: String = r.try_get("subscription_id")?;
-        if let Some(s) = subs.get_mut(&sub) {
+        if let Some(s) = index.get(&sub).and_then(|i| subs.get_mut(*i)) {
             s.charges.push(SubscriptionCharge {
                 order_id: r.try_get("order_id")?,
                 name: r.try_get("name")?,
@@ -114,8 +124,5 @@ pub async fn list(db: &Db, billing_accounts: Option<&[String]>) -> AppResult<Vec
             });
         }
     }
-    Ok(order
-        .into_iter()
-        .filter_map(|id| subs.remove(&id))
-        .collect())
+    Ok(subs)
 }

@@ -80,19 +80,38 @@ async fn the_access_matrix(backend: Backend) {
             "POST",
             format!("/api/v1/tasks/{task}/claim"),
             json!(null),
-            [403, 403, 403, 200, 403, 403, 403],
+            [404, 404, 404, 200, 404, 404, 403],
         ),
         (
             "POST",
             format!("/api/v1/tasks/{task}/release"),
             json!(null),
-            [403, 403, 403, 200, 403, 403, 403],
+            [404, 404, 404, 200, 404, 404, 403],
+        ),
+        // Roles that never work tasks are refused before the (invalid) body is read.
+        (
+            "POST",
+            format!("/api/v1/tasks/{task}/reject"),
+            json!({}),
+            [403, 403, 422, 422, 422, 403, 403],
         ),
         (
             "GET",
             "/api/v1/incidents".into(),
             json!(null),
             [403, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            "POST",
+            "/api/v1/incidents/nope/retry".into(),
+            json!(null),
+            [403, 403, 403, 403, 403, 403, 404],
+        ),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            json!({}),
+            [403, 403, 403, 403, 403, 403, 422],
         ),
         (
             "POST",
@@ -105,6 +124,12 @@ async fn the_access_matrix(backend: Backend) {
             "/api/v1/customer-accounts".into(),
             json!({"id": "NEW", "name": "N", "segment": "smb", "country": "FR"}),
             [403, 403, 403, 403, 403, 403, 201],
+        ),
+        (
+            "POST",
+            "/api/v1/billing-accounts".into(),
+            json!({}),
+            [403, 403, 403, 403, 403, 422, 422],
         ),
         (
             "GET",
@@ -137,6 +162,24 @@ async fn the_access_matrix(backend: Backend) {
             [200, 200, 200, 200, 200, 200, 200],
         ),
         (
+            "GET",
+            "/tmf-api/productOrderingManagement/v4/productOrder".into(),
+            json!(null),
+            [200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "POST",
+            "/tmf-api/productOrderingManagement/v4/productOrder".into(),
+            json!({}),
+            [422, 422, 403, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/sandbox/clock".into(),
+            json!(null),
+            [403, 403, 403, 403, 403, 403, 200],
+        ),
+        (
             "POST",
             "/api/v1/sandbox/clock".into(),
             json!({"advance": "1s"}),
@@ -147,6 +190,13 @@ async fn the_access_matrix(backend: Backend) {
             "/api/v1/users/me".into(),
             json!(null),
             [200, 200, 200, 200, 200, 200, 200],
+        ),
+        // Last: nina's approval decides the task; after it only the admin still sees it.
+        (
+            "POST",
+            format!("/api/v1/tasks/{task}/approve"),
+            json!(null),
+            [404, 404, 404, 200, 404, 404, 403],
         ),
     ];
     for (method, path, body, expected) in &cases {
@@ -234,8 +284,17 @@ async fn nobody_approves_their_own_order(backend: Backend) {
         let r = api
             .post("rita", &format!("/api/v1/tasks/{id}/{action}"), json!({}))
             .await;
-        assert_eq!(r.status, 403, "{action}: {:?}", r.body);
+        // Requesters work no queue: the task is not theirs to see (404), let alone approve.
+        assert_eq!(r.status, 404, "{action}: {:?}", r.body);
     }
+    let reject = api
+        .post(
+            "rita",
+            &format!("/api/v1/tasks/{id}/reject"),
+            json!({"reason": "mine"}),
+        )
+        .await;
+    assert_eq!(reject.status, 403, "refused by role before anything else");
     let still = api.ok("nina", &format!("/api/v1/tasks/{id}")).await;
     assert_eq!(
         (still["state"].as_str(), still["approvals"].as_i64()),

@@ -48,6 +48,10 @@ pub enum EngineError {
         /// What to do about it.
         message: String,
     },
+    /// The embedding application's listener refused a change (its records and the engine's
+    /// disagree: a bug to investigate, not a request to retry).
+    #[error("listener: {0}")]
+    Listener(String),
     /// Stored JSON could not be read (a corrupted row).
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -53,6 +53,24 @@ type BoxedHandler = Arc<dyn Fn(TaskContext) -> BoxFuture<'static, HandlerResult>
 /// Hears every instrumented handler call: the handler's name, how long it took, its result.
 pub type Observer = Arc<dyn Fn(&str, std::time::Duration, &HandlerResult) + Send + Sync>;
 
+/// Reports a call dropped before it finished (the worker's timeout) as a retryable failure,
+/// so the slowest calls still show in latency metrics.
+struct Unfinished {
+    name: Arc<str>,
+    observe: Observer,
+    started: std::time::Instant,
+    done: bool,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if !self.done {
+            let dropped = Err(HandlerError::Retryable("did not finish (timed out)".into()));
+            (self.observe)(&self.name, self.started.elapsed(), &dropped);
+        }
+    }
+}
+
 /// The registered handlers, by name.
 #[derive(Clone)]
 pub struct Handlers {
@@ -106,9 +124,15 @@ impl Handlers {
                 let call = inner(ctx);
                 let (name, observe) = (name.clone(), observe.clone());
                 Box::pin(async move {
-                    let started = std::time::Instant::now();
+                    let mut guard = Unfinished {
+                        name,
+                        observe,
+                        started: std::time::Instant::now(),
+                        done: false,
+                    };
                     let result = call.await;
-                    observe(&name, started.elapsed(), &result);
+                    (guard.observe)(&guard.name, guard.started.elapsed(), &result);
+                    guard.done = true;
                     result
                 })
             });
@@ -171,5 +195,25 @@ mod tests {
             seen,
             [("noop".to_string(), true), ("fails".to_string(), false)]
         );
+    }
+
+    #[tokio::test]
+    async fn a_call_cut_short_is_still_reported() {
+        let mut handlers = Handlers::new();
+        handlers.register("slow", |_ctx| futures::future::pending());
+        let seen: Arc<Mutex<Vec<bool>>> = Arc::default();
+        let sink = seen.clone();
+        handlers.instrument(Arc::new(move |_name, _took, result| {
+            if let Ok(mut s) = sink.lock() {
+                s.push(result.is_ok());
+            }
+        }));
+        let cut = tokio::time::timeout(
+            std::time::Duration::from_millis(10),
+            handlers.call("slow", ctx()),
+        )
+        .await;
+        assert!(cut.is_err());
+        assert_eq!(seen.lock().map(|s| s.clone()).unwrap_or_default(), [false]);
     }
 }

@@ -1,7 +1,7 @@
 //! Administration: incidents (list, retry, skip), users (create, who am I), customer and
 //! billing accounts, and the sandbox clock (only with `--sandbox`).
 
-use super::extract::{ApiJson, ApiPath, Caller};
+use super::extract::{Admins, Allowed, ApiJson, ApiPath, Caller, FinanceAndAdmins};
 use super::problem::ApiResult;
 use super::ApiState;
 use crate::accounts::{self, BillingAccount, CustomerAccount};
@@ -160,11 +160,10 @@ pub async fn retry_incident(
     security(("bearer" = [])))]
 pub async fn skip_incident(
     State(state): State<ApiState>,
-    caller: Caller,
+    Allowed(user, _): Allowed<Admins>,
     ApiPath(step): ApiPath<String>,
     body: Option<ApiJson<SkipRequest>>,
 ) -> ApiResult<StatusCode> {
-    let user = caller.require(&[Role::Admin])?;
     let output = body.and_then(|ApiJson(b)| b.output).unwrap_or(Value::Null);
     if !(output.is_null() || output.is_object()) {
         return Err(AppError::field("output", "object", "output must be a JSON object").into());
@@ -184,10 +183,9 @@ pub async fn skip_incident(
     security(("bearer" = [])))]
 pub async fn add_user(
     State(state): State<ApiState>,
-    caller: Caller,
+    _admin: Allowed<Admins>,
     ApiJson(body): ApiJson<NewUserRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
-    caller.require(&[Role::Admin])?;
     let new = NewUser {
         name: body.name,
         role: body.role,
@@ -213,10 +211,9 @@ pub async fn me(caller: Caller) -> Json<User> {
     security(("bearer" = [])))]
 pub async fn add_customer(
     State(state): State<ApiState>,
-    caller: Caller,
+    _admin: Allowed<Admins>,
     ApiJson(account): ApiJson<CustomerAccount>,
 ) -> ApiResult<(StatusCode, Json<CustomerAccount>)> {
-    caller.require(&[Role::Admin])?;
     accounts::add_customer(&state.app.db, &account, state.app.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
@@ -228,10 +225,9 @@ pub async fn add_customer(
     security(("bearer" = [])))]
 pub async fn add_billing(
     State(state): State<ApiState>,
-    caller: Caller,
+    _finance: Allowed<FinanceAndAdmins>,
     ApiJson(account): ApiJson<BillingAccount>,
 ) -> ApiResult<(StatusCode, Json<BillingAccount>)> {
-    caller.require(&[Role::Admin, Role::Finance])?;
     accounts::add_billing(&state.app.db, &account, state.app.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
@@ -244,10 +240,7 @@ pub async fn list_billing(
     caller: Caller,
 ) -> ApiResult<Json<Vec<BillingAccount>>> {
     let user = caller.require(&[Role::Requester, Role::Finance, Role::Admin])?;
-    let customer = match user.role {
-        Role::Requester => Some(own_account(user)?),
-        _ => None,
-    };
+    let customer = user.account_scope()?;
     Ok(Json(
         accounts::billing_accounts(&state.app.db, customer).await?,
     ))
@@ -264,7 +257,10 @@ fn sandbox_clock(state: &ApiState) -> ApiResult<&l2c_engine::clock::TestClock> {
 /// The sandbox clock (sandbox mode only).
 #[utoipa::path(get, path = "/api/v1/sandbox/clock", tag = "sandbox",
     responses((status = 200, body = ClockView)), security(("bearer" = [])))]
-pub async fn clock(State(state): State<ApiState>, _caller: Caller) -> ApiResult<Json<ClockView>> {
+pub async fn clock(
+    State(state): State<ApiState>,
+    _admin: Allowed<Admins>,
+) -> ApiResult<Json<ClockView>> {
     sandbox_clock(&state)?;
     Ok(Json(ClockView {
         now: state.app.clock.now(),
@@ -278,10 +274,9 @@ pub async fn clock(State(state): State<ApiState>, _caller: Caller) -> ApiResult<
     security(("bearer" = [])))]
 pub async fn move_clock(
     State(state): State<ApiState>,
-    caller: Caller,
+    _admin: Allowed<Admins>,
     ApiJson(body): ApiJson<ClockRequest>,
 ) -> ApiResult<Json<ClockView>> {
-    caller.require(&[Role::Admin])?;
     let clock = sandbox_clock(&state)?;
     let now = state.app.clock.now();
     match (&body.advance, body.to) {
@@ -332,23 +327,14 @@ pub async fn list_subscriptions(
     caller: Caller,
 ) -> ApiResult<Json<Vec<Subscription>>> {
     let user = caller.require(&[Role::Requester, Role::Finance, Role::Admin])?;
-    let own: Option<Vec<String>> = match user.role {
-        Role::Requester => {
-            let accounts =
-                accounts::billing_accounts(&state.app.db, Some(own_account(user)?)).await?;
+    let own: Option<Vec<String>> = match user.account_scope()? {
+        Some(customer) => {
+            let accounts = accounts::billing_accounts(&state.app.db, Some(customer)).await?;
             Some(accounts.into_iter().map(|b| b.id).collect())
         }
-        _ => None,
+        None => None,
     };
     Ok(Json(
         subscriptions::list(&state.app.db, own.as_deref()).await?,
     ))
-}
-
-/// A requester's customer account (every requester has one; a missing one is l2c's fault,
-/// and must never widen what the requester sees).
-fn own_account(user: &User) -> ApiResult<&str> {
-    user.account
-        .as_deref()
-        .ok_or_else(|| AppError::Internal(format!("requester {} has no account", user.name)).into())
 }

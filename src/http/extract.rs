@@ -112,15 +112,44 @@ impl Caller {
     }
 }
 
-/// The caller, who must be a requester (checked before the body is read, so other roles get
-/// 403 whatever they send).
-pub struct Requester(pub User);
+/// Which roles an endpoint admits.
+pub trait Roles {
+    /// The roles.
+    const ROLES: &'static [Role];
+}
 
-impl FromRequestParts<ApiState> for Requester {
+/// The caller, admitted only with one of `P`'s roles. As an extractor it runs before the
+/// body is read, so other roles get 403 whatever they send.
+pub struct Allowed<P>(pub User, pub std::marker::PhantomData<P>);
+
+impl<P: Roles + Send + Sync> FromRequestParts<ApiState> for Allowed<P> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        caller.require(&[Role::Requester])?;
-        Ok(Requester(caller.0))
+        caller.require(P::ROLES)?;
+        Ok(Allowed(caller.0, std::marker::PhantomData))
     }
+}
+
+macro_rules! roles {
+    ($($(#[$doc:meta])* $name:ident = [$($role:ident),+];)+) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl Roles for $name {
+            const ROLES: &'static [Role] = &[$(Role::$role),+];
+        }
+    )+};
+}
+
+roles! {
+    /// Requesters only (placing orders).
+    Requesters = [Requester];
+    /// Requesters and admins (cancelling orders).
+    RequestersAndAdmins = [Requester, Admin];
+    /// Admins only.
+    Admins = [Admin];
+    /// Finance and admins.
+    FinanceAndAdmins = [Finance, Admin];
+    /// The people who work task queues.
+    TaskWorkers = [Approver, Engineer];
 }

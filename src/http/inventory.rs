@@ -4,7 +4,6 @@
 use super::extract::{ApiPath, Caller};
 use super::problem::ApiResult;
 use super::ApiState;
-use crate::auth::Role;
 use crate::error::AppError;
 use crate::inventory::{self, Product};
 use crate::orders::may_see;
@@ -26,14 +25,9 @@ pub async fn list_products(
     State(state): State<ApiState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<Product>>> {
-    let account = match caller.0.role {
-        Role::Requester => Some(caller.0.account.clone().ok_or_else(|| {
-            AppError::Internal(format!("requester {} has no account", caller.0.name))
-        })?),
-        _ => None,
-    };
+    let account = caller.0.account_scope()?;
     let mut conn = state.app.db.pool.acquire().await.map_err(AppError::from)?;
-    Ok(Json(inventory::list(&mut conn, account.as_deref()).await?))
+    Ok(Json(inventory::list(&mut conn, account).await?))
 }
 
 /// One product.

@@ -1,10 +1,11 @@
 //! `/api/v1/orders`: place (with `Idempotency-Key`), list, get with the timeline, cancel.
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, Requester};
+use super::extract::{
+    Allowed, ApiJson, ApiPath, ApiQuery, Caller, Requesters, RequestersAndAdmins,
+};
 use super::problem::{ApiError, ApiResult};
 use super::ApiState;
 use crate::app::App;
-use crate::auth::Role;
 use crate::error::AppError;
 use crate::orders::cancel::{self, Cancellation};
 use crate::orders::model::{OrderRequest, OrderView, TimelineEntry};
@@ -72,6 +73,26 @@ pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     }
 }
 
+/// Places `request` for `user` under the request's `Idempotency-Key`; answers the stored
+/// order with 201, or 200 when an earlier request with the key placed it.
+pub async fn place_with_key(
+    state: &ApiState,
+    user: &crate::auth::User,
+    headers: &HeaderMap,
+    request: &OrderRequest,
+) -> ApiResult<(StatusCode, OrderView)> {
+    let key = idempotency_key(headers)?;
+    let placed = place::place(&state.app, user, request, key.as_deref()).await?;
+    // The order as stored; its timeline (just begun) is one GET away.
+    let order = orders::visible(&state.app, user, &placed.order_id).await?;
+    let status = if placed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, order))
+}
+
 /// Place an order.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
     request_body = OrderRequest,
@@ -84,22 +105,13 @@ pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     security(("bearer" = [])))]
 pub async fn place_order(
     State(state): State<ApiState>,
-    Requester(user): Requester,
+    Allowed(user, _): Allowed<Requesters>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<OrderRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let user = &user;
-    let key = idempotency_key(&headers)?;
-    let placed = place::place(&state.app, user, &request, key.as_deref()).await?;
-    // The order as stored; its timeline (just begun) is one GET away.
-    let body = orders::visible(&state.app, user, &placed.order_id).await?;
-    let status = if placed.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    let location = format!("/api/v1/orders/{}", placed.order_id);
-    Ok((status, [(header::LOCATION, location)], Json(body)))
+    let (status, order) = place_with_key(&state, &user, &headers, &request).await?;
+    let location = format!("/api/v1/orders/{}", order.id);
+    Ok((status, [(header::LOCATION, location)], Json(order)))
 }
 
 /// List orders: a requester's account's, or all for the order desk, newest first.
@@ -139,11 +151,11 @@ pub async fn get_order(
     security(("bearer" = [])))]
 pub async fn cancel_order(
     State(state): State<ApiState>,
-    caller: Caller,
+    Allowed(user, _): Allowed<RequestersAndAdmins>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CancelRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let user = caller.require(&[Role::Requester, Role::Admin])?;
+    let user = &user;
     match cancel::cancel(&state.app, user, &id, &body.reason).await? {
         Cancellation::Accepted => {
             let body = detail(&state.app, user, &id).await?;

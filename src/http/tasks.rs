@@ -2,7 +2,7 @@
 //! (with a reason) and complete. Approvers act on approval tasks of their groups, engineers
 //! on manual tasks of theirs; the engine refuses anyone acting on their own order.
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::extract::{Allowed, ApiJson, ApiPath, ApiQuery, Caller, TaskWorkers};
 use super::problem::ApiResult;
 use super::ApiState;
 use crate::auth::{Role, User};
@@ -109,8 +109,12 @@ fn may_view(user: &User, task: &TaskView) -> bool {
 }
 
 /// The task, if the caller may act on it: a member of its group with the role its kind needs.
+/// A task of another group is not found, as `GET /tasks/{id}` reports it.
 async fn actionable(state: &ApiState, user: &User, id: &str) -> ApiResult<TaskView> {
     let task = state.app.engine.task(id).await?;
+    if !may_view(user, &task) {
+        return Err(AppError::not_found("task", id).into());
+    }
     let role = if task.kind == "approval" {
         Role::Approver
     } else {
@@ -247,7 +251,7 @@ pub async fn approve(
     security(("bearer" = [])))]
 pub async fn reject(
     State(state): State<ApiState>,
-    caller: Caller,
+    Allowed(user, _): Allowed<TaskWorkers>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RejectRequest>,
 ) -> ApiResult<Json<Task>> {
@@ -255,7 +259,7 @@ pub async fn reject(
     let outcome = Outcome::Reject {
         reason: body.reason,
     };
-    decide(&state, &caller.0, &id, outcome).await
+    decide(&state, &user, &id, outcome).await
 }
 
 /// Complete a manual task, with the data the work produced.
@@ -266,7 +270,7 @@ pub async fn reject(
     security(("bearer" = [])))]
 pub async fn complete(
     State(state): State<ApiState>,
-    caller: Caller,
+    Allowed(user, _): Allowed<TaskWorkers>,
     ApiPath(id): ApiPath<String>,
     body: Option<ApiJson<CompleteRequest>>,
 ) -> ApiResult<Json<Task>> {
@@ -274,5 +278,5 @@ pub async fn complete(
     if !(data.is_null() || data.is_object()) {
         return Err(AppError::field("data", "object", "data must be a JSON object").into());
     }
-    decide(&state, &caller.0, &id, Outcome::Done { data }).await
+    decide(&state, &user, &id, Outcome::Done { data }).await
 }

@@ -3,15 +3,14 @@
 //! is translated to an [`OrderRequest`] and placed exactly as `POST /api/v1/orders` places it
 //! (same validation, idempotency and access rules); docs/api.md lists the fields mapped.
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, Requester};
-use super::orders::{idempotency_key, ListQuery};
+use super::extract::{Allowed, ApiJson, ApiPath, ApiQuery, Caller, Requesters};
 use super::problem::ApiResult;
 use super::ApiState;
 use crate::error::{problem, AppError};
+use crate::orders;
 use crate::orders::model::{ItemView, OrderItemRequest, OrderRequest, OrderView};
-use crate::orders::{self, place};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -19,7 +18,7 @@ use l2c_catalog::Charge;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// Where the API lives.
 pub const BASE: &str = "/tmf-api/productOrderingManagement/v4";
@@ -267,20 +266,12 @@ pub fn product_order(o: &OrderView) -> Value {
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<ApiState>,
-    Requester(user): Requester,
+    Allowed(user, _): Allowed<Requesters>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<ProductOrderCreate>,
 ) -> ApiResult<impl IntoResponse> {
-    let user = &user;
     let request = to_request(body)?;
-    let key = idempotency_key(&headers)?;
-    let placed = place::place(&state.app, user, &request, key.as_deref()).await?;
-    let order = orders::visible(&state.app, user, &placed.order_id).await?;
-    let status = if placed.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let (status, order) = super::orders::place_with_key(&state, &user, &headers, &request).await?;
     let location = format!("{BASE}/productOrder/{}", order.id);
     Ok((
         status,
@@ -289,14 +280,28 @@ pub async fn create(
     ))
 }
 
+/// TMF630 paging and selection; `fields` is accepted and ignored (whole orders are sent).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TmfListQuery {
+    /// Orders to skip (only 0 is supported: lists are newest first, up to `limit`).
+    pub offset: Option<u32>,
+    /// At most this many (1-500, default 100).
+    pub limit: Option<i64>,
+    /// Attribute selection (ignored).
+    pub fields: Option<String>,
+}
+
 /// List ProductOrders the caller may see, newest first.
 #[utoipa::path(get, path = "/tmf-api/productOrderingManagement/v4/productOrder", tag = "tmf622",
-    params(ListQuery), responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+    params(TmfListQuery), responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<TmfListQuery>,
 ) -> ApiResult<Json<Vec<Value>>> {
+    if q.offset.is_some_and(|o| o > 0) {
+        return Err(AppError::field("offset", "unsupported", "only offset=0 is supported").into());
+    }
     let list = orders::list(&state.app, &caller.0, q.limit.unwrap_or(100)).await?;
     Ok(Json(list.iter().map(product_order).collect()))
 }

@@ -43,14 +43,7 @@ pub fn may_see(user: &User, account: &str) -> bool {
 /// Orders `user` may see, newest first.
 pub async fn list(app: &App, user: &User, limit: i64) -> AppResult<Vec<OrderView>> {
     let mut conn = app.db.pool.acquire().await?;
-    let account = match user.role {
-        Role::Requester => Some(
-            user.account
-                .as_deref()
-                .ok_or_else(|| AppError::Internal("requester without account".into()))?,
-        ),
-        _ => None,
-    };
+    let account = user.account_scope()?;
     store::list(&mut conn, account, limit.clamp(1, 500)).await
 }
 

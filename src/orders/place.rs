@@ -66,9 +66,11 @@ pub async fn place(
         )));
     }
     let account = user
-        .account
-        .clone()
-        .ok_or_else(|| AppError::Internal(format!("requester {} has no account", user.name)))?;
+        .account_scope()?
+        .ok_or_else(|| {
+            AppError::Internal(format!("{} places orders without an account", user.name))
+        })?
+        .to_string();
     if let Some(key) = idempotency_key {
         if key.is_empty() || key.len() > 255 {
             return Err(AppError::BadRequest {

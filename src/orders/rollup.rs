@@ -60,7 +60,7 @@ impl Listener for OrderListener {
                 result.map_err(|e| match e {
                     AppError::Database(db) => EngineError::Database(db),
                     AppError::Engine(e) => e,
-                    other => EngineError::Conflict(format!("order {order_id}: {other}")),
+                    other => EngineError::Listener(format!("order {order_id}: {other}")),
                 })?;
             }
             Ok(())
@@ -248,6 +248,9 @@ impl Apply<'_> {
                 Ok(())
             }
             Change::Ended { status } => {
+                // The order's row first: a cancellation assessing this order at the same
+                // moment either sees this item's end or waits for it (PostgreSQL).
+                lock_state(self.conn, self.backend, self.order_id).await?;
                 let to = match status.as_str() {
                     "completed" => ItemState::Completed,
                     "cancelled" => ItemState::Cancelled,

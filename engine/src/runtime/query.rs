@@ -236,6 +236,27 @@ impl Engine {
         rows.iter().map(task_view).collect()
     }
 
+    /// How many tasks are open in each group that has any (for queue-depth metrics).
+    pub async fn open_task_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT group_name, COUNT(*) AS n FROM wf_tasks WHERE state = 'open' \
+             GROUP BY group_name ORDER BY group_name",
+        )
+        .fetch_all(&self.inner.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("group_name")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    /// How many steps wait for an operator.
+    pub async fn incident_count(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM wf_steps WHERE state = 'incident'")
+            .fetch_one(&self.inner.db.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Steps waiting for an operator.
     pub async fn incidents(&self) -> Result<Vec<IncidentView>> {
         let rows = sqlx::query(

@@ -53,17 +53,7 @@ async fn act(api: &Api, user: &str, group: &str, action: &str, body: Value) -> V
 /// Places and delivers a WAN link; returns the completed order.
 async fn deliver(api: &Api, bandwidth: i64) -> Value {
     let order = place(api, wan(bandwidth)).await;
-    let id = order["id"].as_str().expect("id").to_string();
-    act(api, "nina", "network-engineering", "approve", json!({})).await;
-    act(
-        api,
-        "fred",
-        "field-engineers",
-        "complete",
-        json!({"data": {"cpe_serial": "CPE-1"}}),
-    )
-    .await;
-    api.order_state("rita", &id, "completed").await
+    deliver_rest(api, &order).await
 }
 
 fn events(order: &Value) -> Vec<String> {

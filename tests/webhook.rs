@@ -18,6 +18,7 @@ scenarios!(
     webhook_fails_twice_then_succeeds,
     webhook_client_error_is_fatal,
     unreachable_webhook_becomes_an_incident,
+    cancellation_waits_for_slow_compensations,
 );
 
 /// lan-setup with a CRM ticket opened by webhook between port allocation and billing.
@@ -110,6 +111,15 @@ async fn start_with(
     crm: Arc<Crm>,
     url: String,
 ) -> Option<(Api, Arc<Crm>, tempfile::TempDir)> {
+    start_workflow(backend, crm, url, LAN_WITH_WEBHOOK).await
+}
+
+async fn start_workflow(
+    backend: Backend,
+    crm: Arc<Crm>,
+    url: String,
+    lan_workflow: &str,
+) -> Option<(Api, Arc<Crm>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("dir");
     for entry in
         std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows")).expect("workflows")
@@ -119,7 +129,7 @@ async fn start_with(
             std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
         }
     }
-    std::fs::write(dir.path().join("lan-setup.toml"), LAN_WITH_WEBHOOK).expect("write");
+    std::fs::write(dir.path().join("lan-setup.toml"), lan_workflow).expect("write");
     let workflows = dir.path().to_path_buf();
     let world = world_opts(backend, move |o| {
         o.workflows_dir = Some(workflows);
@@ -241,5 +251,77 @@ async fn unreachable_webhook_becomes_an_incident(backend: Backend) {
     assert!(crm.calls.lock().expect("calls").is_empty());
     assert_no_secrets(&api.ok("rita", &format!("/api/v1/orders/{order}")).await);
     assert_no_secrets(&incidents);
+    api.stop().await;
+}
+
+/// lan-setup whose CRM ticket is closed again (a webhook compensation) when the order is
+/// cancelled, with on-site work to cancel it during.
+const LAN_WITH_TICKET_COMPENSATION: &str = r#"
+description = "LAN with a CRM ticket that is closed on cancellation (test)"
+version = 1
+[[stage]]
+id = "open-ticket"
+kind = "task"
+handler = "webhook.crm"
+compensation = "webhook.crm"
+retry = { max_attempts = 10, backoff = "1s", max_backoff = "10s" }
+[[stage]]
+id = "patch-ports"
+kind = "manual"
+group = "field-engineers"
+[[stage]]
+id = "done"
+kind = "end"
+[[edge]]
+from = "open-ticket"
+to = "patch-ports"
+[[edge]]
+from = "patch-ports"
+to = "done"
+"#;
+
+/// While the ticket's compensation keeps failing (503), the order stays pendingCancellation;
+/// once the CRM answers, the order is cancelled.
+async fn cancellation_waits_for_slow_compensations(backend: Backend) {
+    let crm = Arc::new(Crm::default());
+    let url = crm_server(crm.clone()).await;
+    let Some((api, crm, _dir)) =
+        start_workflow(backend, crm, url, LAN_WITH_TICKET_COMPENSATION).await
+    else {
+        return;
+    };
+    let order = place_lan(&api).await;
+    api.task("fred", "field-engineers").await;
+    *crm.script.lock().expect("script") = vec![503, 503, 503];
+    let r = api
+        .post(
+            "rita",
+            &format!("/api/v1/orders/{order}/cancel"),
+            json!({"reason": "moved offices"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let path = format!("/api/v1/orders/{order}");
+    api.wait("rita", &path, "a failed compensation", |o| {
+        o["timeline"].as_array().is_some_and(|t| {
+            t.iter()
+                .any(|e| e["event"] == "step.retry" && e["stage"] == "compensate:open-ticket")
+        })
+    })
+    .await;
+    let o = api.ok("rita", &path).await;
+    assert_eq!(
+        o["state"], "pendingCancellation",
+        "compensation still running"
+    );
+    assert_eq!(o["items"][0]["state"], "inProgress");
+    drive(&api, &order, "cancelled").await;
+    let calls = crm.calls.lock().expect("calls").clone();
+    let undo: Vec<&Value> = calls
+        .iter()
+        .filter(|(_, b)| b["compensating"] == true)
+        .map(|(_, b)| &b["attempt"])
+        .collect();
+    assert_eq!(undo.len(), 4, "three 503s, then closed: {calls:?}");
     api.stop().await;
 }

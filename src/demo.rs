@@ -64,38 +64,48 @@ pub async fn run() -> Result<()> {
         server.url()
     );
     let desk = set_up(&app, &server.url()).await?;
+    let wan = wan_link(&desk).await?;
+    let lan = lan(&desk).await?;
+    let big = rejected(&desk).await?;
+    let up = upgrade(&desk, &wan).await?;
+    println!("\n5. Timelines");
+    for order in [&wan, &lan, &big, &up] {
+        print_timeline(order);
+    }
+    println!("\n6. Rita's products and subscriptions");
+    print_products(&desk.rita.get("/api/v1/products").await?);
+    print_subscriptions(&desk.rita.get("/api/v1/subscriptions").await?);
+    println!("\nAPI docs: `l2c serve` then http://127.0.0.1:8080/api/docs");
+    server.shutdown().await
+}
 
-    println!("1. Rita (requester, ACME) orders a 100 Mbit/s WAN link FRA-001 <-> MUC-004");
-    let wan = place(&desk, json!([{"action": "add", "offering": "wan-link",
-        "characteristics": {"bandwidth_mbps": 100, "a_end_site": "FRA-001", "b_end_site": "MUC-004"}}])).await?;
-    act(
-        &desk.nina,
-        "network-engineering",
-        "approves technical feasibility",
-        json!(null),
-    )
-    .await?;
-    wait_task(&desk.fred, "field-engineers").await?;
+/// Moves the sandbox clock and returns its new time.
+async fn advance(desk: &Desk, by: &str) -> Result<String> {
     let now = desk
         .admin
-        .post("/api/v1/sandbox/clock", json!({"advance": "2days 1h"}))
+        .post("/api/v1/sandbox/clock", json!({ "advance": by }))
         .await?;
-    println!(
-        "   the CPE waits on site; the sandbox clock moves two days to {}",
-        now["now"].as_str().unwrap_or("?")
-    );
-    act(
-        &desk.fred,
-        "field-engineers",
-        "installs the CPE",
-        json!({"cpe_serial": "CPE-7731"}),
-    )
-    .await?;
-    let wan = wait_final(&desk.rita, &wan).await?;
+    Ok(now["now"].as_str().unwrap_or("?").to_string())
+}
 
+async fn wan_link(desk: &Desk) -> Result<Value> {
+    println!("\n1. Rita (requester, ACME) orders a 100 Mbit/s WAN link FRA-001 <-> MUC-004");
+    let wan = place(desk, json!([{"action": "add", "offering": "wan-link",
+        "characteristics": {"bandwidth_mbps": 100, "a_end_site": "FRA-001", "b_end_site": "MUC-004"}}])).await?;
+    let feasible = "approves technical feasibility";
+    act(&desk.nina, "network-engineering", feasible, json!(null)).await?;
+    wait_task(&desk.fred, "field-engineers").await?;
+    let now = advance(desk, "2days 1h").await?;
+    println!("   the CPE waits on site; the sandbox clock moves two days to {now}");
+    let cpe = json!({"cpe_serial": "CPE-7731"});
+    act(&desk.fred, "field-engineers", "installs the CPE", cpe).await?;
+    wait_final(&desk.rita, &wan).await
+}
+
+async fn lan(desk: &Desk) -> Result<Value> {
     println!("\n2. Rita orders a 48-port LAN at FRA-001");
     let lan = place(
-        &desk,
+        desk,
         json!([{"action": "add", "offering": "lan-setup",
         "characteristics": {"site": "FRA-001", "port_count": 48, "poe": true}}]),
     )
@@ -107,59 +117,38 @@ pub async fn run() -> Result<()> {
         json!(null),
     )
     .await?;
-    let lan = wait_final(&desk.rita, &lan).await?;
+    wait_final(&desk.rita, &lan).await
+}
 
+async fn rejected(desk: &Desk) -> Result<Value> {
     println!("\n3. Rita orders a 10 Gbit/s link; its monthly value needs commercial approval");
-    let big = place(&desk, json!([{"action": "add", "offering": "wan-link",
+    let big = place(desk, json!([{"action": "add", "offering": "wan-link",
         "characteristics": {"bandwidth_mbps": 10000, "a_end_site": "FRA-001", "b_end_site": "BER-002"}}])).await?;
     let task = wait_task(&desk.sam, "sales-managers").await?;
     let reason = "No budget for 10 Gbit/s this quarter; please re-quote at 1 Gbit/s";
-    desk.sam
-        .post(
-            &format!("/api/v1/tasks/{task}/reject"),
-            json!({"reason": reason}),
-        )
-        .await?;
+    let path = format!("/api/v1/tasks/{task}/reject");
+    desk.sam.post(&path, json!({ "reason": reason })).await?;
     println!("   Sam (sales-managers) rejects: {reason}");
-    let big = wait_final(&desk.rita, &big).await?;
+    wait_final(&desk.rita, &big).await
+}
 
-    let product = wan["items"][0]["product"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let now = desk
-        .admin
-        .post("/api/v1/sandbox/clock", json!({"advance": "15days"}))
-        .await?;
+async fn upgrade(desk: &Desk, wan: &Value) -> Result<Value> {
+    let product = wan["items"][0]["product"].clone();
+    let now = advance(desk, "15days").await?;
     println!(
         "\n4. Two weeks on ({}), Rita upgrades the running link {} to 1 Gbit/s",
-        now["now"].as_str().and_then(|t| t.get(..10)).unwrap_or("?"),
-        short(&json!(product))
+        now.get(..10).unwrap_or("?"),
+        short(&product)
     );
     let up = place(
-        &desk,
+        desk,
         json!([{"action": "modify", "offering": "bandwidth-upgrade", "product": product,
         "characteristics": {"bandwidth_mbps": 1000}}]),
     )
     .await?;
-    act(
-        &desk.nina,
-        "network-engineering",
-        "approves the capacity (a tier jump of 5x or more)",
-        json!(null),
-    )
-    .await?;
-    let up = wait_final(&desk.rita, &up).await?;
-
-    println!("\n5. Timelines");
-    for order in [&wan, &lan, &big, &up] {
-        print_timeline(order);
-    }
-    println!("\n6. Rita's products and subscriptions");
-    print_products(&desk.rita.get("/api/v1/products").await?);
-    print_subscriptions(&desk.rita.get("/api/v1/subscriptions").await?);
-    println!("\nAPI docs: `l2c serve` then http://127.0.0.1:8080/api/docs");
-    server.shutdown().await
+    let capacity = "approves the capacity (a tier jump of 5x or more)";
+    act(&desk.nina, "network-engineering", capacity, json!(null)).await?;
+    wait_final(&desk.rita, &up).await
 }
 
 async fn set_up(app: &App, base: &str) -> Result<Desk> {
@@ -191,6 +180,9 @@ async fn set_up(app: &App, base: &str) -> Result<Desk> {
         "currency": "EUR", "cycle_day": 1, "time_zone": "Europe/Berlin", "payment_terms_days": 30}),
         )
         .await?;
+    println!(
+        "Admin ada sets up customer ACME (billing account ACME-EUR, EUR, VAT country DE) and:"
+    );
     let mut tokens = Vec::new();
     for (name, role, account, group) in [
         ("rita", "requester", Some("ACME"), None),

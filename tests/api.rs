@@ -532,6 +532,28 @@ async fn operations_endpoints(backend: Backend) {
         (ready.status, ready.body["status"].as_str()),
         (200, Some("ready"))
     );
+    // A database one migration behind the binary is not ready.
+    let newest: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&api.world.app.db.pool)
+        .await
+        .expect("newest migration");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE _sqlx_migrations SET success = FALSE WHERE version = {newest}"
+    )))
+    .execute(&api.world.app.db.pool)
+    .await
+    .expect("mark unapplied");
+    let behind = get("/readyz").await;
+    assert_eq!(behind.status, 503, "{:?}", behind.body);
+    assert!(behind.body["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains(&newest.to_string())));
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE _sqlx_migrations SET success = TRUE WHERE version = {newest}"
+    )))
+    .execute(&api.world.app.db.pool)
+    .await
+    .expect("restore");
     let spec = get("/api/openapi.json").await;
     assert_eq!(spec.status, 200);
     assert!(

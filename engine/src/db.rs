@@ -5,6 +5,7 @@
 //! differences (row locks, `SKIP LOCKED`, `BEGIN IMMEDIATE`, `NOTIFY`) live in [`Backend`].
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::Row;
 use sqlx::{AnyConnection, AnyPool, Connection, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
@@ -165,16 +166,35 @@ impl Db {
         })
     }
 
-    /// Applies the embedded migrations (both backends' folders hold the same schema).
-    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+    /// The embedded migrations of this backend (both folders hold the same schema).
+    fn migrator(&self) -> sqlx::migrate::Migrator {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&self.pool).await,
-            Backend::Postgres => {
-                sqlx::migrate!("../migrations/postgres")
-                    .run(&self.pool)
-                    .await
-            }
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
         }
+    }
+
+    /// Applies the embedded migrations.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        self.migrator().run(&self.pool).await
+    }
+
+    /// Versions of embedded migrations not (successfully) applied to this database, for
+    /// readiness probes; an unreadable migrations table is an error.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, sqlx::Error> {
+        let rows = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_all(&self.pool)
+            .await?;
+        let applied = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>("version"))
+            .collect::<Result<std::collections::HashSet<i64>, _>>()?;
+        Ok(self
+            .migrator()
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect())
     }
 
     /// Begins a transaction that will write.

@@ -3,7 +3,6 @@
 
 use super::problem::{ApiError, ApiResult};
 use super::ApiState;
-use crate::error::AppError;
 use crate::metrics::RequestLabels;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
@@ -11,10 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use l2c_engine::db::Backend;
 use serde_json::{json, Value};
-use sqlx::Row;
-use std::collections::HashSet;
 use std::time::Instant;
 
 /// The routes.
@@ -49,15 +45,6 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn applied_versions(state: &ApiState) -> Result<HashSet<i64>, AppError> {
-    let rows = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
-        .fetch_all(&state.app.db.pool)
-        .await?;
-    rows.iter()
-        .map(|r| r.try_get::<i64, _>("version").map_err(AppError::from))
-        .collect()
-}
-
 /// Readiness: the database answers and every embedded migration is applied.
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200), (status = 503, body = super::problem::Problem)))]
@@ -72,22 +59,17 @@ pub async fn readyz(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
         .ping()
         .await
         .map_err(|_| not_ready("the database does not answer".into()))?;
-    let applied = applied_versions(&state)
+    let missing = state
+        .app
+        .db
+        .pending_migrations()
         .await
         .map_err(|_| not_ready("the migrations table cannot be read".into()))?;
-    let migrator = match state.app.db.backend {
-        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-        Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
-    };
-    let missing: Vec<String> = migrator
-        .iter()
-        .filter(|m| !applied.contains(&m.version))
-        .map(|m| m.version.to_string())
-        .collect();
     if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(i64::to_string).collect();
         return Err(not_ready(format!(
             "migrations not applied: {}",
-            missing.join(", ")
+            list.join(", ")
         )));
     }
     Ok(Json(json!({ "status": "ready" })))

@@ -181,7 +181,7 @@ async fn set_up(app: &App, base: &str) -> Result<Desk> {
         )
         .await?;
     println!(
-        "Admin ada sets up customer ACME (billing account ACME-EUR, EUR, VAT country DE) and:"
+        "Admin ada sets up customer ACME (enterprise, DE) with billing account ACME-EUR, and users:"
     );
     let mut tokens = Vec::new();
     for (name, role, account, group) in [

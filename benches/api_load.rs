@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! cargo bench --bench api_load -- [--backend sqlite|postgres] [--clients 64] [--rate 500]
-//!     [--seconds 10] [--workers 2] [--database-url URL]
+//!     [--seconds 10] [--workers 2] [--batch STEPS] [--database-url URL]
 //! ```
 
 use l2c::accounts::{self, BillingAccount, CustomerAccount};
@@ -27,6 +27,7 @@ struct Args {
     rate: u64,
     seconds: u64,
     workers: usize,
+    batch: Option<usize>,
     url: Option<String>,
 }
 
@@ -37,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
         rate: 500,
         seconds: 10,
         workers: 2,
+        batch: None,
         url: std::env::var("L2C_TEST_DATABASE_URL").ok(),
     };
     let mut it = std::env::args().skip(1);
@@ -49,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
             "--rate" => args.rate = number(value()?)?,
             "--seconds" => args.seconds = number(value()?)?,
             "--workers" => args.workers = number(value()?)? as usize,
+            "--batch" => args.batch = Some(number(value()?)? as usize),
             "--database-url" => args.url = Some(value()?),
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
@@ -76,6 +79,9 @@ async fn open(args: &Args) -> Result<(App, Option<tempfile::TempDir>), Failure> 
     };
     let mut options = AppOptions::new(url);
     options.max_connections = 8;
+    if let Some(batch) = args.batch {
+        options.engine.batch_size = batch;
+    }
     Ok((App::open(options).await?, dir))
 }
 

@@ -1,17 +1,23 @@
 //! Group commit for order placement. Every order is validated and priced on its own request,
 //! then queued; one writer task per process takes everything queued so far and writes it in
-//! one transaction, each order inside its own savepoint so one order's failure (a reused
-//! idempotency key, a value the database refuses) leaves the others untouched. One commit
-//! (and one fsync) then serves the whole batch, which is what lets the single SQLite writer
-//! accept orders by the thousand. The writer, not the request, owns the write: a client that
+//! one transaction: each order is checked again and its idempotency key claimed (a refusal is
+//! that order's answer alone), then all accepted orders, their items, first events and
+//! workflow instances go in as a few multi-row statements. If the database refuses the batch,
+//! each order is written on its own, so one bad order fails alone. One commit (and one fsync)
+//! serves the whole batch, which is what lets the single SQLite writer accept orders by the
+//! thousand. The writer, not the request, owns the write: a client that
 //! goes away cannot leave its order half-written or hold up anyone else's.
 
 use super::model::OrderRequest;
-use super::place::{claim_key, store, Checked, Placed};
+use super::place::{
+    business_key, claim_key, lookup_key, prepare, Checked, Placed, Prepared, ORDER_WORKFLOW,
+};
+use super::store::{insert_orders, OrderRows};
 use crate::app::App;
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
 use sqlx::AnyConnection;
+use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most orders one transaction writes.
@@ -75,81 +81,141 @@ pub(super) async fn submit(app: &App, job: Job) -> AppResult<Placed> {
         .map_err(|_| AppError::Internal("the order writer dropped a request".into()))?
 }
 
-/// Writes a batch in one transaction, retried whole while the database is busy.
+/// Writes a batch in one transaction, retried whole while the database is busy. If the
+/// database refuses the batch for any other reason, each order is written again on its own,
+/// so one order the database refuses fails alone.
 async fn write(app: &App, batch: Vec<Queued>) {
-    let result = l2c_engine::runtime::retry(|| async {
-        let mut tx = app.db.begin_write().await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for queued in &batch {
-            outcomes.push(write_one(app, &mut tx, &queued.job).await?);
-        }
-        tx.commit().await?;
-        Ok::<_, AppError>(outcomes)
-    })
-    .await;
-    match result {
-        Ok(outcomes) => {
-            let wrote = outcomes.iter().any(Result::is_ok);
-            for (queued, outcome) in batch.into_iter().zip(outcomes) {
-                let _ = queued.reply.send(outcome);
+    let jobs: Vec<&Job> = batch.iter().map(|q| &q.job).collect();
+    let outcomes = match write_together(app, &jobs).await {
+        Ok(outcomes) => outcomes,
+        Err(e) if batch.len() > 1 && !e.is_transient() => {
+            tracing::warn!(error = %e, orders = batch.len(), "a batch of orders failed; writing them one by one");
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for job in &jobs {
+                outcomes.push(match write_together(app, &[job]).await {
+                    Ok(mut one) => one.pop().unwrap_or_else(|| Err(lost())),
+                    Err(e) => Err(failed(e)),
+                });
             }
-            if wrote {
-                app.engine.wake();
-            }
+            outcomes
         }
-        Err(e) => {
-            tracing::error!(error = %e, orders = batch.len(), "writing a batch of orders failed");
-            let busy = e.is_transient();
-            for queued in batch {
-                let answer = if busy {
-                    AppError::Busy("the database is busy; the order was not stored".into())
-                } else {
-                    AppError::Internal(format!("the order could not be stored: {e}"))
-                };
-                let _ = queued.reply.send(Err(answer));
-            }
-        }
-    }
-}
-
-/// One order inside its savepoint: `Ok(Err(_))` is this order's own failure, rolled back to
-/// the savepoint (the others go on); `Err(_)` fails the batch, to be retried whole (a busy
-/// database, or a savepoint that cannot be rolled back).
-async fn write_one(app: &App, tx: &mut AnyConnection, job: &Job) -> AppResult<AppResult<Placed>> {
-    sqlx::query("SAVEPOINT place_order")
-        .execute(&mut *tx)
-        .await?;
-    match place_in(app, tx, job).await {
-        Ok(placed) => {
-            sqlx::query("RELEASE SAVEPOINT place_order")
-                .execute(&mut *tx)
-                .await?;
-            Ok(Ok(placed))
-        }
-        Err(e) if e.is_transient() => Err(e),
-        Err(e) => {
-            // PostgreSQL refuses every statement after an error until this rollback.
-            sqlx::query("ROLLBACK TO SAVEPOINT place_order")
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("RELEASE SAVEPOINT place_order")
-                .execute(&mut *tx)
-                .await?;
-            if let AppError::Database(db) = &e {
-                tracing::error!(error = %db, "the database refused an order");
-            }
-            Ok(Err(e))
-        }
-    }
-}
-
-async fn place_in(app: &App, tx: &mut AnyConnection, job: &Job) -> AppResult<Placed> {
-    let order_id = match &job.key {
-        Some(key) => match claim_key(tx, app, &job.user, key, &job.hash).await? {
-            Ok(id) => id,
-            Err(earlier) => return Ok(earlier),
-        },
-        None => uuid::Uuid::now_v7().to_string(),
+        Err(e) => batch.iter().map(|_| Err(failed_ref(&e))).collect(),
     };
-    store(app, tx, &job.user, &job.request, &job.checked, order_id).await
+    let wrote = outcomes.iter().any(|o| matches!(o, Ok(p) if p.created));
+    for (queued, outcome) in batch.into_iter().zip(outcomes) {
+        let _ = queued.reply.send(outcome);
+    }
+    if wrote {
+        app.engine.wake();
+    }
+}
+
+fn lost() -> AppError {
+    AppError::Internal("the order writer lost an outcome".into())
+}
+
+fn failed(e: AppError) -> AppError {
+    failed_ref(&e)
+}
+
+/// What a requester hears when their order's write failed as a whole.
+fn failed_ref(e: &AppError) -> AppError {
+    tracing::error!(error = %e, "an order could not be stored");
+    if e.is_transient() {
+        AppError::Busy("the database is busy; the order was not stored".into())
+    } else {
+        AppError::Internal(format!("the order could not be stored: {e}"))
+    }
+}
+
+/// One transaction for `jobs`: each is checked again and its idempotency key claimed (its own
+/// refusal is its outcome), then every accepted order is inserted and its workflow started in
+/// a few multi-row statements. `Err` rolls the whole batch back.
+async fn write_together(app: &App, jobs: &[&Job]) -> AppResult<Vec<AppResult<Placed>>> {
+    l2c_engine::runtime::retry(|| async {
+        let mut tx = app.db.begin_write().await?;
+        let mut outcomes: Vec<Option<AppResult<Placed>>> = jobs.iter().map(|_| None).collect();
+        let mut accepted: Vec<(usize, Prepared)> = Vec::new();
+        let mut taken = HashSet::new();
+        for (i, job) in jobs.iter().enumerate() {
+            match accept(app, &mut tx, job, &mut taken).await {
+                Ok(Accepted::New(prepared)) => accepted.push((i, *prepared)),
+                Ok(Accepted::Earlier(placed)) => outcomes[i] = Some(Ok(placed)),
+                Err(e) if e.is_transient() || matches!(e, AppError::Database(_)) => return Err(e),
+                Err(e) => outcomes[i] = Some(Err(e)),
+            }
+        }
+        let starts = accepted
+            .iter()
+            .map(|(_, p)| {
+                (
+                    ORDER_WORKFLOW,
+                    p.input.clone(),
+                    Some(business_key(&p.order.id)),
+                )
+            })
+            .collect();
+        let instances = app.engine.start_many_in(&mut tx, starts).await?;
+        let rows: Vec<OrderRows<'_>> = accepted
+            .iter()
+            .zip(&instances)
+            .map(|((i, p), instance)| OrderRows {
+                order: &p.order,
+                items: &jobs[*i].checked.items,
+                instance_id: instance,
+            })
+            .collect();
+        insert_orders(&mut tx, app.db.backend, &rows, app.now_ms()).await?;
+        tx.commit().await?;
+        for (i, p) in &accepted {
+            outcomes[*i] = Some(Ok(Placed {
+                order_id: p.order.id.clone(),
+                created: true,
+            }));
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(lost())))
+            .collect())
+    })
+    .await
+}
+
+enum Accepted {
+    New(Box<Prepared>),
+    Earlier(Placed),
+}
+
+/// Checks one order inside the batch's transaction and claims its idempotency key (after the
+/// checks, so a refused order leaves no key behind).
+async fn accept(
+    app: &App,
+    tx: &mut AnyConnection,
+    job: &Job,
+    taken: &mut HashSet<String>,
+) -> AppResult<Accepted> {
+    let order_id = uuid::Uuid::now_v7().to_string();
+    if let Some(key) = &job.key {
+        if let Some(earlier) = lookup_key(tx, &job.user, key, &job.hash).await? {
+            return Ok(Accepted::Earlier(earlier));
+        }
+    }
+    let prepared = prepare(
+        app,
+        tx,
+        &job.user,
+        &job.request,
+        &job.checked,
+        order_id,
+        taken,
+    )
+    .await?;
+    if let Some(key) = &job.key {
+        if let Err(earlier) =
+            claim_key(tx, app, &job.user, key, &job.hash, &prepared.order.id).await?
+        {
+            return Ok(Accepted::Earlier(earlier));
+        }
+    }
+    Ok(Accepted::New(Box::new(prepared)))
 }

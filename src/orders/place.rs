@@ -4,8 +4,7 @@
 //! the order the first request placed.
 
 use super::model::{OrderItemRequest, OrderRequest, MAX_EXTERNAL_ID, MAX_ITEMS, MAX_NOTES};
-use super::state::OrderState;
-use super::store::{insert_event, insert_order, NewItem, NewOrder};
+use super::store::{NewItem, NewOrder};
 use crate::accounts::{self, BillingAccount, CustomerAccount};
 use crate::app::App;
 use crate::auth::{Role, User};
@@ -49,7 +48,7 @@ pub(super) struct Checked {
     customer: CustomerAccount,
     billing: BillingAccount,
     date: Option<NaiveDate>,
-    items: Vec<NewItem>,
+    pub(super) items: Vec<NewItem>,
 }
 
 /// Places `request` for `user`; `idempotency_key` (from the header) makes a retry safe.
@@ -106,7 +105,7 @@ async fn replay(app: &App, user: &User, key: &str, hash: &str) -> AppResult<Opti
     lookup_key(&mut conn, user, key, hash).await
 }
 
-async fn lookup_key(
+pub(super) async fn lookup_key(
     conn: &mut AnyConnection,
     user: &User,
     key: &str,
@@ -137,16 +136,16 @@ async fn lookup_key(
     }))
 }
 
-/// Records the key for this request inside the placing transaction and returns the new
-/// order's id; if another request got there first, returns what it placed instead.
+/// Records the key for this request, for the order `order_id` about to be stored, inside the
+/// writing transaction; if another request got there first, returns what it placed instead.
 pub(super) async fn claim_key(
     conn: &mut AnyConnection,
     app: &App,
     user: &User,
     key: &str,
     hash: &str,
-) -> AppResult<Result<String, Placed>> {
-    let order_id = uuid::Uuid::now_v7().to_string();
+    order_id: &str,
+) -> AppResult<Result<(), Placed>> {
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, order_id, created_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -154,12 +153,12 @@ pub(super) async fn claim_key(
     .bind(user.id.clone())
     .bind(key.to_string())
     .bind(hash.to_string())
-    .bind(order_id.clone())
+    .bind(order_id.to_string())
     .bind(app.now_ms())
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 1 {
-        return Ok(Ok(order_id));
+        return Ok(Ok(()));
     }
     match lookup_key(conn, user, key, hash).await? {
         Some(earlier) => Ok(Err(earlier)),
@@ -548,32 +547,53 @@ fn totals(items: &[NewItem], currency: Currency) -> AppResult<(Money, Money, Dec
     Ok((one_time, monthly, yearly_value))
 }
 
-pub(super) async fn store(
+/// An order checked again inside the write, ready to be inserted with the rest of its batch.
+pub(super) struct Prepared {
+    pub order: NewOrder,
+    pub input: Value,
+}
+
+/// Re-checks `checked` inside the writing transaction (no other open order may be changing
+/// its products, in the database or earlier in the same batch: `taken`) and builds the rows.
+pub(super) async fn prepare(
     app: &App,
     tx: &mut AnyConnection,
     user: &User,
     request: &OrderRequest,
     checked: &Checked,
     order_id: String,
-) -> AppResult<Placed> {
+    taken: &mut std::collections::HashSet<String>,
+) -> AppResult<Prepared> {
     let currency = Currency::from_code(&checked.billing.currency)
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let (one_time, monthly, yearly_value) = totals(&checked.items, currency)?;
-    let mut problems = Vec::new();
-    for item in checked
+    let changes: Vec<&NewItem> = checked
         .items
         .iter()
         .filter(|i| i.action != OrderAction::Add)
-    {
+        .collect();
+    let mut problems = Vec::new();
+    for item in &changes {
         let field = format!("items[{}].product", item.position);
+        if taken.contains(&item.product_id) {
+            problems.push(problem(
+                field,
+                "product_busy",
+                format!(
+                    "an order placed at the same moment is already changing product {}",
+                    item.product_id
+                ),
+            ));
+            continue;
+        }
         problems.extend(busy(tx, app, &item.product_id, &field).await?);
     }
     AppError::check(problems)?;
+    taken.extend(changes.iter().map(|i| i.product_id.clone()));
     let needs_approval =
         yearly_value > app.settings.commercial_approval_threshold * Decimal::from(12);
-    let now = app.now_ms();
     let order = NewOrder {
-        id: order_id.clone(),
+        id: order_id,
         requester: user.name.clone(),
         customer_account: checked.customer.id.clone(),
         billing_account: checked.billing.id.clone(),
@@ -584,31 +604,8 @@ pub(super) async fn store(
         one_time_total: one_time.amount().to_string(),
         monthly_total: monthly.amount().to_string(),
     };
-    insert_order(tx, &order, &checked.items, now).await?;
-    insert_event(
-        tx,
-        &order_id,
-        None,
-        OrderState::Acknowledged,
-        Some(&user.name),
-        None,
-        now,
-    )
-    .await?;
     let input = workflow_input(&order, &checked.items, needs_approval);
-    let instance = app
-        .engine
-        .start_in(tx, ORDER_WORKFLOW, input, Some(&business_key(&order_id)))
-        .await?;
-    sqlx::query("UPDATE orders SET instance_id = $1 WHERE id = $2")
-        .bind(instance)
-        .bind(order_id.clone())
-        .execute(&mut *tx)
-        .await?;
-    Ok(Placed {
-        order_id,
-        created: true,
-    })
+    Ok(Prepared { order, input })
 }
 
 fn workflow_input(order: &NewOrder, items: &[NewItem], needs_approval: bool) -> Value {

@@ -45,52 +45,95 @@ fn parse_state<T: std::str::FromStr<Err = String>>(s: &str) -> AppResult<T> {
     s.parse().map_err(AppError::Internal)
 }
 
-/// Inserts the order in `acknowledged` with its items.
-pub async fn insert_order(
+/// An order to insert: its row, its items, and the workflow instance already started for it.
+pub struct OrderRows<'a> {
+    /// The order.
+    pub order: &'a NewOrder,
+    /// Its items.
+    pub items: &'a [NewItem],
+    /// Its workflow instance.
+    pub instance_id: &'a str,
+}
+
+/// Inserts orders in `acknowledged` with their items and their first state event, a few
+/// multi-row statements for the whole batch.
+pub async fn insert_orders(
     conn: &mut AnyConnection,
-    order: &NewOrder,
-    items: &[NewItem],
+    backend: Backend,
+    orders: &[OrderRows<'_>],
     now: i64,
 ) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO orders (id, requester, customer_account_id, billing_account_id, external_id, \
-         requested_completion_date, notes, state, currency, one_time_total, monthly_total, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-    )
-    .bind(order.id.clone())
-    .bind(order.requester.clone())
-    .bind(order.customer_account.clone())
-    .bind(order.billing_account.clone())
-    .bind(order.external_id.clone())
-    .bind(order.requested_completion_date.map(|d| d.to_string()))
-    .bind(order.notes.clone())
-    .bind(OrderState::Acknowledged.as_str())
-    .bind(order.currency.clone())
-    .bind(order.one_time_total.clone())
-    .bind(order.monthly_total.clone())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    for item in items {
-        sqlx::query(
+    for chunk in orders.chunks(backend.chunk_rows(200, 14)) {
+        let sql = format!(
+            "INSERT INTO orders (id, requester, customer_account_id, billing_account_id, \
+             external_id, requested_completion_date, notes, state, currency, one_time_total, \
+             monthly_total, instance_id, created_at, updated_at) VALUES {}",
+            backend.values_list(chunk.len(), 14, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chunk {
+            let o = r.order;
+            q = q
+                .bind(o.id.clone())
+                .bind(o.requester.clone())
+                .bind(o.customer_account.clone())
+                .bind(o.billing_account.clone())
+                .bind(o.external_id.clone())
+                .bind(o.requested_completion_date.map(|d| d.to_string()))
+                .bind(o.notes.clone())
+                .bind(OrderState::Acknowledged.as_str())
+                .bind(o.currency.clone())
+                .bind(o.one_time_total.clone())
+                .bind(o.monthly_total.clone())
+                .bind(r.instance_id.to_string())
+                .bind(now)
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    let items: Vec<(&NewOrder, &NewItem)> = orders
+        .iter()
+        .flat_map(|r| r.items.iter().map(move |i| (r.order, i)))
+        .collect();
+    for chunk in items.chunks(backend.chunk_rows(200, 12)) {
+        let sql = format!(
             "INSERT INTO order_items (order_id, item_id, position, action, offering, version, \
-             quantity, characteristics, quote, workflow, product_id, state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(order.id.clone())
-        .bind(item.item_id.clone())
-        .bind(item.position as i64)
-        .bind(item.action.to_string())
-        .bind(item.valid.offering.clone())
-        .bind(i64::from(item.valid.version))
-        .bind(i64::from(item.valid.quantity))
-        .bind(item.characteristics.to_string())
-        .bind(serde_json::to_string(&item.quote)?)
-        .bind(item.workflow.clone())
-        .bind(item.product_id.clone())
-        .bind(ItemState::Acknowledged.as_str())
-        .execute(&mut *conn)
-        .await?;
+             quantity, characteristics, quote, workflow, product_id, state) VALUES {}",
+            backend.values_list(chunk.len(), 12, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (order, item) in chunk {
+            q = q
+                .bind(order.id.clone())
+                .bind(item.item_id.clone())
+                .bind(item.position as i64)
+                .bind(item.action.to_string())
+                .bind(item.valid.offering.clone())
+                .bind(i64::from(item.valid.version))
+                .bind(i64::from(item.valid.quantity))
+                .bind(item.characteristics.to_string())
+                .bind(serde_json::to_string(&item.quote)?)
+                .bind(item.workflow.clone())
+                .bind(item.product_id.clone())
+                .bind(ItemState::Acknowledged.as_str());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for chunk in orders.chunks(backend.chunk_rows(200, 5)) {
+        let sql = format!(
+            "INSERT INTO order_events (id, order_id, at, to_state, actor) VALUES {}",
+            backend.values_list(chunk.len(), 5, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chunk {
+            q = q
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(r.order.id.clone())
+                .bind(now)
+                .bind(OrderState::Acknowledged.as_str())
+                .bind(r.order.requester.clone());
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

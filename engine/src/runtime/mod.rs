@@ -245,16 +245,31 @@ impl Engine {
         input: Value,
         business_key: Option<&str>,
     ) -> Result<String> {
-        let def = self
-            .inner
-            .current(workflow)
-            .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_string()))?;
+        let start = (workflow, input, business_key.map(str::to_string));
+        let mut ids = self.start_many_in(conn, vec![start]).await?;
+        ids.pop()
+            .ok_or_else(|| EngineError::Conflict("no instance was started".into()))
+    }
+
+    /// Starts several instances inside the caller's transaction, written together (one
+    /// multi-row statement per table, not one round of statements per instance). Each start
+    /// is (workflow, input, business key); the ids come back in the same order.
+    pub async fn start_many_in(
+        &self,
+        conn: &mut AnyConnection,
+        starts: Vec<(&str, Value, Option<String>)>,
+    ) -> Result<Vec<String>> {
         let mut tx = Tx::new(&self.inner, conn);
-        let id = tx
-            .create_instance(def, input, None, business_key.map(str::to_string))
-            .await?;
+        let mut ids = Vec::with_capacity(starts.len());
+        for (workflow, input, business_key) in starts {
+            let def = self
+                .inner
+                .current(workflow)
+                .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_string()))?;
+            ids.push(tx.create_instance(def, input, None, business_key).await?);
+        }
         tx.finish().await?;
-        Ok(id)
+        Ok(ids)
     }
 
     /// Wakes this process's idle workers (other nodes hear PostgreSQL `NOTIFY`).

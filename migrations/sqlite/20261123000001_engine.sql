@@ -26,7 +26,10 @@ CREATE TABLE wf_instances (
     open_steps BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
-    finished_at BIGINT
+    finished_at BIGINT,
+    -- Raised by every update of the row: a copy read earlier is still current while its rev
+    -- matches (workers keep the copy they read at claim time for recording the result).
+    rev BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX wf_instances_parent_step ON wf_instances (parent_step);
 CREATE INDEX wf_instances_business_key ON wf_instances (business_key);

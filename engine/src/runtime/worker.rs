@@ -6,7 +6,7 @@
 //! it heartbeats its leases while handlers run, fires due timers, and on shutdown finishes or
 //! releases what it holds.
 
-use super::state::{decode_rows, write_history, Event, Tx};
+use super::state::{decode_rows, write_history, Event, Inst, StoredInstance, Tx, INSTANCE_JSON};
 use super::status::*;
 use super::{retry_transient, Engine, Inner, COMPENSATE_PREFIX};
 use crate::db::{Backend, CHUNK, NOTIFY_CHANNEL};
@@ -36,6 +36,9 @@ struct Claimed {
     attempt: i64,
     failures: i64,
     comp_seq: Option<i64>,
+    /// The instance as it was read at claim time (`None` if it was missing); recording the
+    /// result reuses it while its `rev` is unchanged instead of reading the row again.
+    inst: Option<Arc<Inst>>,
     /// The handler's call, or why it cannot be made.
     call: std::result::Result<(TaskContext, Duration), String>,
 }
@@ -366,6 +369,10 @@ async fn record(inner: &Inner, conn: &mut sqlx::AnyConnection, done: &[Done]) ->
     let ok: Vec<&Done> = done.iter().filter(|d| d.result.is_ok()).collect();
     let still_ours = fenced_complete(&mut t, &ok).await?;
 
+    // Each step carries its instance as read at claim time; only the copies that changed
+    // since (another transaction raised their rev) are read again.
+    t.adopt(done.iter().filter_map(|d| d.step.inst.as_deref()))
+        .await?;
     let mut ids: Vec<String> = done.iter().map(|d| d.step.instance_id.clone()).collect();
     ids.sort();
     ids.dedup();
@@ -419,27 +426,53 @@ async fn claim(
         .bind(lease_until)
         .bind(now)
         .bind(limit as i64);
-    let rows = match backend {
-        Backend::Postgres => q.fetch_all(&mut *conn).await?,
+    let (rows, instances) = match backend {
+        Backend::Postgres => {
+            let rows = q.fetch_all(&mut *conn).await?;
+            let rows = decode_rows(backend, &rows, ClaimedRow::from_row)?;
+            let mut ids: Vec<String> = rows.iter().map(|r| r.instance_id.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            let instances = read_instances(backend, conn, &ids).await?;
+            (rows, instances)
+        }
         Backend::Sqlite => {
             q.execute(&mut *conn).await?;
-            sqlx::query(
-                "SELECT json_group_array(json_array(id, instance_id, stage, kind, handler, \
-                 attempt, failures, comp_seq)) AS rows FROM wf_steps \
-                 WHERE state = 'running' AND ready_at = $1 AND lease_owner = $2",
-            )
+            // The claimed steps and their instances in one round trip, each as one JSON array.
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT (SELECT json_group_array(json_array(id, instance_id, stage, kind, \
+                 handler, attempt, failures, comp_seq)) FROM wf_steps \
+                 WHERE state = 'running' AND ready_at = $1 AND lease_owner = $2) AS steps, \
+                 (SELECT json_group_array({INSTANCE_JSON}) FROM wf_instances WHERE id IN \
+                 (SELECT instance_id FROM wf_steps \
+                 WHERE state = 'running' AND ready_at = $1 AND lease_owner = $2)) AS instances"
+            )))
             .bind(lease_until)
             .bind(owner.to_string())
-            .fetch_all(&mut *conn)
-            .await?
+            .fetch_one(&mut *conn)
+            .await?;
+            let steps: Vec<ClaimedRow> = serde_json::from_str(&row.try_get::<String, _>("steps")?)?;
+            let instances: Vec<StoredInstance> =
+                serde_json::from_str(&row.try_get::<String, _>("instances")?)?;
+            (steps, instances)
         }
     };
-    let rows = decode_rows(backend, &rows, ClaimedRow::from_row)?;
+    let mut held = HashMap::with_capacity(instances.len());
+    for stored in instances {
+        let inst = stored.into_inst(inner, conn).await?;
+        held.insert(inst.id.clone(), Arc::new(inst));
+    }
     let mut claimed = Vec::with_capacity(rows.len());
     let mut events = Vec::with_capacity(rows.len());
+    let deadline_base = inner.clock.now();
     for r in rows {
         let event = Event::new(&r.instance_id, "step.started").stage(&r.stage);
         events.push(event.attempt(r.attempt).actor(worker));
+        let inst = held.get(&r.instance_id).cloned();
+        let call = match &inst {
+            Some(inst) => Ok(task_context(inst, &r.stage, r.attempt, deadline_base)),
+            None => Err(format!("instance {} of the step is missing", r.instance_id)),
+        };
         claimed.push(Claimed {
             id: r.id,
             owner: owner.to_string(),
@@ -450,12 +483,35 @@ async fn claim(
             attempt: r.attempt,
             failures: r.failures,
             comp_seq: r.comp_seq,
-            call: Err(String::new()),
+            inst,
+            call,
         });
     }
     write_history(&mut *conn, backend, now, &events).await?;
-    attach_contexts(inner, conn, &mut claimed).await?;
     Ok(claimed)
+}
+
+/// Reads instances by id (PostgreSQL; no row locks, the claim only needs a consistent copy).
+async fn read_instances(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection,
+    ids: &[String],
+) -> Result<Vec<StoredInstance>> {
+    let mut instances = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(backend.chunk_rows(CHUNK, 1)) {
+        let sql = format!(
+            "SELECT {}, rev FROM wf_instances WHERE id IN ({})",
+            super::state::INSTANCE_COLUMNS,
+            backend.in_list(chunk.len(), 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        instances.extend(decode_rows(backend, &rows, StoredInstance::from_row)?);
+    }
+    Ok(instances)
 }
 
 /// Marks steps completed where this claim still holds the lease at the same attempt; returns
@@ -644,96 +700,30 @@ fn backoff_ms(policy: &RetryPolicy, failures: i64) -> i64 {
     (half + rand::random::<f64>() * half) as i64
 }
 
-/// An instance's data as a handler sees it.
-#[derive(Debug, serde::Deserialize)]
-struct ContextRow {
-    id: String,
-    workflow: String,
-    version: String,
-    input: Value,
-    output: Value,
-}
-
-impl ContextRow {
-    fn from_row(row: &sqlx::any::AnyRow) -> Result<ContextRow> {
-        let input: String = row.try_get("input")?;
-        let output: String = row.try_get("output")?;
-        Ok(ContextRow {
-            id: row.try_get("id")?,
-            workflow: row.try_get("workflow")?,
-            version: row.try_get("version")?,
-            input: serde_json::from_str(&input)?,
-            output: serde_json::from_str(&output)?,
-        })
-    }
-}
-
-/// Gives each claimed step its handler's view: instance data, idempotency key, deadline.
-async fn attach_contexts(
-    inner: &Inner,
-    conn: &mut sqlx::AnyConnection,
-    claimed: &mut [Claimed],
-) -> Result<()> {
-    let mut ids: Vec<String> = claimed.iter().map(|c| c.instance_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    let mut instances = HashMap::with_capacity(ids.len());
-    let backend = inner.db.backend;
-    for chunk in ids.chunks(backend.chunk_rows(CHUNK, 1)) {
-        let list = backend.in_list(chunk.len(), 1);
-        let sql = match backend {
-            Backend::Sqlite => format!(
-                "SELECT json_group_array(json_array(id, workflow, version, json(input), \
-                 json(output))) AS rows FROM wf_instances WHERE id IN ({list})"
-            ),
-            Backend::Postgres => format!(
-                "SELECT id, workflow, version, input, output FROM wf_instances WHERE id IN ({list})"
-            ),
-        };
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.clone());
-        }
-        let rows = q.fetch_all(&mut *conn).await?;
-        let contexts = decode_rows(backend, &rows, ContextRow::from_row)?;
-        for c in contexts {
-            let def = inner
-                .definition_version(conn, &c.workflow, &c.version)
-                .await?;
-            instances.insert(c.id, (def, Arc::new(c.input), Arc::new(c.output)));
-        }
-    }
-    let now = inner.clock.now();
-    for step in claimed.iter_mut() {
-        step.call = match instances.get(&step.instance_id) {
-            Some((def, input, output)) => {
-                let timeout = task_stage(def, &step.stage)
-                    .map(|t| t.timeout)
-                    .unwrap_or(Duration::from_secs(60));
-                let original = step
-                    .stage
-                    .strip_prefix(COMPENSATE_PREFIX)
-                    .unwrap_or(&step.stage);
-                let ctx = TaskContext {
-                    instance_id: step.instance_id.clone(),
-                    workflow: def.name.clone(),
-                    stage: step.stage.clone(),
-                    idempotency_key: format!("{}:{}", step.instance_id, step.stage),
-                    attempt: step.attempt,
-                    input: input.clone(),
-                    output: output.clone(),
-                    deadline: now + chrono::Duration::from_std(timeout).unwrap_or_default(),
-                    compensating: original != step.stage,
-                };
-                Ok((ctx, timeout))
-            }
-            None => Err(format!(
-                "instance {} of the step is missing",
-                step.instance_id
-            )),
-        };
-    }
-    Ok(())
+/// A claimed step's handler call: the instance's data, idempotency key and deadline, and
+/// the stage's timeout.
+fn task_context(
+    inst: &Inst,
+    stage: &str,
+    attempt: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (TaskContext, Duration) {
+    let timeout = task_stage(&inst.def, stage)
+        .map(|t| t.timeout)
+        .unwrap_or(Duration::from_secs(60));
+    let original = stage.strip_prefix(COMPENSATE_PREFIX).unwrap_or(stage);
+    let ctx = TaskContext {
+        instance_id: inst.id.clone(),
+        workflow: inst.def.name.clone(),
+        stage: stage.to_string(),
+        idempotency_key: format!("{}:{}", inst.id, stage),
+        attempt,
+        input: inst.input.clone(),
+        output: Arc::new(inst.output.clone()),
+        deadline: now + chrono::Duration::from_std(timeout).unwrap_or_default(),
+        compensating: original != stage,
+    };
+    (ctx, timeout)
 }
 
 /// Aborts a background task when dropped.

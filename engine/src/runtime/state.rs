@@ -186,6 +186,10 @@ pub(crate) const INSTANCE_COLUMNS: &str =
     "id, workflow, version, parent_id, parent_step, child_index, \
      business_key, status, outcome, input, output, open_steps, created_at, finished_at";
 
+/// The conflict of a transaction that held a copy of an instance which another transaction
+/// changed meanwhile (see [`Tx::adopt`]); running it again without copies resolves it.
+pub(crate) const STALE_COPY: &str = "an instance changed since it was read; run again";
+
 /// An instance row as one JSON array in the field order of [`StoredInstance`] (SQLite).
 pub(crate) const INSTANCE_JSON: &str = "json_array(id, workflow, version, parent_id, \
      parent_step, child_index, business_key, status, outcome, json(input), json(output), \
@@ -290,9 +294,15 @@ impl<'c> Tx<'c> {
     }
 
     /// Holds these copies of instances (read earlier, e.g. when their steps were claimed)
-    /// where they are still current: the row's `rev` has not moved since. This reads only the
-    /// revs (and on PostgreSQL locks the rows, in id order like [`Tx::load`]); stale copies
-    /// are left out, so a following [`Tx::load`] reads those rows afresh.
+    /// instead of reading the rows again. Every update of an instance row requires the rev
+    /// the transaction holds (see `write_dirty_instances`), so a copy that is no longer
+    /// current fails the transaction with [`STALE_COPY`] rather than overwrite a newer
+    /// change; the caller then runs it again without copies.
+    ///
+    /// On PostgreSQL the revs are read first, which also locks the rows in id order like
+    /// [`Tx::load`] (so two transactions cannot deadlock on them); stale copies are left
+    /// out, and a following [`Tx::load`] reads those rows afresh. On SQLite, where the
+    /// transaction holds the only write lock, the copies are taken as they are.
     pub async fn adopt<'a>(&mut self, copies: impl IntoIterator<Item = &'a Inst>) -> Result<()> {
         let mut wanted: Vec<&Inst> = copies
             .into_iter()
@@ -301,29 +311,29 @@ impl<'c> Tx<'c> {
         wanted.sort_by(|a, b| a.id.cmp(&b.id));
         wanted.dedup_by(|a, b| a.id == b.id);
         let backend = self.inner.db.backend;
+        if backend == Backend::Sqlite {
+            for inst in wanted {
+                self.instances.insert(inst.id.clone(), inst.clone());
+            }
+            return Ok(());
+        }
         for chunk in wanted.chunks(backend.chunk_rows(CHUNK, 1)) {
-            let sql = match backend {
-                Backend::Sqlite => format!(
-                    "SELECT json_group_array(json_array(id, rev)) AS rows \
-                     FROM wf_instances WHERE id IN ({})",
-                    backend.in_list(chunk.len(), 1)
-                ),
-                Backend::Postgres => format!(
-                    "SELECT id, rev FROM wf_instances WHERE id IN ({}) ORDER BY id{}",
-                    backend.in_list(chunk.len(), 1),
-                    backend.lock_rows()
-                ),
-            };
+            let sql = format!(
+                "SELECT id, rev FROM wf_instances WHERE id IN ({}) ORDER BY id{}",
+                backend.in_list(chunk.len(), 1),
+                backend.lock_rows()
+            );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for inst in chunk {
                 q = q.bind(inst.id.clone());
             }
-            let rows = q.fetch_all(&mut *self.conn).await?;
-            let revs: HashMap<String, i64> = decode_rows(backend, &rows, |row| {
-                Ok((row.try_get("id")?, row.try_get("rev")?))
-            })?
-            .into_iter()
-            .collect();
+            let mut revs = HashMap::with_capacity(chunk.len());
+            for row in q.fetch_all(&mut *self.conn).await? {
+                revs.insert(
+                    row.try_get::<String, _>("id")?,
+                    row.try_get::<i64, _>("rev")?,
+                );
+            }
             for inst in chunk {
                 if revs.get(&inst.id) == Some(&inst.rev) {
                     self.instances.insert(inst.id.clone(), (*inst).clone());
@@ -406,19 +416,20 @@ impl<'c> Tx<'c> {
             ..
         } = self;
         let mut dirty: Vec<&mut Inst> = instances.values_mut().filter(|i| i.dirty).collect();
-        for chunk in dirty.chunks_mut(inner.db.backend.chunk_rows(CHUNK / 2, 7)) {
+        for chunk in dirty.chunks_mut(inner.db.backend.chunk_rows(CHUNK / 2, 8)) {
+            // Only rows still at the rev this transaction holds are updated: a copy adopted
+            // without reading the row (see `Tx::adopt`) is proven current here.
             let sql = format!(
                 "UPDATE{} wf_instances SET status = v.column2, outcome = v.column3, \
                  output = v.column4, open_steps = v.column5, finished_at = v.column6, \
                  updated_at = v.column7, rev = wf_instances.rev + 1 \
-                 FROM (VALUES {}) AS v WHERE wf_instances.id = v.column1",
+                 FROM (VALUES {}) AS v \
+                 WHERE wf_instances.id = v.column1 AND wf_instances.rev = v.column8",
                 inner.db.backend.or_fail(),
-                inner.db.backend.values_list(chunk.len(), 7, 1)
+                inner.db.backend.values_list(chunk.len(), 8, 1)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for i in chunk.iter_mut() {
-                i.dirty = false;
-                i.rev += 1;
                 q = q
                     .bind(i.id.clone())
                     .bind(i.status.clone())
@@ -426,9 +437,15 @@ impl<'c> Tx<'c> {
                     .bind(i.output.to_string())
                     .bind(i.open_steps)
                     .bind(i.finished_at)
-                    .bind(*now);
+                    .bind(*now)
+                    .bind(i.rev);
+                i.dirty = false;
+                i.rev += 1;
             }
-            q.execute(&mut **conn).await?;
+            let updated = q.execute(&mut **conn).await?.rows_affected();
+            if updated as usize != chunk.len() {
+                return Err(EngineError::Conflict(STALE_COPY.to_string()));
+            }
         }
         Ok(())
     }

@@ -6,12 +6,14 @@
 //! it heartbeats its leases while handlers run, fires due timers, and on shutdown finishes or
 //! releases what it holds.
 
-use super::state::{decode_rows, write_history, Event, Inst, StoredInstance, Tx, INSTANCE_JSON};
+use super::state::{
+    decode_rows, write_history, Event, Inst, StoredInstance, Tx, INSTANCE_JSON, STALE_COPY,
+};
 use super::status::*;
 use super::{retry_transient, Engine, Inner, COMPENSATE_PREFIX};
 use crate::db::{Backend, CHUNK, NOTIFY_CHANNEL};
 use crate::definition::{Definition, RetryPolicy, StageKind};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::handler::{HandlerError, HandlerResult, TaskContext};
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
@@ -313,21 +315,29 @@ impl Worker {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             format!("{}/{n}", self.id)
         });
-        let (claimed, announce) = retry_transient(|| async {
-            let mut tx = inner.db.begin_write().await?;
-            let announce = if done.is_empty() {
-                false
-            } else {
-                record(inner, &mut tx, done).await?
-            };
-            let claimed = match &owner {
-                Some(owner) => claim(inner, &mut tx, &self.id, owner, want).await?,
-                None => Vec::new(),
-            };
-            tx.commit().await?;
-            Ok((claimed, announce))
-        })
-        .await?;
+        let owner = &owner;
+        let run = |copies: bool| {
+            retry_transient(move || async move {
+                let mut tx = inner.db.begin_write().await?;
+                let announce = if done.is_empty() {
+                    false
+                } else {
+                    record(inner, &mut tx, done, copies).await?
+                };
+                let claimed = match owner {
+                    Some(owner) => claim(inner, &mut tx, &self.id, owner, want).await?,
+                    None => Vec::new(),
+                };
+                tx.commit().await?;
+                Ok((claimed, announce))
+            })
+        };
+        let (claimed, announce) = match run(true).await {
+            // An instance changed after its step was claimed, and the transaction rolled
+            // back; run it again, reading every instance afresh.
+            Err(EngineError::Conflict(m)) if m == STALE_COPY => run(false).await?,
+            result => result?,
+        };
         if announce {
             self.engine.wake();
         }
@@ -364,15 +374,23 @@ impl Worker {
 }
 
 /// Records a batch of results (in the caller's transaction); true when new work is ready.
-async fn record(inner: &Inner, conn: &mut sqlx::AnyConnection, done: &[Done]) -> Result<bool> {
+/// With `copies` it starts from the instances as read at claim time (see [`Tx::adopt`]).
+async fn record(
+    inner: &Inner,
+    conn: &mut sqlx::AnyConnection,
+    done: &[Done],
+    copies: bool,
+) -> Result<bool> {
     let mut t = Tx::new(inner, conn);
     let ok: Vec<&Done> = done.iter().filter(|d| d.result.is_ok()).collect();
     let still_ours = fenced_complete(&mut t, &ok).await?;
 
     // Each step carries its instance as read at claim time; only the copies that changed
     // since (another transaction raised their rev) are read again.
-    t.adopt(done.iter().filter_map(|d| d.step.inst.as_deref()))
-        .await?;
+    if copies {
+        t.adopt(done.iter().filter_map(|d| d.step.inst.as_deref()))
+            .await?;
+    }
     let mut ids: Vec<String> = done.iter().map(|d| d.step.instance_id.clone()).collect();
     ids.sort();
     ids.dedup();

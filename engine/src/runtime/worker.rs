@@ -422,13 +422,17 @@ async fn claim(
     let sql = match backend {
         // Ready steps and expired leases each come from the claim index in ready_at order;
         // SQLite merges the two ranges instead of sorting every due step (`state IN (..)`
-        // would sort the whole backlog on each claim).
+        // would sort the whole backlog on each claim). The steps are picked by rowid, which
+        // the claim index holds: picking them by id would read every step's row for its id
+        // and then search the id index for it.
         Backend::Sqlite => {
             "UPDATE OR FAIL wf_steps SET state = 'running', attempt = attempt + 1, \
-             lease_owner = $1, ready_at = $2 WHERE id IN (SELECT id FROM (\
-             SELECT id, ready_at FROM wf_steps WHERE state = 'ready' AND ready_at <= $3 \
+             lease_owner = $1, ready_at = $2 WHERE rowid IN (SELECT rid FROM (\
+             SELECT rowid AS rid, ready_at FROM wf_steps \
+             WHERE state = 'ready' AND ready_at <= $3 \
              UNION ALL \
-             SELECT id, ready_at FROM wf_steps WHERE state = 'running' AND ready_at <= $3 \
+             SELECT rowid AS rid, ready_at FROM wf_steps \
+             WHERE state = 'running' AND ready_at <= $3 \
              ORDER BY ready_at LIMIT $4))"
         }
         Backend::Postgres => {

@@ -385,8 +385,9 @@ async fn record(
     let ok: Vec<&Done> = done.iter().filter(|d| d.result.is_ok()).collect();
     let still_ours = fenced_complete(&mut t, &ok).await?;
 
-    // Each step carries its instance as read at claim time; only the copies that changed
-    // since (another transaction raised their rev) are read again.
+    // Each step carries its instance as read at claim time. A copy that changed since
+    // (another transaction raised its rev) is read again on PostgreSQL, and on SQLite fails
+    // the instance update, so that the caller runs the batch again without copies.
     if copies {
         t.adopt(done.iter().filter_map(|d| d.step.inst.as_deref()))
             .await?;

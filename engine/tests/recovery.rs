@@ -208,8 +208,12 @@ async fn crashed_runtime_resumes_without_repeats(backend: Backend) {
         .await
         .expect("start");
     let worker = h.engine.worker().spawn();
+    // The claim commits before the handler is called: wait for both, so the crash below
+    // really interrupts a running handler.
+    let key_b = format!("{id}:b");
     wait_for("stage b to start", async || {
         count(&timeline(&h.engine, &id).await, "step.started:b") == 1
+            && before.lock().expect("calls").contains_key(&key_b)
     })
     .await;
     worker.abort();
@@ -237,7 +241,6 @@ async fn crashed_runtime_resumes_without_repeats(backend: Backend) {
         "attempt 1 crashed, attempt 2 ran"
     );
     assert_eq!(count(&t, "instance.completed"), 1);
-    let key_b = format!("{id}:b");
     assert_eq!(before.lock().expect("calls").get(&key_b), Some(&1));
     assert_eq!(after.lock().expect("calls").get(&key_b), Some(&1));
     assert_eq!(

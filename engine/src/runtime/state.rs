@@ -293,54 +293,21 @@ impl<'c> Tx<'c> {
         Ok(())
     }
 
-    /// Holds these copies of instances (read earlier, e.g. when their steps were claimed)
-    /// instead of reading the rows again. Every update of an instance row requires the rev
-    /// the transaction holds (see `write_dirty_instances`), so a copy that is no longer
-    /// current fails the transaction with [`STALE_COPY`] rather than overwrite a newer
-    /// change; the caller then runs it again without copies.
+    /// Holds these copies of instances (read earlier, when their steps were claimed) instead
+    /// of reading the rows again. Every update of an instance row requires the rev the
+    /// transaction holds (see `write_dirty_instances`), so a copy that is no longer current
+    /// fails the transaction with [`STALE_COPY`] rather than overwrite a newer change; the
+    /// caller then runs it again without copies.
     ///
-    /// On PostgreSQL the revs are read first, which also locks the rows in id order like
-    /// [`Tx::load`] (so two transactions cannot deadlock on them); stale copies are left
-    /// out, and a following [`Tx::load`] reads those rows afresh. On SQLite, where the
-    /// transaction holds the only write lock, the copies are taken as they are.
-    pub async fn adopt<'a>(&mut self, copies: impl IntoIterator<Item = &'a Inst>) -> Result<()> {
-        let mut wanted: Vec<&Inst> = copies
-            .into_iter()
-            .filter(|i| !self.instances.contains_key(&i.id))
-            .collect();
-        wanted.sort_by(|a, b| a.id.cmp(&b.id));
-        wanted.dedup_by(|a, b| a.id == b.id);
-        let backend = self.inner.db.backend;
-        if backend == Backend::Sqlite {
-            for inst in wanted {
+    /// Only SQLite workers keep copies: there the transaction holds the only write lock. On
+    /// PostgreSQL [`Tx::load`] locks the rows in id order (so two transactions cannot
+    /// deadlock on them), which adopted copies would skip.
+    pub fn adopt<'a>(&mut self, copies: impl IntoIterator<Item = &'a Inst>) {
+        for inst in copies {
+            if !self.instances.contains_key(&inst.id) {
                 self.instances.insert(inst.id.clone(), inst.clone());
             }
-            return Ok(());
         }
-        for chunk in wanted.chunks(backend.chunk_rows(CHUNK, 1)) {
-            let sql = format!(
-                "SELECT id, rev FROM wf_instances WHERE id IN ({}) ORDER BY id{}",
-                backend.in_list(chunk.len(), 1),
-                backend.lock_rows()
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for inst in chunk {
-                q = q.bind(inst.id.clone());
-            }
-            let mut revs = HashMap::with_capacity(chunk.len());
-            for row in q.fetch_all(&mut *self.conn).await? {
-                revs.insert(
-                    row.try_get::<String, _>("id")?,
-                    row.try_get::<i64, _>("rev")?,
-                );
-            }
-            for inst in chunk {
-                if revs.get(&inst.id) == Some(&inst.rev) {
-                    self.instances.insert(inst.id.clone(), (*inst).clone());
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Writes everything buffered so far, so later queries in this transaction see it.

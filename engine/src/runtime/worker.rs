@@ -38,8 +38,8 @@ struct Claimed {
     attempt: i64,
     failures: i64,
     comp_seq: Option<i64>,
-    /// The instance as it was read at claim time (`None` if it was missing); recording the
-    /// result reuses it while its `rev` is unchanged instead of reading the row again.
+    /// On SQLite, the instance as it was read at claim time (`None` if it was missing, and
+    /// on PostgreSQL); recording the result reuses it instead of reading the row again.
     inst: Option<Arc<Inst>>,
     /// The handler's call, or why it cannot be made.
     call: std::result::Result<(TaskContext, Duration), String>,
@@ -385,12 +385,12 @@ async fn record(
     let ok: Vec<&Done> = done.iter().filter(|d| d.result.is_ok()).collect();
     let still_ours = fenced_complete(&mut t, &ok).await?;
 
-    // Each step carries its instance as read at claim time. A copy that changed since
-    // (another transaction raised its rev) is read again on PostgreSQL, and on SQLite fails
-    // the instance update, so that the caller runs the batch again without copies.
+    // On SQLite each step carries its instance as read at claim time; a copy that changed
+    // since (another transaction raised its rev) fails the instance update, and the caller
+    // runs the batch again without copies. Instances without a copy are read (and on
+    // PostgreSQL locked) here.
     if copies {
-        t.adopt(done.iter().filter_map(|d| d.step.inst.as_deref()))
-            .await?;
+        t.adopt(done.iter().filter_map(|d| d.step.inst.as_deref()));
     }
     let mut ids: Vec<String> = done.iter().map(|d| d.step.instance_id.clone()).collect();
     ids.sort();
@@ -450,14 +450,16 @@ async fn claim(
         .bind(now)
         .bind(limit as i64);
     let (rows, instances) = match backend {
+        // PostgreSQL workers keep no instance copies: recording locks the instance rows in id
+        // order anyway, and reading them whole costs no more than reading their revs, while
+        // reading whole rows here would cost more than the handlers' columns (see
+        // `attach_contexts`).
         Backend::Postgres => {
             let rows = q.fetch_all(&mut *conn).await?;
-            let rows = decode_rows(backend, &rows, ClaimedRow::from_row)?;
-            let mut ids: Vec<String> = rows.iter().map(|r| r.instance_id.clone()).collect();
-            ids.sort();
-            ids.dedup();
-            let instances = read_instances(backend, conn, &ids).await?;
-            (rows, instances)
+            (
+                decode_rows(backend, &rows, ClaimedRow::from_row)?,
+                Vec::new(),
+            )
         }
         Backend::Sqlite => {
             q.execute(&mut *conn).await?;
@@ -493,7 +495,15 @@ async fn claim(
         events.push(event.attempt(r.attempt).actor(worker));
         let inst = held.get(&r.instance_id).cloned();
         let call = match &inst {
-            Some(inst) => Ok(task_context(inst, &r.stage, r.attempt, deadline_base)),
+            Some(inst) => Ok(task_context(
+                &inst.id,
+                &inst.def,
+                inst.input.clone(),
+                Arc::new(inst.output.clone()),
+                &r.stage,
+                r.attempt,
+                deadline_base,
+            )),
             None => Err(format!("instance {} of the step is missing", r.instance_id)),
         };
         claimed.push(Claimed {
@@ -511,30 +521,84 @@ async fn claim(
         });
     }
     write_history(&mut *conn, backend, now, &events).await?;
+    if backend == Backend::Postgres {
+        attach_contexts(inner, conn, &mut claimed).await?;
+    }
     Ok(claimed)
 }
 
-/// Reads instances by id (PostgreSQL; no row locks, the claim only needs a consistent copy).
-async fn read_instances(
-    backend: Backend,
+/// An instance's data as a handler sees it.
+#[derive(Debug)]
+struct ContextRow {
+    id: String,
+    workflow: String,
+    version: String,
+    input: Value,
+    output: Value,
+}
+
+impl ContextRow {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<ContextRow> {
+        let input: String = row.try_get("input")?;
+        let output: String = row.try_get("output")?;
+        Ok(ContextRow {
+            id: row.try_get("id")?,
+            workflow: row.try_get("workflow")?,
+            version: row.try_get("version")?,
+            input: serde_json::from_str(&input)?,
+            output: serde_json::from_str(&output)?,
+        })
+    }
+}
+
+/// Gives each claimed step its handler's call from its instance's data (PostgreSQL, where
+/// the claim keeps no instance copies).
+async fn attach_contexts(
+    inner: &Inner,
     conn: &mut sqlx::AnyConnection,
-    ids: &[String],
-) -> Result<Vec<StoredInstance>> {
-    let mut instances = Vec::with_capacity(ids.len());
+    claimed: &mut [Claimed],
+) -> Result<()> {
+    let mut ids: Vec<String> = claimed.iter().map(|c| c.instance_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let backend = inner.db.backend;
+    let mut instances = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(backend.chunk_rows(CHUNK, 1)) {
         let sql = format!(
-            "SELECT {}, rev FROM wf_instances WHERE id IN ({})",
-            super::state::INSTANCE_COLUMNS,
+            "SELECT id, workflow, version, input, output FROM wf_instances WHERE id IN ({})",
             backend.in_list(chunk.len(), 1)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in chunk {
             q = q.bind(id.clone());
         }
-        let rows = q.fetch_all(&mut *conn).await?;
-        instances.extend(decode_rows(backend, &rows, StoredInstance::from_row)?);
+        for row in q.fetch_all(&mut *conn).await? {
+            let c = ContextRow::from_row(&row)?;
+            let def = inner
+                .definition_version(conn, &c.workflow, &c.version)
+                .await?;
+            instances.insert(c.id, (def, Arc::new(c.input), Arc::new(c.output)));
+        }
     }
-    Ok(instances)
+    let now = inner.clock.now();
+    for step in claimed.iter_mut() {
+        step.call = match instances.get(&step.instance_id) {
+            Some((def, input, output)) => Ok(task_context(
+                &step.instance_id,
+                def,
+                input.clone(),
+                output.clone(),
+                &step.stage,
+                step.attempt,
+                now,
+            )),
+            None => Err(format!(
+                "instance {} of the step is missing",
+                step.instance_id
+            )),
+        };
+    }
+    Ok(())
 }
 
 /// Marks steps completed where this claim still holds the lease at the same attempt; returns
@@ -726,23 +790,26 @@ fn backoff_ms(policy: &RetryPolicy, failures: i64) -> i64 {
 /// A claimed step's handler call: the instance's data, idempotency key and deadline, and
 /// the stage's timeout.
 fn task_context(
-    inst: &Inst,
+    instance_id: &str,
+    def: &Definition,
+    input: Arc<Value>,
+    output: Arc<Value>,
     stage: &str,
     attempt: i64,
     now: chrono::DateTime<chrono::Utc>,
 ) -> (TaskContext, Duration) {
-    let timeout = task_stage(&inst.def, stage)
+    let timeout = task_stage(def, stage)
         .map(|t| t.timeout)
         .unwrap_or(Duration::from_secs(60));
     let original = stage.strip_prefix(COMPENSATE_PREFIX).unwrap_or(stage);
     let ctx = TaskContext {
-        instance_id: inst.id.clone(),
-        workflow: inst.def.name.clone(),
+        instance_id: instance_id.to_string(),
+        workflow: def.name.clone(),
         stage: stage.to_string(),
-        idempotency_key: format!("{}:{}", inst.id, stage),
+        idempotency_key: format!("{instance_id}:{stage}"),
         attempt,
-        input: inst.input.clone(),
-        output: Arc::new(inst.output.clone()),
+        input,
+        output,
         deadline: now + chrono::Duration::from_std(timeout).unwrap_or_default(),
         compensating: original != stage,
     };

@@ -21,6 +21,7 @@ conformance!(
     definition_change_keeps_running_instances,
     shutdown_releases_unfinished_steps,
     handlers_that_write_do_not_stall_workers,
+    branch_recorded_meanwhile_is_kept,
 );
 
 const THREE_STEPS: &str = r#"
@@ -208,10 +209,12 @@ async fn crashed_runtime_resumes_without_repeats(backend: Backend) {
         .await
         .expect("start");
     let worker = h.engine.worker().spawn();
+    // The claim commits before the handler is called: wait for both, so the crash below
+    // really interrupts a running handler.
     let key_b = format!("{id}:b");
-    // Mid-step: the handler of b has been called (and hangs), not merely claimed.
-    wait_for("stage b's handler to run", async || {
-        before.lock().expect("calls").get(&key_b) == Some(&1)
+    wait_for("stage b to start", async || {
+        count(&timeline(&h.engine, &id).await, "step.started:b") == 1
+            && before.lock().expect("calls").contains_key(&key_b)
     })
     .await;
     worker.abort();
@@ -434,4 +437,88 @@ async fn handlers_that_write_do_not_stall_workers(backend: Backend) {
         .await
         .expect("count");
     assert_eq!(writes, 180, "each of 60 x 3 steps wrote exactly once");
+}
+
+const FORK: &str = r#"
+[[stage]]
+id = "start"
+kind = "task"
+handler = "quick"
+[[stage]]
+id = "left"
+kind = "task"
+handler = "quick"
+[[stage]]
+id = "right"
+kind = "task"
+handler = "gated"
+[[stage]]
+id = "join"
+kind = "task"
+handler = "quick"
+[[stage]]
+id = "done"
+kind = "end"
+[[edge]]
+from = "start"
+to = "left"
+[[edge]]
+from = "start"
+to = "right"
+[[edge]]
+from = "left"
+to = "join"
+[[edge]]
+from = "right"
+to = "join"
+[[edge]]
+from = "join"
+to = "done"
+"#;
+
+/// Two branches claimed together; one is recorded while the other still runs. Recording the
+/// second must build on the instance as the first left it, not on the copy read at claim
+/// time (its output and open steps would lose the first branch).
+async fn branch_recorded_meanwhile_is_kept(backend: Backend) {
+    let gate = Arc::new(Notify::new());
+    let mut handlers = Handlers::new();
+    handlers.register("quick", |ctx| async move {
+        Ok(json!({ ctx.stage.clone(): "done" }))
+    });
+    let right_gate = gate.clone();
+    handlers.register("gated", move |ctx| {
+        let gate = right_gate.clone();
+        async move {
+            gate.notified().await;
+            Ok(json!({ ctx.stage.clone(): "done" }))
+        }
+    });
+    let Some(h) = harness(backend, &[("fork", FORK)], handlers).await else {
+        return;
+    };
+    let id = h
+        .engine
+        .start("fork", json!({}), None)
+        .await
+        .expect("start");
+    let worker = h.engine.worker().spawn();
+    wait_for("the left branch to be recorded", async || {
+        let t = timeline(&h.engine, &id).await;
+        count(&t, "step.completed:left") == 1 && count(&t, "step.started:right") == 1
+    })
+    .await;
+    gate.notify_one();
+    wait_for("the instance to complete", async || {
+        h.engine.instance(&id).await.expect("instance").status == "completed"
+    })
+    .await;
+    worker.shutdown().await.expect("shutdown");
+    let inst = h.engine.instance(&id).await.expect("instance");
+    assert_eq!(
+        inst.output,
+        json!({"start": "done", "left": "done", "right": "done", "join": "done"})
+    );
+    let t = timeline(&h.engine, &id).await;
+    assert_eq!(count(&t, "step.completed:join"), 1, "{t:?}");
+    assert_eq!(count(&t, "instance.completed"), 1, "{t:?}");
 }

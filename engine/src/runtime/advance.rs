@@ -424,6 +424,7 @@ impl Tx<'_> {
                     open_steps: 0,
                     created_at: self.now,
                     finished_at: None,
+                    rev: 0,
                     new: true,
                     dirty: false,
                 },

@@ -32,6 +32,8 @@ pub(crate) struct Inst {
     pub open_steps: i64,
     pub created_at: i64,
     pub finished_at: Option<i64>,
+    /// The row's `rev` when it was read (every update raises it).
+    pub rev: i64,
     /// Not yet in the database (inserted at the next sync).
     pub new: bool,
     /// Changed since the last sync.
@@ -40,7 +42,7 @@ pub(crate) struct Inst {
 
 /// An instance row as stored.
 #[derive(Debug, serde::Deserialize)]
-struct StoredInstance {
+pub(crate) struct StoredInstance {
     id: String,
     workflow: String,
     version: String,
@@ -55,10 +57,11 @@ struct StoredInstance {
     open_steps: i64,
     created_at: i64,
     finished_at: Option<i64>,
+    rev: i64,
 }
 
 impl StoredInstance {
-    fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredInstance> {
+    pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredInstance> {
         let input: String = row.try_get("input")?;
         let output: String = row.try_get("output")?;
         Ok(StoredInstance {
@@ -76,10 +79,19 @@ impl StoredInstance {
             open_steps: row.try_get("open_steps")?,
             created_at: row.try_get("created_at")?,
             finished_at: row.try_get("finished_at")?,
+            rev: row.try_get("rev")?,
         })
     }
 
-    fn into_inst(self, def: Arc<Definition>) -> Inst {
+    /// The instance as a transaction holds it, run by `def` (its recorded version).
+    pub(crate) async fn into_inst(self, inner: &Inner, conn: &mut AnyConnection) -> Result<Inst> {
+        let def = inner
+            .definition_version(conn, &self.workflow, &self.version)
+            .await?;
+        Ok(self.with_definition(def))
+    }
+
+    fn with_definition(self, def: Arc<Definition>) -> Inst {
         Inst {
             id: self.id,
             workflow: self.workflow,
@@ -95,6 +107,7 @@ impl StoredInstance {
             open_steps: self.open_steps,
             created_at: self.created_at,
             finished_at: self.finished_at,
+            rev: self.rev,
             new: false,
             dirty: false,
         }
@@ -169,8 +182,18 @@ pub(crate) struct Tx<'c> {
     pub announce: bool,
 }
 
-const INSTANCE_COLUMNS: &str = "id, workflow, version, parent_id, parent_step, child_index, \
+pub(crate) const INSTANCE_COLUMNS: &str =
+    "id, workflow, version, parent_id, parent_step, child_index, \
      business_key, status, outcome, input, output, open_steps, created_at, finished_at";
+
+/// The conflict of a transaction that held a copy of an instance which another transaction
+/// changed meanwhile (see [`Tx::adopt`]); running it again without copies resolves it.
+pub(crate) const STALE_COPY: &str = "an instance changed since it was read; run again";
+
+/// An instance row as one JSON array in the field order of [`StoredInstance`] (SQLite).
+pub(crate) const INSTANCE_JSON: &str = "json_array(id, workflow, version, parent_id, \
+     parent_step, child_index, business_key, status, outcome, json(input), json(output), \
+     open_steps, created_at, finished_at, rev)";
 
 impl<'c> Tx<'c> {
     pub fn new(inner: &'c Inner, conn: &'c mut AnyConnection) -> Tx<'c> {
@@ -246,14 +269,13 @@ impl<'c> Tx<'c> {
                 // One aggregated row instead of one row per instance: sqlx hands every SQLite
                 // row across threads separately, which costs more than the query itself.
                 Backend::Sqlite => format!(
-                    "SELECT json_group_array(json_array(id, workflow, version, parent_id, \
-                     parent_step, child_index, business_key, status, outcome, json(input), \
-                     json(output), open_steps, created_at, finished_at)) AS rows \
+                    "SELECT json_group_array({INSTANCE_JSON}) AS rows \
                      FROM wf_instances WHERE id IN ({})",
                     backend.in_list(chunk.len(), 1)
                 ),
                 Backend::Postgres => format!(
-                    "SELECT {INSTANCE_COLUMNS} FROM wf_instances WHERE id IN ({}) ORDER BY id{}",
+                    "SELECT {INSTANCE_COLUMNS}, rev FROM wf_instances WHERE id IN ({}) \
+                     ORDER BY id{}",
                     backend.in_list(chunk.len(), 1),
                     backend.lock_rows()
                 ),
@@ -263,17 +285,29 @@ impl<'c> Tx<'c> {
                 q = q.bind((*id).clone());
             }
             let rows = q.fetch_all(&mut *self.conn).await?;
-            let stored = decode_rows(backend, &rows, StoredInstance::from_row)?;
-            for s in stored {
-                let def = self
-                    .inner
-                    .definition_version(&mut *self.conn, &s.workflow, &s.version)
-                    .await?;
-                let inst = s.into_inst(def);
+            for s in decode_rows(backend, &rows, StoredInstance::from_row)? {
+                let inst = s.into_inst(self.inner, &mut *self.conn).await?;
                 self.instances.insert(inst.id.clone(), inst);
             }
         }
         Ok(())
+    }
+
+    /// Holds these copies of instances (read earlier, when their steps were claimed) instead
+    /// of reading the rows again. Every update of an instance row requires the rev the
+    /// transaction holds (see `write_dirty_instances`), so a copy that is no longer current
+    /// fails the transaction with [`STALE_COPY`] rather than overwrite a newer change; the
+    /// caller then runs it again without copies.
+    ///
+    /// Only SQLite workers keep copies: there the transaction holds the only write lock. On
+    /// PostgreSQL [`Tx::load`] locks the rows in id order (so two transactions cannot
+    /// deadlock on them), which adopted copies would skip.
+    pub fn adopt<'a>(&mut self, copies: impl IntoIterator<Item = &'a Inst>) {
+        for inst in copies {
+            if !self.instances.contains_key(&inst.id) {
+                self.instances.insert(inst.id.clone(), inst.clone());
+            }
+        }
     }
 
     /// Writes everything buffered so far, so later queries in this transaction see it.
@@ -349,17 +383,20 @@ impl<'c> Tx<'c> {
             ..
         } = self;
         let mut dirty: Vec<&mut Inst> = instances.values_mut().filter(|i| i.dirty).collect();
-        for chunk in dirty.chunks_mut(inner.db.backend.chunk_rows(CHUNK / 2, 7)) {
+        for chunk in dirty.chunks_mut(inner.db.backend.chunk_rows(CHUNK / 2, 8)) {
+            // Only rows still at the rev this transaction holds are updated: a copy adopted
+            // without reading the row (see `Tx::adopt`) is proven current here.
             let sql = format!(
                 "UPDATE{} wf_instances SET status = v.column2, outcome = v.column3, \
                  output = v.column4, open_steps = v.column5, finished_at = v.column6, \
-                 updated_at = v.column7 FROM (VALUES {}) AS v WHERE wf_instances.id = v.column1",
+                 updated_at = v.column7, rev = wf_instances.rev + 1 \
+                 FROM (VALUES {}) AS v \
+                 WHERE wf_instances.id = v.column1 AND wf_instances.rev = v.column8",
                 inner.db.backend.or_fail(),
-                inner.db.backend.values_list(chunk.len(), 7, 1)
+                inner.db.backend.values_list(chunk.len(), 8, 1)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for i in chunk.iter_mut() {
-                i.dirty = false;
                 q = q
                     .bind(i.id.clone())
                     .bind(i.status.clone())
@@ -367,9 +404,15 @@ impl<'c> Tx<'c> {
                     .bind(i.output.to_string())
                     .bind(i.open_steps)
                     .bind(i.finished_at)
-                    .bind(*now);
+                    .bind(*now)
+                    .bind(i.rev);
+                i.dirty = false;
+                i.rev += 1;
             }
-            q.execute(&mut **conn).await?;
+            let updated = q.execute(&mut **conn).await?.rows_affected();
+            if updated as usize != chunk.len() {
+                return Err(EngineError::Conflict(STALE_COPY.to_string()));
+            }
         }
         Ok(())
     }

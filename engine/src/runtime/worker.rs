@@ -6,12 +6,14 @@
 //! it heartbeats its leases while handlers run, fires due timers, and on shutdown finishes or
 //! releases what it holds.
 
-use super::state::{decode_rows, write_history, Event, Tx};
+use super::state::{
+    decode_rows, write_history, Event, Inst, StoredInstance, Tx, INSTANCE_JSON, STALE_COPY,
+};
 use super::status::*;
 use super::{retry_transient, Engine, Inner, COMPENSATE_PREFIX};
 use crate::db::{Backend, CHUNK, NOTIFY_CHANNEL};
 use crate::definition::{Definition, RetryPolicy, StageKind};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::handler::{HandlerError, HandlerResult, TaskContext};
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
@@ -36,6 +38,9 @@ struct Claimed {
     attempt: i64,
     failures: i64,
     comp_seq: Option<i64>,
+    /// On SQLite, the instance as it was read at claim time (`None` if it was missing, and
+    /// on PostgreSQL); recording the result reuses it instead of reading the row again.
+    inst: Option<Arc<Inst>>,
     /// The handler's call, or why it cannot be made.
     call: std::result::Result<(TaskContext, Duration), String>,
 }
@@ -333,21 +338,29 @@ impl Worker {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             format!("{}/{n}", self.id)
         });
-        let (claimed, announce) = retry_transient(|| async {
-            let mut tx = inner.db.begin_write().await?;
-            let announce = if done.is_empty() {
-                false
-            } else {
-                record(inner, &mut tx, done).await?
-            };
-            let claimed = match &owner {
-                Some(owner) => claim(inner, &mut tx, &self.id, owner, want).await?,
-                None => Vec::new(),
-            };
-            tx.commit().await?;
-            Ok((claimed, announce))
-        })
-        .await?;
+        let owner = &owner;
+        let run = |copies: bool| {
+            retry_transient(move || async move {
+                let mut tx = inner.db.begin_write().await?;
+                let announce = if done.is_empty() {
+                    false
+                } else {
+                    record(inner, &mut tx, done, copies).await?
+                };
+                let claimed = match owner {
+                    Some(owner) => claim(inner, &mut tx, &self.id, owner, want).await?,
+                    None => Vec::new(),
+                };
+                tx.commit().await?;
+                Ok((claimed, announce))
+            })
+        };
+        let (claimed, announce) = match run(true).await {
+            // An instance changed after its step was claimed, and the transaction rolled
+            // back; run it again, reading every instance afresh.
+            Err(EngineError::Conflict(m)) if m == STALE_COPY => run(false).await?,
+            result => result?,
+        };
         if announce {
             self.engine.wake();
         }
@@ -392,11 +405,24 @@ impl Worker {
 }
 
 /// Records a batch of results (in the caller's transaction); true when new work is ready.
-async fn record(inner: &Inner, conn: &mut sqlx::AnyConnection, done: &[Done]) -> Result<bool> {
+/// With `copies` it starts from the instances as read at claim time (see [`Tx::adopt`]).
+async fn record(
+    inner: &Inner,
+    conn: &mut sqlx::AnyConnection,
+    done: &[Done],
+    copies: bool,
+) -> Result<bool> {
     let mut t = Tx::new(inner, conn);
     let ok: Vec<&Done> = done.iter().filter(|d| d.result.is_ok()).collect();
     let still_ours = fenced_complete(&mut t, &ok).await?;
 
+    // On SQLite each step carries its instance as read at claim time; a copy that changed
+    // since (another transaction raised its rev) fails the instance update, and the caller
+    // runs the batch again without copies. Instances without a copy are read (and on
+    // PostgreSQL locked) here.
+    if copies {
+        t.adopt(done.iter().filter_map(|d| d.step.inst.as_deref()));
+    }
     let mut ids: Vec<String> = done.iter().map(|d| d.step.instance_id.clone()).collect();
     ids.sort();
     ids.dedup();
@@ -428,13 +454,17 @@ async fn claim(
     let sql = match backend {
         // Ready steps and expired leases each come from the claim index in ready_at order;
         // SQLite merges the two ranges instead of sorting every due step (`state IN (..)`
-        // would sort the whole backlog on each claim).
+        // would sort the whole backlog on each claim). The steps are picked by rowid, which
+        // the claim index holds: picking them by id would read every step's row for its id
+        // and then search the id index for it.
         Backend::Sqlite => {
             "UPDATE OR FAIL wf_steps SET state = 'running', attempt = attempt + 1, \
-             lease_owner = $1, ready_at = $2 WHERE id IN (SELECT id FROM (\
-             SELECT id, ready_at FROM wf_steps WHERE state = 'ready' AND ready_at <= $3 \
+             lease_owner = $1, ready_at = $2 WHERE rowid IN (SELECT rid FROM (\
+             SELECT rowid AS rid, ready_at FROM wf_steps \
+             WHERE state = 'ready' AND ready_at <= $3 \
              UNION ALL \
-             SELECT id, ready_at FROM wf_steps WHERE state = 'running' AND ready_at <= $3 \
+             SELECT rowid AS rid, ready_at FROM wf_steps \
+             WHERE state = 'running' AND ready_at <= $3 \
              ORDER BY ready_at LIMIT $4))"
         }
         Backend::Postgres => {
@@ -450,27 +480,63 @@ async fn claim(
         .bind(lease_until)
         .bind(now)
         .bind(limit as i64);
-    let rows = match backend {
-        Backend::Postgres => q.fetch_all(&mut *conn).await?,
+    let (rows, instances) = match backend {
+        // PostgreSQL workers keep no instance copies: recording locks the instance rows in id
+        // order anyway, and reading them whole costs no more than reading their revs, while
+        // reading whole rows here would cost more than the handlers' columns (see
+        // `attach_contexts`).
+        Backend::Postgres => {
+            let rows = q.fetch_all(&mut *conn).await?;
+            (
+                decode_rows(backend, &rows, ClaimedRow::from_row)?,
+                Vec::new(),
+            )
+        }
         Backend::Sqlite => {
             q.execute(&mut *conn).await?;
-            sqlx::query(
-                "SELECT json_group_array(json_array(id, instance_id, stage, kind, handler, \
-                 attempt, failures, comp_seq)) AS rows FROM wf_steps \
-                 WHERE state = 'running' AND ready_at = $1 AND lease_owner = $2",
-            )
+            // The claimed steps and their instances in one round trip, each as one JSON array.
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT (SELECT json_group_array(json_array(id, instance_id, stage, kind, \
+                 handler, attempt, failures, comp_seq)) FROM wf_steps \
+                 WHERE state = 'running' AND ready_at = $1 AND lease_owner = $2) AS steps, \
+                 (SELECT json_group_array({INSTANCE_JSON}) FROM wf_instances WHERE id IN \
+                 (SELECT instance_id FROM wf_steps \
+                 WHERE state = 'running' AND ready_at = $1 AND lease_owner = $2)) AS instances"
+            )))
             .bind(lease_until)
             .bind(owner.to_string())
-            .fetch_all(&mut *conn)
-            .await?
+            .fetch_one(&mut *conn)
+            .await?;
+            let steps: Vec<ClaimedRow> = serde_json::from_str(&row.try_get::<String, _>("steps")?)?;
+            let instances: Vec<StoredInstance> =
+                serde_json::from_str(&row.try_get::<String, _>("instances")?)?;
+            (steps, instances)
         }
     };
-    let rows = decode_rows(backend, &rows, ClaimedRow::from_row)?;
+    let mut held = HashMap::with_capacity(instances.len());
+    for stored in instances {
+        let inst = stored.into_inst(inner, conn).await?;
+        held.insert(inst.id.clone(), Arc::new(inst));
+    }
     let mut claimed = Vec::with_capacity(rows.len());
     let mut events = Vec::with_capacity(rows.len());
+    let deadline_base = inner.clock.now();
     for r in rows {
         let event = Event::new(&r.instance_id, "step.started").stage(&r.stage);
         events.push(event.attempt(r.attempt).actor(worker));
+        let inst = held.get(&r.instance_id).cloned();
+        let call = match &inst {
+            Some(inst) => Ok(task_context(
+                &inst.id,
+                &inst.def,
+                inst.input.clone(),
+                Arc::new(inst.output.clone()),
+                &r.stage,
+                r.attempt,
+                deadline_base,
+            )),
+            None => Err(format!("instance {} of the step is missing", r.instance_id)),
+        };
         claimed.push(Claimed {
             id: r.id,
             owner: owner.to_string(),
@@ -481,12 +547,89 @@ async fn claim(
             attempt: r.attempt,
             failures: r.failures,
             comp_seq: r.comp_seq,
-            call: Err(String::new()),
+            inst,
+            call,
         });
     }
     write_history(&mut *conn, backend, now, &events).await?;
-    attach_contexts(inner, conn, &mut claimed).await?;
+    if backend == Backend::Postgres {
+        attach_contexts(inner, conn, &mut claimed).await?;
+    }
     Ok(claimed)
+}
+
+/// An instance's data as a handler sees it.
+#[derive(Debug)]
+struct ContextRow {
+    id: String,
+    workflow: String,
+    version: String,
+    input: Value,
+    output: Value,
+}
+
+impl ContextRow {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<ContextRow> {
+        let input: String = row.try_get("input")?;
+        let output: String = row.try_get("output")?;
+        Ok(ContextRow {
+            id: row.try_get("id")?,
+            workflow: row.try_get("workflow")?,
+            version: row.try_get("version")?,
+            input: serde_json::from_str(&input)?,
+            output: serde_json::from_str(&output)?,
+        })
+    }
+}
+
+/// Gives each claimed step its handler's call from its instance's data (PostgreSQL, where
+/// the claim keeps no instance copies).
+async fn attach_contexts(
+    inner: &Inner,
+    conn: &mut sqlx::AnyConnection,
+    claimed: &mut [Claimed],
+) -> Result<()> {
+    let mut ids: Vec<String> = claimed.iter().map(|c| c.instance_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let backend = inner.db.backend;
+    let mut instances = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(backend.chunk_rows(CHUNK, 1)) {
+        let sql = format!(
+            "SELECT id, workflow, version, input, output FROM wf_instances WHERE id IN ({})",
+            backend.in_list(chunk.len(), 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let c = ContextRow::from_row(&row)?;
+            let def = inner
+                .definition_version(conn, &c.workflow, &c.version)
+                .await?;
+            instances.insert(c.id, (def, Arc::new(c.input), Arc::new(c.output)));
+        }
+    }
+    let now = inner.clock.now();
+    for step in claimed.iter_mut() {
+        step.call = match instances.get(&step.instance_id) {
+            Some((def, input, output)) => Ok(task_context(
+                &step.instance_id,
+                def,
+                input.clone(),
+                output.clone(),
+                &step.stage,
+                step.attempt,
+                now,
+            )),
+            None => Err(format!(
+                "instance {} of the step is missing",
+                step.instance_id
+            )),
+        };
+    }
+    Ok(())
 }
 
 /// Marks steps completed where this claim still holds the lease at the same attempt; returns
@@ -675,96 +818,33 @@ fn backoff_ms(policy: &RetryPolicy, failures: i64) -> i64 {
     (half + rand::random::<f64>() * half) as i64
 }
 
-/// An instance's data as a handler sees it.
-#[derive(Debug, serde::Deserialize)]
-struct ContextRow {
-    id: String,
-    workflow: String,
-    version: String,
-    input: Value,
-    output: Value,
-}
-
-impl ContextRow {
-    fn from_row(row: &sqlx::any::AnyRow) -> Result<ContextRow> {
-        let input: String = row.try_get("input")?;
-        let output: String = row.try_get("output")?;
-        Ok(ContextRow {
-            id: row.try_get("id")?,
-            workflow: row.try_get("workflow")?,
-            version: row.try_get("version")?,
-            input: serde_json::from_str(&input)?,
-            output: serde_json::from_str(&output)?,
-        })
-    }
-}
-
-/// Gives each claimed step its handler's view: instance data, idempotency key, deadline.
-async fn attach_contexts(
-    inner: &Inner,
-    conn: &mut sqlx::AnyConnection,
-    claimed: &mut [Claimed],
-) -> Result<()> {
-    let mut ids: Vec<String> = claimed.iter().map(|c| c.instance_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    let mut instances = HashMap::with_capacity(ids.len());
-    let backend = inner.db.backend;
-    for chunk in ids.chunks(backend.chunk_rows(CHUNK, 1)) {
-        let list = backend.in_list(chunk.len(), 1);
-        let sql = match backend {
-            Backend::Sqlite => format!(
-                "SELECT json_group_array(json_array(id, workflow, version, json(input), \
-                 json(output))) AS rows FROM wf_instances WHERE id IN ({list})"
-            ),
-            Backend::Postgres => format!(
-                "SELECT id, workflow, version, input, output FROM wf_instances WHERE id IN ({list})"
-            ),
-        };
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.clone());
-        }
-        let rows = q.fetch_all(&mut *conn).await?;
-        let contexts = decode_rows(backend, &rows, ContextRow::from_row)?;
-        for c in contexts {
-            let def = inner
-                .definition_version(conn, &c.workflow, &c.version)
-                .await?;
-            instances.insert(c.id, (def, Arc::new(c.input), Arc::new(c.output)));
-        }
-    }
-    let now = inner.clock.now();
-    for step in claimed.iter_mut() {
-        step.call = match instances.get(&step.instance_id) {
-            Some((def, input, output)) => {
-                let timeout = task_stage(def, &step.stage)
-                    .map(|t| t.timeout)
-                    .unwrap_or(Duration::from_secs(60));
-                let original = step
-                    .stage
-                    .strip_prefix(COMPENSATE_PREFIX)
-                    .unwrap_or(&step.stage);
-                let ctx = TaskContext {
-                    instance_id: step.instance_id.clone(),
-                    workflow: def.name.clone(),
-                    stage: step.stage.clone(),
-                    idempotency_key: format!("{}:{}", step.instance_id, step.stage),
-                    attempt: step.attempt,
-                    input: input.clone(),
-                    output: output.clone(),
-                    deadline: now + chrono::Duration::from_std(timeout).unwrap_or_default(),
-                    compensating: original != step.stage,
-                };
-                Ok((ctx, timeout))
-            }
-            None => Err(format!(
-                "instance {} of the step is missing",
-                step.instance_id
-            )),
-        };
-    }
-    Ok(())
+/// A claimed step's handler call: the instance's data, idempotency key and deadline, and
+/// the stage's timeout.
+fn task_context(
+    instance_id: &str,
+    def: &Definition,
+    input: Arc<Value>,
+    output: Arc<Value>,
+    stage: &str,
+    attempt: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (TaskContext, Duration) {
+    let timeout = task_stage(def, stage)
+        .map(|t| t.timeout)
+        .unwrap_or(Duration::from_secs(60));
+    let original = stage.strip_prefix(COMPENSATE_PREFIX).unwrap_or(stage);
+    let ctx = TaskContext {
+        instance_id: instance_id.to_string(),
+        workflow: def.name.clone(),
+        stage: stage.to_string(),
+        idempotency_key: format!("{instance_id}:{stage}"),
+        attempt,
+        input,
+        output,
+        deadline: now + chrono::Duration::from_std(timeout).unwrap_or_default(),
+        compensating: original != stage,
+    };
+    (ctx, timeout)
 }
 
 /// Aborts a background task when dropped.

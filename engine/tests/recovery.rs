@@ -22,6 +22,7 @@ conformance!(
     shutdown_releases_unfinished_steps,
     handlers_that_write_do_not_stall_workers,
     branch_recorded_meanwhile_is_kept,
+    an_unrecordable_result_becomes_an_incident,
 );
 
 const THREE_STEPS: &str = r#"
@@ -521,4 +522,76 @@ async fn branch_recorded_meanwhile_is_kept(backend: Backend) {
     let t = timeline(&h.engine, &id).await;
     assert_eq!(count(&t, "step.completed:join"), 1, "{t:?}");
     assert_eq!(count(&t, "instance.completed"), 1, "{t:?}");
+}
+
+/// Refuses the end of any instance whose input says `poison`, as an application's listener
+/// does when its records and the engine disagree.
+struct Refuser;
+
+impl l2c_engine::runtime::Listener for Refuser {
+    fn on_changes<'c>(
+        &'c self,
+        _conn: &'c mut sqlx::AnyConnection,
+        changes: &'c [l2c_engine::runtime::InstanceChange],
+    ) -> futures::future::BoxFuture<'c, l2c_engine::Result<()>> {
+        Box::pin(async move {
+            let poisoned = changes.iter().any(|c| {
+                c.input.get("poison") == Some(&json!(true))
+                    && matches!(c.change, l2c_engine::runtime::Change::Ended { .. })
+            });
+            if poisoned {
+                return Err(l2c_engine::EngineError::Listener("refused".into()));
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A result the application refuses to record, batched with good ones: the good ones are
+/// recorded, the bad step becomes an incident, and the worker keeps working.
+async fn an_unrecordable_result_becomes_an_incident(backend: Backend) {
+    let (handlers, _) = counting(Arc::new(AtomicBool::new(false)));
+    let listen = |b: l2c_engine::runtime::EngineBuilder| b.listener(Arc::new(Refuser));
+    let Some(h) = harness_with(backend, &[("three", THREE_STEPS)], handlers, listen).await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let input = json!({ "poison": i == 3 });
+        ids.push(h.engine.start("three", input, None).await.expect("start"));
+    }
+    let worker = h.engine.worker().spawn();
+    let good: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3)
+        .map(|(_, id)| id.clone())
+        .collect();
+    wait_for("the good instances to complete", async || {
+        all_completed(&h, &good).await
+    })
+    .await;
+    wait_for("an incident", async || {
+        !h.engine.incidents().await.expect("incidents").is_empty()
+    })
+    .await;
+    let incidents = h.engine.incidents().await.expect("incidents");
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(
+        (
+            incidents[0].instance_id.as_str(),
+            incidents[0].stage.as_str()
+        ),
+        (ids[3].as_str(), "c")
+    );
+    let later = h
+        .engine
+        .start("three", json!({}), None)
+        .await
+        .expect("start");
+    wait_for("the worker to go on", async || {
+        all_completed(&h, std::slice::from_ref(&later)).await
+    })
+    .await;
+    worker.shutdown().await.expect("worker stops");
 }

@@ -206,12 +206,20 @@ impl Worker {
                     let results = std::mem::take(&mut done);
                     match self.record_and_claim(&results, want).await {
                         Ok(claimed) => running.extend(claimed.into_iter().map(|c| self.execute(c))),
-                        Err(e) => {
+                        Err(e) if e.is_transient() => {
                             // The transaction rolled back: keep the results for the next
                             // round, so a busy or briefly unreachable database does not
                             // stop the worker (its leases stay ours while it heartbeats).
                             done = results;
                             self.pause_after(&e, &mut stopped).await;
+                            continue;
+                        }
+                        Err(e) => {
+                            // Retrying the same batch cannot help (a listener refuses a
+                            // result, a row cannot be read): record the results one by one
+                            // so that only the bad ones become incidents.
+                            tracing::error!(worker = %self.id, error = %e, "a batch of results cannot be recorded; recording them one by one");
+                            done = self.isolate(results).await;
                             continue;
                         }
                     }
@@ -252,6 +260,61 @@ impl Worker {
         }
         .await;
         result
+    }
+
+    /// Records `results` one at a time; a result that cannot be recorded for a reason other
+    /// than a busy database turns its step into an incident. Returns the results to try again.
+    async fn isolate(&self, results: Vec<Done>) -> Vec<Done> {
+        let mut again = Vec::new();
+        for d in results {
+            match self.record_and_claim(std::slice::from_ref(&d), 0).await {
+                Ok(_) => {}
+                Err(e) if e.is_transient() => again.push(d),
+                Err(e) => {
+                    tracing::error!(worker = %self.id, step = %d.step.id, error = %e, "the step's result cannot be recorded; it becomes an incident");
+                    if let Err(q) = self.quarantine(&d.step).await {
+                        // Left running under our lease: it is reclaimed when the lease ends.
+                        tracing::error!(step = %d.step.id, error = %q, "the step could not be made an incident");
+                    }
+                }
+            }
+        }
+        again
+    }
+
+    /// Makes a claimed step an incident (fenced by its attempt and lease) with a history
+    /// event, for an operator to retry or skip. The cause is in the logs, not the history,
+    /// which the requester reads.
+    async fn quarantine(&self, step: &Claimed) -> Result<()> {
+        let inner = &self.engine.inner;
+        let message = "the step ran but its result could not be recorded; see the logs";
+        retry_transient(|| async {
+            let mut tx = inner.db.begin_write().await?;
+            let now = inner.clock.now_ms();
+            let updated = sqlx::query(
+                "UPDATE wf_steps SET state = 'incident', error = $1, lease_owner = NULL, \
+                 ready_at = $2 WHERE id = $3 AND attempt = $4 AND lease_owner = $5 \
+                 AND state = 'running'",
+            )
+            .bind(message)
+            .bind(now)
+            .bind(step.id.clone())
+            .bind(step.attempt)
+            .bind(step.owner.clone())
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 1 {
+                let event = Event::new(&step.instance_id, "step.incident")
+                    .stage(&step.stage)
+                    .attempt(step.attempt)
+                    .actor(&self.id)
+                    .data(json!({ "error": message }));
+                write_history(&mut tx, inner.db.backend, now, &[event]).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Logs a failed round and waits one poll interval (or until shutdown) before the next.

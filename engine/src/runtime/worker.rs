@@ -444,13 +444,20 @@ impl Worker {
         let call = std::mem::replace(&mut step.call, Err(String::new()));
         let result = match call {
             Ok((ctx, timeout)) => {
-                let call = tokio::time::timeout(timeout, inner.handlers.call(&step.handler, ctx));
-                // The handler runs as its own task: this future is only polled when the
-                // worker waits for results, and a handler that writes (billing, the network)
-                // must not wait for the worker's own turn at the SQLite writer, or the two
-                // wait for each other. Dropping this future (a crash) still stops the handler.
-                let task = AbortOnDrop::new(tokio::spawn(call));
-                match task.join().await {
+                let mut call = Box::pin(tokio::time::timeout(
+                    timeout,
+                    inner.handlers.call(&step.handler, ctx),
+                ));
+                // A handler that finishes at once (no I/O) needs no task of its own. One that
+                // waits goes on as its own task: this future is only polled when the worker
+                // waits for results, and a handler that writes (billing, the network) must
+                // not wait for the worker's own turn at the SQLite writer, or the two wait
+                // for each other. Dropping this future (a crash) still stops the handler.
+                let finished = match (&mut call).now_or_never() {
+                    Some(done) => Ok(done),
+                    None => AbortOnDrop::new(tokio::spawn(call)).join().await,
+                };
+                match finished {
                     Ok(Ok(result)) => result,
                     Ok(Err(_)) => Err(HandlerError::Retryable(format!(
                         "timed out after {}",

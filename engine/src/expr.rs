@@ -20,6 +20,9 @@ pub const VARIABLES: [&str; 2] = ["input", "output"];
 pub struct Expr {
     source: String,
     program: Arc<cel::Program>,
+    /// Which of `input` and `output` it reads: only those are converted for CEL, which
+    /// costs as much as the value is large (an order's input carries every item's quote).
+    uses: [bool; 2],
 }
 
 impl fmt::Debug for Expr {
@@ -44,9 +47,12 @@ impl Expr {
                 unknown.join(", ")
             ));
         }
+        let used = references.variables();
+        let uses = VARIABLES.map(|v| used.contains(&v));
         Ok(Expr {
             source: source.to_string(),
             program: Arc::new(program),
+            uses,
         })
     }
 
@@ -65,8 +71,11 @@ impl Expr {
         // give each evaluation a child scope with its two variables.
         let value = ROOT.with(|root| {
             let mut context = root.new_inner_scope();
-            context.add_variable_from_value("input", to_cel(input));
-            context.add_variable_from_value("output", to_cel(output));
+            for ((name, value), used) in VARIABLES.iter().zip([input, output]).zip(self.uses) {
+                if used {
+                    context.add_variable_from_value(*name, to_cel(value));
+                }
+            }
             self.program.execute(&context)
         });
         let value = value.map_err(|e| format!("`{}` failed: {e}", self.source))?;

@@ -66,6 +66,10 @@ pub enum AppError {
     /// The database stayed busy; retrying later may succeed (HTTP 503).
     #[error("busy: {0}")]
     Busy(String),
+    /// The database may or may not have committed (the connection failed during the
+    /// commit): the caller should retry with the same idempotency key (HTTP 503).
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
     /// The engine refused or failed.
     #[error(transparent)]
     Engine(#[from] EngineError),

@@ -91,10 +91,14 @@ pub fn is_transient_db(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // PostgreSQL deadlock / serialization failure; SQLite busy / locked.
-            matches!(code.as_ref(), "40P01" | "40001" | "5" | "6" | "517")
+            // PostgreSQL deadlock, serialization failure, lost connection (08xxx), server
+            // shutting down or restarting (57P01-57P03); SQLite busy / locked.
+            matches!(
+                code.as_ref(),
+                "40P01" | "40001" | "57P01" | "57P02" | "57P03" | "5" | "6" | "517"
+            ) || code.starts_with("08")
         }
-        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
         _ => false,
     }
 }

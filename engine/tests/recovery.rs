@@ -23,6 +23,7 @@ conformance!(
     handlers_that_write_do_not_stall_workers,
     branch_recorded_meanwhile_is_kept,
     an_unrecordable_result_becomes_an_incident,
+    panicking_handlers_fail_their_step_not_the_worker,
 );
 
 const THREE_STEPS: &str = r#"
@@ -594,4 +595,59 @@ async fn an_unrecordable_result_becomes_an_incident(backend: Backend) {
     })
     .await;
     worker.shutdown().await.expect("worker stops");
+}
+
+/// A handler that panics (while being called, on its first poll, or later in its own task)
+/// fails its step with a retryable error; the worker lives on and runs everything else.
+async fn panicking_handlers_fail_their_step_not_the_worker(backend: Backend) {
+    let mut handlers = Handlers::new();
+    handlers.register("step", |ctx| {
+        if ctx.stage == "a" && ctx.input["panic"] == "call" {
+            panic!("panics while being called");
+        }
+        async move {
+            match (ctx.stage.as_str(), ctx.input["panic"].as_str()) {
+                ("a", Some("poll")) => panic!("panics on the first poll"),
+                ("a", Some("later")) => {
+                    tokio::task::yield_now().await;
+                    panic!("panics later, in its own task")
+                }
+                _ => Ok(json!({})),
+            }
+        }
+    });
+    let Some(h) = harness(backend, &[("three", THREE_STEPS)], handlers).await else {
+        return;
+    };
+    let mut bad = Vec::new();
+    for how in ["call", "poll", "later"] {
+        bad.push(
+            h.engine
+                .start("three", json!({ "panic": how }), None)
+                .await
+                .expect("start"),
+        );
+    }
+    let good = h
+        .engine
+        .start("three", json!({}), None)
+        .await
+        .expect("start");
+    let worker = h.engine.worker().spawn();
+    wait_for("the good instance", async || {
+        all_completed(&h, std::slice::from_ref(&good)).await
+    })
+    .await;
+    for id in &bad {
+        wait_for("a retry of the panicking step", async || {
+            count(&timeline(&h.engine, id).await, "step.retry:a") >= 1
+        })
+        .await;
+    }
+    let t = timeline(&h.engine, &bad[0]).await;
+    assert_eq!(count(&t, "step.completed:a"), 0, "{t:?}");
+    worker
+        .shutdown()
+        .await
+        .expect("the worker is alive and stops cleanly");
 }

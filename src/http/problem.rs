@@ -127,6 +127,14 @@ impl From<AppError> for ApiError {
             }
             AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             AppError::Engine(e) => e.into(),
+            AppError::OutcomeUnknown(m) => {
+                tracing::error!(%m, "a commit's outcome is unknown");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "outcome-unknown",
+                    "the order may or may not have been stored; retry with the same Idempotency-Key",
+                )
+            }
             e if e.is_transient() => ApiError::unavailable(&e),
             e => ApiError::internal("request failed", &e),
         }

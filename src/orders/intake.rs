@@ -64,7 +64,12 @@ pub fn start(app: App, receiver: Receiver) {
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            write(&app, std::mem::take(&mut batch)).await;
+            // A panic fails this batch (its requesters hear that their order was dropped),
+            // never the writer: later orders must still be taken.
+            let written = std::panic::AssertUnwindSafe(write(&app, std::mem::take(&mut batch)));
+            if futures::FutureExt::catch_unwind(written).await.is_err() {
+                tracing::error!("writing a batch of orders panicked");
+            }
         }
     });
 }
@@ -88,7 +93,11 @@ async fn write(app: &App, batch: Vec<Queued>) {
     let jobs: Vec<&Job> = batch.iter().map(|q| &q.job).collect();
     let outcomes = match write_together(app, &jobs).await {
         Ok(outcomes) => outcomes,
-        Err(e) if batch.len() > 1 && !e.is_transient() => {
+        Err(e)
+            if batch.len() > 1
+                && !e.is_transient()
+                && !matches!(e, AppError::OutcomeUnknown(_)) =>
+        {
             tracing::warn!(error = %e, orders = batch.len(), "a batch of orders failed; writing them one by one");
             let mut outcomes = Vec::with_capacity(batch.len());
             for job in &jobs {
@@ -121,7 +130,9 @@ fn failed(e: AppError) -> AppError {
 /// What a requester hears when their order's write failed as a whole.
 fn failed_ref(e: &AppError) -> AppError {
     tracing::error!(error = %e, "an order could not be stored");
-    if e.is_transient() {
+    if let AppError::OutcomeUnknown(m) = e {
+        AppError::OutcomeUnknown(m.clone())
+    } else if e.is_transient() {
         AppError::Busy("the database is busy; the order was not stored".into())
     } else {
         AppError::Internal(format!("the order could not be stored: {e}"))
@@ -166,7 +177,14 @@ async fn write_together(app: &App, jobs: &[&Job]) -> AppResult<Vec<AppResult<Pla
             })
             .collect();
         insert_orders(&mut tx, app.db.backend, &rows, app.now_ms()).await?;
-        tx.commit().await?;
+        // A commit that fails may still have happened (PostgreSQL's connection lost midway):
+        // neither retried nor written again order by order, which could store orders twice.
+        tx.commit().await.map_err(|e| match e {
+            e if !matches!(e, sqlx::Error::Io(_)) && l2c_engine::error::is_transient_db(&e) => {
+                AppError::Database(e)
+            }
+            e => AppError::OutcomeUnknown(e.to_string()),
+        })?;
         for (i, p) in &accepted {
             outcomes[*i] = Some(Ok(Placed {
                 order_id: p.order.id.clone(),
@@ -200,16 +218,20 @@ async fn accept(
             return Ok(Accepted::Earlier(earlier));
         }
     }
-    let prepared = prepare(
-        app,
-        tx,
-        &job.user,
-        &job.request,
-        &job.checked,
-        order_id,
-        taken,
-    )
-    .await?;
+    let job_ref = (&job.user, &job.request, &job.checked);
+    let prepared = match prepare(app, tx, job_ref.0, job_ref.1, job_ref.2, order_id, taken).await {
+        Ok(p) => p,
+        Err(e) => {
+            // Another node may have placed this very request meanwhile (its key became
+            // visible while we waited for the product's lock): answer with its order.
+            if let Some(key) = &job.key {
+                if let Some(earlier) = lookup_key(tx, &job.user, key, &job.hash).await? {
+                    return Ok(Accepted::Earlier(earlier));
+                }
+            }
+            return Err(e);
+        }
+    };
     if let Some(key) = &job.key {
         if let Err(earlier) =
             claim_key(tx, app, &job.user, key, &job.hash, &prepared.order.id).await?
@@ -217,5 +239,6 @@ async fn accept(
             return Ok(Accepted::Earlier(earlier));
         }
     }
+    taken.extend(prepared.changes.iter().cloned());
     Ok(Accepted::New(Box::new(prepared)))
 }

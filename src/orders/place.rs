@@ -551,6 +551,8 @@ fn totals(items: &[NewItem], currency: Currency) -> AppResult<(Money, Money, Dec
 pub(super) struct Prepared {
     pub order: NewOrder,
     pub input: Value,
+    /// The running products it changes (claimed for the batch once its key is).
+    pub changes: Vec<String>,
 }
 
 /// Re-checks `checked` inside the writing transaction (no other open order may be changing
@@ -562,7 +564,7 @@ pub(super) async fn prepare(
     request: &OrderRequest,
     checked: &Checked,
     order_id: String,
-    taken: &mut std::collections::HashSet<String>,
+    taken: &std::collections::HashSet<String>,
 ) -> AppResult<Prepared> {
     let currency = Currency::from_code(&checked.billing.currency)
         .map_err(|e| AppError::Internal(e.to_string()))?;
@@ -589,7 +591,7 @@ pub(super) async fn prepare(
         problems.extend(busy(tx, app, &item.product_id, &field).await?);
     }
     AppError::check(problems)?;
-    taken.extend(changes.iter().map(|i| i.product_id.clone()));
+    let changes: Vec<String> = changes.iter().map(|i| i.product_id.clone()).collect();
     let needs_approval =
         yearly_value > app.settings.commercial_approval_threshold * Decimal::from(12);
     let order = NewOrder {
@@ -605,7 +607,11 @@ pub(super) async fn prepare(
         monthly_total: monthly.amount().to_string(),
     };
     let input = workflow_input(&order, &checked.items, needs_approval);
-    Ok(Prepared { order, input })
+    Ok(Prepared {
+        order,
+        input,
+        changes,
+    })
 }
 
 fn workflow_input(order: &NewOrder, items: &[NewItem], needs_approval: bool) -> Value {

@@ -220,6 +220,8 @@ impl Worker {
                             // so that only the bad ones become incidents.
                             tracing::error!(worker = %self.id, error = %e, "a batch of results cannot be recorded; recording them one by one");
                             done = self.isolate(results).await;
+                            // A claim that keeps failing must not spin the loop.
+                            self.pause_after(&e, &mut stopped).await;
                             continue;
                         }
                     }
@@ -273,8 +275,8 @@ impl Worker {
                 Err(e) => {
                     tracing::error!(worker = %self.id, step = %d.step.id, error = %e, "the step's result cannot be recorded; it becomes an incident");
                     if let Err(q) = self.quarantine(&d.step).await {
-                        // Left running under our lease: it is reclaimed when the lease ends.
-                        tracing::error!(step = %d.step.id, error = %q, "the step could not be made an incident");
+                        tracing::error!(step = %d.step.id, error = %q, "the step could not be made an incident; trying again");
+                        again.push(d);
                     }
                 }
             }
@@ -338,8 +340,18 @@ impl Worker {
             }
         })
         .await;
+        // Handlers still running are stopped before their steps are released, so no other
+        // worker can start a step whose old handler still runs.
+        running.clear();
         if !done.is_empty() {
-            self.record_and_claim(&done, 0).await?;
+            if let Err(e) = self.record_and_claim(&done, 0).await {
+                if e.is_transient() {
+                    return Err(e);
+                }
+                for d in self.isolate(done).await {
+                    tracing::error!(step = %d.step.id, "result left unrecorded at shutdown; the step runs again");
+                }
+            }
         }
         self.release_all().await
     }
@@ -444,18 +456,27 @@ impl Worker {
         let call = std::mem::replace(&mut step.call, Err(String::new()));
         let result = match call {
             Ok((ctx, timeout)) => {
-                let mut call = Box::pin(tokio::time::timeout(
-                    timeout,
-                    inner.handlers.call(&step.handler, ctx),
-                ));
                 // A handler that finishes at once (no I/O) needs no task of its own. One that
                 // waits goes on as its own task: this future is only polled when the worker
                 // waits for results, and a handler that writes (billing, the network) must
                 // not wait for the worker's own turn at the SQLite writer, or the two wait
                 // for each other. Dropping this future (a crash) still stops the handler.
-                let finished = match (&mut call).now_or_never() {
-                    Some(done) => Ok(done),
-                    None => AbortOnDrop::new(tokio::spawn(call)).join().await,
+                // A panic while starting or first polling the call is the handler's
+                // failure, not the worker's (as a panic inside its task would be).
+                let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut call = Box::pin(tokio::time::timeout(
+                        timeout,
+                        inner.handlers.call(&step.handler, ctx),
+                    ));
+                    let now = (&mut call).now_or_never();
+                    (call, now)
+                }));
+                let finished = match first {
+                    Ok((_, Some(done))) => Ok(done),
+                    Ok((call, None)) => AbortOnDrop::new(tokio::spawn(call)).join().await,
+                    Err(_) => Ok(Ok(Err(HandlerError::Retryable(
+                        "the handler panicked".into(),
+                    )))),
                 };
                 match finished {
                     Ok(Ok(result)) => result,

@@ -25,6 +25,8 @@ scenarios!(
     placement_is_idempotent_per_key,
     concurrent_orders_commit_together_and_fail_alone,
     racing_changes_of_one_product_store_one,
+    large_batches_are_written_in_chunks,
+    an_order_the_database_refuses_fails_alone,
 );
 
 fn request(v: Value) -> OrderRequest {
@@ -595,4 +597,89 @@ async fn racing_changes_of_one_product_store_one(backend: Backend) {
     )
     .await;
     assert_eq!(open, 1);
+}
+
+/// Many large orders at once: a batch's multi-row statements are cut into chunks that fit
+/// each backend's limit on bound parameters, and every item of every order is stored.
+async fn large_batches_are_written_in_chunks(backend: Backend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let item = json!({"action": "add", "offering": "lan-setup",
+        "characteristics": {"site": "FRA-001", "port_count": 24, "poe": false}});
+    let big = request(json!({"billing_account": "ACME-EUR", "items": vec![item; 100]}));
+    let calls: Vec<_> = (0..40)
+        .map(|_| {
+            let (app, rita, big) = (w.app.clone(), w.rita.clone(), big.clone());
+            tokio::spawn(async move { place(&app, &rita, &big, None).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.expect("task").expect("placed");
+    }
+    let items = count(
+        &w,
+        "SELECT COUNT(*) FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.requester = $1",
+        "rita",
+    )
+    .await;
+    assert_eq!(items, 4000);
+    let events = count(
+        &w,
+        "SELECT COUNT(*) FROM order_events e JOIN orders o ON o.id = e.order_id WHERE o.requester = $1",
+        "rita",
+    )
+    .await;
+    assert_eq!(events, 40);
+}
+
+/// The database refuses one order of a batch (a trigger stands in for any constraint): that
+/// order fails, the batch is written again order by order, and every other order is stored.
+async fn an_order_the_database_refuses_fails_alone(backend: Backend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let trigger: &[&str] = match backend {
+        Backend::Sqlite => &["CREATE TRIGGER refuse_poison BEFORE INSERT ON orders \
+            WHEN NEW.external_id = 'POISON' BEGIN SELECT RAISE(ABORT, 'poison'); END"],
+        Backend::Postgres => &[
+            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
+             IF NEW.external_id = 'POISON' THEN RAISE EXCEPTION 'poison'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON orders \
+             FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+        ],
+    };
+    for sql in trigger {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&w.app.db.pool)
+            .await
+            .expect("trigger");
+    }
+    let calls: Vec<_> = (0..20)
+        .map(|i| {
+            let mut order = wan_link(100);
+            order.external_id = Some(if i == 7 {
+                "POISON".into()
+            } else {
+                format!("PO-{i}")
+            });
+            let (app, rita) = (w.app.clone(), w.rita.clone());
+            tokio::spawn(async move { place(&app, &rita, &order, None).await })
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for (i, call) in calls.into_iter().enumerate() {
+        if call.await.expect("task").is_err() {
+            failed.push(i);
+        }
+    }
+    assert_eq!(failed, [7]);
+    let stored = count(
+        &w,
+        "SELECT COUNT(*) FROM orders WHERE requester = $1",
+        "rita",
+    )
+    .await;
+    assert_eq!(stored, 19);
 }

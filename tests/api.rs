@@ -346,7 +346,7 @@ async fn malformed_requests_are_4xx_problems(backend: Backend) {
     }
     let huge = format!(
         r#"{{"billing_account": "ACME-EUR", "notes": "{}", "items": []}}"#,
-        "x".repeat(2 << 20)
+        "x".repeat((1 << 20) + 1024)
     );
     let r = api
         .send(

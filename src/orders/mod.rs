@@ -12,6 +12,7 @@ pub mod intake;
 pub mod model;
 pub mod place;
 pub mod rollup;
+pub mod started;
 pub mod state;
 pub mod store;
 

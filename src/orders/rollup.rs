@@ -3,6 +3,7 @@
 //! twice.
 
 use super::place::business_key_order;
+use super::started;
 use super::state::{roll_up, ItemState, OrderState};
 use super::store::{item_states, lock_state, set_item_state, transition};
 use crate::error::{AppError, AppResult};
@@ -40,7 +41,16 @@ impl Listener for OrderListener {
     ) -> BoxFuture<'c, l2c_engine::Result<()>> {
         Box::pin(async move {
             let now = self.clock.now_ms();
-            for change in changes {
+            // Item workflows starting (many per worker transaction) go in bulk first; they
+            // touch only their own items, products and orders' first move.
+            let starts: Vec<&InstanceChange> = changes
+                .iter()
+                .filter(|c| started::is_item_start(c))
+                .collect();
+            started::apply(conn, self.backend, now, &starts)
+                .await
+                .map_err(listener_error)?;
+            for change in changes.iter().filter(|c| !started::is_item_start(c)) {
                 let Some(order_id) = change.business_key.as_deref().and_then(business_key_order)
                 else {
                     continue;
@@ -68,6 +78,40 @@ impl Listener for OrderListener {
     }
 }
 
+/// The product an `add` item's workflow creates, from the item's input.
+pub(super) fn new_product<'v>(input: &'v Value, order_id: &'v str) -> AppResult<NewProduct<'v>> {
+    let number = |field: &str| -> AppResult<u32> {
+        input
+            .get(field)
+            .and_then(Value::as_u64)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| AppError::Internal(format!("item input has no {field}")))
+    };
+    Ok(NewProduct {
+        id: input
+            .pointer("/product/id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| AppError::Internal("item input has no product id".into()))?,
+        customer_account: item_text(input, "customer_account")?,
+        billing_account: item_text(input, "billing_account")?,
+        offering: item_text(input, "offering")?,
+        version: number("version")?,
+        quantity: number("quantity")?,
+        characteristics: input
+            .get("characteristics")
+            .ok_or_else(|| AppError::Internal("item input has no characteristics".into()))?,
+        order_id,
+    })
+}
+
+fn listener_error(e: AppError) -> EngineError {
+    match e {
+        AppError::Database(db) => EngineError::Database(db),
+        AppError::Engine(e) => e,
+        other => EngineError::Listener(other.to_string()),
+    }
+}
+
 struct Apply<'a> {
     conn: &'a mut AnyConnection,
     backend: Backend,
@@ -76,7 +120,8 @@ struct Apply<'a> {
     change: &'a InstanceChange,
 }
 
-fn text<'v>(input: &'v Value, field: &str) -> AppResult<&'v str> {
+/// A text field of an item workflow's input.
+pub(super) fn item_text<'v>(input: &'v Value, field: &str) -> AppResult<&'v str> {
     input
         .get(field)
         .and_then(Value::as_str)
@@ -207,34 +252,15 @@ impl Apply<'_> {
 
     async fn item(mut self) -> AppResult<()> {
         let input = self.change.input.clone();
-        let item_id = text(&input, "item_id")?;
+        let item_id = item_text(&input, "item_id")?;
         let product_id = input
             .pointer("/product/id")
             .and_then(Value::as_str)
             .ok_or_else(|| AppError::Internal("item input has no product id".into()))?;
-        let action = text(&input, "action")?;
+        let action = item_text(&input, "action")?;
         match &self.change.change {
             Change::Started => {
-                set_item_state(
-                    self.conn,
-                    self.order_id,
-                    item_id,
-                    ItemState::InProgress,
-                    None,
-                )
-                .await?;
-                sqlx::query(
-                    "UPDATE order_items SET instance_id = $1 WHERE order_id = $2 AND item_id = $3",
-                )
-                .bind(self.change.instance_id.clone())
-                .bind(self.order_id.to_string())
-                .bind(item_id.to_string())
-                .execute(&mut *self.conn)
-                .await?;
-                if action == "add" {
-                    self.insert_product(&input, product_id).await?;
-                }
-                self.move_order(OrderState::InProgress, None, None).await
+                super::started::apply(self.conn, self.backend, self.now, &[self.change]).await
             }
             Change::Compensating { reason, .. } => {
                 sqlx::query(
@@ -262,28 +288,6 @@ impl Apply<'_> {
                 self.finish_cancellation().await
             }
         }
-    }
-
-    async fn insert_product(&mut self, input: &Value, product_id: &str) -> AppResult<()> {
-        let number = |field: &str| -> AppResult<u32> {
-            input
-                .get(field)
-                .and_then(Value::as_u64)
-                .and_then(|v| u32::try_from(v).ok())
-                .ok_or_else(|| AppError::Internal(format!("item input has no {field}")))
-        };
-        let empty = Value::Object(Default::default());
-        let product = NewProduct {
-            id: product_id,
-            customer_account: text(input, "customer_account")?,
-            billing_account: text(input, "billing_account")?,
-            offering: text(input, "offering")?,
-            version: number("version")?,
-            quantity: number("quantity")?,
-            characteristics: input.get("characteristics").unwrap_or(&empty),
-            order_id: self.order_id,
-        };
-        inventory::insert_pending(self.conn, &product, self.now).await
     }
 
     async fn apply_to_inventory(

@@ -5,6 +5,10 @@
 //! the merge of everything its completed stages returned. No other variable exists, and the
 //! loader refuses an expression that names one, so a typo is caught before anything runs.
 
+mod reads;
+
+use reads::Reads;
+use serde_json::Value as Json;
 use std::fmt;
 use std::sync::Arc;
 
@@ -20,9 +24,11 @@ pub const VARIABLES: [&str; 2] = ["input", "output"];
 pub struct Expr {
     source: String,
     program: Arc<cel::Program>,
-    /// Which of `input` and `output` it reads: only those are converted for CEL, which
-    /// costs as much as the value is large (an order's input carries every item's quote).
-    uses: [bool; 2],
+    /// What it reads of `input` and `output` (see [`reads`]): only that is converted for
+    /// CEL, which costs as much as the value converted is large.
+    reads: Arc<[Reads; 2]>,
+    /// For a plain field path (`input.items`), the path: read from the JSON without CEL.
+    path: Option<Arc<(usize, Vec<String>)>>,
 }
 
 impl fmt::Debug for Expr {
@@ -47,12 +53,13 @@ impl Expr {
                 unknown.join(", ")
             ));
         }
-        let used = references.variables();
-        let uses = VARIABLES.map(|v| used.contains(&v));
+        let reads = Arc::new(reads::reads(program.expression()));
+        let path = reads::plain_path(program.expression()).map(Arc::new);
         Ok(Expr {
             source: source.to_string(),
             program: Arc::new(program),
-            uses,
+            reads,
+            path,
         })
     }
 
@@ -67,13 +74,24 @@ impl Expr {
         input: &serde_json::Value,
         output: &serde_json::Value,
     ) -> Result<serde_json::Value, String> {
+        let vars = [input, output];
+        if let Some(path) = &self.path {
+            let (var, fields) = path.as_ref();
+            let mut value = vars[*var];
+            for field in fields {
+                value = value
+                    .get(field)
+                    .ok_or_else(|| format!("`{}` failed: No such key: {field}", self.source))?;
+            }
+            return Ok(value.clone());
+        }
         // A root context builds CEL's whole standard library; build it once per thread and
-        // give each evaluation a child scope with its two variables.
+        // give each evaluation a child scope with the variables it reads.
         let value = ROOT.with(|root| {
             let mut context = root.new_inner_scope();
-            for ((name, value), used) in VARIABLES.iter().zip([input, output]).zip(self.uses) {
-                if used {
-                    context.add_variable_from_value(*name, to_cel(value));
+            for ((name, value), reads) in VARIABLES.iter().zip(vars).zip(self.reads.iter()) {
+                if let Some(v) = partial(value, reads) {
+                    context.add_variable_from_value(*name, v);
                 }
             }
             self.program.execute(&context)
@@ -103,6 +121,21 @@ impl Expr {
 /// JSON to CEL with every integer that fits an `int` as an `int`: serde_json keeps
 /// non-negative numbers unsigned, and CEL refuses arithmetic between `uint` and the `int`
 /// literals people write (`5 * input.bandwidth`).
+/// The part of `value` an expression reads, as a CEL value (`None`: it reads nothing).
+fn partial(value: &Json, reads: &Reads) -> Option<cel::Value> {
+    match (reads, value) {
+        (Reads::Nothing, _) => None,
+        (Reads::Fields(fields), Json::Object(map)) => {
+            let entries: std::collections::HashMap<String, cel::Value> = fields
+                .iter()
+                .filter_map(|f| map.get(f).map(|v| (f.clone(), to_cel(v))))
+                .collect();
+            Some(cel::Value::from(entries))
+        }
+        (_, value) => Some(to_cel(value)),
+    }
+}
+
 fn to_cel(value: &serde_json::Value) -> cel::Value {
     use serde_json::Value as J;
     match value {
@@ -130,6 +163,26 @@ fn to_cel(value: &serde_json::Value) -> cel::Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn paths_and_partial_reads_give_what_cel_gives() {
+        let input = json!({"order": {"big": true}, "items": [{"q": {"a": "1.50"}}], "n": 3});
+        let path = Expr::compile("input.items").expect("compiles");
+        assert_eq!(
+            path.eval(&input, &json!({})),
+            Ok(json!([{"q": {"a": "1.50"}}]))
+        );
+        let missing = Expr::compile("input.order.nope").expect("compiles");
+        assert!(
+            missing.eval(&input, &json!({})).is_err(),
+            "a missing key is an error"
+        );
+        let partial = Expr::compile("input.order.big && !has(input.absent) && input.n > 2")
+            .expect("compiles");
+        assert_eq!(partial.eval_bool(&input, &json!({})), Ok(true));
+        let whole = Expr::compile("size(input) == 3 && size(input.items) == 1").expect("compiles");
+        assert_eq!(whole.eval_bool(&input, &json!({})), Ok(true));
+    }
 
     #[test]
     fn conditions_see_input_and_output() {

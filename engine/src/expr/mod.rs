@@ -42,10 +42,12 @@ impl Expr {
     pub fn compile(source: &str) -> Result<Expr, String> {
         let program = cel::Program::compile(source).map_err(|e| e.to_string())?;
         let references = program.references();
+        let mut bound = std::collections::BTreeSet::new();
+        reads::bound_names(&program.expression().expr, &mut bound);
         let unknown: Vec<&str> = references
             .variables()
             .into_iter()
-            .filter(|v| !VARIABLES.contains(v))
+            .filter(|v| !VARIABLES.contains(v) && !bound.contains(*v))
             .collect();
         if !unknown.is_empty() {
             return Err(format!(
@@ -180,7 +182,8 @@ mod tests {
         let partial = Expr::compile("input.order.big && !has(input.absent) && input.n > 2")
             .expect("compiles");
         assert_eq!(partial.eval_bool(&input, &json!({})), Ok(true));
-        let whole = Expr::compile("size(input) == 3 && size(input.items) == 1").expect("compiles");
+        let whole = Expr::compile("size(input) == 3 && input.items.all(i, has(i.q))")
+            .expect("macros bind their own names");
         assert_eq!(whole.eval_bool(&input, &json!({})), Ok(true));
     }
 
@@ -197,6 +200,8 @@ mod tests {
         let err = Expr::compile("order.mrc > 1").expect_err("unknown variable");
         assert!(err.contains("order"), "{err}");
         assert!(Expr::compile("input.mrc >").is_err());
+        let err = Expr::compile("input.items.all(i, i > limit)").expect_err("limit is free");
+        assert!(err.contains("limit") && !err.contains("i,"), "{err}");
     }
 
     #[test]

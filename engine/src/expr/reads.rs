@@ -58,6 +58,42 @@ pub(super) fn plain_path(expr: &IdedExpr) -> Option<(usize, Vec<String>)> {
     }
 }
 
+/// The names macros bind (`all(i, ...)`'s `i`, and their accumulators): they are not free
+/// variables of the expression.
+pub(super) fn bound_names(e: &Ast, out: &mut BTreeSet<String>) {
+    match e {
+        Ast::Comprehension(c) => {
+            out.insert(c.iter_var.clone());
+            out.extend(c.iter_var2.clone());
+            out.insert(c.accu_var.clone());
+            for sub in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
+                bound_names(&sub.expr, out);
+            }
+        }
+        Ast::Select(s) => bound_names(&s.operand.expr, out),
+        Ast::Call(call) => {
+            if let Some(target) = &call.target {
+                bound_names(&target.expr, out);
+            }
+            for arg in &call.args {
+                bound_names(&arg.expr, out);
+            }
+        }
+        Ast::List(list) => {
+            for element in &list.elements {
+                bound_names(&element.expr, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn variable(name: &str) -> Option<usize> {
     VARIABLES.iter().position(|v| *v == name)
 }

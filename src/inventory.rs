@@ -4,6 +4,7 @@
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use l2c_engine::clock::from_ms;
+use l2c_engine::db::Backend;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -126,29 +127,38 @@ pub struct NewProduct<'a> {
     pub order_id: &'a str,
 }
 
-/// Inserts a pendingActive product (once: a repeat does nothing).
+/// Inserts products as pendingActive, a few multi-row statements for any number (once: a
+/// product already there is left as it is).
 pub async fn insert_pending(
     conn: &mut AnyConnection,
-    p: &NewProduct<'_>,
+    backend: Backend,
+    products: &[NewProduct<'_>],
     now: i64,
 ) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO products (id, customer_account_id, billing_account_id, offering, version, \
-         quantity, characteristics, status, order_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING",
-    )
-    .bind(p.id.to_string())
-    .bind(p.customer_account.to_string())
-    .bind(p.billing_account.to_string())
-    .bind(p.offering.to_string())
-    .bind(i64::from(p.version))
-    .bind(i64::from(p.quantity))
-    .bind(p.characteristics.to_string())
-    .bind(status::PENDING_ACTIVE)
-    .bind(p.order_id.to_string())
-    .bind(now)
-    .execute(conn)
-    .await?;
+    for chunk in products.chunks(backend.chunk_rows(200, 11)) {
+        let sql = format!(
+            "INSERT INTO products (id, customer_account_id, billing_account_id, offering, \
+             version, quantity, characteristics, status, order_id, created_at, updated_at) \
+             VALUES {} ON CONFLICT DO NOTHING",
+            backend.values_list(chunk.len(), 11, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for p in chunk {
+            q = q
+                .bind(p.id.to_string())
+                .bind(p.customer_account.to_string())
+                .bind(p.billing_account.to_string())
+                .bind(p.offering.to_string())
+                .bind(i64::from(p.version))
+                .bind(i64::from(p.quantity))
+                .bind(p.characteristics.to_string())
+                .bind(status::PENDING_ACTIVE)
+                .bind(p.order_id.to_string())
+                .bind(now)
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

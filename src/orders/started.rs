@@ -96,35 +96,12 @@ async fn products_pending(
     now: i64,
     starts: &[Start<'_>],
 ) -> AppResult<()> {
-    let adds: Vec<&Start<'_>> = starts
+    let products = starts
         .iter()
         .filter(|s| s.input.get("action").and_then(Value::as_str) == Some("add"))
-        .collect();
-    for chunk in adds.chunks(backend.chunk_rows(200, 11)) {
-        let sql = format!(
-            "INSERT INTO products (id, customer_account_id, billing_account_id, offering, \
-             version, quantity, characteristics, status, order_id, created_at, updated_at) \
-             VALUES {} ON CONFLICT DO NOTHING",
-            backend.values_list(chunk.len(), 11, 1)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for s in chunk {
-            let p = super::rollup::new_product(s.input, s.order_id)?;
-            q = q
-                .bind(p.id.to_string())
-                .bind(p.customer_account.to_string())
-                .bind(p.billing_account.to_string())
-                .bind(p.offering.to_string())
-                .bind(i64::from(p.version))
-                .bind(i64::from(p.quantity))
-                .bind(p.characteristics.to_string())
-                .bind(crate::inventory::status::PENDING_ACTIVE)
-                .bind(s.order_id.to_string())
-                .bind(now)
-                .bind(now);
-        }
-        q.execute(&mut *conn).await?;
-    }
+        .map(|s| super::rollup::new_product(s.input, s.order_id))
+        .collect::<AppResult<Vec<_>>>()?;
+    crate::inventory::insert_pending(conn, backend, &products, now).await?;
     Ok(())
 }
 

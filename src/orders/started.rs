@@ -7,6 +7,7 @@
 use super::place::business_key_order;
 use super::rollup::{item_text, SYSTEM_ACTOR};
 use super::state::OrderState;
+use super::store::{insert_events, NewEvent};
 use crate::error::{AppError, AppResult};
 use l2c_engine::db::Backend;
 use l2c_engine::runtime::{Change, InstanceChange};
@@ -146,21 +147,17 @@ async fn orders_in_progress(
             q = q.bind(id.to_string());
         }
         q.execute(&mut *conn).await?;
-        let sql = format!(
-            "INSERT INTO order_events (id, order_id, at, from_state, to_state, actor) VALUES {}",
-            backend.values_list(chunk.len(), 6, 1)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, state) in chunk {
-            q = q
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(id.to_string())
-                .bind(now)
-                .bind(state.as_str())
-                .bind(OrderState::InProgress.as_str())
-                .bind(SYSTEM_ACTOR);
-        }
-        q.execute(&mut *conn).await?;
+        let events: Vec<NewEvent<'_>> = chunk
+            .iter()
+            .map(|(id, state)| NewEvent {
+                order_id: id,
+                from: Some(**state),
+                to: OrderState::InProgress,
+                actor: Some(SYSTEM_ACTOR),
+                reason: None,
+            })
+            .collect();
+        insert_events(conn, backend, &events, now).await?;
     }
     Ok(())
 }

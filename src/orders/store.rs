@@ -119,48 +119,61 @@ pub async fn insert_orders(
         }
         q.execute(&mut *conn).await?;
     }
-    for chunk in orders.chunks(backend.chunk_rows(200, 5)) {
-        let sql = format!(
-            "INSERT INTO order_events (id, order_id, at, to_state, actor) VALUES {}",
-            backend.values_list(chunk.len(), 5, 1)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for r in chunk {
-            q = q
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(r.order.id.clone())
-                .bind(now)
-                .bind(OrderState::Acknowledged.as_str())
-                .bind(r.order.requester.clone());
-        }
-        q.execute(&mut *conn).await?;
-    }
+    let events: Vec<NewEvent<'_>> = orders
+        .iter()
+        .map(|r| NewEvent {
+            order_id: &r.order.id,
+            from: None,
+            to: OrderState::Acknowledged,
+            actor: Some(&r.order.requester),
+            reason: None,
+        })
+        .collect();
+    insert_events(conn, backend, &events, now).await?;
     Ok(())
 }
 
-/// Appends a state change to the order's own history.
-pub async fn insert_event(
+/// One state change of an order, to append to its own history.
+pub struct NewEvent<'a> {
+    /// The order.
+    pub order_id: &'a str,
+    /// From which state (none when placed).
+    pub from: Option<OrderState>,
+    /// To which state.
+    pub to: OrderState,
+    /// Who.
+    pub actor: Option<&'a str>,
+    /// Why.
+    pub reason: Option<&'a str>,
+}
+
+/// Appends state changes to their orders' histories, a few multi-row statements for any
+/// number.
+pub async fn insert_events(
     conn: &mut AnyConnection,
-    order_id: &str,
-    from: Option<OrderState>,
-    to: OrderState,
-    actor: Option<&str>,
-    reason: Option<&str>,
+    backend: Backend,
+    events: &[NewEvent<'_>],
     now: i64,
 ) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO order_events (id, order_id, at, from_state, to_state, actor, reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(order_id.to_string())
-    .bind(now)
-    .bind(from.map(|s| s.as_str()))
-    .bind(to.as_str())
-    .bind(actor.map(str::to_string))
-    .bind(reason.map(str::to_string))
-    .execute(conn)
-    .await?;
+    for chunk in events.chunks(backend.chunk_rows(200, 7)) {
+        let sql = format!(
+            "INSERT INTO order_events (id, order_id, at, from_state, to_state, actor, reason) \
+             VALUES {}",
+            backend.values_list(chunk.len(), 7, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in chunk {
+            q = q
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(e.order_id.to_string())
+                .bind(now)
+                .bind(e.from.map(|s| s.as_str()))
+                .bind(e.to.as_str())
+                .bind(e.actor.map(str::to_string))
+                .bind(e.reason.map(str::to_string));
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -209,7 +222,14 @@ pub async fn transition(
     .bind(order_id.to_string())
     .execute(&mut *conn)
     .await?;
-    insert_event(conn, order_id, Some(from), to, actor, reason, now).await?;
+    let event = NewEvent {
+        order_id,
+        from: Some(from),
+        to,
+        actor,
+        reason,
+    };
+    insert_events(conn, backend, &[event], now).await?;
     Ok(from)
 }
 

@@ -49,7 +49,7 @@ impl Listener for OrderListener {
                 .collect();
             started::apply(conn, self.backend, now, &starts)
                 .await
-                .map_err(listener_error)?;
+                .map_err(|e| listener_error(None, e))?;
             for change in changes.iter().filter(|c| !started::is_item_start(c)) {
                 let Some(order_id) = change.business_key.as_deref().and_then(business_key_order)
                 else {
@@ -67,11 +67,7 @@ impl Listener for OrderListener {
                 } else {
                     step.item().await
                 };
-                result.map_err(|e| match e {
-                    AppError::Database(db) => EngineError::Database(db),
-                    AppError::Engine(e) => e,
-                    other => EngineError::Listener(format!("order {order_id}: {other}")),
-                })?;
+                result.map_err(|e| listener_error(Some(order_id), e))?;
             }
             Ok(())
         })
@@ -104,11 +100,16 @@ pub(super) fn new_product<'v>(input: &'v Value, order_id: &'v str) -> AppResult<
     })
 }
 
-fn listener_error(e: AppError) -> EngineError {
+/// The engine's error for a change the order records refuse (a database error stays one, so
+/// the engine can tell a busy database from a real refusal).
+fn listener_error(order_id: Option<&str>, e: AppError) -> EngineError {
     match e {
         AppError::Database(db) => EngineError::Database(db),
         AppError::Engine(e) => e,
-        other => EngineError::Listener(other.to_string()),
+        other => match order_id {
+            Some(id) => EngineError::Listener(format!("order {id}: {other}")),
+            None => EngineError::Listener(other.to_string()),
+        },
     }
 }
 
@@ -259,9 +260,8 @@ impl Apply<'_> {
             .ok_or_else(|| AppError::Internal("item input has no product id".into()))?;
         let action = item_text(&input, "action")?;
         match &self.change.change {
-            Change::Started => {
-                super::started::apply(self.conn, self.backend, self.now, &[self.change]).await
-            }
+            // Applied in bulk for the whole transaction before this loop (started::apply).
+            Change::Started => Ok(()),
             Change::Compensating { reason, .. } => {
                 sqlx::query(
                     "UPDATE order_items SET error = $1 WHERE order_id = $2 AND item_id = $3",

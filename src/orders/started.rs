@@ -2,7 +2,7 @@
 //! workflows at once (one child per item of every order whose subflow began), their items
 //! move to inProgress, their products are inserted pendingActive and their orders move to
 //! inProgress in a handful of multi-row statements instead of eight statements per item.
-//! The single-change path in [`super::rollup`] applies exactly the same rules.
+//! [`super::rollup::OrderListener`] sends every item start here, one or many.
 
 use super::place::business_key_order;
 use super::rollup::{item_text, SYSTEM_ACTOR};

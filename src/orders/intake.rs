@@ -103,12 +103,12 @@ async fn write(app: &App, batch: Vec<Queued>) {
             for job in &jobs {
                 outcomes.push(match write_together(app, &[job]).await {
                     Ok(mut one) => one.pop().unwrap_or_else(|| Err(lost())),
-                    Err(e) => Err(failed(e)),
+                    Err(e) => Err(failed(&e)),
                 });
             }
             outcomes
         }
-        Err(e) => batch.iter().map(|_| Err(failed_ref(&e))).collect(),
+        Err(e) => batch.iter().map(|_| Err(failed(&e))).collect(),
     };
     let wrote = outcomes.iter().any(|o| matches!(o, Ok(p) if p.created));
     for (queued, outcome) in batch.into_iter().zip(outcomes) {
@@ -123,12 +123,8 @@ fn lost() -> AppError {
     AppError::Internal("the order writer lost an outcome".into())
 }
 
-fn failed(e: AppError) -> AppError {
-    failed_ref(&e)
-}
-
 /// What a requester hears when their order's write failed as a whole.
-fn failed_ref(e: &AppError) -> AppError {
+fn failed(e: &AppError) -> AppError {
     tracing::error!(error = %e, "an order could not be stored");
     if let AppError::OutcomeUnknown(m) = e {
         AppError::OutcomeUnknown(m.clone())
@@ -218,8 +214,7 @@ async fn accept(
             return Ok(Accepted::Earlier(earlier));
         }
     }
-    let job_ref = (&job.user, &job.request, &job.checked);
-    let prepared = match prepare(app, tx, job_ref.0, job_ref.1, job_ref.2, order_id, taken).await {
+    let prepared = match prepare(app, tx, job, order_id, taken).await {
         Ok(p) => p,
         Err(e) => {
             // Another node may have placed this very request meanwhile (its key became

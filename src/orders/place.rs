@@ -409,22 +409,16 @@ async fn check_product(
         ));
         return Ok(None);
     }
-    if let Some(problem) = busy(conn, app, id, &field).await? {
+    if let Some(problem) = busy(conn, id, &field).await? {
         problems.push(problem);
         return Ok(None);
     }
     Ok(Some(Some(product)))
 }
 
-/// The problem if another open order is already changing product `id`. Checked when the
-/// order is validated, and again in the transaction that stores it (with the product's row
-/// locked on PostgreSQL), so two orders racing for one product cannot both be stored.
-async fn busy(
-    conn: &mut AnyConnection,
-    app: &App,
-    id: &str,
-    field: &str,
-) -> AppResult<Option<Problem>> {
+/// Locks a product's row for the rest of the transaction (PostgreSQL; SQLite's writer is
+/// already serial), so that racing orders check [`busy`] one after the other.
+async fn lock_product(conn: &mut AnyConnection, app: &App, id: &str) -> AppResult<()> {
     let lock = format!(
         "SELECT id FROM products WHERE id = $1{}",
         app.db.backend.lock_rows()
@@ -433,6 +427,13 @@ async fn busy(
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// The problem if another open order is already changing product `id`. Checked when the
+/// order is validated, and again in the transaction that stores it (after
+/// [`lock_product`]), so two orders racing for one product cannot both be stored.
+async fn busy(conn: &mut AnyConnection, id: &str, field: &str) -> AppResult<Option<Problem>> {
     let other = sqlx::query(
         "SELECT o.id FROM order_items i JOIN orders o ON o.id = i.order_id \
          WHERE i.product_id = $1 AND i.action <> 'add' AND i.state IN ('acknowledged', 'inProgress')",
@@ -560,12 +561,11 @@ pub(super) struct Prepared {
 pub(super) async fn prepare(
     app: &App,
     tx: &mut AnyConnection,
-    user: &User,
-    request: &OrderRequest,
-    checked: &Checked,
+    job: &super::intake::Job,
     order_id: String,
     taken: &std::collections::HashSet<String>,
 ) -> AppResult<Prepared> {
+    let (user, request, checked) = (&job.user, &job.request, &job.checked);
     let currency = Currency::from_code(&checked.billing.currency)
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let (one_time, monthly, yearly_value) = totals(&checked.items, currency)?;
@@ -588,7 +588,8 @@ pub(super) async fn prepare(
             ));
             continue;
         }
-        problems.extend(busy(tx, app, &item.product_id, &field).await?);
+        lock_product(tx, app, &item.product_id).await?;
+        problems.extend(busy(tx, &item.product_id, &field).await?);
     }
     AppError::check(problems)?;
     let changes: Vec<String> = changes.iter().map(|i| i.product_id.clone()).collect();

@@ -206,21 +206,20 @@ impl Worker {
                     let results = std::mem::take(&mut done);
                     match self.record_and_claim(&results, want).await {
                         Ok(claimed) => running.extend(claimed.into_iter().map(|c| self.execute(c))),
-                        Err(e) if e.is_transient() => {
-                            // The transaction rolled back: keep the results for the next
-                            // round, so a busy or briefly unreachable database does not
-                            // stop the worker (its leases stay ours while it heartbeats).
-                            done = results;
-                            self.pause_after(&e, &mut stopped).await;
-                            continue;
-                        }
                         Err(e) => {
-                            // Retrying the same batch cannot help (a listener refuses a
-                            // result, a row cannot be read): record the results one by one
-                            // so that only the bad ones become incidents.
-                            tracing::error!(worker = %self.id, error = %e, "a batch of results cannot be recorded; recording them one by one");
-                            done = self.isolate(results).await;
-                            // A claim that keeps failing must not spin the loop.
+                            // The transaction rolled back. A busy or briefly unreachable
+                            // database: keep the results for the next round (the leases stay
+                            // ours while the worker heartbeats). Anything else cannot be cured
+                            // by retrying the same batch (a listener refuses a result, a row
+                            // cannot be read): record the results one by one so that only the
+                            // bad ones become incidents. Either way, pause: a failing claim
+                            // must not spin the loop.
+                            done = if e.is_transient() {
+                                results
+                            } else {
+                                tracing::error!(worker = %self.id, error = %e, "a batch of results cannot be recorded; recording them one by one");
+                                self.isolate(results).await
+                            };
                             self.pause_after(&e, &mut stopped).await;
                             continue;
                         }

@@ -97,6 +97,8 @@ async fn wan_link(desk: &Desk) -> Result<Value> {
     wait_task(&desk.fred, "field-engineers").await?;
     let now = advance(desk, "2days 1h").await?;
     println!("   the CPE waits on site; the sandbox clock moves two days to {now}");
+    // The SLA reminder is a timer the workers fire; wait for it so the timeline shows it.
+    wait_event(&desk.rita, &wan, "task.reminder").await?;
     let cpe = json!({"cpe_serial": "CPE-7731"});
     act(&desk.fred, "field-engineers", "installs the CPE", cpe).await?;
     wait_final(&desk.rita, &wan).await
@@ -265,6 +267,23 @@ async fn wait_final(who: &As, order: &Value) -> Result<Value> {
         }
         if started.elapsed() > Duration::from_secs(30) {
             bail!("order {id} is still {state} after 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the order's timeline has an `event`.
+async fn wait_event(who: &As, order: &Value, event: &str) -> Result<()> {
+    let id = order["id"].as_str().unwrap_or_default();
+    let started = Instant::now();
+    loop {
+        let o = who.get(&format!("/api/v1/orders/{id}")).await?;
+        let timeline = o["timeline"].as_array().cloned().unwrap_or_default();
+        if timeline.iter().any(|e| e["event"] == event) {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("order {id} shows no {event} after 30 s");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -225,18 +225,27 @@ async fn place(desk: &Desk, items: Value) -> Result<Value> {
 }
 
 /// Waits for a task in `group`'s queue and returns its id.
-async fn wait_task(who: &As, group: &str) -> Result<String> {
+/// Polls GET `path` until `check` holds (30 s at most) and returns the body.
+async fn poll(who: &As, path: &str, what: &str, check: impl Fn(&Value) -> bool) -> Result<Value> {
     let started = Instant::now();
     loop {
-        let tasks = who.get(&format!("/api/v1/tasks?group={group}")).await?;
-        if let Some(id) = tasks.get(0).and_then(|t| t["id"].as_str()) {
-            return Ok(id.to_string());
+        let body = who.get(path).await?;
+        if check(&body) {
+            return Ok(body);
         }
         if started.elapsed() > Duration::from_secs(30) {
-            bail!("no task reached {group} within 30 s");
+            bail!("{what} did not happen within 30 s");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Waits for a task in `group`'s queue and returns its id.
+async fn wait_task(who: &As, group: &str) -> Result<String> {
+    let path = format!("/api/v1/tasks?group={group}");
+    let what = format!("a task in {group}");
+    let tasks = poll(who, &path, &what, |t| t.get(0).is_some()).await?;
+    Ok(tasks[0]["id"].as_str().unwrap_or_default().to_string())
 }
 
 async fn act(who: &As, group: &str, what: &str, data: Value) -> Result<()> {
@@ -256,37 +265,36 @@ async fn act(who: &As, group: &str, what: &str, data: Value) -> Result<()> {
 }
 
 async fn wait_final(who: &As, order: &Value) -> Result<Value> {
-    let id = order["id"].as_str().unwrap_or_default();
-    let started = Instant::now();
-    loop {
-        let o = who.get(&format!("/api/v1/orders/{id}")).await?;
-        let state = o["state"].as_str().unwrap_or_default();
-        if ["completed", "rejected", "failed", "partial", "cancelled"].contains(&state) {
-            println!("   order {} is {state}", short(&o["id"]));
-            return Ok(o);
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("order {id} is still {state} after 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let path = format!(
+        "/api/v1/orders/{}",
+        order["id"].as_str().unwrap_or_default()
+    );
+    let finals = ["completed", "rejected", "failed", "partial", "cancelled"];
+    let o = poll(who, &path, "the order's end", |o| {
+        finals.contains(&o["state"].as_str().unwrap_or_default())
+    })
+    .await?;
+    println!(
+        "   order {} is {}",
+        short(&o["id"]),
+        o["state"].as_str().unwrap_or("?")
+    );
+    Ok(o)
 }
 
 /// Waits until the order's timeline has an `event`.
 async fn wait_event(who: &As, order: &Value, event: &str) -> Result<()> {
-    let id = order["id"].as_str().unwrap_or_default();
-    let started = Instant::now();
-    loop {
-        let o = who.get(&format!("/api/v1/orders/{id}")).await?;
-        let timeline = o["timeline"].as_array().cloned().unwrap_or_default();
-        if timeline.iter().any(|e| e["event"] == event) {
-            return Ok(());
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("order {id} shows no {event} after 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let path = format!(
+        "/api/v1/orders/{}",
+        order["id"].as_str().unwrap_or_default()
+    );
+    poll(who, &path, event, |o| {
+        o["timeline"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|e| e["event"] == event))
+    })
+    .await?;
+    Ok(())
 }
 
 fn short(id: &Value) -> String {

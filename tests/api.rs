@@ -21,6 +21,7 @@ scenarios!(
     sla_escalates_on_the_sandbox_clock,
     tmf622_orders,
     operations_endpoints,
+    a_network_element_is_replaced,
 );
 
 fn wan(bandwidth: i64) -> Value {
@@ -586,5 +587,52 @@ async fn operations_endpoints(backend: Backend) {
                    "l2c_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/orders\",status=\"201\"} 1"] {
         assert!(text.contains(needle), "{needle} in\n{text}");
     }
+    api.stop().await;
+}
+
+/// The replacement of a network element: RMA and shipping by the simulated network, a day in
+/// transit (a timer the sandbox clock moves past), the swap on site, verification, billing.
+async fn a_network_element_is_replaced(backend: Backend) {
+    let Some(api) = start(backend).await else {
+        return;
+    };
+    let placed = place(&api, json!({"billing_account": "ACME-EUR", "items": [{"action": "add",
+        "offering": "network-element-replacement",
+        "characteristics": {"device_model": "juniper-mx204", "site": "FRA-001", "reason": "hardware-fault"}}]})).await;
+    let id = placed["id"].as_str().expect("id");
+    let path = format!("/api/v1/orders/{id}");
+    api.wait("rita", &path, "the device shipped", |o| {
+        events(o).contains(&"step.completed:ship-device".to_string())
+    })
+    .await;
+    assert_eq!(
+        api.ok("fred", "/api/v1/tasks").await,
+        json!([]),
+        "nothing to swap before it arrives"
+    );
+    api.advance("1d 1m").await;
+    let swap = act(
+        &api,
+        "fred",
+        "field-engineers",
+        "complete",
+        json!({"data": {"old_serial": "JN-1"}}),
+    )
+    .await;
+    assert_eq!(swap["stage"], "swap");
+    let order = api.order_state("rita", id, "completed").await;
+    let t = events(&order);
+    for e in [
+        "step.completed:open-rma",
+        "timer.fired:in-transit",
+        "task.done:swap",
+        "step.completed:verify",
+        "step.completed:activate-billing",
+    ] {
+        assert!(t.contains(&e.to_string()), "{e} in {t:?}");
+    }
+    let product = order["items"][0]["product"].as_str().expect("product");
+    let p = api.ok("rita", &format!("/api/v1/products/{product}")).await;
+    assert_eq!(p["status"], "active");
     api.stop().await;
 }

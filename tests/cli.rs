@@ -256,7 +256,7 @@ fn ok(out: &Output) -> String {
 }
 
 #[test]
-fn commands_set_up_a_database_that_serve_serves() {
+fn commands_set_up_a_database_that_serve_and_worker_run() {
     let dir = tempfile::tempdir().expect("dir");
     let url = db_url(&dir);
     let db = ["--database-url", url.as_str()];
@@ -364,11 +364,24 @@ fn commands_set_up_a_database_that_serve_serves() {
         (ready.as_u16(), placed.as_u16())
     });
     assert_eq!((ready, placed), (200, 201));
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let status = server.wait().expect("serve exits");
-    assert!(status.success(), "a graceful shutdown exits 0: {status:?}");
+    // A workers-only node on the same database starts and stops gracefully beside it.
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_l2c"))
+        .args([&["worker"][..], &db].concat())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("worker starts");
+    let mut line = String::new();
+    let stdout = worker.stdout.take().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("line");
+    assert!(line.starts_with("l2c worker running"), "{line}");
+    for process in [&mut worker, &mut server] {
+        let killed = Command::new("kill")
+            .args(["-TERM", &process.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let status = process.wait().expect("exits");
+        assert!(status.success(), "a graceful shutdown exits 0: {status:?}");
+    }
 }

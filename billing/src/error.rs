@@ -72,4 +72,12 @@ pub enum BillingError {
     /// An invoice with no lines.
     #[error("an invoice needs at least one line")]
     NoLines,
+    /// A document field EN 16931 requires is missing or malformed.
+    #[error("{field}: {rule}")]
+    Document {
+        /// The field's path, e.g. `buyer.country`.
+        field: String,
+        /// What the rule requires.
+        rule: &'static str,
+    },
 }

@@ -9,8 +9,10 @@
 //!   day, with short months clamped to their last day.
 //! - [`proration`]: day-based proration and mid-period changes.
 //! - [`invoice`]: invoice lines, tax per rate on summed bases, and EN 16931 totals.
+//! - [`document`]: an issued invoice or credit note with its number, dates and parties.
 
 mod currency;
+pub mod document;
 mod error;
 pub mod invoice;
 mod invoice_rules;
@@ -19,6 +21,7 @@ mod period;
 pub mod proration;
 
 pub use currency::Currency;
+pub use document::{IssuedDocument, Party, PrecedingInvoice};
 pub use error::BillingError;
 pub use invoice::{DocumentKind, Invoice, InvoiceLine, TaxCategory, TaxRate, TaxSubtotal, Totals};
 pub use money::{Money, Rounding};

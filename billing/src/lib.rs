@@ -9,6 +9,7 @@
 //!   day, with short months clamped to their last day.
 //! - [`proration`]: day-based proration and mid-period changes.
 //! - [`invoice`]: invoice lines, tax per rate on summed bases, and EN 16931 totals.
+//! - [`rating`]: what an invoice for a period carries, recomputed against what was billed.
 //! - [`document`]: an issued invoice or credit note with its number, dates and parties.
 
 mod currency;
@@ -19,6 +20,7 @@ mod invoice_rules;
 mod money;
 mod period;
 pub mod proration;
+pub mod rating;
 
 pub use currency::Currency;
 pub use document::{IssuedDocument, Party, PrecedingInvoice};
@@ -27,3 +29,4 @@ pub use invoice::{DocumentKind, Invoice, InvoiceLine, TaxCategory, TaxRate, TaxS
 pub use money::{Money, Rounding};
 pub use period::{BillingCycle, BillingCycleDay, BillingFrequency, Period};
 pub use proration::{mid_period_change, proration_factor, PeriodChange};
+pub use rating::{rate, BilledLine, ChargeKind, ChargeTerm, RatedLine};

@@ -1,0 +1,93 @@
+-- Billing runs, invoices and their lines, gapless invoice numbers and cron schedules.
+-- Keep this file and ../sqlite/20261129000002_billing_runs.sql the same schema.
+-- Dates are ISO 8601 text (the account's local dates); money is decimal text.
+
+-- What an invoice needs beside the amounts: the account's VAT (JSON TaxRate; NULL means the
+-- settings' default), per-offering overrides (JSON object), the buyer party (JSON Party) and
+-- the number series of its invoices and credit notes.
+ALTER TABLE billing_accounts ADD COLUMN tax TEXT;
+ALTER TABLE billing_accounts ADD COLUMN tax_by_offering TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE billing_accounts ADD COLUMN buyer TEXT;
+ALTER TABLE billing_accounts ADD COLUMN invoice_series TEXT NOT NULL DEFAULT 'INV';
+ALTER TABLE billing_accounts ADD COLUMN credit_series TEXT NOT NULL DEFAULT 'CN';
+
+CREATE TABLE billing_runs (
+    id TEXT PRIMARY KEY,
+    as_of TEXT NOT NULL,
+    trigger_name TEXT NOT NULL,
+    issue BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    accounts BIGINT NOT NULL DEFAULT 0,
+    invoices BIGINT NOT NULL DEFAULT 0,
+    lines BIGINT NOT NULL DEFAULT 0,
+    cursor TEXT,
+    error TEXT,
+    started_at BIGINT NOT NULL,
+    finished_at BIGINT
+);
+CREATE INDEX billing_runs_as_of ON billing_runs (as_of, status);
+
+-- One document per (account, period, origin): origin is 'run' for what a billing run
+-- produces and 'credit:<invoice id>' for a credit note correcting an invoice, so a run
+-- repeated, resumed or racing another node cannot bill a period twice.
+CREATE TABLE invoices (
+    id TEXT PRIMARY KEY,
+    run_id TEXT,
+    billing_account_id TEXT NOT NULL REFERENCES billing_accounts (id),
+    period_start TEXT NOT NULL,
+    period_end TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    series TEXT,
+    number TEXT UNIQUE,
+    issue_date TEXT,
+    due_date TEXT,
+    currency TEXT NOT NULL,
+    line_net_total TEXT NOT NULL,
+    tax_total TEXT NOT NULL,
+    payable TEXT NOT NULL,
+    preceding_id TEXT,
+    created_at BIGINT NOT NULL,
+    issued_at BIGINT,
+    UNIQUE (billing_account_id, period_start, origin)
+);
+CREATE INDEX invoices_run ON invoices (run_id, number);
+
+-- charge_start/charge_end is the charge's own period; service_from/service_to the days of it
+-- the line bills (a credit line gives them back); list_price is the charge's full price for
+-- that period, so a later run can re-rate the period even after the charge was removed.
+CREATE TABLE invoice_lines (
+    invoice_id TEXT NOT NULL REFERENCES invoices (id),
+    position BIGINT NOT NULL,
+    charge_key TEXT NOT NULL,
+    subscription_id TEXT NOT NULL,
+    description TEXT NOT NULL,
+    charge_start TEXT NOT NULL,
+    charge_end TEXT NOT NULL,
+    service_from TEXT NOT NULL,
+    service_to TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    unit_price TEXT NOT NULL,
+    net TEXT NOT NULL,
+    list_price TEXT NOT NULL,
+    tax_category TEXT NOT NULL,
+    tax_percent TEXT NOT NULL,
+    PRIMARY KEY (invoice_id, position)
+);
+
+-- The next number of each series (e.g. INV-2026): taken in the issuing transaction.
+CREATE TABLE invoice_sequences (
+    series TEXT PRIMARY KEY,
+    next_number BIGINT NOT NULL
+);
+
+-- A cron schedule of billing runs; next_due is the occurrence its engine timer waits for.
+CREATE TABLE billing_schedules (
+    name TEXT PRIMARY KEY,
+    cron TEXT NOT NULL,
+    time_zone TEXT NOT NULL,
+    next_due BIGINT NOT NULL,
+    instance_id TEXT,
+    updated_at BIGINT NOT NULL
+);

@@ -403,7 +403,7 @@ fn arb_term(i: usize) -> impl Strategy<Value = (ChargeTerm, usize, usize)> {
                 units: Decimal::from(units),
                 from,
                 to: len.map(|l| from + chrono::Days::new(u64::from(l))),
-                tax: if i % 2 == 0 {
+                tax: if i.is_multiple_of(2) {
                     vat()
                 } else {
                     TaxRate::new(TaxCategory::Standard, dec!(7)).expect("valid")

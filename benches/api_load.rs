@@ -106,6 +106,7 @@ async fn people(app: &App) -> Result<Vec<(String, String)>, Failure> {
             cycle_day: 1,
             time_zone: "Europe/Berlin".into(),
             payment_terms_days: 30,
+            ..Default::default()
         };
         accounts::add_billing(&app.db, &billing, now).await?;
         let user = NewUser {

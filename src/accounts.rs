@@ -1,11 +1,12 @@
 //! Customer accounts (who orders) and billing accounts (where the charges go).
 
 use crate::error::{problem, AppError, AppResult, FieldProblem};
-use l2c_billing::Currency;
+use l2c_billing::{Currency, Party, TaxRate};
 use l2c_engine::db::Db;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// A customer: the segment and country that catalog eligibility is checked against.
@@ -40,6 +41,54 @@ pub struct BillingAccount {
     pub time_zone: String,
     /// Days from invoice to due date.
     pub payment_terms_days: u32,
+    /// VAT on its charges; absent: the settings' `billing.default_tax`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!({"category": "S", "percent": "19"}))]
+    pub tax: Option<TaxRate>,
+    /// VAT for particular offerings, overriding `tax` (e.g. a reduced rate).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub tax_by_offering: BTreeMap<String, TaxRate>,
+    /// The buyer on its invoices (EN 16931 BG-7: name, address, VAT id, electronic address);
+    /// needed for UBL e-invoices.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub buyer: Option<Party>,
+    /// The series its invoice numbers are taken from, e.g. `INV` gives `INV-2026-000001`.
+    #[serde(default = "default_invoice_series")]
+    pub invoice_series: String,
+    /// The series of its credit notes.
+    #[serde(default = "default_credit_series")]
+    pub credit_series: String,
+}
+
+fn default_invoice_series() -> String {
+    "INV".into()
+}
+
+fn default_credit_series() -> String {
+    "CN".into()
+}
+
+impl Default for BillingAccount {
+    /// Monthly on the 1st in UTC, net 30, the default VAT, series INV and CN; the ids, name
+    /// and currency are left empty for the caller to fill.
+    fn default() -> Self {
+        BillingAccount {
+            id: String::new(),
+            customer_account: String::new(),
+            name: String::new(),
+            currency: String::new(),
+            cycle_day: 1,
+            time_zone: "UTC".into(),
+            payment_terms_days: 30,
+            tax: None,
+            tax_by_offering: BTreeMap::new(),
+            buyer: None,
+            invoice_series: default_invoice_series(),
+            credit_series: default_credit_series(),
+        }
+    }
 }
 
 fn check_id(path: &str, id: &str, problems: &mut Vec<FieldProblem>) {
@@ -110,6 +159,27 @@ impl BillingAccount {
         if self.payment_terms_days > 365 {
             problems.push(problem("payment_terms_days", "range", "must be 0 to 365"));
         }
+        for (field, series) in [
+            ("invoice_series", &self.invoice_series),
+            ("credit_series", &self.credit_series),
+        ] {
+            let ok = (1..=10).contains(&series.len())
+                && series
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            if !ok {
+                problems.push(problem(
+                    field,
+                    "series",
+                    format!("{series:?} must be 1-10 capital letters or digits"),
+                ));
+            }
+        }
+        if let Some(buyer) = &self.buyer {
+            for (field, rule) in buyer.problems() {
+                problems.push(problem(format!("buyer.{field}"), "party", rule));
+            }
+        }
         AppError::check(problems)
     }
 }
@@ -158,7 +228,8 @@ pub async fn add_billing(db: &Db, account: &BillingAccount, now: i64) -> AppResu
     }
     let result = sqlx::query(
         "INSERT INTO billing_accounts (id, customer_account_id, name, currency, cycle_day, \
-         time_zone, payment_terms_days, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         time_zone, payment_terms_days, created_at, tax, tax_by_offering, buyer, invoice_series, \
+         credit_series) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT DO NOTHING",
     )
     .bind(account.id.clone())
@@ -169,6 +240,11 @@ pub async fn add_billing(db: &Db, account: &BillingAccount, now: i64) -> AppResu
     .bind(account.time_zone.clone())
     .bind(i64::from(account.payment_terms_days))
     .bind(now)
+    .bind(account.tax.as_ref().map(to_json).transpose()?)
+    .bind(to_json(&account.tax_by_offering)?)
+    .bind(account.buyer.as_ref().map(to_json).transpose()?)
+    .bind(account.invoice_series.clone())
+    .bind(account.credit_series.clone())
     .execute(&mut *conn)
     .await?;
     if result.rows_affected() == 0 {
@@ -197,12 +273,26 @@ pub async fn customer(conn: &mut AnyConnection, id: &str) -> AppResult<Option<Cu
     .transpose()
 }
 
-const BILLING_COLUMNS: &str =
-    "id, customer_account_id, name, currency, cycle_day, time_zone, payment_terms_days";
+/// The columns [`billing_from_row`] reads.
+pub const BILLING_COLUMNS: &str = "id, customer_account_id, name, currency, cycle_day, \
+    time_zone, payment_terms_days, tax, tax_by_offering, buyer, invoice_series, credit_series";
 
-fn billing_from_row(r: &AnyRow) -> AppResult<BillingAccount> {
+fn to_json<T: Serialize>(value: &T) -> AppResult<String> {
+    serde_json::to_string(value).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> AppResult<T> {
+    serde_json::from_str(text)
+        .map_err(|e| AppError::Internal(format!("billing_accounts.{column}: {e}")))
+}
+
+/// A billing account from a row with [`BILLING_COLUMNS`].
+pub fn billing_from_row(r: &AnyRow) -> AppResult<BillingAccount> {
     let day: i64 = r.try_get("cycle_day")?;
     let terms: i64 = r.try_get("payment_terms_days")?;
+    let tax: Option<String> = r.try_get("tax")?;
+    let by_offering: String = r.try_get("tax_by_offering")?;
+    let buyer: Option<String> = r.try_get("buyer")?;
     Ok(BillingAccount {
         id: r.try_get("id")?,
         customer_account: r.try_get("customer_account_id")?,
@@ -211,6 +301,11 @@ fn billing_from_row(r: &AnyRow) -> AppResult<BillingAccount> {
         cycle_day: u32::try_from(day).map_err(|e| AppError::Internal(e.to_string()))?,
         time_zone: r.try_get("time_zone")?,
         payment_terms_days: u32::try_from(terms).map_err(|e| AppError::Internal(e.to_string()))?,
+        tax: tax.map(|t| from_json("tax", &t)).transpose()?,
+        tax_by_offering: from_json("tax_by_offering", &by_offering)?,
+        buyer: buyer.map(|b| from_json("buyer", &b)).transpose()?,
+        invoice_series: r.try_get("invoice_series")?,
+        credit_series: r.try_get("credit_series")?,
     })
 }
 

@@ -5,6 +5,7 @@
 //! - [`app`]: opens the database, loads catalog and workflows, builds the engine.
 //! - [`orders`]: placing, the lifecycle, cancellation, timelines.
 //! - [`inventory`]: the running products.
+//! - [`invoicing`]: billing runs, invoices and their exports.
 //! - [`accounts`], [`auth`]: who orders and who may do what.
 //! - [`handlers`]: what `task` stages call.
 //! - [`settings`], [`workflows`]: configuration and the shipped definitions.
@@ -17,6 +18,7 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod inventory;
+pub mod invoicing;
 pub mod metrics;
 pub mod orders;
 pub mod server;

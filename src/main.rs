@@ -251,6 +251,7 @@ async fn run_async(command: Command) -> anyhow::Result<()> {
                 cycle_day,
                 time_zone,
                 payment_terms_days,
+                ..Default::default()
             };
             server_cmd::add_billing(&db, account).await
         }

@@ -2,6 +2,7 @@
 //! make `l2c serve` and `l2c demo` work with no file at all. docs/configuration.md lists them.
 
 use crate::error::{problem, AppError, AppResult};
+use l2c_billing::{Party, Rounding, TaxCategory, TaxRate};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -21,6 +22,44 @@ pub struct Settings {
     pub webhooks: BTreeMap<String, WebhookSettings>,
     /// Worker tasks per process.
     pub workers: usize,
+    /// Billing runs and invoices.
+    pub billing: BillingSettings,
+}
+
+/// What every invoice shares: the seller, the default VAT, the rounding rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingSettings {
+    /// The seller on every invoice (EN 16931 BG-4). The default is a placeholder for demos
+    /// and tests: set your own before issuing real invoices.
+    pub seller: Party,
+    /// The VAT of accounts that set none.
+    pub default_tax: TaxRate,
+    /// `half_away_from_zero` (the default) or `half_even`.
+    pub rounding: Rounding,
+    /// Accounts rated and written per transaction in a billing run.
+    pub accounts_per_chunk: usize,
+}
+
+impl Default for BillingSettings {
+    fn default() -> Self {
+        BillingSettings {
+            seller: Party {
+                name: "l2c Demo Networks GmbH".into(),
+                street: "Beispielstrasse 1".into(),
+                city: "Berlin".into(),
+                postcode: "10115".into(),
+                country: "DE".into(),
+                vat_id: Some("DE999999999".into()),
+                endpoint_scheme: "9930".into(),
+                endpoint_id: "DE999999999".into(),
+            },
+            default_tax: TaxRate::new(TaxCategory::Standard, Decimal::from(19))
+                .unwrap_or_else(|_| unreachable!("19% is a valid standard rate")),
+            rounding: Rounding::HalfAwayFromZero,
+            accounts_per_chunk: 500,
+        }
+    }
 }
 
 /// The built-in simulated network.
@@ -57,6 +96,7 @@ impl Default for Settings {
             network: NetworkSettings::default(),
             webhooks: BTreeMap::new(),
             workers: 2,
+            billing: BillingSettings::default(),
         }
     }
 }
@@ -137,6 +177,16 @@ impl Settings {
                     format!("{:?} is not a duration such as 10s", hook.timeout),
                 );
             }
+        }
+        for (field, rule) in self.billing.seller.problems() {
+            add(format!("billing.seller.{field}"), "party", rule.into());
+        }
+        if !(1..=10_000).contains(&self.billing.accounts_per_chunk) {
+            add(
+                "billing.accounts_per_chunk".into(),
+                "range",
+                "must be 1 to 10000".into(),
+            );
         }
         AppError::check(problems)
     }

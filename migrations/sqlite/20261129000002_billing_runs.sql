@@ -54,13 +54,15 @@ CREATE TABLE invoices (
 );
 CREATE INDEX invoices_run ON invoices (run_id, number);
 
--- charge_start/charge_end is the charge's own period; service_from/service_to the days of it
+-- charge_kind is one_time, monthly, quarterly or yearly; charge_start/charge_end is the
+-- charge's own period; service_from/service_to the days of it
 -- the line bills (a credit line gives them back); list_price is the charge's full price for
 -- that period, so a later run can re-rate the period even after the charge was removed.
 CREATE TABLE invoice_lines (
     invoice_id TEXT NOT NULL REFERENCES invoices (id),
     position BIGINT NOT NULL,
     charge_key TEXT NOT NULL,
+    charge_kind TEXT NOT NULL,
     subscription_id TEXT NOT NULL,
     description TEXT NOT NULL,
     charge_start TEXT NOT NULL,

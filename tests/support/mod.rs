@@ -104,6 +104,7 @@ pub async fn world_opts(
             cycle_day: 1,
             time_zone: "Europe/Berlin".into(),
             payment_terms_days: 30,
+            ..Default::default()
         };
         accounts::add_billing(&app.db, &billing, now)
             .await

@@ -1,0 +1,306 @@
+//! Reads one page of billing accounts with everything rating them needs: the period due on
+//! the run's date in each account's own time zone, its subscriptions' charges, and the lines
+//! already billed. Pages are ranges of account ids, so every query is a range scan.
+
+use super::{AsOf, RunScope};
+use crate::accounts::{billing_from_row, BillingAccount, BILLING_COLUMNS};
+use crate::error::{AppError, AppResult};
+use crate::settings::BillingSettings;
+use chrono::NaiveDate;
+use l2c_billing::{
+    BilledLine, BillingCycle, BillingCycleDay, BillingFrequency, ChargeKind, ChargeTerm, Currency,
+    Money, Period, TaxCategory, TaxRate,
+};
+use l2c_engine::db::Backend;
+use rust_decimal::Decimal;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+/// An account whose period is due, with its charges and billing history.
+pub struct AccountWork {
+    /// The account.
+    pub account: BillingAccount,
+    /// Its currency.
+    pub currency: Currency,
+    /// Its cycle.
+    pub cycle: BillingCycle,
+    /// The account's local date the run bills for.
+    pub local_date: NaiveDate,
+    /// The period due on that date.
+    pub due: Period,
+    /// Its charges as they stand.
+    pub charges: Vec<ChargeTerm>,
+    /// What its invoices (issued or draft) already bill.
+    pub billed: Vec<BilledLine>,
+}
+
+/// The next page after `after`: the accounts in scope (all of them, for `last_id`), and the
+/// work for those whose due period has no run invoice yet.
+pub struct Page {
+    /// The last account id of the page (the cursor for the next one), `None` at the end.
+    pub last_id: Option<String>,
+    /// Accounts the page looked at.
+    pub accounts: usize,
+    /// Accounts to rate.
+    pub work: Vec<AccountWork>,
+}
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(e.to_string())
+}
+
+/// Reads the page of up to `size` accounts after `after`.
+pub async fn page(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    scope: &RunScope,
+    settings: &BillingSettings,
+    after: &str,
+    size: usize,
+) -> AppResult<Page> {
+    let zone_filter = match &scope.zones {
+        Some(z) => format!(" AND time_zone IN ({})", backend.in_list(z.len().max(1), 2)),
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT {BILLING_COLUMNS} FROM billing_accounts WHERE id > {}{zone_filter} ORDER BY id \
+         LIMIT {size}",
+        backend.param(1)
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after.to_string());
+    for zone in scope.zones.iter().flatten() {
+        query = query.bind(zone.clone());
+    }
+    let accounts = query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(billing_from_row)
+        .collect::<AppResult<Vec<_>>>()?;
+    let (Some(first), Some(last)) = (accounts.first(), accounts.last()) else {
+        return Ok(Page {
+            last_id: None,
+            accounts: 0,
+            work: Vec::new(),
+        });
+    };
+    let (first, last) = (first.id.clone(), last.id.clone());
+    let mut work = Vec::with_capacity(accounts.len());
+    for account in accounts.iter().cloned() {
+        work.push(due_work(account, &scope.as_of)?);
+    }
+    let done = already_invoiced(conn, &first, &last, &work).await?;
+    work.retain(|w| !done.contains(&(w.account.id.clone(), w.due.start().to_string())));
+    let by_id: HashMap<String, usize> = work
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.account.id.clone(), i))
+        .collect();
+    for (account, term) in charges(conn, &first, &last, &work, &by_id, settings).await? {
+        if let Some(w) = by_id.get(&account).and_then(|i| work.get_mut(*i)) {
+            w.charges.push(term);
+        }
+    }
+    for (account, line) in billed(conn, &first, &last, &work, &by_id).await? {
+        if let Some(w) = by_id.get(&account).and_then(|i| work.get_mut(*i)) {
+            w.billed.push(line);
+        }
+    }
+    Ok(Page {
+        last_id: Some(last),
+        accounts: accounts.len(),
+        work,
+    })
+}
+
+fn due_work(account: BillingAccount, as_of: &AsOf) -> AppResult<AccountWork> {
+    let currency = Currency::from_code(&account.currency).map_err(internal)?;
+    let day = BillingCycleDay::new(account.cycle_day).map_err(internal)?;
+    let cycle = BillingCycle::monthly(day);
+    let local_date = match as_of {
+        AsOf::Date(d) => *d,
+        AsOf::Instant(t) => {
+            let zone = chrono_tz::Tz::from_str(&account.time_zone).map_err(internal)?;
+            t.with_timezone(&zone).date_naive()
+        }
+    };
+    let due = cycle.period_containing(local_date).map_err(internal)?;
+    Ok(AccountWork {
+        account,
+        currency,
+        cycle,
+        local_date,
+        due,
+        charges: Vec::new(),
+        billed: Vec::new(),
+    })
+}
+
+/// `(account, period start)` of the run invoices among `work`'s due periods.
+async fn already_invoiced(
+    conn: &mut AnyConnection,
+    first: &str,
+    last: &str,
+    work: &[AccountWork],
+) -> AppResult<HashSet<(String, String)>> {
+    let Some(earliest) = work.iter().map(|w| w.due.start()).min() else {
+        return Ok(HashSet::new());
+    };
+    let rows = sqlx::query(
+        "SELECT billing_account_id, period_start FROM invoices WHERE billing_account_id >= $1 \
+         AND billing_account_id <= $2 AND origin = 'run' AND period_start >= $3",
+    )
+    .bind(first.to_string())
+    .bind(last.to_string())
+    .bind(earliest.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("billing_account_id")?, r.try_get("period_start")?)))
+        .collect()
+}
+
+fn date(text: &str) -> AppResult<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| internal(format!("date {text}: {e}")))
+}
+
+fn money(text: &str, currency: Currency) -> AppResult<Money> {
+    Money::parse(text, currency).map_err(internal)
+}
+
+fn charge_kind(kind: &str, period: Option<&str>) -> AppResult<ChargeKind> {
+    Ok(match (kind, period) {
+        ("one_time", _) => ChargeKind::OneTime,
+        ("recurring", Some("monthly")) => ChargeKind::Recurring(BillingFrequency::Monthly),
+        ("recurring", Some("quarterly")) => ChargeKind::Recurring(BillingFrequency::Quarterly),
+        ("recurring", Some("yearly")) => ChargeKind::Recurring(BillingFrequency::Yearly),
+        _ => return Err(internal(format!("unknown charge kind {kind}/{period:?}"))),
+    })
+}
+
+async fn charges(
+    conn: &mut AnyConnection,
+    first: &str,
+    last: &str,
+    work: &[AccountWork],
+    by_id: &HashMap<String, usize>,
+    settings: &BillingSettings,
+) -> AppResult<Vec<(String, ChargeTerm)>> {
+    if work.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT s.billing_account_id, s.offering, s.product_id, c.subscription_id, c.order_id, \
+         c.item_id, c.price_id, c.name, c.kind, c.period, c.unit_amount, c.units, \
+         c.effective_from, c.effective_to FROM subscriptions s \
+         JOIN subscription_charges c ON c.subscription_id = s.id \
+         WHERE s.billing_account_id >= $1 AND s.billing_account_id <= $2",
+    )
+    .bind(first.to_string())
+    .bind(last.to_string())
+    .fetch_all(conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let account: String = r.try_get("billing_account_id")?;
+        let Some(w) = by_id.get(&account).and_then(|i| work.get(*i)) else {
+            continue;
+        };
+        out.push((account, charge_term(r, w, settings)?));
+    }
+    Ok(out)
+}
+
+fn charge_term(r: &AnyRow, w: &AccountWork, settings: &BillingSettings) -> AppResult<ChargeTerm> {
+    let subscription: String = r.try_get("subscription_id")?;
+    let order: String = r.try_get("order_id")?;
+    let item: String = r.try_get("item_id")?;
+    let price: String = r.try_get("price_id")?;
+    let offering: String = r.try_get("offering")?;
+    let product: String = r.try_get("product_id")?;
+    let name: String = r.try_get("name")?;
+    let kind: String = r.try_get("kind")?;
+    let period: Option<String> = r.try_get("period")?;
+    let unit: String = r.try_get("unit_amount")?;
+    let units: i64 = r.try_get("units")?;
+    let from: String = r.try_get("effective_from")?;
+    let to: Option<String> = r.try_get("effective_to")?;
+    let tax = w
+        .account
+        .tax_by_offering
+        .get(&offering)
+        .or(w.account.tax.as_ref())
+        .copied()
+        .unwrap_or(settings.default_tax);
+    Ok(ChargeTerm {
+        key: format!("{subscription}/{order}/{item}/{price}"),
+        description: format!("{name} ({product})"),
+        subscription,
+        kind: charge_kind(&kind, period.as_deref())?,
+        unit_price: money(&unit, w.currency)?,
+        units: Decimal::from(units),
+        from: date(&from)?,
+        to: to.as_deref().map(date).transpose()?,
+        tax,
+    })
+}
+
+async fn billed(
+    conn: &mut AnyConnection,
+    first: &str,
+    last: &str,
+    work: &[AccountWork],
+    by_id: &HashMap<String, usize>,
+) -> AppResult<Vec<(String, BilledLine)>> {
+    if work.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT i.billing_account_id, l.charge_key, l.charge_kind, l.subscription_id, l.description, \
+         l.charge_start, l.charge_end, l.service_from, l.service_to, l.quantity, l.list_price, \
+         l.tax_category, l.tax_percent FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id \
+         WHERE i.billing_account_id >= $1 AND i.billing_account_id <= $2 AND i.status <> 'void'",
+    )
+    .bind(first.to_string())
+    .bind(last.to_string())
+    .fetch_all(conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let account: String = r.try_get("billing_account_id")?;
+        let Some(w) = by_id.get(&account).and_then(|i| work.get(*i)) else {
+            continue;
+        };
+        out.push((account, billed_line(r, w.currency)?));
+    }
+    Ok(out)
+}
+
+fn billed_line(r: &AnyRow, currency: Currency) -> AppResult<BilledLine> {
+    let text = |c: &str| -> AppResult<String> { Ok(r.try_get(c)?) };
+    let charge_period = Period::new(date(&text("charge_start")?)?, date(&text("charge_end")?)?)
+        .map_err(internal)?;
+    let service = Period::new(date(&text("service_from")?)?, date(&text("service_to")?)?)
+        .map_err(internal)?;
+    let quantity = Decimal::from_str(&text("quantity")?).map_err(internal)?;
+    let category: TaxCategory =
+        serde_json::from_value(serde_json::Value::String(text("tax_category")?))?;
+    let percent = Decimal::from_str(&text("tax_percent")?).map_err(internal)?;
+    let kind = match text("charge_kind")?.as_str() {
+        "one_time" => ChargeKind::OneTime,
+        period => charge_kind("recurring", Some(period))?,
+    };
+    Ok(BilledLine {
+        key: text("charge_key")?,
+        subscription: text("subscription_id")?,
+        description: text("description")?,
+        kind,
+        charge_period,
+        service,
+        quantity,
+        list_price: money(&text("list_price")?, currency)?,
+        tax: TaxRate::new(category, percent).map_err(internal)?,
+    })
+}

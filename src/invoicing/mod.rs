@@ -1,0 +1,49 @@
+//! Billing runs: every account whose period is due on a date gets one invoice (or credit
+//! note) carrying what rating finds — the period's charges in advance plus adjustments for
+//! anything that changed after earlier periods were billed. Runs are idempotent per
+//! (account, period) by a unique key, resumable, and can be dry runs that write nothing.
+//!
+//! - [`load`]: reads a page of accounts with their charges and billing history.
+//! - [`draft`]: rates one account into a draft document.
+//! - [`write`]: stores drafts, taking gapless numbers when they are issued.
+//! - [`run`]: the run itself, page by page, one transaction per page.
+//! - [`read`]: runs, invoices and documents for the API and the exports.
+//! - [`export`]: CSV, JSON and UBL, streamed.
+//! - [`schedule`]: cron schedules fired by the engine's timers.
+
+pub mod draft;
+pub mod load;
+pub mod run;
+pub mod write;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+pub use run::{run, RunOutcome, RunRequest};
+
+/// The moment a run bills for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    /// This date is every account's local date (`l2c billing run --date`).
+    Date(NaiveDate),
+    /// Each account's local date at this instant in its own time zone (scheduled runs).
+    Instant(DateTime<Utc>),
+}
+
+impl AsOf {
+    /// How a run records it: the date, or the instant in RFC 3339.
+    pub fn key(&self) -> String {
+        match self {
+            AsOf::Date(d) => d.to_string(),
+            AsOf::Instant(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
+}
+
+/// Which accounts a run looks at, and as of when.
+#[derive(Clone, Debug)]
+pub struct RunScope {
+    /// The moment.
+    pub as_of: AsOf,
+    /// Only accounts in these time zones (a schedule firing at one zone's local time).
+    pub zones: Option<Vec<String>>,
+}

@@ -1,0 +1,249 @@
+//! A billing run: pages of accounts, each page rated and stored in one transaction that also
+//! moves the run's cursor, so a run killed at any point resumes where its last page
+//! committed. A page that meets an invoice another node stored meanwhile (a unique-key
+//! violation) is rolled back and read again; the other node's invoice then counts as done.
+
+use super::draft::{draft, Draft};
+use super::load::page;
+use super::write::{store, Origin};
+use super::{AsOf, RunScope};
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use serde::Serialize;
+use sqlx::Row;
+use utoipa::ToSchema;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    /// Which accounts, as of when.
+    pub scope: RunScope,
+    /// Compute and return, write nothing.
+    pub dry_run: bool,
+    /// Issue the invoices (numbers and all); otherwise leave them as drafts.
+    pub issue: bool,
+    /// What started it: `manual`, or `schedule:<name>`.
+    pub trigger: String,
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// A stored run (its id).
+    Stored(String),
+    /// A dry run's documents.
+    Dry {
+        /// Accounts looked at.
+        accounts: usize,
+        /// What would be issued.
+        drafts: Vec<Draft>,
+    },
+}
+
+/// A run as stored.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RunView {
+    /// The run's id.
+    pub id: String,
+    /// The date (or instant) it billed for.
+    pub as_of: String,
+    /// `manual` or `schedule:<name>`.
+    pub trigger: String,
+    /// Whether it issued its invoices (or left drafts).
+    pub issue: bool,
+    /// running, completed or failed.
+    pub status: String,
+    /// Accounts looked at.
+    pub accounts: i64,
+    /// Documents written.
+    pub invoices: i64,
+    /// Lines written.
+    pub lines: i64,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it started (ms since the epoch).
+    pub started_at: i64,
+    /// When it finished.
+    pub finished_at: Option<i64>,
+}
+
+/// Runs billing: a dry run in memory, or a stored run (resuming an unfinished one for the
+/// same moment and trigger).
+pub async fn run(app: &App, request: RunRequest) -> AppResult<RunOutcome> {
+    if request.dry_run {
+        return dry_run(app, &request.scope).await;
+    }
+    let (id, cursor) = start_or_resume(app, &request).await?;
+    match pages(app, &request, &id, cursor).await {
+        Ok(()) => {
+            finish(app, &id, "completed", None).await?;
+            Ok(RunOutcome::Stored(id))
+        }
+        Err(e) if e.is_transient() => Err(e),
+        Err(e) => {
+            tracing::error!(run = %id, error = %e, "billing run failed");
+            finish(app, &id, "failed", Some(e.to_string())).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn dry_run(app: &App, scope: &RunScope) -> AppResult<RunOutcome> {
+    let settings = &app.settings.billing;
+    let mut conn = app.db.pool.acquire().await?;
+    let mut cursor = String::new();
+    let (mut accounts, mut drafts) = (0, Vec::new());
+    loop {
+        let page = page(
+            &mut conn,
+            app.db.backend,
+            scope,
+            settings,
+            &cursor,
+            settings.accounts_per_chunk,
+        )
+        .await?;
+        accounts += page.accounts;
+        for work in &page.work {
+            drafts.extend(draft(work, settings.rounding)?);
+        }
+        match page.last_id {
+            Some(last) => cursor = last,
+            None => return Ok(RunOutcome::Dry { accounts, drafts }),
+        }
+    }
+}
+
+async fn start_or_resume(app: &App, request: &RunRequest) -> AppResult<(String, String)> {
+    let key = request.scope.as_of.key();
+    let existing = sqlx::query(
+        "SELECT id, cursor FROM billing_runs WHERE as_of = $1 AND trigger_name = $2 \
+         AND status = 'running' ORDER BY started_at LIMIT 1",
+    )
+    .bind(key.clone())
+    .bind(request.trigger.clone())
+    .fetch_optional(&app.db.pool)
+    .await?;
+    if let Some(row) = existing {
+        let id: String = row.try_get("id")?;
+        let cursor: Option<String> = row.try_get("cursor")?;
+        tracing::info!(run = %id, "resuming billing run");
+        return Ok((id, cursor.unwrap_or_default()));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut tx = app.db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO billing_runs (id, as_of, trigger_name, issue, status, started_at) \
+         VALUES ($1, $2, $3, $4, 'running', $5)",
+    )
+    .bind(id.clone())
+    .bind(key)
+    .bind(request.trigger.clone())
+    .bind(i64::from(request.issue))
+    .bind(app.clock.now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((id, String::new()))
+}
+
+fn is_unique_violation(e: &AppError) -> bool {
+    matches!(e, AppError::Database(sqlx::Error::Database(d)) if d.is_unique_violation())
+}
+
+async fn pages(app: &App, request: &RunRequest, id: &str, mut cursor: String) -> AppResult<()> {
+    let mut conflicts = 0;
+    loop {
+        let result = l2c_engine::runtime::retry(|| one_page(app, request, id, &cursor)).await;
+        match result {
+            Ok(Some(next)) => {
+                cursor = next;
+                conflicts = 0;
+            }
+            Ok(None) => return Ok(()),
+            Err(e) if is_unique_violation(&e) && conflicts < 5 => conflicts += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Rates and stores the page after `cursor`; returns the next cursor, `None` at the end.
+async fn one_page(
+    app: &App,
+    request: &RunRequest,
+    id: &str,
+    cursor: &str,
+) -> AppResult<Option<String>> {
+    let settings = &app.settings.billing;
+    let mut tx = app.db.begin_write().await?;
+    let page = page(
+        &mut tx,
+        app.db.backend,
+        &request.scope,
+        settings,
+        cursor,
+        settings.accounts_per_chunk,
+    )
+    .await?;
+    let Some(last) = page.last_id else {
+        return Ok(None);
+    };
+    let mut drafts = Vec::new();
+    for work in &page.work {
+        drafts.extend(draft(work, settings.rounding)?);
+    }
+    let origin = Origin {
+        run_id: Some(id),
+        origin: "run",
+        preceding_id: None,
+    };
+    let now = app.clock.now_ms();
+    let (docs, lines) = store(
+        &mut tx,
+        app.db.backend,
+        &drafts,
+        &origin,
+        request.issue,
+        now,
+    )
+    .await?;
+    sqlx::query(
+        "UPDATE billing_runs SET cursor = $1, accounts = accounts + $2, invoices = invoices + $3, \
+         lines = lines + $4 WHERE id = $5",
+    )
+    .bind(last.clone())
+    .bind(page.accounts as i64)
+    .bind(docs as i64)
+    .bind(lines as i64)
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(last))
+}
+
+async fn finish(app: &App, id: &str, status: &str, error: Option<String>) -> AppResult<()> {
+    let mut tx = app.db.begin_write().await?;
+    sqlx::query("UPDATE billing_runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4")
+        .bind(status.to_string())
+        .bind(error)
+        .bind(app.clock.now_ms())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stops a run's pages after `pages` of them, as a process killed between two pages would:
+/// the run stays `running` and the next run for the same moment resumes it. For tests.
+pub async fn run_interrupted(app: &App, request: &RunRequest, pages: usize) -> AppResult<String> {
+    let (id, mut cursor) = start_or_resume(app, request).await?;
+    for _ in 0..pages {
+        match one_page(app, request, &id, &cursor).await? {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    Ok(id)
+}

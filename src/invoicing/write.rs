@@ -1,0 +1,201 @@
+//! Stores drafts — as drafts, or issued with numbers taken from their series in the same
+//! transaction — in multi-row statements. Numbers are gapless: a series' counter moves only
+//! in the transaction that stores the documents using its numbers, so a rollback returns them.
+
+use super::draft::Draft;
+use crate::error::AppResult;
+use chrono::Datelike;
+use l2c_billing::{ChargeKind, DocumentKind};
+use l2c_engine::db::Backend;
+use sqlx::{AnyConnection, Row};
+use std::collections::BTreeMap;
+
+/// How a stored document came about.
+pub struct Origin<'a> {
+    /// The run that made it (none for a credit note made by hand).
+    pub run_id: Option<&'a str>,
+    /// `run`, or `credit:<invoice id>` for a correction.
+    pub origin: &'a str,
+    /// The invoice a credit note corrects.
+    pub preceding_id: Option<&'a str>,
+}
+
+/// Takes `count` consecutive numbers of `series` and returns the first.
+pub async fn take_numbers(conn: &mut AnyConnection, series: &str, count: i64) -> AppResult<i64> {
+    sqlx::query(
+        "INSERT INTO invoice_sequences (series, next_number) VALUES ($1, 1) \
+         ON CONFLICT (series) DO NOTHING",
+    )
+    .bind(series.to_string())
+    .execute(&mut *conn)
+    .await?;
+    let next: i64 = sqlx::query(
+        "UPDATE invoice_sequences SET next_number = next_number + $1 WHERE series = $2 \
+         RETURNING next_number",
+    )
+    .bind(count)
+    .bind(series.to_string())
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("next_number")?;
+    Ok(next - count)
+}
+
+/// The series a number is counted in: the account's series and the issue year.
+pub fn series_key(series: &str, issue_year: i32) -> String {
+    format!("{series}-{issue_year}")
+}
+
+/// A number as printed: `INV-2026-000001`.
+pub fn format_number(series_key: &str, n: i64) -> String {
+    format!("{series_key}-{n:06}")
+}
+
+/// Numbers for `drafts` (issued), in order, or `None`s (kept as drafts).
+async fn numbers(
+    conn: &mut AnyConnection,
+    drafts: &[Draft],
+    issue: bool,
+) -> AppResult<Vec<Option<(String, String)>>> {
+    if !issue {
+        return Ok(vec![None; drafts.len()]);
+    }
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for d in drafts {
+        *counts
+            .entry(series_key(&d.series, d.issue_date.year()))
+            .or_insert(0) += 1;
+    }
+    let mut next: BTreeMap<String, i64> = BTreeMap::new();
+    for (key, count) in &counts {
+        next.insert(key.clone(), take_numbers(conn, key, *count).await?);
+    }
+    let mut out = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        let key = series_key(&d.series, d.issue_date.year());
+        let n = next.get_mut(&key).map(|n| {
+            *n += 1;
+            *n - 1
+        });
+        out.push(n.map(|n| (key.clone(), format_number(&key, n))));
+    }
+    Ok(out)
+}
+
+fn kind_text(kind: DocumentKind) -> &'static str {
+    match kind {
+        DocumentKind::Invoice => "invoice",
+        DocumentKind::CreditNote => "credit_note",
+    }
+}
+
+/// How a charge is stored on its lines.
+pub fn charge_kind_text(kind: ChargeKind) -> String {
+    match kind {
+        ChargeKind::OneTime => "one_time".into(),
+        ChargeKind::Recurring(f) => f.to_string(),
+    }
+}
+
+const INVOICE_COLUMNS: usize = 19;
+const LINE_COLUMNS: usize = 16;
+
+/// Stores `drafts` (issued when `issue`) and returns `(documents, lines)` written.
+/// A document whose (account, period, origin) already exists fails the statement with a
+/// unique violation: the caller rolls back and re-reads.
+pub async fn store(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    drafts: &[Draft],
+    origin: &Origin<'_>,
+    issue: bool,
+    now: i64,
+) -> AppResult<(usize, usize)> {
+    let numbers = numbers(conn, drafts, issue).await?;
+    let ids: Vec<String> = drafts
+        .iter()
+        .map(|_| uuid::Uuid::now_v7().to_string())
+        .collect();
+    let per = backend.chunk_rows(500, INVOICE_COLUMNS);
+    for (chunk, start) in drafts.chunks(per).zip((0..).step_by(per)) {
+        let sql = format!(
+            "INSERT INTO invoices (id, run_id, billing_account_id, period_start, period_end, \
+             origin, kind, status, series, number, issue_date, due_date, currency, \
+             line_net_total, tax_total, payable, preceding_id, created_at, issued_at) VALUES {}",
+            backend.values_list(chunk.len(), INVOICE_COLUMNS, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (i, d) in chunk.iter().enumerate() {
+            let number = numbers.get(start + i).cloned().flatten();
+            let totals = d.invoice.totals();
+            q = q
+                .bind(ids[start + i].clone())
+                .bind(origin.run_id.map(str::to_string))
+                .bind(d.account.clone())
+                .bind(d.period.start().to_string())
+                .bind(d.period.end().to_string())
+                .bind(origin.origin.to_string())
+                .bind(kind_text(d.invoice.kind()))
+                .bind(if number.is_some() { "issued" } else { "draft" })
+                .bind(number.as_ref().map(|n| n.0.clone()))
+                .bind(number.as_ref().map(|n| n.1.clone()))
+                .bind(number.as_ref().map(|_| d.issue_date.to_string()))
+                .bind(d.due_date.map(|x| x.to_string()))
+                .bind(d.invoice.currency().code())
+                .bind(totals.line_net_total.amount().to_string())
+                .bind(totals.tax_total.amount().to_string())
+                .bind(totals.payable.amount().to_string())
+                .bind(origin.preceding_id.map(str::to_string))
+                .bind(now)
+                .bind(number.as_ref().map(|_| now));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    let lines = store_lines(conn, backend, drafts, &ids).await?;
+    Ok((drafts.len(), lines))
+}
+
+async fn store_lines(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    drafts: &[Draft],
+    ids: &[String],
+) -> AppResult<usize> {
+    let rows: Vec<(&String, usize, &l2c_billing::RatedLine)> = drafts
+        .iter()
+        .zip(ids)
+        .flat_map(|(d, id)| d.lines.iter().enumerate().map(move |(i, l)| (id, i + 1, l)))
+        .collect();
+    let per = backend.chunk_rows(400, LINE_COLUMNS);
+    for chunk in rows.chunks(per) {
+        let sql = format!(
+            "INSERT INTO invoice_lines (invoice_id, position, charge_key, charge_kind, \
+             subscription_id, description, charge_start, charge_end, service_from, service_to, \
+             quantity, unit_price, net, list_price, tax_category, tax_percent) VALUES {}",
+            backend.values_list(chunk.len(), LINE_COLUMNS, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, position, l) in chunk {
+            let line = &l.line;
+            q = q
+                .bind((*id).clone())
+                .bind(*position as i64)
+                .bind(l.key.clone())
+                .bind(charge_kind_text(l.kind))
+                .bind(l.subscription.clone())
+                .bind(line.description().to_string())
+                .bind(l.charge_period.start().to_string())
+                .bind(l.charge_period.end().to_string())
+                .bind(l.service.start().to_string())
+                .bind(l.service.end().to_string())
+                .bind(line.quantity().to_string())
+                .bind(line.unit_price().amount().to_string())
+                .bind(line.net().amount().to_string())
+                .bind(l.list_price.amount().to_string())
+                .bind(line.tax().category().code())
+                .bind(line.tax().percent().to_string());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(rows.len())
+}

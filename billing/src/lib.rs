@@ -10,6 +10,7 @@
 //! - [`proration`]: day-based proration and mid-period changes.
 //! - [`invoice`]: invoice lines, tax per rate on summed bases, and EN 16931 totals.
 //! - [`document`]: an issued invoice or credit note with its number, dates and parties.
+//! - [`ubl`]: an issued document as a UBL 2.1 Peppol BIS Billing 3.0 invoice or credit note.
 
 mod currency;
 pub mod document;
@@ -19,6 +20,7 @@ mod invoice_rules;
 mod money;
 mod period;
 pub mod proration;
+pub mod ubl;
 
 pub use currency::Currency;
 pub use document::{IssuedDocument, Party, PrecedingInvoice};

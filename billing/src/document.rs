@@ -114,6 +114,12 @@ impl IssuedDocument {
                 out.push((format!("{who}.{field}"), rule));
             }
         }
+        for (i, line) in self.invoice.lines().iter().enumerate() {
+            if line.description().trim().is_empty() {
+                let field = format!("invoice.lines[{i}].description");
+                out.push((field, "must not be empty: it is the item name (BR-25)"));
+            }
+        }
         out
     }
 

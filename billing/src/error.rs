@@ -72,6 +72,15 @@ pub enum BillingError {
     /// An invoice with no lines.
     #[error("an invoice needs at least one line")]
     NoLines,
+    /// Writing an export to its output failed (the I/O error as text, so that this type stays
+    /// `Clone` and `Eq`).
+    #[error("could not write the {format} export: {reason}")]
+    Export {
+        /// The export format, e.g. `UBL`.
+        format: &'static str,
+        /// What went wrong underneath.
+        reason: String,
+    },
     /// A document field EN 16931 requires is missing or malformed.
     #[error("{field}: {rule}")]
     Document {

@@ -11,6 +11,7 @@
 //! - [`invoice`]: invoice lines, tax per rate on summed bases, and EN 16931 totals.
 //! - [`rating`]: what an invoice for a period carries, recomputed against what was billed.
 //! - [`document`]: an issued invoice or credit note with its number, dates and parties.
+//! - [`ubl`]: an issued document as a UBL 2.1 Peppol BIS Billing 3.0 invoice or credit note.
 
 mod currency;
 pub mod document;
@@ -21,6 +22,7 @@ mod money;
 mod period;
 pub mod proration;
 pub mod rating;
+pub mod ubl;
 
 pub use currency::Currency;
 pub use document::{IssuedDocument, Party, PrecedingInvoice};

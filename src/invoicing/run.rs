@@ -6,7 +6,7 @@
 use super::draft::{draft, Draft};
 use super::load::page;
 use super::write::{store, Origin};
-use super::{AsOf, RunScope};
+use super::RunScope;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use serde::Serialize;

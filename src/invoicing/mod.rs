@@ -12,7 +12,9 @@
 //! - [`schedule`]: cron schedules fired by the engine's timers.
 
 pub mod draft;
+pub mod export;
 pub mod load;
+pub mod read;
 pub mod run;
 pub mod write;
 

@@ -1,0 +1,398 @@
+//! Runs, invoices and documents as stored: what the API lists and shows, and the documents
+//! (lines, VAT breakdown, totals, parties) the exports write.
+
+use super::draft::document;
+use super::run::RunView;
+use crate::accounts::{self, BillingAccount};
+use crate::error::{AppError, AppResult};
+use crate::settings::BillingSettings;
+use chrono::NaiveDate;
+use l2c_billing::{
+    BillingFrequency, ChargeKind, Currency, DocumentKind, Invoice, InvoiceLine, IssuedDocument,
+    Money, Period, PrecedingInvoice, RatedLine, Rounding, TaxCategory, TaxRate,
+};
+use l2c_engine::db::Db;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use utoipa::ToSchema;
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(e.to_string())
+}
+
+const RUN_COLUMNS: &str = "id, as_of, trigger_name, issue, status, accounts, invoices, lines, \
+    error, started_at, finished_at";
+
+fn run_from_row(r: &AnyRow) -> AppResult<RunView> {
+    let issue: i64 = r.try_get("issue")?;
+    Ok(RunView {
+        id: r.try_get("id")?,
+        as_of: r.try_get("as_of")?,
+        trigger: r.try_get("trigger_name")?,
+        issue: issue != 0,
+        status: r.try_get("status")?,
+        accounts: r.try_get("accounts")?,
+        invoices: r.try_get("invoices")?,
+        lines: r.try_get("lines")?,
+        error: r.try_get("error")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+/// Runs, newest first.
+pub async fn runs(db: &Db, limit: i64) -> AppResult<Vec<RunView>> {
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM billing_runs ORDER BY started_at DESC, id DESC LIMIT $1"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(run_from_row).collect()
+}
+
+/// A run by id.
+pub async fn run(db: &Db, id: &str) -> AppResult<RunView> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM billing_runs WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or_else(|| AppError::not_found("billing run", id))?;
+    run_from_row(&row)
+}
+
+/// A run's documents summed per currency and kind.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RunTotal {
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// invoice or credit_note.
+    pub kind: String,
+    /// How many documents.
+    pub documents: u64,
+    /// Sum of their totals without VAT (decimal string).
+    pub net: String,
+    /// Sum of their VAT.
+    pub tax: String,
+    /// Sum of their amounts due (credit notes: owed back).
+    pub payable: String,
+}
+
+/// Totals of a run's documents; decimal text is summed exactly here, never by the database.
+pub async fn run_totals(db: &Db, id: &str) -> AppResult<Vec<RunTotal>> {
+    let rows = sqlx::query(
+        "SELECT currency, kind, line_net_total, tax_total, payable FROM invoices WHERE run_id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_all(&db.pool)
+    .await?;
+    let mut sums: BTreeMap<(String, String), (u64, [Decimal; 3])> = BTreeMap::new();
+    for r in &rows {
+        let key = (r.try_get("currency")?, r.try_get("kind")?);
+        let entry = sums.entry(key).or_default();
+        entry.0 += 1;
+        for (slot, column) in entry
+            .1
+            .iter_mut()
+            .zip(["line_net_total", "tax_total", "payable"])
+        {
+            let text: String = r.try_get(column)?;
+            *slot += Decimal::from_str(&text).map_err(internal)?;
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .map(
+            |((currency, kind), (documents, [net, tax, payable]))| RunTotal {
+                currency,
+                kind,
+                documents,
+                net: net.to_string(),
+                tax: tax.to_string(),
+                payable: payable.to_string(),
+            },
+        )
+        .collect())
+}
+
+/// An invoice or credit note as listed.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct InvoiceView {
+    /// Its id.
+    pub id: String,
+    /// The run that made it.
+    pub run_id: Option<String>,
+    /// The billing account.
+    pub billing_account: String,
+    /// First day of the period it is for.
+    pub period_start: String,
+    /// First day after that period.
+    pub period_end: String,
+    /// invoice or credit_note.
+    pub kind: String,
+    /// draft, issued or void.
+    pub status: String,
+    /// Its number, once issued.
+    pub number: Option<String>,
+    /// When it was issued.
+    pub issue_date: Option<String>,
+    /// When it is due.
+    pub due_date: Option<String>,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// Total without VAT (decimal string).
+    pub line_net_total: String,
+    /// VAT.
+    pub tax_total: String,
+    /// Amount due (on a credit note: owed back).
+    pub payable: String,
+    /// The invoice a credit note corrects.
+    pub preceding_id: Option<String>,
+}
+
+/// The columns [`invoice_from_row`] reads.
+pub const INVOICE_COLUMNS: &str = "id, run_id, billing_account_id, period_start, period_end, \
+    kind, status, number, issue_date, due_date, currency, line_net_total, tax_total, payable, \
+    preceding_id";
+
+/// An invoice from a row with [`INVOICE_COLUMNS`].
+pub fn invoice_from_row(r: &AnyRow) -> AppResult<InvoiceView> {
+    Ok(InvoiceView {
+        id: r.try_get("id")?,
+        run_id: r.try_get("run_id")?,
+        billing_account: r.try_get("billing_account_id")?,
+        period_start: r.try_get("period_start")?,
+        period_end: r.try_get("period_end")?,
+        kind: r.try_get("kind")?,
+        status: r.try_get("status")?,
+        number: r.try_get("number")?,
+        issue_date: r.try_get("issue_date")?,
+        due_date: r.try_get("due_date")?,
+        currency: r.try_get("currency")?,
+        line_net_total: r.try_get("line_net_total")?,
+        tax_total: r.try_get("tax_total")?,
+        payable: r.try_get("payable")?,
+        preceding_id: r.try_get("preceding_id")?,
+    })
+}
+
+/// Which invoices to list.
+#[derive(Clone, Debug, Default)]
+pub struct InvoiceFilter {
+    /// Of this run.
+    pub run: Option<String>,
+    /// Of these billing accounts only (`None`: all).
+    pub accounts: Option<Vec<String>>,
+    /// Issued ones only.
+    pub issued_only: bool,
+}
+
+/// Invoices matching `filter`, by number then creation, at most `limit`.
+pub async fn invoices(db: &Db, filter: &InvoiceFilter, limit: i64) -> AppResult<Vec<InvoiceView>> {
+    let backend = db.backend;
+    let mut sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE 1 = 1");
+    let mut n = 1;
+    if filter.run.is_some() {
+        sql.push_str(&format!(" AND run_id = {}", backend.param(n)));
+        n += 1;
+    }
+    if let Some(accounts) = &filter.accounts {
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        sql.push_str(&format!(
+            " AND billing_account_id IN ({})",
+            backend.in_list(accounts.len(), n)
+        ));
+        n += accounts.len();
+    }
+    if filter.issued_only {
+        sql.push_str(" AND status = 'issued'");
+    }
+    sql.push_str(&format!(
+        " ORDER BY created_at, id LIMIT {}",
+        backend.param(n)
+    ));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if let Some(run) = &filter.run {
+        q = q.bind(run.clone());
+    }
+    for a in filter.accounts.iter().flatten() {
+        q = q.bind(a.clone());
+    }
+    let rows = q.bind(limit).fetch_all(&db.pool).await?;
+    rows.iter().map(invoice_from_row).collect()
+}
+
+/// One invoice by id.
+pub async fn invoice(conn: &mut AnyConnection, id: &str) -> AppResult<InvoiceView> {
+    let sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice", id))?;
+    invoice_from_row(&row)
+}
+
+/// The columns [`line_from_row`] reads, prefixed for a join with `l.`.
+pub const LINE_COLUMNS: &str = "l.invoice_id, l.position, l.charge_key, l.charge_kind, \
+    l.subscription_id, l.description, l.charge_start, l.charge_end, l.service_from, \
+    l.service_to, l.quantity, l.unit_price, l.list_price, l.tax_category, l.tax_percent";
+
+fn date(text: &str) -> AppResult<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| internal(format!("date {text}: {e}")))
+}
+
+/// A stored line (in the ledger's sign) from a row with [`LINE_COLUMNS`].
+pub fn line_from_row(r: &AnyRow, currency: Currency, rounding: Rounding) -> AppResult<RatedLine> {
+    let text = |c: &str| -> AppResult<String> { Ok(r.try_get(c)?) };
+    let decimal =
+        |c: &str| -> AppResult<Decimal> { Decimal::from_str(&text(c)?).map_err(internal) };
+    let kind = match text("charge_kind")?.as_str() {
+        "one_time" => ChargeKind::OneTime,
+        "monthly" => ChargeKind::Recurring(BillingFrequency::Monthly),
+        "quarterly" => ChargeKind::Recurring(BillingFrequency::Quarterly),
+        "yearly" => ChargeKind::Recurring(BillingFrequency::Yearly),
+        other => return Err(internal(format!("unknown charge kind {other}"))),
+    };
+    let charge_period = Period::new(date(&text("charge_start")?)?, date(&text("charge_end")?)?)
+        .map_err(internal)?;
+    let service = Period::new(date(&text("service_from")?)?, date(&text("service_to")?)?)
+        .map_err(internal)?;
+    let category: TaxCategory =
+        serde_json::from_value(serde_json::Value::String(text("tax_category")?))?;
+    let tax = TaxRate::new(category, decimal("tax_percent")?).map_err(internal)?;
+    let period = matches!(kind, ChargeKind::Recurring(_)).then_some(service);
+    let unit = Money::new(decimal("unit_price")?, currency);
+    let line = InvoiceLine::new(
+        text("description")?,
+        period,
+        decimal("quantity")?,
+        unit,
+        tax,
+        rounding,
+    )
+    .map_err(internal)?;
+    Ok(RatedLine {
+        key: text("charge_key")?,
+        subscription: text("subscription_id")?,
+        kind,
+        charge_period,
+        service,
+        list_price: Money::new(decimal("list_price")?, currency),
+        line,
+    })
+}
+
+/// The lines of one invoice, in order.
+pub async fn lines(
+    conn: &mut AnyConnection,
+    invoice: &InvoiceView,
+    rounding: Rounding,
+) -> AppResult<Vec<RatedLine>> {
+    let currency = Currency::from_code(&invoice.currency).map_err(internal)?;
+    let sql = format!(
+        "SELECT {LINE_COLUMNS} FROM invoice_lines l WHERE l.invoice_id = $1 ORDER BY l.position"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(invoice.id.clone())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| line_from_row(r, currency, rounding))
+        .collect()
+}
+
+/// The kind of a stored document.
+pub fn kind_of(view: &InvoiceView) -> DocumentKind {
+    if view.kind == "credit_note" {
+        DocumentKind::CreditNote
+    } else {
+        DocumentKind::Invoice
+    }
+}
+
+/// The full document of a stored invoice with `lines`: parties, dates and totals. The buyer
+/// is the account's party, or, when it has none, one with only its name and its customer's
+/// country (enough for CSV and JSON; a UBL export names the fields it still needs).
+pub fn issued_document(
+    view: &InvoiceView,
+    account: &BillingAccount,
+    country: &str,
+    preceding: Option<PrecedingInvoice>,
+    lines: &[RatedLine],
+    settings: &BillingSettings,
+) -> AppResult<IssuedDocument> {
+    let currency = Currency::from_code(&view.currency).map_err(internal)?;
+    let invoice: Invoice = document(kind_of(view), currency, lines, settings.rounding)?;
+    let buyer = account.buyer.clone().unwrap_or_else(|| l2c_billing::Party {
+        name: account.name.clone(),
+        street: String::new(),
+        city: String::new(),
+        postcode: String::new(),
+        country: country.to_string(),
+        vat_id: None,
+        endpoint_scheme: String::new(),
+        endpoint_id: String::new(),
+    });
+    let period =
+        Period::new(date(&view.period_start)?, date(&view.period_end)?).map_err(internal)?;
+    Ok(IssuedDocument {
+        number: view.number.clone().unwrap_or_default(),
+        issue_date: view
+            .issue_date
+            .as_deref()
+            .map(date)
+            .transpose()?
+            .unwrap_or(period.start()),
+        due_date: view.due_date.as_deref().map(date).transpose()?,
+        buyer_reference: account.id.clone(),
+        period: Some(period),
+        payment_terms: (invoice.kind() == DocumentKind::Invoice)
+            .then(|| format!("Net {} days", account.payment_terms_days)),
+        preceding,
+        seller: settings.seller.clone(),
+        buyer,
+        invoice,
+    })
+}
+
+/// The document of invoice `id`, read in one go (for the API and single-document exports).
+pub async fn document_of(
+    db: &Db,
+    settings: &BillingSettings,
+    id: &str,
+) -> AppResult<(InvoiceView, IssuedDocument)> {
+    let mut conn = db.pool.acquire().await?;
+    let view = invoice(&mut conn, id).await?;
+    let account = accounts::billing(&mut conn, &view.billing_account)
+        .await?
+        .ok_or_else(|| internal(format!("invoice {id} has no billing account")))?;
+    let customer = accounts::customer(&mut conn, &account.customer_account).await?;
+    let country = customer.map(|c| c.country).unwrap_or_default();
+    let preceding = match &view.preceding_id {
+        Some(p) => {
+            let before = invoice(&mut conn, p).await?;
+            Some(PrecedingInvoice {
+                number: before.number.unwrap_or_default(),
+                issue_date: before
+                    .issue_date
+                    .as_deref()
+                    .map(date)
+                    .transpose()?
+                    .unwrap_or_default(),
+            })
+        }
+        None => None,
+    };
+    let lines = lines(&mut conn, &view, settings.rounding).await?;
+    let doc = issued_document(&view, &account, &country, preceding, &lines, settings)?;
+    Ok((view, doc))
+}

@@ -4,9 +4,11 @@
 //!
 //! - [`problem`]: RFC 9457 errors; [`extract`]: JSON bodies, paths and the bearer token.
 //! - One `router()` per resource module: [`orders`], [`tasks`], [`admin`] (incidents, users,
-//!   accounts, the sandbox clock), [`catalog`], [`inventory`], [`tmf`], [`ops`].
+//!   accounts, the sandbox clock), [`billing`] (runs, invoices, exports), [`catalog`],
+//!   [`inventory`], [`tmf`], [`ops`].
 
 pub mod admin;
+pub mod billing;
 pub mod catalog;
 pub mod extract;
 pub mod inventory;
@@ -83,6 +85,7 @@ fn api_v1() -> Router<ApiState> {
         .merge(admin::router())
         .merge(catalog::router())
         .merge(inventory::router())
+        .merge(billing::router())
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.

@@ -14,6 +14,7 @@
 pub mod draft;
 pub mod export;
 pub mod load;
+pub mod ops;
 pub mod read;
 pub mod run;
 pub mod write;

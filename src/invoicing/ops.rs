@@ -1,0 +1,181 @@
+//! What finance does to stored documents: issue a run's drafts (numbers taken then, in the
+//! same transaction), void a draft (it never took a number, so no gap), and correct an issued
+//! invoice with a credit note that gives back all of it. A credit note gives the invoice's
+//! days back to the ledger, so the next run bills what is then due again: it corrects, it
+//! does not write off.
+
+use super::draft::Draft;
+use super::read::{self, kind_of, InvoiceView};
+use super::write::{format_number, series_key, store, take_numbers, Origin};
+use crate::accounts;
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use chrono::{Datelike, Days, NaiveDate};
+use l2c_billing::{Currency, DocumentKind, Period};
+use std::str::FromStr;
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(e.to_string())
+}
+
+/// The account's local date now.
+fn local_today(app: &App, time_zone: &str) -> AppResult<NaiveDate> {
+    let zone = chrono_tz::Tz::from_str(time_zone).map_err(internal)?;
+    Ok(app.clock.now().with_timezone(&zone).date_naive())
+}
+
+/// Issues every draft of run `run_id`; returns how many.
+pub async fn issue_drafts(app: &App, run_id: &str) -> AppResult<usize> {
+    read::run(&app.db, run_id).await?;
+    let mut tx = app.db.begin_write().await?;
+    let drafts = read::invoices(
+        &app.db,
+        &read::InvoiceFilter {
+            run: Some(run_id.to_string()),
+            ..Default::default()
+        },
+        i64::MAX,
+    )
+    .await?;
+    let mut issued = 0;
+    for view in drafts.iter().filter(|v| v.status == "draft") {
+        issue_one(app, &mut tx, view).await?;
+        issued += 1;
+    }
+    tx.commit().await?;
+    Ok(issued)
+}
+
+async fn issue_one(app: &App, conn: &mut sqlx::AnyConnection, view: &InvoiceView) -> AppResult<()> {
+    let account = accounts::billing(conn, &view.billing_account)
+        .await?
+        .ok_or_else(|| internal(format!("invoice {} has no account", view.id)))?;
+    let today = local_today(app, &account.time_zone)?;
+    let (series, due) = match kind_of(view) {
+        DocumentKind::Invoice => (
+            account.invoice_series.clone(),
+            today.checked_add_days(Days::new(u64::from(account.payment_terms_days))),
+        ),
+        DocumentKind::CreditNote => (account.credit_series.clone(), None),
+    };
+    let key = series_key(&series, today.year());
+    let n = take_numbers(conn, &key, 1).await?;
+    let changed = sqlx::query(
+        "UPDATE invoices SET status = 'issued', series = $1, number = $2, issue_date = $3, \
+         due_date = $4, issued_at = $5 WHERE id = $6 AND status = 'draft'",
+    )
+    .bind(key.clone())
+    .bind(format_number(&key, n))
+    .bind(today.to_string())
+    .bind(due.map(|d| d.to_string()))
+    .bind(app.clock.now_ms())
+    .bind(view.id.clone())
+    .execute(conn)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        return Err(AppError::Conflict(format!(
+            "invoice {} is no longer a draft",
+            view.id
+        )));
+    }
+    Ok(())
+}
+
+/// Voids a draft: it is kept, numberless, and its lines no longer count as billed.
+pub async fn void_draft(app: &App, id: &str) -> AppResult<InvoiceView> {
+    let mut tx = app.db.begin_write().await?;
+    let view = read::invoice(&mut tx, id).await?;
+    if view.status != "draft" {
+        return Err(AppError::Conflict(format!(
+            "invoice {id} is {}: only drafts can be voided; correct an issued invoice with a \
+             credit note",
+            view.status
+        )));
+    }
+    sqlx::query("UPDATE invoices SET status = 'void' WHERE id = $1 AND status = 'draft'")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let view = read::invoice(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Issues a credit note that gives back all of issued invoice `id`; a second one for the
+/// same invoice is a conflict.
+pub async fn credit_invoice(app: &App, id: &str) -> AppResult<InvoiceView> {
+    let mut tx = app.db.begin_write().await?;
+    let view = read::invoice(&mut tx, id).await?;
+    if view.status != "issued" || kind_of(&view) != DocumentKind::Invoice {
+        return Err(AppError::Conflict(format!(
+            "invoice {id} is a {} {}: only issued invoices can be credited",
+            view.status, view.kind
+        )));
+    }
+    let account = accounts::billing(&mut tx, &view.billing_account)
+        .await?
+        .ok_or_else(|| internal(format!("invoice {id} has no account")))?;
+    let currency = Currency::from_code(&view.currency).map_err(internal)?;
+    let rounding = app.settings.billing.rounding;
+    let mut lines = read::lines(&mut tx, &view, rounding).await?;
+    for l in &mut lines {
+        let line = &l.line;
+        l.line = l2c_billing::InvoiceLine::new(
+            line.description(),
+            line.period(),
+            -line.quantity(),
+            line.unit_price(),
+            line.tax(),
+            rounding,
+        )
+        .map_err(internal)?;
+    }
+    let invoice = super::draft::document(DocumentKind::CreditNote, currency, &lines, rounding)?;
+    let date = |t: &str| NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(internal);
+    let draft = Draft {
+        account: view.billing_account.clone(),
+        period: Period::new(date(&view.period_start)?, date(&view.period_end)?)
+            .map_err(internal)?,
+        issue_date: local_today(app, &account.time_zone)?,
+        due_date: None,
+        series: account.credit_series.clone(),
+        lines,
+        invoice,
+    };
+    let origin_text = format!("credit:{id}");
+    let origin = Origin {
+        run_id: None,
+        origin: &origin_text,
+        preceding_id: Some(id),
+    };
+    let stored = store(
+        &mut tx,
+        app.db.backend,
+        std::slice::from_ref(&draft),
+        &origin,
+        true,
+        app.clock.now_ms(),
+    )
+    .await;
+    match stored {
+        Err(AppError::Database(sqlx::Error::Database(d))) if d.is_unique_violation() => {
+            return Err(AppError::Conflict(format!(
+                "invoice {id} already has a credit note"
+            )));
+        }
+        other => other?,
+    };
+    let row = sqlx::query(
+        "SELECT id FROM invoices WHERE billing_account_id = $1 AND period_start = $2 AND origin = $3",
+    )
+    .bind(view.billing_account.clone())
+    .bind(view.period_start.clone())
+    .bind(origin_text)
+    .fetch_one(&mut *tx)
+    .await?;
+    let note_id: String = sqlx::Row::try_get(&row, "id")?;
+    let note = read::invoice(&mut tx, &note_id).await?;
+    tx.commit().await?;
+    Ok(note)
+}

@@ -1,5 +1,6 @@
 //! l2c: the command-line entry point. See `l2c --help` and README.md.
 
+mod billing_cmd;
 mod catalog_cmd;
 mod demo;
 mod server_cmd;
@@ -69,6 +70,9 @@ enum Command {
     /// Check and draw workflow definitions.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// Billing runs and their exports.
+    #[command(subcommand)]
+    Billing(billing_cmd::BillingCommand),
 }
 
 #[derive(Subcommand)]
@@ -255,6 +259,7 @@ async fn run_async(command: Command) -> anyhow::Result<()> {
             };
             server_cmd::add_billing(&db, account).await
         }
+        Command::Billing(command) => billing_cmd::execute(command).await,
         Command::Demo => demo::run().await,
         // Handled synchronously in main.
         Command::Catalog(_) | Command::Workflow(_) => Ok(()),

@@ -1,0 +1,175 @@
+//! `l2c billing run` and `l2c billing export`: finance's billing runs from the command line.
+
+use crate::server_cmd::DbArgs;
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use l2c::app::App;
+use l2c::invoicing::export::{self, Format};
+use l2c::invoicing::{read, run, AsOf, RunOutcome, RunRequest, RunScope};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum BillingCommand {
+    /// Invoice every account whose period is due on a date.
+    Run {
+        /// Every account's local date to bill for (YYYY-MM-DD); default: today in each
+        /// account's own time zone.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Show what would be invoiced; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave the invoices as drafts (issue them later through the API).
+        #[arg(long)]
+        draft: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Export a run's documents.
+    Export {
+        /// The run id.
+        run: String,
+        /// csv, json or ubl (a zip of UBL documents).
+        #[arg(long, value_parser = parse_format)]
+        format: Format,
+        /// Only the document with this number.
+        #[arg(long)]
+        invoice: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+fn parse_format(text: &str) -> Result<Format, String> {
+    match text {
+        "csv" => Ok(Format::Csv),
+        "json" => Ok(Format::Json),
+        "ubl" => Ok(Format::Ubl),
+        other => Err(format!("{other:?} is not csv, json or ubl")),
+    }
+}
+
+/// Runs a billing command.
+pub async fn execute(command: BillingCommand) -> Result<()> {
+    match command {
+        BillingCommand::Run {
+            date,
+            dry_run,
+            draft,
+            db,
+        } => {
+            let app = db.open(false).await?;
+            let as_of = match date {
+                Some(d) => AsOf::Date(d),
+                None => AsOf::Instant(app.clock.now()),
+            };
+            let request = RunRequest {
+                scope: RunScope { as_of, zones: None },
+                dry_run,
+                issue: !draft,
+                trigger: "manual".into(),
+            };
+            let outcome = run(&app, request).await?;
+            print_outcome(&app, outcome).await
+        }
+        BillingCommand::Export {
+            run,
+            format,
+            invoice,
+            output,
+            db,
+        } => {
+            let app = db.open(false).await?;
+            export_to(&app, &run, format, invoice.as_deref(), output).await
+        }
+    }
+}
+
+async fn print_outcome(app: &App, outcome: RunOutcome) -> Result<()> {
+    match outcome {
+        RunOutcome::Dry { accounts, drafts } => {
+            println!("dry run: {accounts} accounts looked at, {} documents would be issued (nothing written)", drafts.len());
+            for d in &drafts {
+                let t = d.invoice.totals();
+                println!(
+                    "  {:<20} {} .. {}  {:?}  net {}  VAT {}  due {} {}",
+                    d.account,
+                    d.period.start(),
+                    d.period.last_day(),
+                    d.invoice.kind(),
+                    t.tax_exclusive.amount(),
+                    t.tax_total.amount(),
+                    t.payable.amount(),
+                    d.invoice.currency().code()
+                );
+            }
+        }
+        RunOutcome::Stored(id) => {
+            let view = read::run(&app.db, &id).await?;
+            println!(
+                "billing run {id} ({}): {} accounts, {} documents, {} lines, {}",
+                view.as_of, view.accounts, view.invoices, view.lines, view.status
+            );
+            for t in read::run_totals(&app.db, &id).await? {
+                println!(
+                    "  {} {:<11} {:>7} documents  net {}  VAT {}  payable {}",
+                    t.currency, t.kind, t.documents, t.net, t.tax, t.payable
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn export_to(
+    app: &App,
+    run_id: &str,
+    format: Format,
+    invoice: Option<&str>,
+    output: Option<PathBuf>,
+) -> Result<()> {
+    let view = read::run(&app.db, run_id).await?;
+    let mut out: Box<dyn Write + Send> = match &output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let bar = ProgressBar::new(u64::try_from(view.lines).unwrap_or_default());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} lines ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    if output.is_none() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let exporter = {
+        let app = app.clone();
+        let run_id = run_id.to_string();
+        let invoice = invoice.map(str::to_string);
+        tokio::spawn(async move {
+            let settings = &app.settings.billing;
+            export::export(&app.db, settings, &run_id, invoice.as_deref(), format, &tx).await
+        })
+    };
+    while let Some(chunk) = rx.recv().await {
+        let chunk: export::Chunk = chunk;
+        out.write_all(&chunk.bytes)?;
+        bar.set_position(chunk.lines);
+    }
+    out.flush()?;
+    exporter.await.context("the exporter stopped")??;
+    bar.finish_and_clear();
+    if let Some(path) = output {
+        eprintln!("wrote {} ({} lines)", path.display(), view.lines);
+    }
+    Ok(())
+}

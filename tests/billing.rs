@@ -1,0 +1,657 @@
+//! Billing runs on the real database (SQLite, and PostgreSQL when `L2C_TEST_DATABASE_URL` is
+//! set): idempotent runs, resumed runs, accounts billed at their own local midnight, cycle day
+//! 31 in a leap year, changes after a period was invoiced, VAT per rate on summed bases,
+//! gapless numbers, drafts, voids and credit notes, and the three exports parsed back.
+//!
+//! Subscriptions are stored directly, as the billing activation handlers store them (those
+//! handlers are tested through whole orders in tests/orders.rs and tests/api.rs).
+
+mod support;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use l2c::accounts::{self, BillingAccount};
+use l2c::app::App;
+use l2c::error::AppError;
+use l2c::invoicing::export::{self, Format};
+use l2c::invoicing::read::{self, InvoiceFilter, InvoiceView};
+use l2c::invoicing::run::run_interrupted;
+use l2c::invoicing::{ops, run, AsOf, RunOutcome, RunRequest, RunScope};
+use l2c::settings::Settings;
+use l2c_billing::{TaxCategory, TaxRate};
+use rust_decimal::Decimal;
+use std::str::FromStr;
+use support::{world_with, Backend};
+
+scenarios!(
+    a_run_repeated_three_times_invoices_once,
+    an_interrupted_run_resumes_to_the_same_invoices,
+    accounts_are_billed_at_their_own_local_midnight,
+    cycle_day_31_bills_leap_february,
+    changes_after_invoicing_are_adjusted_on_the_next_invoice,
+    vat_is_computed_per_rate_on_summed_bases,
+    a_dry_run_writes_nothing,
+    drafts_are_numbered_when_issued_and_voids_leave_no_gap,
+    a_credit_note_corrects_an_invoice_and_the_next_run_bills_again,
+    exports_carry_every_line,
+);
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).expect("decimal")
+}
+
+async fn open(backend: Backend, per_chunk: usize) -> Option<support::World> {
+    let mut settings = Settings::default();
+    settings.billing.accounts_per_chunk = per_chunk;
+    world_with(backend, settings).await
+}
+
+/// A billing account of ACME with these settings.
+async fn account(app: &App, id: &str, cycle_day: u32, zone: &str, currency: &str) {
+    let account = BillingAccount {
+        id: id.into(),
+        customer_account: "ACME".into(),
+        name: format!("Acme {id}"),
+        currency: currency.into(),
+        cycle_day,
+        time_zone: zone.into(),
+        ..Default::default()
+    };
+    accounts::add_billing(&app.db, &account, app.now_ms())
+        .await
+        .expect("billing account");
+}
+
+/// One charge of a subscription: price id, kind, unit price, units, from, to.
+struct Charge<'a>(&'a str, &'a str, &'a str, i64, &'a str, Option<&'a str>);
+
+/// Stores a subscription with its charges, as billing activation does.
+async fn subscribe(app: &App, account: &str, sub: &str, offering: &str, charges: &[Charge<'_>]) {
+    let mut tx = app.db.begin_write().await.expect("tx");
+    sqlx::query(
+        "INSERT INTO subscriptions (id, billing_account_id, product_id, offering, version, \
+         currency, start_date, status, created_at, updated_at) \
+         SELECT $1, $2, $3, $4, 1, currency, $5, 'active', 0, 0 FROM billing_accounts WHERE id = $2",
+    )
+    .bind(sub.to_string())
+    .bind(account.to_string())
+    .bind(format!("P-{sub}"))
+    .bind(offering.to_string())
+    .bind(charges.first().map(|c| c.4).unwrap_or("2026-01-01").to_string())
+    .execute(&mut *tx)
+    .await
+    .expect("subscription");
+    for Charge(price, kind, unit, units, from, to) in charges {
+        let (kind, period) = match *kind {
+            "one_time" => ("one_time", None),
+            period => ("recurring", Some(period.to_string())),
+        };
+        let amount = dec(unit) * Decimal::from(*units);
+        sqlx::query(
+            "INSERT INTO subscription_charges (subscription_id, order_id, item_id, price_id, name, \
+             kind, period, unit_amount, units, amount, effective_from, effective_to) \
+             VALUES ($1, 'O1', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(sub.to_string())
+        .bind(format!("{price}-{from}"))
+        .bind(price.to_string())
+        .bind(format!("{price} fee"))
+        .bind(kind)
+        .bind(period)
+        .bind(unit.to_string())
+        .bind(*units)
+        .bind(amount.to_string())
+        .bind(from.to_string())
+        .bind(to.map(str::to_string))
+        .execute(&mut *tx)
+        .await
+        .expect("charge");
+    }
+    tx.commit().await.expect("commit");
+}
+
+/// Ends the open charges of `sub` on `to` (as a disconnect or change does).
+async fn end_charges(app: &App, sub: &str, to: &str) {
+    let mut tx = app.db.begin_write().await.expect("tx");
+    sqlx::query(
+        "UPDATE subscription_charges SET effective_to = $1 WHERE subscription_id = $2 \
+         AND effective_to IS NULL AND kind = 'recurring'",
+    )
+    .bind(to.to_string())
+    .bind(sub.to_string())
+    .execute(&mut *tx)
+    .await
+    .expect("end");
+    tx.commit().await.expect("commit");
+}
+
+fn request(as_of: AsOf) -> RunRequest {
+    RunRequest {
+        scope: RunScope { as_of, zones: None },
+        dry_run: false,
+        issue: true,
+        trigger: "manual".into(),
+    }
+}
+
+async fn run_on(app: &App, date: &str) -> String {
+    match run(app, request(AsOf::Date(d(date)))).await.expect("run") {
+        RunOutcome::Stored(id) => id,
+        RunOutcome::Dry { .. } => panic!("a stored run"),
+    }
+}
+
+async fn all_invoices(app: &App) -> Vec<InvoiceView> {
+    read::invoices(&app.db, &InvoiceFilter::default(), 100_000)
+        .await
+        .expect("invoices")
+}
+
+/// `(description, quantity, net)` of each line of `invoice`, as stored (credits negative).
+async fn lines_of(app: &App, invoice: &InvoiceView) -> Vec<(String, Decimal, Decimal)> {
+    let mut conn = app.db.pool.acquire().await.expect("conn");
+    read::lines(&mut conn, invoice, l2c_billing::Rounding::HalfAwayFromZero)
+        .await
+        .expect("lines")
+        .iter()
+        .map(|l| {
+            (
+                l.line.description().to_string(),
+                l.line.quantity(),
+                l.line.net().amount(),
+            )
+        })
+        .collect()
+}
+
+/// A comparable picture of every document: account, period, kind, number, totals, lines.
+async fn snapshot(app: &App) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in all_invoices(app).await {
+        let lines = lines_of(app, &i).await;
+        out.push(format!(
+            "{} {} {} {:?} {} {} {} {:?}",
+            i.billing_account,
+            i.period_start,
+            i.kind,
+            i.number,
+            i.line_net_total,
+            i.tax_total,
+            i.payable,
+            lines
+        ));
+    }
+    out.sort();
+    out
+}
+
+/// Six accounts with a monthly port and, for some, a one-time setup charge.
+async fn six_accounts(app: &App) {
+    for n in 0..6 {
+        let id = format!("B{n}");
+        account(app, &id, 1, "Europe/Berlin", "EUR").await;
+        let mut charges = vec![Charge(
+            "port",
+            "monthly",
+            "100.00",
+            1 + n,
+            "2026-03-01",
+            None,
+        )];
+        if n % 2 == 0 {
+            charges.push(Charge("setup", "one_time", "250.00", 1, "2026-03-01", None));
+        }
+        subscribe(app, &id, &format!("S{n}"), "wan-link", &charges).await;
+    }
+}
+
+async fn a_run_repeated_three_times_invoices_once(backend: Backend) {
+    let Some(w) = open(backend, 4).await else {
+        return;
+    };
+    six_accounts(&w.app).await;
+    let first = run_on(&w.app, "2026-03-01").await;
+    let before = snapshot(&w.app).await;
+    assert_eq!(before.len(), 6, "one invoice per account: {before:#?}");
+    for _ in 0..2 {
+        let again = run_on(&w.app, "2026-03-01").await;
+        let view = read::run(&w.app.db, &again).await.expect("run");
+        assert_eq!((view.invoices, view.status.as_str()), (0, "completed"));
+        assert_ne!(again, first);
+    }
+    assert_eq!(snapshot(&w.app).await, before);
+    let numbers: Vec<String> = all_invoices(&w.app)
+        .await
+        .into_iter()
+        .filter_map(|i| i.number)
+        .collect();
+    let mut sorted = numbers.clone();
+    sorted.sort();
+    let expected: Vec<String> = (1..=6).map(|n| format!("INV-2026-{n:06}")).collect();
+    assert_eq!(sorted, expected, "gapless numbers");
+}
+
+async fn an_interrupted_run_resumes_to_the_same_invoices(backend: Backend) {
+    let Some(w) = open(backend, 2).await else {
+        return;
+    };
+    six_accounts(&w.app).await;
+    // The run is killed after its first page of two accounts (ACME-EUR, with nothing to
+    // bill, and B0) committed.
+    let req = request(AsOf::Date(d("2026-03-01")));
+    let id = run_interrupted(&w.app, &req, 1).await.expect("first page");
+    let half = read::run(&w.app.db, &id).await.expect("run");
+    assert_eq!((half.status.as_str(), half.invoices), ("running", 1));
+    let resumed = run_on(&w.app, "2026-03-01").await;
+    assert_eq!(resumed, id, "the unfinished run is resumed, not restarted");
+    let done = read::run(&w.app.db, &id).await.expect("run");
+    assert_eq!(
+        (done.status.as_str(), done.invoices, done.accounts),
+        ("completed", 6, 8)
+    );
+    let interrupted = snapshot(&w.app).await;
+
+    let Some(u) = open(backend, 2).await else {
+        return;
+    };
+    six_accounts(&u.app).await;
+    run_on(&u.app, "2026-03-01").await;
+    let uninterrupted = snapshot(&u.app).await;
+    // Numbers follow the order accounts were invoiced in, which both runs share.
+    assert_eq!(interrupted, uninterrupted);
+}
+
+async fn run_at(app: &App, instant: &str) -> i64 {
+    let at: DateTime<Utc> = instant.parse().expect("instant");
+    let RunOutcome::Stored(id) = run(app, request(AsOf::Instant(at))).await.expect("run") else {
+        panic!("stored")
+    };
+    read::run(&app.db, &id).await.expect("run").invoices
+}
+
+async fn accounts_are_billed_at_their_own_local_midnight(backend: Backend) {
+    let Some(w) = open(backend, 10).await else {
+        return;
+    };
+    account(&w.app, "TONGA", 1, "Pacific/Tongatapu", "EUR").await; // UTC+13
+    account(&w.app, "HAWAII", 1, "Pacific/Honolulu", "USD").await; // UTC-10
+    for (acc, sub) in [("TONGA", "ST"), ("HAWAII", "SH")] {
+        let port = Charge("port", "monthly", "31.00", 1, "2027-01-01", None);
+        subscribe(&w.app, acc, sub, "wan-link", &[port]).await;
+    }
+    assert_eq!(
+        run_at(&w.app, "2027-01-31T10:59:00Z").await,
+        2,
+        "both bill January"
+    );
+    // 11:00 UTC is midnight of February 1 in Tonga, still January 31 in Hawaii.
+    assert_eq!(run_at(&w.app, "2027-01-31T11:00:00Z").await, 1);
+    assert_eq!(run_at(&w.app, "2027-02-01T09:59:00Z").await, 0);
+    // 10:00 UTC on February 1 is Hawaii's midnight.
+    assert_eq!(run_at(&w.app, "2027-02-01T10:00:00Z").await, 1);
+    let periods: Vec<(String, String)> = all_invoices(&w.app)
+        .await
+        .into_iter()
+        .map(|i| (i.billing_account, i.period_start))
+        .collect();
+    for expected in [
+        ("TONGA", "2027-01-01"),
+        ("TONGA", "2027-02-01"),
+        ("HAWAII", "2027-01-01"),
+        ("HAWAII", "2027-02-01"),
+    ] {
+        assert!(
+            periods.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} in {periods:?}"
+        );
+    }
+}
+
+async fn cycle_day_31_bills_leap_february(backend: Backend) {
+    let Some(w) = open(backend, 10).await else {
+        return;
+    };
+    account(&w.app, "EOM", 31, "UTC", "EUR").await;
+    let port = Charge("port", "monthly", "29.00", 1, "2024-01-31", None);
+    subscribe(&w.app, "EOM", "S", "wan-link", &[port]).await;
+    for date in ["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30"] {
+        run_on(&w.app, date).await;
+    }
+    let periods: Vec<(String, String)> = all_invoices(&w.app)
+        .await
+        .into_iter()
+        .map(|i| (i.period_start, i.period_end))
+        .collect();
+    assert_eq!(
+        periods,
+        [
+            ("2024-01-31".into(), "2024-02-29".into()),
+            ("2024-02-29".into(), "2024-03-31".into()),
+            ("2024-03-31".into(), "2024-04-30".into()),
+            ("2024-04-30".into(), "2024-05-31".into()),
+        ]
+    );
+}
+
+async fn changes_after_invoicing_are_adjusted_on_the_next_invoice(backend: Backend) {
+    let Some(w) = open(backend, 10).await else {
+        return;
+    };
+    account(&w.app, "CHG", 1, "Europe/Berlin", "EUR").await;
+    let up = Charge("port-100", "monthly", "300.00", 1, "2026-06-01", None);
+    subscribe(&w.app, "CHG", "UP", "wan-link", &[up]).await;
+    let gone = Charge("lan", "monthly", "62.00", 1, "2026-06-01", None);
+    subscribe(&w.app, "CHG", "GONE", "lan-setup", &[gone]).await;
+    run_on(&w.app, "2026-06-01").await;
+    // After June was invoiced: an upgrade on June 16, a cancellation back-dated to June 11,
+    // and a late activation from June 21.
+    end_charges(&w.app, "UP", "2026-06-16").await;
+    let mut tx = w.app.db.begin_write().await.expect("tx");
+    sqlx::query(
+        "INSERT INTO subscription_charges (subscription_id, order_id, item_id, price_id, name, kind, \
+         period, unit_amount, units, amount, effective_from) VALUES ('UP', 'O2', 'I2', 'port-200', \
+         'port-200 fee', 'recurring', 'monthly', '450.00', 1, '450.00', '2026-06-16')",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("upgrade");
+    tx.commit().await.expect("commit");
+    end_charges(&w.app, "GONE", "2026-06-11").await;
+    let late = Charge("cpe", "monthly", "30.00", 1, "2026-06-21", None);
+    subscribe(&w.app, "CHG", "LATE", "lan-setup", &[late]).await;
+
+    run_on(&w.app, "2026-07-01").await;
+    let july = all_invoices(&w.app)
+        .await
+        .into_iter()
+        .find(|i| i.period_start == "2026-07-01")
+        .expect("july invoice");
+    let mut lines = lines_of(&w.app, &july).await;
+    lines.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
+    let expected = [
+        // 10 of June's 30 days: 30.00 for the late CPE; July in full.
+        ("cpe fee (P-LATE)", "1", "10.00"),
+        ("cpe fee (P-LATE)", "1", "30.00"),
+        // Cancelled from June 11: 20 of 30 days of 62.00 back.
+        ("lan fee (P-GONE) (credit)", "-1", "-41.33"),
+        // Upgraded on June 16: 15 days of the old price back, 15 of the new one charged.
+        ("port-100 fee (P-UP) (credit)", "-1", "-150.00"),
+        ("port-200 fee (P-UP)", "1", "225.00"),
+        ("port-200 fee (P-UP)", "1", "450.00"),
+    ];
+    let expected: Vec<(String, Decimal, Decimal)> = expected
+        .iter()
+        .map(|(d, q, n)| (d.to_string(), dec(q), dec(n)))
+        .collect();
+    assert_eq!(lines, expected);
+    assert_eq!(dec(&july.line_net_total), dec("523.67"));
+}
+
+async fn vat_is_computed_per_rate_on_summed_bases(backend: Backend) {
+    let Some(w) = open(backend, 10).await else {
+        return;
+    };
+    let mut reduced = BillingAccount {
+        id: "VAT".into(),
+        customer_account: "ACME".into(),
+        name: "Acme VAT".into(),
+        currency: "EUR".into(),
+        ..Default::default()
+    };
+    reduced.tax_by_offering.insert(
+        "lan-setup".into(),
+        TaxRate::new(TaxCategory::Standard, dec("7")).expect("rate"),
+    );
+    accounts::add_billing(&w.app.db, &reduced, w.app.now_ms())
+        .await
+        .expect("account");
+    // Five lines of 0.04 at 19%: 0.0076 each would round to 0.01 per line (0.05 in all);
+    // on the summed base 0.20 the tax is 0.038 -> 0.04.
+    for n in 0..5 {
+        let tiny = Charge("mini", "monthly", "0.04", 1, "2026-01-01", None);
+        subscribe(&w.app, "VAT", &format!("T{n}"), "wan-link", &[tiny]).await;
+    }
+    let lan = Charge("lan", "monthly", "100.00", 1, "2026-01-01", None);
+    subscribe(&w.app, "VAT", "L", "lan-setup", &[lan]).await;
+    run_on(&w.app, "2026-01-01").await;
+    let invoice = all_invoices(&w.app).await.remove(0);
+    let (_, doc) = read::document_of(&w.app.db, &w.app.settings.billing, &invoice.id)
+        .await
+        .expect("document");
+    let subtotals: Vec<(String, Decimal, Decimal)> = doc
+        .invoice
+        .tax_subtotals()
+        .iter()
+        .map(|s| (s.rate.to_string(), s.taxable.amount(), s.tax.amount()))
+        .collect();
+    assert_eq!(
+        subtotals,
+        [
+            ("S 7%".to_string(), dec("100.00"), dec("7.00")),
+            ("S 19%".to_string(), dec("0.20"), dec("0.04")),
+        ]
+    );
+    assert_eq!(dec(&invoice.tax_total), dec("7.04"));
+    assert_eq!(dec(&invoice.payable), dec("107.24"));
+    assert!(doc.invoice.check_rules().is_empty());
+}
+
+async fn a_dry_run_writes_nothing(backend: Backend) {
+    let Some(w) = open(backend, 4).await else {
+        return;
+    };
+    six_accounts(&w.app).await;
+    let mut req = request(AsOf::Date(d("2026-03-01")));
+    req.dry_run = true;
+    let RunOutcome::Dry { accounts, drafts } = run(&w.app, req).await.expect("dry run") else {
+        panic!("a dry run")
+    };
+    // The world's own two accounts have no subscriptions.
+    assert_eq!((accounts, drafts.len()), (8, 6));
+    assert!(all_invoices(&w.app).await.is_empty());
+    assert!(read::runs(&w.app.db, 10).await.expect("runs").is_empty());
+    // The real run issues exactly what the dry run showed.
+    run_on(&w.app, "2026-03-01").await;
+    let mut shown: Vec<(String, Decimal)> = drafts
+        .iter()
+        .map(|d| (d.account.clone(), d.invoice.totals().payable.amount()))
+        .collect();
+    let mut issued: Vec<(String, Decimal)> = all_invoices(&w.app)
+        .await
+        .into_iter()
+        .map(|i| (i.billing_account, dec(&i.payable)))
+        .collect();
+    shown.sort();
+    issued.sort();
+    assert_eq!(shown, issued);
+}
+
+async fn drafts_are_numbered_when_issued_and_voids_leave_no_gap(backend: Backend) {
+    let Some(w) = open(backend, 4).await else {
+        return;
+    };
+    six_accounts(&w.app).await;
+    let mut req = request(AsOf::Date(d("2026-03-01")));
+    req.issue = false;
+    let RunOutcome::Stored(id) = run(&w.app, req).await.expect("run") else {
+        panic!("stored")
+    };
+    let drafts = all_invoices(&w.app).await;
+    assert!(drafts
+        .iter()
+        .all(|i| i.status == "draft" && i.number.is_none()));
+    let voided = ops::void_draft(&w.app, &drafts[0].id).await.expect("void");
+    assert_eq!(voided.status, "void");
+    assert!(matches!(
+        ops::void_draft(&w.app, &drafts[0].id).await,
+        Err(AppError::Conflict(_))
+    ));
+    // Drafts count as billed: a second run does not bill those periods again.
+    let again = run_on(&w.app, "2026-03-01").await;
+    assert_eq!(read::run(&w.app.db, &again).await.expect("run").invoices, 0);
+    assert_eq!(all_invoices(&w.app).await.len(), 6);
+    assert_eq!(ops::issue_drafts(&w.app, &id).await.expect("issue"), 5);
+    let mut numbers: Vec<String> = all_invoices(&w.app)
+        .await
+        .into_iter()
+        .filter_map(|i| i.number)
+        .collect();
+    numbers.sort();
+    let expected: Vec<String> = (1..=5).map(|n| format!("INV-2026-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+    // An issued invoice cannot be voided.
+    let issued = all_invoices(&w.app)
+        .await
+        .into_iter()
+        .find(|i| i.status == "issued")
+        .expect("issued");
+    assert!(matches!(
+        ops::void_draft(&w.app, &issued.id).await,
+        Err(AppError::Conflict(_))
+    ));
+}
+
+async fn a_credit_note_corrects_an_invoice_and_the_next_run_bills_again(backend: Backend) {
+    let Some(w) = open(backend, 4).await else {
+        return;
+    };
+    account(&w.app, "CN", 1, "UTC", "EUR").await;
+    let port = Charge("port", "monthly", "100.00", 1, "2026-03-01", None);
+    subscribe(&w.app, "CN", "S", "wan-link", &[port]).await;
+    run_on(&w.app, "2026-03-01").await;
+    let invoice = all_invoices(&w.app).await.remove(0);
+    let note = ops::credit_invoice(&w.app, &invoice.id)
+        .await
+        .expect("credit note");
+    assert_eq!(
+        (
+            note.kind.as_str(),
+            note.number.as_deref(),
+            note.payable.as_str()
+        ),
+        (
+            "credit_note",
+            Some("CN-2026-000001"),
+            invoice.payable.as_str()
+        )
+    );
+    assert_eq!(note.preceding_id.as_deref(), Some(invoice.id.as_str()));
+    assert!(matches!(
+        ops::credit_invoice(&w.app, &invoice.id).await,
+        Err(AppError::Conflict(_))
+    ));
+    let (_, doc) = read::document_of(&w.app.db, &w.app.settings.billing, &note.id)
+        .await
+        .expect("document");
+    assert_eq!(
+        doc.preceding.map(|p| p.number),
+        invoice.number.clone(),
+        "the credit note names the invoice it corrects"
+    );
+    // April's invoice bills March again (the credit gave it back) and April.
+    run_on(&w.app, "2026-04-01").await;
+    let april = all_invoices(&w.app)
+        .await
+        .into_iter()
+        .find(|i| i.period_start == "2026-04-01")
+        .expect("april");
+    assert_eq!(dec(&april.line_net_total), dec("200.00"));
+    assert_eq!(april.number.as_deref(), Some("INV-2026-000002"));
+}
+
+async fn export_bytes(app: &App, run: &str, format: Format) -> Vec<u8> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let app2 = app.clone();
+    let run = run.to_string();
+    let task = tokio::spawn(async move {
+        export::export(&app2.db, &app2.settings.billing, &run, None, format, &tx).await
+    });
+    let mut out = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        let chunk: export::Chunk = chunk;
+        out.extend(chunk.bytes);
+    }
+    task.await.expect("task").expect("export");
+    out
+}
+
+async fn exports_carry_every_line(backend: Backend) {
+    let Some(w) = open(backend, 4).await else {
+        return;
+    };
+    six_accounts(&w.app).await;
+    let id = run_on(&w.app, "2026-03-01").await;
+    let view = read::run(&w.app.db, &id).await.expect("run");
+    assert_eq!(view.lines, 9);
+
+    let csv = export_bytes(&w.app, &id, Format::Csv).await;
+    let mut reader = csv::Reader::from_reader(csv.as_slice());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(header, export::CSV_COLUMNS);
+    let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().expect("rows");
+    assert_eq!(rows.len(), 9);
+    let net: Decimal = rows.iter().map(|r| dec(&r[14])).sum();
+    let invoiced: Decimal = all_invoices(&w.app)
+        .await
+        .iter()
+        .map(|i| dec(&i.line_net_total))
+        .sum();
+    assert_eq!(net, invoiced);
+    assert_eq!(&rows[0][0], "INV-2026-000001");
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&export_bytes(&w.app, &id, Format::Json).await).expect("json");
+    let invoices = json["invoices"].as_array().expect("invoices");
+    assert_eq!(invoices.len(), 6);
+    assert_eq!(json["run"]["id"], id.as_str());
+    for i in invoices {
+        assert_eq!(i["totals"]["payable"]["amount"], i["payable"], "{i}");
+    }
+
+    // UBL needs each buyer's party: the export says which account lacks it.
+    let refused = export::check_ubl_ready(&w.app.db, &id, None).await;
+    assert!(matches!(refused, Err(AppError::Validation(ref p)) if p[0].message.contains("B0")));
+    set_buyers(&w.app).await;
+    let zip = export_bytes(&w.app, &id, Format::Ubl).await;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("zip");
+    assert_eq!(archive.len(), 6);
+    let mut first = String::new();
+    std::io::Read::read_to_string(
+        &mut archive.by_name("INV-2026-000001.xml").expect("entry"),
+        &mut first,
+    )
+    .expect("xml");
+    assert!(
+        first.contains("<cbc:ID>INV-2026-000001</cbc:ID>"),
+        "{first}"
+    );
+    assert!(first.contains("urn:fdc:peppol.eu:2017:poacc:billing:3.0"));
+}
+
+async fn set_buyers(app: &App) {
+    let buyer = l2c_billing::Party {
+        name: "Acme Corp".into(),
+        street: "Hauptstrasse 5".into(),
+        city: "Frankfurt".into(),
+        postcode: "60311".into(),
+        country: "DE".into(),
+        vat_id: Some("DE123456789".into()),
+        endpoint_scheme: "9930".into(),
+        endpoint_id: "DE123456789".into(),
+    };
+    let mut tx = app.db.begin_write().await.expect("tx");
+    sqlx::query("UPDATE billing_accounts SET buyer = $1")
+        .bind(serde_json::to_string(&buyer).expect("json"))
+        .execute(&mut *tx)
+        .await
+        .expect("buyers");
+    tx.commit().await.expect("commit");
+}

@@ -230,7 +230,7 @@ struct JsonLine {
 }
 
 enum Sink {
-    Csv(csv::Writer<Buffer>),
+    Csv(Box<csv::Writer<Buffer>>),
     Json { first: bool },
     Ubl(Box<zip::ZipWriter<zip::write::StreamWriter<Buffer>>>),
 }
@@ -256,7 +256,7 @@ impl<'a> DocWriter<'a> {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(buffer.clone());
                 w.write_record(CSV_COLUMNS).map_err(io)?;
-                Sink::Csv(w)
+                Sink::Csv(Box::new(w))
             }
             Format::Json => {
                 buffer.write_all(b"{\"run\":").map_err(io)?;

@@ -73,6 +73,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// The queue to the writer of orders (group commit).
     pub intake: crate::orders::intake::Intake,
+    /// Billing runs and finance operations.
+    pub invoicing: crate::invoicing::Invoicing,
     members: Arc<RwLock<HashMap<String, Vec<String>>>>,
 }
 
@@ -118,6 +120,12 @@ impl App {
             .context("seed the simulated network")?;
         network.register(&mut handlers);
         Billing::new(db.clone(), catalog.clone(), clock.clone()).register(&mut handlers);
+        let invoicing = crate::invoicing::Invoicing {
+            db: db.clone(),
+            settings: Arc::new(options.settings.billing.clone()),
+            clock: clock.clone(),
+        };
+        crate::invoicing::schedule::register(&invoicing, &mut handlers);
         Webhooks::new(&options.settings.webhooks)?.register(&mut handlers);
         let metrics = Arc::new(Metrics::new());
         handlers.instrument(metrics.observer());
@@ -154,6 +162,7 @@ impl App {
             members,
             metrics,
             intake,
+            invoicing,
         };
         app.refresh_directory().await?;
         crate::orders::intake::start(app.clone(), intake_writer);

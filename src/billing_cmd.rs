@@ -75,7 +75,7 @@ pub async fn execute(command: BillingCommand) -> Result<()> {
                 issue: !draft,
                 trigger: "manual".into(),
             };
-            let outcome = run(&app, request).await?;
+            let outcome = run(&app.invoicing, request).await?;
             print_outcome(&app, outcome).await
         }
         BillingCommand::Export {

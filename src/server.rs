@@ -17,17 +17,29 @@ pub struct Server {
     pub app: App,
     stop: watch::Sender<bool>,
     http: JoinHandle<std::io::Result<()>>,
+    workers: Background,
+}
+
+/// The background work of a node: engine workers and the billing scheduler.
+pub struct Background {
     workers: Vec<WorkerHandle>,
+    scheduler: tokio::task::JoinHandle<()>,
 }
 
-/// Starts `workers` engine workers on `app`.
-pub fn spawn_workers(app: &App, workers: usize) -> Vec<WorkerHandle> {
-    (0..workers).map(|_| app.engine.worker().spawn()).collect()
+/// Starts `workers` engine workers on `app`, and the scheduler that keeps every billing
+/// schedule's next occurrence started.
+pub fn spawn_workers(app: &App, workers: usize) -> Background {
+    let every = std::time::Duration::from_secs(1);
+    Background {
+        workers: (0..workers).map(|_| app.engine.worker().spawn()).collect(),
+        scheduler: crate::invoicing::schedule::spawn_scheduler(app.clone(), every),
+    }
 }
 
-/// Stops workers: each finishes or releases its in-flight steps.
-pub async fn stop_workers(workers: Vec<WorkerHandle>) -> anyhow::Result<()> {
-    for w in workers {
+/// Stops the scheduler, then the workers: each finishes or releases its in-flight steps.
+pub async fn stop_workers(background: Background) -> anyhow::Result<()> {
+    background.scheduler.abort();
+    for w in background.workers {
         w.shutdown().await?;
     }
     Ok(())

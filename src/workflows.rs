@@ -5,7 +5,7 @@ use l2c_engine::definition::{load_groups, Definitions, Known};
 use std::path::Path;
 
 /// `(file name, text)` of every shipped definition, and groups.toml.
-pub const BUILTIN: [(&str, &str); 7] = [
+pub const BUILTIN: [(&str, &str); 8] = [
     ("order.toml", include_str!("../workflows/order.toml")),
     ("wan-link.toml", include_str!("../workflows/wan-link.toml")),
     (
@@ -23,6 +23,10 @@ pub const BUILTIN: [(&str, &str); 7] = [
     (
         "disconnect.toml",
         include_str!("../workflows/disconnect.toml"),
+    ),
+    (
+        "billing-schedule.toml",
+        include_str!("../workflows/billing-schedule.toml"),
     ),
     ("groups.toml", include_str!("../workflows/groups.toml")),
 ];

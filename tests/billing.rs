@@ -15,7 +15,7 @@ use l2c::error::AppError;
 use l2c::invoicing::export::{self, Format};
 use l2c::invoicing::read::{self, InvoiceFilter, InvoiceView};
 use l2c::invoicing::run::run_interrupted;
-use l2c::invoicing::{ops, run, AsOf, RunOutcome, RunRequest, RunScope};
+use l2c::invoicing::{ops, run, schedule, AsOf, RunOutcome, RunRequest, RunScope};
 use l2c::settings::Settings;
 use l2c_billing::{TaxCategory, TaxRate};
 use rust_decimal::Decimal;
@@ -33,6 +33,7 @@ scenarios!(
     drafts_are_numbered_when_issued_and_voids_leave_no_gap,
     a_credit_note_corrects_an_invoice_and_the_next_run_bills_again,
     exports_carry_every_line,
+    a_cron_schedule_bills_each_zone_at_its_local_time_once,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -138,7 +139,10 @@ fn request(as_of: AsOf) -> RunRequest {
 }
 
 async fn run_on(app: &App, date: &str) -> String {
-    match run(app, request(AsOf::Date(d(date)))).await.expect("run") {
+    match run(&app.invoicing, request(AsOf::Date(d(date))))
+        .await
+        .expect("run")
+    {
         RunOutcome::Stored(id) => id,
         RunOutcome::Dry { .. } => panic!("a stored run"),
     }
@@ -242,7 +246,9 @@ async fn an_interrupted_run_resumes_to_the_same_invoices(backend: Backend) {
     // The run is killed after its first page of two accounts (ACME-EUR, with nothing to
     // bill, and B0) committed.
     let req = request(AsOf::Date(d("2026-03-01")));
-    let id = run_interrupted(&w.app, &req, 1).await.expect("first page");
+    let id = run_interrupted(&w.app.invoicing, &req, 1)
+        .await
+        .expect("first page");
     let half = read::run(&w.app.db, &id).await.expect("run");
     assert_eq!((half.status.as_str(), half.invoices), ("running", 1));
     let resumed = run_on(&w.app, "2026-03-01").await;
@@ -266,7 +272,10 @@ async fn an_interrupted_run_resumes_to_the_same_invoices(backend: Backend) {
 
 async fn run_at(app: &App, instant: &str) -> i64 {
     let at: DateTime<Utc> = instant.parse().expect("instant");
-    let RunOutcome::Stored(id) = run(app, request(AsOf::Instant(at))).await.expect("run") else {
+    let RunOutcome::Stored(id) = run(&app.invoicing, request(AsOf::Instant(at)))
+        .await
+        .expect("run")
+    else {
         panic!("stored")
     };
     read::run(&app.db, &id).await.expect("run").invoices
@@ -446,7 +455,8 @@ async fn a_dry_run_writes_nothing(backend: Backend) {
     six_accounts(&w.app).await;
     let mut req = request(AsOf::Date(d("2026-03-01")));
     req.dry_run = true;
-    let RunOutcome::Dry { accounts, drafts } = run(&w.app, req).await.expect("dry run") else {
+    let RunOutcome::Dry { accounts, drafts } = run(&w.app.invoicing, req).await.expect("dry run")
+    else {
         panic!("a dry run")
     };
     // The world's own two accounts have no subscriptions.
@@ -476,24 +486,31 @@ async fn drafts_are_numbered_when_issued_and_voids_leave_no_gap(backend: Backend
     six_accounts(&w.app).await;
     let mut req = request(AsOf::Date(d("2026-03-01")));
     req.issue = false;
-    let RunOutcome::Stored(id) = run(&w.app, req).await.expect("run") else {
+    let RunOutcome::Stored(id) = run(&w.app.invoicing, req).await.expect("run") else {
         panic!("stored")
     };
     let drafts = all_invoices(&w.app).await;
     assert!(drafts
         .iter()
         .all(|i| i.status == "draft" && i.number.is_none()));
-    let voided = ops::void_draft(&w.app, &drafts[0].id).await.expect("void");
+    let voided = ops::void_draft(&w.app.invoicing, &drafts[0].id)
+        .await
+        .expect("void");
     assert_eq!(voided.status, "void");
     assert!(matches!(
-        ops::void_draft(&w.app, &drafts[0].id).await,
+        ops::void_draft(&w.app.invoicing, &drafts[0].id).await,
         Err(AppError::Conflict(_))
     ));
     // Drafts count as billed: a second run does not bill those periods again.
     let again = run_on(&w.app, "2026-03-01").await;
     assert_eq!(read::run(&w.app.db, &again).await.expect("run").invoices, 0);
     assert_eq!(all_invoices(&w.app).await.len(), 6);
-    assert_eq!(ops::issue_drafts(&w.app, &id).await.expect("issue"), 5);
+    assert_eq!(
+        ops::issue_drafts(&w.app.invoicing, &id)
+            .await
+            .expect("issue"),
+        5
+    );
     let mut numbers: Vec<String> = all_invoices(&w.app)
         .await
         .into_iter()
@@ -509,7 +526,7 @@ async fn drafts_are_numbered_when_issued_and_voids_leave_no_gap(backend: Backend
         .find(|i| i.status == "issued")
         .expect("issued");
     assert!(matches!(
-        ops::void_draft(&w.app, &issued.id).await,
+        ops::void_draft(&w.app.invoicing, &issued.id).await,
         Err(AppError::Conflict(_))
     ));
 }
@@ -523,7 +540,7 @@ async fn a_credit_note_corrects_an_invoice_and_the_next_run_bills_again(backend:
     subscribe(&w.app, "CN", "S", "wan-link", &[port]).await;
     run_on(&w.app, "2026-03-01").await;
     let invoice = all_invoices(&w.app).await.remove(0);
-    let note = ops::credit_invoice(&w.app, &invoice.id)
+    let note = ops::credit_invoice(&w.app.invoicing, &invoice.id)
         .await
         .expect("credit note");
     assert_eq!(
@@ -540,7 +557,7 @@ async fn a_credit_note_corrects_an_invoice_and_the_next_run_bills_again(backend:
     );
     assert_eq!(note.preceding_id.as_deref(), Some(invoice.id.as_str()));
     assert!(matches!(
-        ops::credit_invoice(&w.app, &invoice.id).await,
+        ops::credit_invoice(&w.app.invoicing, &invoice.id).await,
         Err(AppError::Conflict(_))
     ));
     let (_, doc) = read::document_of(&w.app.db, &w.app.settings.billing, &note.id)
@@ -654,4 +671,74 @@ async fn set_buyers(app: &App) {
         .await
         .expect("buyers");
     tx.commit().await.expect("commit");
+}
+
+async fn a_cron_schedule_bills_each_zone_at_its_local_time_once(backend: Backend) {
+    let Some(w) = open(backend, 10).await else {
+        return;
+    };
+    let clock = w.app.sandbox.clone().expect("sandbox clock");
+    clock.set("2027-01-31T00:00:00Z".parse().expect("instant"));
+    account(&w.app, "TONGA", 1, "Pacific/Tongatapu", "EUR").await; // UTC+13
+    account(&w.app, "HAWAII", 1, "Pacific/Honolulu", "USD").await; // UTC-10
+    for (acc, sub) in [("TONGA", "ST"), ("HAWAII", "SH")] {
+        let port = Charge("port", "monthly", "31.00", 1, "2027-01-01", None);
+        subscribe(&w.app, acc, sub, "wan-link", &[port]).await;
+    }
+    let nightly = schedule::NewSchedule {
+        name: "nightly".into(),
+        cron: "0 0 2 * * *".into(),
+        time_zone: "account".into(),
+    };
+    let added = schedule::add(&w.app, &nightly).await.expect("schedule");
+    // 02:00 in Berlin (the world's own accounts) comes first: 01:00 UTC.
+    assert_eq!(added.next_due.to_rfc3339(), "2027-01-31T01:00:00+00:00");
+    assert!(added.instance_id.is_some());
+    let again = schedule::add(&w.app, &nightly).await;
+    assert!(matches!(again, Err(AppError::Conflict(_))));
+
+    // The clock passes 02:00 in Berlin (01:00Z), Hawaii (12:00Z) and Tonga (13:00Z).
+    clock.set("2027-01-31T14:00:00Z".parse().expect("instant"));
+    for _ in 0..6 {
+        let (a, b) = tokio::join!(
+            schedule::ensure_instances(&w.app),
+            schedule::ensure_instances(&w.app)
+        );
+        assert!(
+            a.expect("ensure") + b.expect("ensure") <= 1,
+            "one start per occurrence"
+        );
+        w.app.engine.run_until_idle().await.expect("workers");
+    }
+    let runs = read::runs(&w.app.db, 10).await.expect("runs");
+    let mut fired: Vec<String> = runs.iter().map(|r| r.as_of.clone()).collect();
+    fired.sort();
+    assert_eq!(
+        fired,
+        [
+            "2027-01-31T01:00:00Z",
+            "2027-01-31T12:00:00Z",
+            "2027-01-31T13:00:00Z"
+        ]
+    );
+    assert!(runs
+        .iter()
+        .all(|r| r.trigger == "schedule:nightly" && r.status == "completed"));
+    let mut billed: Vec<(String, String, usize)> = Vec::new();
+    for i in all_invoices(&w.app).await {
+        let n = lines_of(&w.app, &i).await.len();
+        billed.push((i.billing_account, i.period_start, n));
+    }
+    billed.sort();
+    // Hawaii's 02:00 on January 31 bills January; Tonga's is already February 1, whose
+    // invoice also catches up January.
+    assert_eq!(
+        billed,
+        [
+            ("HAWAII".to_string(), "2027-01-01".to_string(), 1),
+            ("TONGA".to_string(), "2027-02-01".to_string(), 2),
+        ]
+    );
+    let next = schedule::get(&w.app, "nightly").await.expect("schedule");
+    assert_eq!(next.next_due.to_rfc3339(), "2027-02-01T01:00:00+00:00");
 }

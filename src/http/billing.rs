@@ -11,6 +11,7 @@ use crate::error::{AppError, AppResult};
 use crate::invoicing::export::{self, Format};
 use crate::invoicing::read::{self, InvoiceFilter, InvoiceView, RunTotal};
 use crate::invoicing::run::RunView;
+use crate::invoicing::schedule::{self, NewSchedule, ScheduleView};
 use crate::invoicing::{ops, run, AsOf, RunOutcome, RunRequest, RunScope};
 use axum::body::Body;
 use axum::extract::State;
@@ -29,6 +30,11 @@ pub fn router() -> Router<ApiState> {
         .route("/billing-runs/{id}", get(get_run))
         .route("/billing-runs/{id}/issue", post(issue_run))
         .route("/billing-runs/{id}/export", get(export_run))
+        .route("/billing-schedules", get(list_schedules).post(add_schedule))
+        .route(
+            "/billing-schedules/{name}",
+            axum::routing::delete(remove_schedule),
+        )
         .route("/invoices", get(list_invoices))
         .route("/invoices/{id}", get(get_invoice))
         .route("/invoices/{id}/ubl", get(invoice_ubl))
@@ -121,7 +127,7 @@ pub async fn start_run(
         issue: body.issue,
         trigger: "manual".into(),
     };
-    match run(&state.app, request).await? {
+    match run(&state.app.invoicing, request).await? {
         RunOutcome::Stored(id) => {
             Ok((StatusCode::CREATED, Json(detail(&state, &id).await?)).into_response())
         }
@@ -179,7 +185,7 @@ pub async fn issue_run(
     _who: Allowed<FinanceAndAdmins>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<RunDetail>> {
-    ops::issue_drafts(&state.app, &id).await?;
+    ops::issue_drafts(&state.app.invoicing, &id).await?;
     Ok(Json(detail(&state, &id).await?))
 }
 
@@ -382,7 +388,7 @@ pub async fn void_invoice(
     _who: Allowed<FinanceAndAdmins>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<InvoiceView>> {
-    Ok(Json(ops::void_draft(&state.app, &id).await?))
+    Ok(Json(ops::void_draft(&state.app.invoicing, &id).await?))
 }
 
 /// Issues a credit note giving back all of an issued invoice.
@@ -397,6 +403,45 @@ pub async fn credit_invoice(
 ) -> ApiResult<(StatusCode, Json<InvoiceView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(ops::credit_invoice(&state.app, &id).await?),
+        Json(ops::credit_invoice(&state.app.invoicing, &id).await?),
     ))
+}
+
+/// Billing schedules, by name.
+#[utoipa::path(get, path = "/api/v1/billing-schedules", tag = "billing",
+    responses((status = 200, body = Vec<ScheduleView>)), security(("bearer" = [])))]
+pub async fn list_schedules(
+    State(state): State<ApiState>,
+    _who: Allowed<FinanceAndAdmins>,
+) -> ApiResult<Json<Vec<ScheduleView>>> {
+    Ok(Json(schedule::list(&state.app).await?))
+}
+
+/// Adds a cron schedule of billing runs and starts its first occurrence.
+#[utoipa::path(post, path = "/api/v1/billing-schedules", tag = "billing", request_body = NewSchedule,
+    responses((status = 201, body = ScheduleView), (status = 409, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)), security(("bearer" = [])))]
+pub async fn add_schedule(
+    State(state): State<ApiState>,
+    _who: Allowed<FinanceAndAdmins>,
+    ApiJson(body): ApiJson<NewSchedule>,
+) -> ApiResult<(StatusCode, Json<ScheduleView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(schedule::add(&state.app, &body).await?),
+    ))
+}
+
+/// Removes a schedule (its pending occurrence then bills nothing).
+#[utoipa::path(delete, path = "/api/v1/billing-schedules/{name}", tag = "billing",
+    params(("name" = String, Path, description = "The schedule's name")),
+    responses((status = 204), (status = 404, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn remove_schedule(
+    State(state): State<ApiState>,
+    _who: Allowed<FinanceAndAdmins>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    schedule::remove(&state.app, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

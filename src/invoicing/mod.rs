@@ -17,9 +17,14 @@ pub mod load;
 pub mod ops;
 pub mod read;
 pub mod run;
+pub mod schedule;
 pub mod write;
 
+use crate::settings::BillingSettings;
 use chrono::{DateTime, NaiveDate, Utc};
+use l2c_engine::clock::Clock;
+use l2c_engine::db::Db;
+use std::sync::Arc;
 
 pub use run::{run, RunOutcome, RunRequest};
 
@@ -49,4 +54,15 @@ pub struct RunScope {
     pub as_of: AsOf,
     /// Only accounts in these time zones (a schedule firing at one zone's local time).
     pub zones: Option<Vec<String>>,
+}
+
+/// What runs and finance operations need: the database, the billing settings and the clock.
+#[derive(Clone)]
+pub struct Invoicing {
+    /// The database.
+    pub db: Db,
+    /// Seller, default VAT, rounding, page size.
+    pub settings: Arc<BillingSettings>,
+    /// The clock (the sandbox's in tests and demos).
+    pub clock: Arc<dyn Clock>,
 }

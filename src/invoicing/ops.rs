@@ -7,8 +7,8 @@
 use super::draft::Draft;
 use super::read::{self, kind_of, InvoiceView};
 use super::write::{format_number, series_key, store, take_numbers, Origin};
+use super::Invoicing;
 use crate::accounts;
-use crate::app::App;
 use crate::error::{AppError, AppResult};
 use chrono::{Datelike, Days, NaiveDate};
 use l2c_billing::{Currency, DocumentKind, Period};
@@ -19,17 +19,17 @@ fn internal(e: impl std::fmt::Display) -> AppError {
 }
 
 /// The account's local date now.
-fn local_today(app: &App, time_zone: &str) -> AppResult<NaiveDate> {
+fn local_today(ctx: &Invoicing, time_zone: &str) -> AppResult<NaiveDate> {
     let zone = chrono_tz::Tz::from_str(time_zone).map_err(internal)?;
-    Ok(app.clock.now().with_timezone(&zone).date_naive())
+    Ok(ctx.clock.now().with_timezone(&zone).date_naive())
 }
 
 /// Issues every draft of run `run_id`; returns how many.
-pub async fn issue_drafts(app: &App, run_id: &str) -> AppResult<usize> {
-    read::run(&app.db, run_id).await?;
-    let mut tx = app.db.begin_write().await?;
+pub async fn issue_drafts(ctx: &Invoicing, run_id: &str) -> AppResult<usize> {
+    read::run(&ctx.db, run_id).await?;
+    let mut tx = ctx.db.begin_write().await?;
     let drafts = read::invoices(
-        &app.db,
+        &ctx.db,
         &read::InvoiceFilter {
             run: Some(run_id.to_string()),
             ..Default::default()
@@ -39,18 +39,22 @@ pub async fn issue_drafts(app: &App, run_id: &str) -> AppResult<usize> {
     .await?;
     let mut issued = 0;
     for view in drafts.iter().filter(|v| v.status == "draft") {
-        issue_one(app, &mut tx, view).await?;
+        issue_one(ctx, &mut tx, view).await?;
         issued += 1;
     }
     tx.commit().await?;
     Ok(issued)
 }
 
-async fn issue_one(app: &App, conn: &mut sqlx::AnyConnection, view: &InvoiceView) -> AppResult<()> {
+async fn issue_one(
+    ctx: &Invoicing,
+    conn: &mut sqlx::AnyConnection,
+    view: &InvoiceView,
+) -> AppResult<()> {
     let account = accounts::billing(conn, &view.billing_account)
         .await?
         .ok_or_else(|| internal(format!("invoice {} has no account", view.id)))?;
-    let today = local_today(app, &account.time_zone)?;
+    let today = local_today(ctx, &account.time_zone)?;
     let (series, due) = match kind_of(view) {
         DocumentKind::Invoice => (
             account.invoice_series.clone(),
@@ -68,7 +72,7 @@ async fn issue_one(app: &App, conn: &mut sqlx::AnyConnection, view: &InvoiceView
     .bind(format_number(&key, n))
     .bind(today.to_string())
     .bind(due.map(|d| d.to_string()))
-    .bind(app.clock.now_ms())
+    .bind(ctx.clock.now_ms())
     .bind(view.id.clone())
     .execute(conn)
     .await?
@@ -83,8 +87,8 @@ async fn issue_one(app: &App, conn: &mut sqlx::AnyConnection, view: &InvoiceView
 }
 
 /// Voids a draft: it is kept, numberless, and its lines no longer count as billed.
-pub async fn void_draft(app: &App, id: &str) -> AppResult<InvoiceView> {
-    let mut tx = app.db.begin_write().await?;
+pub async fn void_draft(ctx: &Invoicing, id: &str) -> AppResult<InvoiceView> {
+    let mut tx = ctx.db.begin_write().await?;
     let view = read::invoice(&mut tx, id).await?;
     if view.status != "draft" {
         return Err(AppError::Conflict(format!(
@@ -104,8 +108,8 @@ pub async fn void_draft(app: &App, id: &str) -> AppResult<InvoiceView> {
 
 /// Issues a credit note that gives back all of issued invoice `id`; a second one for the
 /// same invoice is a conflict.
-pub async fn credit_invoice(app: &App, id: &str) -> AppResult<InvoiceView> {
-    let mut tx = app.db.begin_write().await?;
+pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> AppResult<InvoiceView> {
+    let mut tx = ctx.db.begin_write().await?;
     let view = read::invoice(&mut tx, id).await?;
     if view.status != "issued" || kind_of(&view) != DocumentKind::Invoice {
         return Err(AppError::Conflict(format!(
@@ -117,7 +121,7 @@ pub async fn credit_invoice(app: &App, id: &str) -> AppResult<InvoiceView> {
         .await?
         .ok_or_else(|| internal(format!("invoice {id} has no account")))?;
     let currency = Currency::from_code(&view.currency).map_err(internal)?;
-    let rounding = app.settings.billing.rounding;
+    let rounding = ctx.settings.rounding;
     let mut lines = read::lines(&mut tx, &view, rounding).await?;
     for l in &mut lines {
         let line = &l.line;
@@ -137,7 +141,7 @@ pub async fn credit_invoice(app: &App, id: &str) -> AppResult<InvoiceView> {
         account: view.billing_account.clone(),
         period: Period::new(date(&view.period_start)?, date(&view.period_end)?)
             .map_err(internal)?,
-        issue_date: local_today(app, &account.time_zone)?,
+        issue_date: local_today(ctx, &account.time_zone)?,
         due_date: None,
         series: account.credit_series.clone(),
         lines,
@@ -151,11 +155,11 @@ pub async fn credit_invoice(app: &App, id: &str) -> AppResult<InvoiceView> {
     };
     let stored = store(
         &mut tx,
-        app.db.backend,
+        ctx.db.backend,
         std::slice::from_ref(&draft),
         &origin,
         true,
-        app.clock.now_ms(),
+        ctx.clock.now_ms(),
     )
     .await;
     match stored {

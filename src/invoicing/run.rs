@@ -6,8 +6,8 @@
 use super::draft::{draft, Draft};
 use super::load::page;
 use super::write::{store, Origin};
+use super::Invoicing;
 use super::RunScope;
-use crate::app::App;
 use crate::error::{AppError, AppResult};
 use serde::Serialize;
 use sqlx::Row;
@@ -69,34 +69,34 @@ pub struct RunView {
 
 /// Runs billing: a dry run in memory, or a stored run (resuming an unfinished one for the
 /// same moment and trigger).
-pub async fn run(app: &App, request: RunRequest) -> AppResult<RunOutcome> {
+pub async fn run(ctx: &Invoicing, request: RunRequest) -> AppResult<RunOutcome> {
     if request.dry_run {
-        return dry_run(app, &request.scope).await;
+        return dry_run(ctx, &request.scope).await;
     }
-    let (id, cursor) = start_or_resume(app, &request).await?;
-    match pages(app, &request, &id, cursor).await {
+    let (id, cursor) = start_or_resume(ctx, &request).await?;
+    match pages(ctx, &request, &id, cursor).await {
         Ok(()) => {
-            finish(app, &id, "completed", None).await?;
+            finish(ctx, &id, "completed", None).await?;
             Ok(RunOutcome::Stored(id))
         }
         Err(e) if e.is_transient() => Err(e),
         Err(e) => {
             tracing::error!(run = %id, error = %e, "billing run failed");
-            finish(app, &id, "failed", Some(e.to_string())).await?;
+            finish(ctx, &id, "failed", Some(e.to_string())).await?;
             Err(e)
         }
     }
 }
 
-async fn dry_run(app: &App, scope: &RunScope) -> AppResult<RunOutcome> {
-    let settings = &app.settings.billing;
-    let mut conn = app.db.pool.acquire().await?;
+async fn dry_run(ctx: &Invoicing, scope: &RunScope) -> AppResult<RunOutcome> {
+    let settings = &ctx.settings;
+    let mut conn = ctx.db.pool.acquire().await?;
     let mut cursor = String::new();
     let (mut accounts, mut drafts) = (0, Vec::new());
     loop {
         let page = page(
             &mut conn,
-            app.db.backend,
+            ctx.db.backend,
             scope,
             settings,
             &cursor,
@@ -114,7 +114,7 @@ async fn dry_run(app: &App, scope: &RunScope) -> AppResult<RunOutcome> {
     }
 }
 
-async fn start_or_resume(app: &App, request: &RunRequest) -> AppResult<(String, String)> {
+async fn start_or_resume(ctx: &Invoicing, request: &RunRequest) -> AppResult<(String, String)> {
     let key = request.scope.as_of.key();
     let existing = sqlx::query(
         "SELECT id, cursor FROM billing_runs WHERE as_of = $1 AND trigger_name = $2 \
@@ -122,7 +122,7 @@ async fn start_or_resume(app: &App, request: &RunRequest) -> AppResult<(String, 
     )
     .bind(key.clone())
     .bind(request.trigger.clone())
-    .fetch_optional(&app.db.pool)
+    .fetch_optional(&ctx.db.pool)
     .await?;
     if let Some(row) = existing {
         let id: String = row.try_get("id")?;
@@ -131,7 +131,7 @@ async fn start_or_resume(app: &App, request: &RunRequest) -> AppResult<(String, 
         return Ok((id, cursor.unwrap_or_default()));
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let mut tx = app.db.begin_write().await?;
+    let mut tx = ctx.db.begin_write().await?;
     sqlx::query(
         "INSERT INTO billing_runs (id, as_of, trigger_name, issue, status, started_at) \
          VALUES ($1, $2, $3, $4, 'running', $5)",
@@ -140,7 +140,7 @@ async fn start_or_resume(app: &App, request: &RunRequest) -> AppResult<(String, 
     .bind(key)
     .bind(request.trigger.clone())
     .bind(i64::from(request.issue))
-    .bind(app.clock.now_ms())
+    .bind(ctx.clock.now_ms())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -151,10 +151,15 @@ fn is_unique_violation(e: &AppError) -> bool {
     matches!(e, AppError::Database(sqlx::Error::Database(d)) if d.is_unique_violation())
 }
 
-async fn pages(app: &App, request: &RunRequest, id: &str, mut cursor: String) -> AppResult<()> {
+async fn pages(
+    ctx: &Invoicing,
+    request: &RunRequest,
+    id: &str,
+    mut cursor: String,
+) -> AppResult<()> {
     let mut conflicts = 0;
     loop {
-        let result = l2c_engine::runtime::retry(|| one_page(app, request, id, &cursor)).await;
+        let result = l2c_engine::runtime::retry(|| one_page(ctx, request, id, &cursor)).await;
         match result {
             Ok(Some(next)) => {
                 cursor = next;
@@ -169,16 +174,16 @@ async fn pages(app: &App, request: &RunRequest, id: &str, mut cursor: String) ->
 
 /// Rates and stores the page after `cursor`; returns the next cursor, `None` at the end.
 async fn one_page(
-    app: &App,
+    ctx: &Invoicing,
     request: &RunRequest,
     id: &str,
     cursor: &str,
 ) -> AppResult<Option<String>> {
-    let settings = &app.settings.billing;
-    let mut tx = app.db.begin_write().await?;
+    let settings = &ctx.settings;
+    let mut tx = ctx.db.begin_write().await?;
     let page = page(
         &mut tx,
-        app.db.backend,
+        ctx.db.backend,
         &request.scope,
         settings,
         cursor,
@@ -197,10 +202,10 @@ async fn one_page(
         origin: "run",
         preceding_id: None,
     };
-    let now = app.clock.now_ms();
+    let now = ctx.clock.now_ms();
     let (docs, lines) = store(
         &mut tx,
-        app.db.backend,
+        ctx.db.backend,
         &drafts,
         &origin,
         request.issue,
@@ -222,12 +227,12 @@ async fn one_page(
     Ok(Some(last))
 }
 
-async fn finish(app: &App, id: &str, status: &str, error: Option<String>) -> AppResult<()> {
-    let mut tx = app.db.begin_write().await?;
+async fn finish(ctx: &Invoicing, id: &str, status: &str, error: Option<String>) -> AppResult<()> {
+    let mut tx = ctx.db.begin_write().await?;
     sqlx::query("UPDATE billing_runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4")
         .bind(status.to_string())
         .bind(error)
-        .bind(app.clock.now_ms())
+        .bind(ctx.clock.now_ms())
         .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
@@ -237,10 +242,14 @@ async fn finish(app: &App, id: &str, status: &str, error: Option<String>) -> App
 
 /// Stops a run's pages after `pages` of them, as a process killed between two pages would:
 /// the run stays `running` and the next run for the same moment resumes it. For tests.
-pub async fn run_interrupted(app: &App, request: &RunRequest, pages: usize) -> AppResult<String> {
-    let (id, mut cursor) = start_or_resume(app, request).await?;
+pub async fn run_interrupted(
+    ctx: &Invoicing,
+    request: &RunRequest,
+    pages: usize,
+) -> AppResult<String> {
+    let (id, mut cursor) = start_or_resume(ctx, request).await?;
     for _ in 0..pages {
-        match one_page(app, request, &id, &cursor).await? {
+        match one_page(ctx, request, &id, &cursor).await? {
             Some(next) => cursor = next,
             None => break,
         }

@@ -1,0 +1,375 @@
+//! Cron schedules of billing runs. Each schedule has one pending occurrence at a time: an
+//! instance of the `billing-schedule` workflow whose timer the engine fires exactly once
+//! across nodes. Its handler bills the occurrence (a run whose trigger names the schedule,
+//! so a retried handler resumes it) and moves the schedule to its next occurrence; the
+//! scheduler, in every `l2c serve` and `l2c worker`, then starts that occurrence's instance,
+//! exactly once because the claim is a conditional update in the starting transaction.
+//!
+//! A schedule's time zone is an IANA zone the cron times are read in, or `account`: the
+//! cron times are read in every account's own zone, and each occurrence bills the accounts
+//! whose zone it is the local time of (`0 0 2 * * *` bills every account at 02:00 local).
+
+use super::{run, AsOf, Invoicing, RunOutcome, RunRequest, RunScope};
+use crate::app::App;
+use crate::error::{problem, AppError, AppResult};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono_tz::Tz;
+use cron::Schedule;
+use l2c_engine::handler::{HandlerError, HandlerResult, Handlers, TaskContext};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+use std::str::FromStr;
+use utoipa::ToSchema;
+
+/// The handler the schedule workflow's run stage calls.
+pub const HANDLER: &str = "billing.scheduled-run";
+/// The workflow of one occurrence.
+pub const WORKFLOW: &str = "billing-schedule";
+/// The time zone value that means "each account's own zone".
+pub const ACCOUNT_ZONE: &str = "account";
+
+/// A schedule as created.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSchedule {
+    /// A unique name: 1-64 letters, digits, `-` or `_`.
+    pub name: String,
+    /// A cron expression with seconds: `sec min hour day-of-month month day-of-week
+    /// [year]`, e.g. `0 0 2 * * *` (daily at 02:00) or `0 0 0 1 * *` (monthly on the 1st).
+    pub cron: String,
+    /// The zone the times are read in: an IANA zone, or `account` (each account's own).
+    #[serde(default = "default_zone")]
+    pub time_zone: String,
+}
+
+fn default_zone() -> String {
+    ACCOUNT_ZONE.into()
+}
+
+/// A stored schedule.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ScheduleView {
+    /// The name.
+    pub name: String,
+    /// The cron expression.
+    pub cron: String,
+    /// An IANA zone or `account`.
+    pub time_zone: String,
+    /// The next occurrence.
+    pub next_due: DateTime<Utc>,
+    /// The workflow instance waiting for it, once started.
+    pub instance_id: Option<String>,
+}
+
+impl NewSchedule {
+    /// Checks every field (all problems at once) and returns the parsed cron.
+    pub fn validate(&self) -> AppResult<Schedule> {
+        let mut problems = Vec::new();
+        let name_ok = (1..=64).contains(&self.name.len())
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            problems.push(problem(
+                "name",
+                "id",
+                "must be 1-64 letters, digits, '-' or '_'",
+            ));
+        }
+        let cron = Schedule::from_str(&self.cron);
+        if let Err(e) = &cron {
+            problems.push(problem(
+                "cron",
+                "cron",
+                format!(
+                    "{:?} is not a cron expression with seconds such as \"0 0 2 * * *\": {e}",
+                    self.cron
+                ),
+            ));
+        }
+        if self.time_zone != ACCOUNT_ZONE && Tz::from_str(&self.time_zone).is_err() {
+            problems.push(problem(
+                "time_zone",
+                "time_zone",
+                format!(
+                    "{:?} is neither an IANA zone such as Europe/Berlin nor \"account\"",
+                    self.time_zone
+                ),
+            ));
+        }
+        AppError::check(problems)?;
+        cron.map_err(|e| AppError::Internal(e.to_string()))
+    }
+}
+
+/// The zones the schedule's times are read in: its own, or every account's.
+async fn zones(inv: &Invoicing, time_zone: &str) -> AppResult<Vec<Tz>> {
+    if time_zone != ACCOUNT_ZONE {
+        return Ok(vec![
+            Tz::from_str(time_zone).map_err(|e| AppError::Internal(e.to_string()))?
+        ]);
+    }
+    let rows = sqlx::query("SELECT DISTINCT time_zone FROM billing_accounts")
+        .fetch_all(&inv.db.pool)
+        .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let zone: String = r.try_get("time_zone")?;
+        out.extend(Tz::from_str(&zone).ok());
+    }
+    if out.is_empty() {
+        out.push(Tz::UTC);
+    }
+    Ok(out)
+}
+
+/// The first occurrence after `after` in any of `zones`.
+fn next_occurrence(cron: &Schedule, zones: &[Tz], after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    zones
+        .iter()
+        .filter_map(|z| cron.after(&after.with_timezone(z)).next())
+        .map(|t| t.with_timezone(&Utc))
+        .min()
+}
+
+/// The zones among `zones` for which `at` is an occurrence.
+fn zones_at(cron: &Schedule, zones: &[Tz], at: DateTime<Utc>) -> Vec<String> {
+    let before = at - Duration::seconds(1);
+    zones
+        .iter()
+        .filter(|z| {
+            cron.after(&before.with_timezone(*z))
+                .next()
+                .map(|t| t.with_timezone(&Utc))
+                == Some(at)
+        })
+        .map(|z| z.name().to_string())
+        .collect()
+}
+
+fn ms_to_utc(ms: i64) -> AppResult<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| AppError::Internal(format!("bad instant {ms}")))
+}
+
+/// Stores a schedule and starts its first occurrence.
+pub async fn add(app: &App, new: &NewSchedule) -> AppResult<ScheduleView> {
+    let cron = new.validate()?;
+    let zones = zones(&app.invoicing, &new.time_zone).await?;
+    let next = next_occurrence(&cron, &zones, app.clock.now()).ok_or_else(|| {
+        AppError::field("cron", "cron", format!("{:?} never occurs again", new.cron))
+    })?;
+    let mut tx = app.db.begin_write().await?;
+    let added = sqlx::query(
+        "INSERT INTO billing_schedules (name, cron, time_zone, next_due, updated_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(new.name.clone())
+    .bind(new.cron.clone())
+    .bind(new.time_zone.clone())
+    .bind(next.timestamp_millis())
+    .bind(app.clock.now_ms())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    if added == 0 {
+        return Err(AppError::Conflict(format!(
+            "schedule {} already exists",
+            new.name
+        )));
+    }
+    ensure_instances(app).await?;
+    get(app, &new.name).await
+}
+
+fn view(r: &sqlx::any::AnyRow) -> AppResult<ScheduleView> {
+    Ok(ScheduleView {
+        name: r.try_get("name")?,
+        cron: r.try_get("cron")?,
+        time_zone: r.try_get("time_zone")?,
+        next_due: ms_to_utc(r.try_get("next_due")?)?,
+        instance_id: r.try_get("instance_id")?,
+    })
+}
+
+/// Every schedule, by name.
+pub async fn list(app: &App) -> AppResult<Vec<ScheduleView>> {
+    let rows = sqlx::query(
+        "SELECT name, cron, time_zone, next_due, instance_id FROM billing_schedules ORDER BY name",
+    )
+    .fetch_all(&app.db.pool)
+    .await?;
+    rows.iter().map(view).collect()
+}
+
+/// One schedule.
+pub async fn get(app: &App, name: &str) -> AppResult<ScheduleView> {
+    let row = sqlx::query(
+        "SELECT name, cron, time_zone, next_due, instance_id FROM billing_schedules WHERE name = $1",
+    )
+    .bind(name.to_string())
+    .fetch_optional(&app.db.pool)
+    .await?
+    .ok_or_else(|| AppError::not_found("billing schedule", name))?;
+    view(&row)
+}
+
+/// Removes a schedule; its pending occurrence finds it gone and bills nothing.
+pub async fn remove(app: &App, name: &str) -> AppResult<()> {
+    let mut tx = app.db.begin_write().await?;
+    let n = sqlx::query("DELETE FROM billing_schedules WHERE name = $1")
+        .bind(name.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    if n == 0 {
+        return Err(AppError::not_found("billing schedule", name));
+    }
+    Ok(())
+}
+
+/// Starts the pending occurrence of every schedule that has none; returns how many started.
+pub async fn ensure_instances(app: &App) -> AppResult<usize> {
+    let rows =
+        sqlx::query("SELECT name, next_due FROM billing_schedules WHERE instance_id IS NULL")
+            .fetch_all(&app.db.pool)
+            .await?;
+    let mut started = 0;
+    for r in &rows {
+        let name: String = r.try_get("name")?;
+        let due: i64 = r.try_get("next_due")?;
+        let due_at = ms_to_utc(due)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut tx = app.db.begin_write().await?;
+        let input = json!({ "schedule": name, "due_at": due_at });
+        let key = format!("billing-schedule:{name}");
+        let id = app
+            .engine
+            .start_in(&mut tx, WORKFLOW, input, Some(&key))
+            .await?;
+        let claimed = sqlx::query(
+            "UPDATE billing_schedules SET instance_id = $1 WHERE name = $2 \
+             AND instance_id IS NULL AND next_due = $3",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(due)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 1 {
+            tx.commit().await?;
+            started += 1;
+        }
+    }
+    if started > 0 {
+        app.engine.wake();
+    }
+    Ok(started)
+}
+
+/// Keeps every schedule's next occurrence started, checking every `every`, until aborted.
+pub fn spawn_scheduler(app: App, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = ensure_instances(&app).await {
+                tracing::warn!(error = %e, "billing scheduler");
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
+/// Registers the handler that bills one occurrence.
+pub fn register(inv: &Invoicing, handlers: &mut Handlers) {
+    let inv = inv.clone();
+    handlers.register(HANDLER, move |ctx| {
+        let inv = inv.clone();
+        async move { occurrence(&inv, ctx).await }
+    });
+}
+
+fn handler_error(e: AppError) -> HandlerError {
+    if e.is_transient() {
+        HandlerError::Retryable(e.to_string())
+    } else {
+        HandlerError::Fatal(e.to_string())
+    }
+}
+
+async fn occurrence(inv: &Invoicing, ctx: TaskContext) -> HandlerResult {
+    let name = ctx
+        .input
+        .get("schedule")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let due: DateTime<Utc> = ctx
+        .input
+        .get("due_at")
+        .and_then(|v| v.as_str())
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| HandlerError::Fatal("the occurrence has no due_at".into()))?;
+    let row =
+        sqlx::query("SELECT cron, time_zone, next_due FROM billing_schedules WHERE name = $1")
+            .bind(name.clone())
+            .fetch_optional(&inv.db.pool)
+            .await
+            .map_err(|e| handler_error(e.into()))?;
+    let Some(row) = row else {
+        return Ok(json!({ "skipped": format!("schedule {name} was removed") }));
+    };
+    let text = |c: &str| -> Result<String, HandlerError> {
+        row.try_get(c).map_err(|e| handler_error(e.into()))
+    };
+    let next_due: i64 = row
+        .try_get("next_due")
+        .map_err(|e| handler_error(e.into()))?;
+    if next_due != due.timestamp_millis() {
+        return Ok(json!({ "skipped": "the schedule moved on" }));
+    }
+    let cron =
+        Schedule::from_str(&text("cron")?).map_err(|e| HandlerError::Fatal(e.to_string()))?;
+    let time_zone = text("time_zone")?;
+    let all = zones(inv, &time_zone).await.map_err(handler_error)?;
+    let scope_zones = (time_zone == ACCOUNT_ZONE).then(|| zones_at(&cron, &all, due));
+    let request = RunRequest {
+        scope: RunScope {
+            as_of: AsOf::Instant(due),
+            zones: scope_zones,
+        },
+        dry_run: false,
+        issue: true,
+        trigger: format!("schedule:{name}"),
+    };
+    let run_id = match run(inv, request).await.map_err(handler_error)? {
+        RunOutcome::Stored(id) => id,
+        RunOutcome::Dry { .. } => String::new(),
+    };
+    // Counting on from this occurrence (not from now) catches up every missed one, so a
+    // zone whose local time passed while no node ran is still billed.
+    let next = next_occurrence(&cron, &all, due)
+        .ok_or_else(|| HandlerError::Fatal(format!("schedule {name} never occurs again")))?;
+    let mut tx = inv
+        .db
+        .begin_write()
+        .await
+        .map_err(|e| handler_error(e.into()))?;
+    sqlx::query(
+        "UPDATE billing_schedules SET next_due = $1, instance_id = NULL, updated_at = $2 \
+         WHERE name = $3 AND next_due = $4",
+    )
+    .bind(next.timestamp_millis())
+    .bind(inv.clock.now_ms())
+    .bind(name)
+    .bind(due.timestamp_millis())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| handler_error(e.into()))?;
+    tx.commit().await.map_err(|e| handler_error(e.into()))?;
+    Ok(json!({ "billing_run": run_id, "next_due": next.to_rfc3339() }))
+}

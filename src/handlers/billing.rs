@@ -2,8 +2,8 @@
 //! pinned offering version (one-time charges due on the first invoice, recurring charges from
 //! the activation date), changes a running subscription for a modify item (the old recurring
 //! charges end and the re-priced ones start on the change date, which billing runs prorate),
-//! and ends it for a delete item. Every handler is idempotent per item, and each has a
-//! compensation that removes exactly what it added.
+//! and ends it for a delete item. Dates are the billing account's local dates. Every handler
+//! is idempotent per item, and each has a compensation that removes exactly what it added.
 
 use chrono::NaiveDate;
 use l2c_billing::Currency;
@@ -86,8 +86,38 @@ impl Billing {
         });
     }
 
-    fn today(&self) -> NaiveDate {
-        self.clock.now().date_naive()
+    /// Today in the billing account's time zone: billing dates are the account's local dates.
+    async fn today(
+        &self,
+        conn: &mut AnyConnection,
+        account: &str,
+    ) -> Result<NaiveDate, HandlerError> {
+        let row = sqlx::query("SELECT time_zone FROM billing_accounts WHERE id = $1")
+            .bind(account.to_string())
+            .fetch_optional(conn)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| HandlerError::Fatal(format!("no billing account {account}")))?;
+        let zone: String = row.try_get("time_zone").map_err(db_error)?;
+        let zone: chrono_tz::Tz = zone
+            .parse()
+            .map_err(|e| HandlerError::Fatal(format!("billing account {account}: {e}")))?;
+        Ok(self.clock.now().with_timezone(&zone).date_naive())
+    }
+
+    /// Today for the account `subscription` bills.
+    async fn subscription_today(
+        &self,
+        conn: &mut AnyConnection,
+        subscription: &str,
+    ) -> Result<NaiveDate, HandlerError> {
+        let row = sqlx::query("SELECT billing_account_id FROM subscriptions WHERE id = $1")
+            .bind(subscription.to_string())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        let account: String = row.try_get("billing_account_id").map_err(db_error)?;
+        self.today(conn, &account).await
     }
 
     async fn activate(&self, ctx: TaskContext) -> HandlerResult {
@@ -97,8 +127,10 @@ impl Billing {
         let quote: Quote =
             serde_json::from_value(input.get("quote").cloned().unwrap_or(Value::Null))
                 .map_err(|e| HandlerError::Fatal(format!("the item's quote: {e}")))?;
-        let today = self.today();
         let mut tx = self.db.begin_write().await.map_err(db_error)?;
+        let today = self
+            .today(&mut tx, field(input, "/billing_account")?)
+            .await?;
         let existing = subscription_of(&mut tx, &product).await?;
         let subscription = match existing {
             Some(id) => id,
@@ -177,7 +209,6 @@ impl Billing {
         let input = &ctx.input;
         let (order_id, item_id) = item_ids(input)?;
         let product = field(input, "/product/id")?.to_string();
-        let today = self.today();
         let by = format!("{order_id}/{item_id}");
         let mut tx = self.db.begin_write().await.map_err(db_error)?;
         let Some(subscription) = subscription_of(&mut tx, &product).await? else {
@@ -185,6 +216,7 @@ impl Billing {
                 "product {product} has no subscription"
             )));
         };
+        let today = self.subscription_today(&mut tx, &subscription).await?;
         let quote = self.reprice(&mut tx, &product, input).await?;
         sqlx::query(
             "UPDATE subscription_charges SET effective_to = $1, ended_by = $2 \
@@ -257,11 +289,11 @@ impl Billing {
     async fn end(&self, ctx: TaskContext) -> HandlerResult {
         let (order_id, item_id) = item_ids(&ctx.input)?;
         let product = field(&ctx.input, "/product/id")?.to_string();
-        let today = self.today();
         let mut tx = self.db.begin_write().await.map_err(db_error)?;
         let Some(subscription) = subscription_of(&mut tx, &product).await? else {
             return Ok(json!({ "billing_ended": false }));
         };
+        let today = self.subscription_today(&mut tx, &subscription).await?;
         sqlx::query("UPDATE subscriptions SET status = 'ended', end_date = $1, updated_at = $2 WHERE id = $3 AND status = 'active'")
             .bind(today.to_string())
             .bind(self.clock.now_ms())

@@ -191,6 +191,48 @@ async fn the_access_matrix(backend: Backend) {
             json!(null),
             [200, 200, 200, 200, 200, 200, 200],
         ),
+        (
+            "GET",
+            "/api/v1/billing-runs".into(),
+            json!(null),
+            [403, 403, 403, 403, 403, 200, 200],
+        ),
+        (
+            "POST",
+            "/api/v1/billing-runs".into(),
+            json!({"dry_run": true}),
+            [403, 403, 403, 403, 403, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/billing-runs/nope".into(),
+            json!(null),
+            [403, 403, 403, 403, 403, 404, 404],
+        ),
+        (
+            "GET",
+            "/api/v1/invoices".into(),
+            json!(null),
+            [200, 200, 403, 403, 403, 200, 200],
+        ),
+        (
+            "POST",
+            "/api/v1/invoices/nope/credit-note".into(),
+            json!(null),
+            [403, 403, 403, 403, 403, 404, 404],
+        ),
+        (
+            "GET",
+            "/api/v1/billing-schedules".into(),
+            json!(null),
+            [403, 403, 403, 403, 403, 200, 200],
+        ),
+        (
+            "POST",
+            "/api/v1/billing-schedules".into(),
+            json!({}),
+            [403, 403, 403, 403, 403, 422, 422],
+        ),
         // Last: nina's approval decides the task; after it only the admin still sees it.
         (
             "POST",

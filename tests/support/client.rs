@@ -12,6 +12,8 @@ pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub content_type: String,
+    /// The body as text (for CSV and XML answers).
+    pub text: String,
 }
 
 /// The running server with its world.
@@ -66,6 +68,7 @@ impl Api {
             status,
             body,
             content_type,
+            text,
         }
     }
 

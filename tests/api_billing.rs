@@ -1,0 +1,214 @@
+//! Billing over HTTP, after a real order: the WAN link is delivered through its workflow,
+//! finance runs billing, the requester sees the issued invoice (and nobody else's), finance
+//! exports the run, and bad requests get problems with their field paths.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::client::Api;
+use support::{world, Backend};
+
+scenarios!(
+    an_order_is_billed_over_http,
+    bad_billing_requests_are_problems
+);
+
+async fn start(backend: Backend) -> Option<Api> {
+    Some(Api::start(world(backend).await?).await)
+}
+
+async fn deliver(api: &Api) {
+    let order = json!({"billing_account": "ACME-EUR", "items": [{"action": "add",
+        "offering": "wan-link", "characteristics": {"bandwidth_mbps": 100,
+        "a_end_site": "FRA-001", "b_end_site": "MUC-002"}}]});
+    let placed = api.post("rita", "/api/v1/orders", order).await;
+    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    for (user, group, action, body) in [
+        ("nina", "network-engineering", "approve", json!({})),
+        (
+            "fred",
+            "field-engineers",
+            "complete",
+            json!({"data": {"cpe_serial": "C1"}}),
+        ),
+    ] {
+        let task = api.task(user, group).await;
+        let id = task["id"].as_str().expect("task");
+        let r = api
+            .post(user, &format!("/api/v1/tasks/{id}/{action}"), body)
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let id = placed.body["id"].as_str().expect("id");
+    api.order_state("rita", id, "completed").await;
+}
+
+async fn an_order_is_billed_over_http(backend: Backend) {
+    let Some(api) = start(backend).await else {
+        return;
+    };
+    deliver(&api).await;
+    let dry = api
+        .post("fay", "/api/v1/billing-runs", json!({"dry_run": true}))
+        .await;
+    assert_eq!(dry.status, 200, "{:?}", dry.body);
+    assert_eq!(dry.body["invoices"].as_array().map(Vec::len), Some(1));
+    let run = api.post("fay", "/api/v1/billing-runs", json!({})).await;
+    assert_eq!(run.status, 201, "{:?}", run.body);
+    assert_eq!(
+        (run.body["invoices"].as_i64(), run.body["status"].as_str()),
+        (Some(1), Some("completed"))
+    );
+    let totals = &run.body["totals"][0];
+    assert_eq!(
+        (totals["currency"].as_str(), totals["kind"].as_str()),
+        (Some("EUR"), Some("invoice"))
+    );
+    let run_id = run.body["id"].as_str().expect("run id").to_string();
+    let again = api.post("fay", "/api/v1/billing-runs", json!({})).await;
+    assert_eq!(
+        again.body["invoices"], 0,
+        "a repeated run bills nothing: {:?}",
+        again.body
+    );
+
+    let mine = api.ok("rita", "/api/v1/invoices").await;
+    let invoice = mine[0].clone();
+    assert_eq!(mine.as_array().map(Vec::len), Some(1));
+    assert_eq!(invoice["billing_account"], "ACME-EUR");
+    assert_eq!(invoice["status"], "issued");
+    let number = invoice["number"].as_str().expect("number");
+    assert!(number.starts_with("INV-"), "{number}");
+    let id = invoice["id"].as_str().expect("id");
+    let detail = api.ok("rita", &format!("/api/v1/invoices/{id}")).await;
+    let lines = detail["document"]["invoice"]["lines"]
+        .as_array()
+        .expect("lines");
+    let nets: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["net"]["amount"].as_str())
+        .collect();
+    assert!(
+        nets.contains(&"1500.00"),
+        "the one-time installation fee: {lines:?}"
+    );
+    assert_eq!(
+        detail["document"]["invoice"]["totals"]["payable"]["amount"],
+        invoice["payable"]
+    );
+    // Another customer sees neither the list entry nor the invoice.
+    assert_eq!(api.ok("gus", "/api/v1/invoices").await, json!([]));
+    assert_eq!(
+        api.get("gus", &format!("/api/v1/invoices/{id}"))
+            .await
+            .status,
+        404
+    );
+
+    let csv = api
+        .get(
+            "fay",
+            &format!("/api/v1/billing-runs/{run_id}/export?format=csv"),
+        )
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.content_type.starts_with("text/csv"),
+        "{}",
+        csv.content_type
+    );
+    let rows: Vec<&str> = csv.text.lines().collect();
+    assert!(rows[0].starts_with("invoice_number,document_kind,status,issue_date"));
+    assert_eq!(rows.len(), 1 + lines.len(), "{}", csv.text);
+    assert!(rows[1].starts_with(number));
+    let json = api
+        .get(
+            "fay",
+            &format!("/api/v1/billing-runs/{run_id}/export?format=json"),
+        )
+        .await;
+    assert_eq!(json.body["invoices"][0]["number"], number);
+    // ACME-EUR has no buyer party: a UBL document would lack mandatory fields.
+    let ubl = api
+        .get(
+            "fay",
+            &format!("/api/v1/billing-runs/{run_id}/export?format=ubl"),
+        )
+        .await;
+    assert_eq!(ubl.status, 422, "{:?}", ubl.body);
+    assert_eq!(ubl.body["errors"][0]["path"], "format");
+    let single = api.get("rita", &format!("/api/v1/invoices/{id}/ubl")).await;
+    assert_eq!(single.status, 422, "{:?}", single.body);
+    let paths: Vec<&str> = single.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert!(paths.contains(&"buyer.street"), "{paths:?}");
+
+    let credit = api
+        .post(
+            "fay",
+            &format!("/api/v1/invoices/{id}/credit-note"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(credit.status, 201, "{:?}", credit.body);
+    assert_eq!(credit.body["kind"], "credit_note");
+    let twice = api
+        .post(
+            "fay",
+            &format!("/api/v1/invoices/{id}/credit-note"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(twice.status, 409);
+    api.stop().await;
+}
+
+async fn bad_billing_requests_are_problems(backend: Backend) {
+    let Some(api) = start(backend).await else {
+        return;
+    };
+    let bad_date = api
+        .post("fay", "/api/v1/billing-runs", json!({"date": "2026-02-30"}))
+        .await;
+    assert_eq!(bad_date.status, 422, "{:?}", bad_date.body);
+    let unknown = api
+        .post("fay", "/api/v1/billing-runs", json!({"when": "now"}))
+        .await;
+    assert_eq!(unknown.status, 422, "{:?}", unknown.body);
+    let schedule = api
+        .post(
+            "fay",
+            "/api/v1/billing-schedules",
+            json!({"name": "bad name", "cron": "every day", "time_zone": "Mars/Base"}),
+        )
+        .await;
+    assert_eq!(schedule.status, 422);
+    let paths: Vec<&str> = schedule.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["name", "cron", "time_zone"]);
+    let format = api
+        .get("fay", "/api/v1/billing-runs/x/export?format=pdf")
+        .await;
+    assert_eq!(format.status, 400, "{:?}", format.body);
+    let account = api
+        .post(
+            "ada",
+            "/api/v1/billing-accounts",
+            json!({"id": "X", "customer_account": "ACME", "name": "X",
+            "currency": "EUR", "cycle_day": 1, "time_zone": "UTC", "payment_terms_days": 30,
+            "invoice_series": "inv", "tax": {"category": "S", "percent": "0"},
+            "buyer": {"name": "", "street": "s", "city": "c", "postcode": "p", "country": "Germany",
+                "endpoint_scheme": "0088", "endpoint_id": "1"}}),
+        )
+        .await;
+    assert_eq!(account.status, 422, "{:?}", account.body);
+    api.stop().await;
+}

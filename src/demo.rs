@@ -3,9 +3,11 @@
 //! people involved: a requester orders a WAN link and a LAN setup, approvers and field
 //! engineers work their queues (the clock moves two days so an SLA reminder fires), a
 //! commercial approver rejects an oversized order with a reason, the running link is upgraded,
-//! and each order's timeline and the resulting subscriptions are printed.
+//! and each order's timeline and the resulting subscriptions are printed. Finance then runs
+//! billing on the first of the next month and the invoice is printed.
 
 use anyhow::{bail, Context, Result};
+use chrono::Datelike;
 use l2c::app::{App, AppOptions};
 use l2c::auth::{NewUser, Role};
 use l2c::server::Server;
@@ -44,6 +46,7 @@ impl As {
 
 struct Desk {
     admin: As,
+    fay: As,
     rita: As,
     sam: As,
     nina: As,
@@ -75,6 +78,7 @@ pub async fn run() -> Result<()> {
     println!("\n6. Rita's products and subscriptions");
     print_products(&desk.rita.get("/api/v1/products").await?);
     print_subscriptions(&desk.rita.get("/api/v1/subscriptions").await?);
+    bill(&desk).await?;
     println!("\nAPI docs: `l2c serve` then http://127.0.0.1:8080/api/docs");
     server.shutdown().await
 }
@@ -179,7 +183,10 @@ async fn set_up(app: &App, base: &str) -> Result<Desk> {
         .post(
             "/api/v1/billing-accounts",
             json!({"id": "ACME-EUR", "customer_account": "ACME", "name": "ACME GmbH (EUR)",
-        "currency": "EUR", "cycle_day": 1, "time_zone": "Europe/Berlin", "payment_terms_days": 30}),
+        "currency": "EUR", "cycle_day": 1, "time_zone": "Europe/Berlin", "payment_terms_days": 30,
+        "buyer": {"name": "ACME GmbH", "street": "Hauptstrasse 5", "city": "Frankfurt am Main",
+            "postcode": "60311", "country": "DE", "vat_id": "DE123456789",
+            "endpoint_scheme": "9930", "endpoint_id": "DE123456789"}}),
         )
         .await?;
     println!(
@@ -191,6 +198,7 @@ async fn set_up(app: &App, base: &str) -> Result<Desk> {
         ("sam", "approver", None, Some("sales-managers")),
         ("nina", "approver", None, Some("network-engineering")),
         ("fred", "engineer", None, Some("field-engineers")),
+        ("fay", "finance", None, None),
     ] {
         let body = json!({"name": name, "role": role, "account": account, "groups": group.into_iter().collect::<Vec<_>>()});
         let created = admin.post("/api/v1/users", body).await?;
@@ -207,6 +215,7 @@ async fn set_up(app: &App, base: &str) -> Result<Desk> {
         sam: next(),
         nina: next(),
         fred: next(),
+        fay: next(),
         admin,
     })
 }
@@ -378,4 +387,103 @@ fn print_subscriptions(subs: &Value) {
             );
         }
     }
+}
+
+/// Finance runs billing on the first of the next month and prints the invoice.
+async fn bill(desk: &Desk) -> Result<()> {
+    let clock = desk.admin.get("/api/v1/sandbox/clock").await?;
+    let today = clock["now"]
+        .as_str()
+        .and_then(|t| t.get(..10))
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .context("the sandbox clock's date")?;
+    let first = today
+        .with_day(1)
+        .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+        .context("the next month")?;
+    println!("\n7. Finance (fay) runs billing for {first}");
+    let run = desk
+        .fay
+        .post("/api/v1/billing-runs", json!({ "date": first.to_string() }))
+        .await?;
+    println!(
+        "   run {}: {} account(s), {} invoice(s), {} line(s)",
+        short(&run["id"]),
+        run["accounts"],
+        run["invoices"],
+        run["lines"]
+    );
+    let invoices = desk.rita.get("/api/v1/invoices").await?;
+    for i in invoices.as_array().into_iter().flatten() {
+        let id = i["id"].as_str().unwrap_or_default();
+        print_invoice(&desk.rita.get(&format!("/api/v1/invoices/{id}")).await?);
+        println!(
+            "   as a Peppol BIS 3.0 e-invoice: GET /api/v1/invoices/{}/ubl",
+            short(&i["id"])
+        );
+    }
+    Ok(())
+}
+
+fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+fn print_invoice(detail: &Value) {
+    let doc = &detail["document"];
+    println!(
+        "\n   Invoice {}  issued {}  due {}  to {} ({})",
+        text(detail, "/number"),
+        text(detail, "/issue_date"),
+        text(detail, "/due_date"),
+        text(doc, "/buyer/name"),
+        text(doc, "/buyer_reference")
+    );
+    for l in doc["invoice"]["lines"].as_array().into_iter().flatten() {
+        let last_day = l["period"]["end"]
+            .as_str()
+            .and_then(|e| chrono::NaiveDate::parse_from_str(e, "%Y-%m-%d").ok())
+            .and_then(|e| e.pred_opt());
+        let period = match (l["period"]["start"].as_str(), last_day) {
+            (Some(s), Some(e)) => format!("{s}..{e}"),
+            _ => "once".to_string(),
+        };
+        // The description ends with the product's id; its last 8 characters tell them apart.
+        let description = l["description"].as_str().unwrap_or("?");
+        let short_description = match description.rsplit_once(' ') {
+            Some((head, id)) if id.len() > 9 => {
+                format!("{head} {})", &id[id.len().saturating_sub(9)..id.len() - 1])
+            }
+            _ => description.to_string(),
+        };
+        println!(
+            "     {:50} {:22} {:>3} x {:>8} = {:>8}",
+            short_description,
+            period,
+            l["quantity"].as_str().unwrap_or("?"),
+            text(l, "/unit_price/amount"),
+            text(l, "/net/amount")
+        );
+    }
+    for t in doc["invoice"]["tax_subtotals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        println!(
+            "     VAT {} {}% on {:>9} = {:>9}",
+            text(t, "/rate/category"),
+            text(t, "/rate/percent"),
+            text(t, "/taxable/amount"),
+            text(t, "/tax/amount")
+        );
+    }
+    let totals = &doc["invoice"]["totals"];
+    println!(
+        "     net {}  VAT {}  payable {} {}",
+        text(totals, "/tax_exclusive/amount"),
+        text(totals, "/tax_total/amount"),
+        text(totals, "/payable/amount"),
+        text(detail, "/currency")
+    );
 }

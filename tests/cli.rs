@@ -106,6 +106,9 @@ fn demo_walks_orders_through_the_desk() {
         "\"bandwidth_mbps\":1000",
         "Monthly service                  450.00 monthly",
         "Monthly service                 1290.00 monthly",
+        "7. Finance (fay) runs billing for ",
+        "Invoice INV-",
+        "VAT S 19% on",
     ] {
         assert!(stdout.contains(needle), "{needle} in {stdout}");
     }
@@ -118,7 +121,7 @@ fn workflow_check_accepts_the_shipped_directory_and_a_fixture_set() {
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
-        lines[0], "workflows: OK, 6 definitions, 7 groups",
+        lines[0], "workflows: OK, 7 definitions, 7 groups",
         "{stdout}"
     );
     let names: Vec<&str> = lines[1..]
@@ -129,6 +132,7 @@ fn workflow_check_accepts_the_shipped_directory_and_a_fixture_set() {
         names,
         [
             "bandwidth-upgrade",
+            "billing-schedule",
             "disconnect",
             "lan-setup",
             "network-element-replacement",

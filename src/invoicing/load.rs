@@ -236,7 +236,7 @@ fn charge_term(r: &AnyRow, w: &AccountWork, settings: &BillingSettings) -> AppRe
         .unwrap_or(settings.default_tax);
     Ok(ChargeTerm {
         key: format!("{subscription}/{order}/{item}/{price}"),
-        description: format!("{name} ({product})"),
+        description: format!("{name} ({offering} {product})"),
         subscription,
         kind: charge_kind(&kind, period.as_deref())?,
         unit_price: money(&unit, w.currency)?,

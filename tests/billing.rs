@@ -742,3 +742,102 @@ async fn a_cron_schedule_bills_each_zone_at_its_local_time_once(backend: Backend
     let next = schedule::get(&w.app, "nightly").await.expect("schedule");
     assert_eq!(next.next_due.to_rfc3339(), "2027-02-01T01:00:00+00:00");
 }
+
+/// Many accounts, each with one monthly port, written in one transaction.
+async fn many_accounts(app: &App, n: usize) {
+    for i in 0..n {
+        account(app, &format!("K{i:05}"), 1, "Europe/Berlin", "EUR").await;
+    }
+    let mut tx = app.db.begin_write().await.expect("tx");
+    for i in 0..n {
+        sqlx::query(
+            "INSERT INTO subscriptions (id, billing_account_id, product_id, offering, version, \
+             currency, start_date, status, created_at, updated_at) \
+             VALUES ($1, $2, $1, 'wan-link', 1, 'EUR', '2026-03-01', 'active', 0, 0)",
+        )
+        .bind(format!("KS{i:05}"))
+        .bind(format!("K{i:05}"))
+        .execute(&mut *tx)
+        .await
+        .expect("subscription");
+        sqlx::query(
+            "INSERT INTO subscription_charges (subscription_id, order_id, item_id, price_id, name, \
+             kind, period, unit_amount, units, amount, effective_from) VALUES ($1, 'O', 'I', 'port', \
+             'port fee', 'recurring', 'monthly', '10.00', 1, '10.00', '2026-03-01')",
+        )
+        .bind(format!("KS{i:05}"))
+        .execute(&mut *tx)
+        .await
+        .expect("charge");
+    }
+    tx.commit().await.expect("commit");
+}
+
+/// The real thing: `l2c billing run` is killed (SIGKILL) in the middle of a run and started
+/// again; the result equals an uninterrupted run's, numbers included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_billing_process_resumes_to_the_same_invoices() {
+    const ACCOUNTS: usize = 1500;
+    let Some(w) = open(Backend::Sqlite, 1).await else {
+        return;
+    };
+    many_accounts(&w.app, ACCOUNTS).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("l2c.toml");
+    std::fs::write(&config, "[billing]\naccounts_per_chunk = 1\n").expect("config");
+    let cli = |url: &str| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_l2c"));
+        c.args([
+            "billing",
+            "run",
+            "--date",
+            "2026-03-01",
+            "--database-url",
+            url,
+            "--config",
+        ])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        c
+    };
+    let mut child = cli(&w.url).spawn().expect("l2c billing run");
+    let started = std::time::Instant::now();
+    loop {
+        let n = all_invoices(&w.app).await.len();
+        if n >= 20 {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the run wrote {n} invoices in a minute"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    let runs = read::runs(&w.app.db, 10).await.expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, "running", "killed mid-run");
+    assert!(
+        (runs[0].invoices as usize) < ACCOUNTS,
+        "the kill came before the end: {} invoices",
+        runs[0].invoices
+    );
+    let status = cli(&w.url).status().expect("second run");
+    assert!(status.success());
+    let runs = read::runs(&w.app.db, 10).await.expect("runs");
+    assert_eq!(runs.len(), 1, "resumed, not restarted");
+    assert_eq!(
+        (runs[0].status.as_str(), runs[0].invoices as usize),
+        ("completed", ACCOUNTS)
+    );
+    let killed = snapshot(&w.app).await;
+
+    let Some(u) = open(Backend::Sqlite, 1).await else {
+        return;
+    };
+    many_accounts(&u.app, ACCOUNTS).await;
+    run_on(&u.app, "2026-03-01").await;
+    assert_eq!(killed, snapshot(&u.app).await);
+}

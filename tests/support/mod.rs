@@ -29,6 +29,8 @@ pub struct World {
     pub ada: User,
     /// Every user's bearer token, by user name.
     pub tokens: std::collections::HashMap<String, String>,
+    /// The database URL (for a second process on the same database).
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -80,7 +82,7 @@ pub async fn world_opts(
     configure: impl FnOnce(&mut AppOptions),
 ) -> Option<World> {
     let (url, dir) = database_url(backend).await?;
-    let mut options = AppOptions::new(url);
+    let mut options = AppOptions::new(url.clone());
     configure(&mut options);
     options.sandbox = true;
     options.engine.poll_interval = Duration::from_millis(20);
@@ -137,6 +139,7 @@ pub async fn world_opts(
         fred,
         ada,
         tokens,
+        url,
         _dir: dir,
     })
 }

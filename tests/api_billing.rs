@@ -147,6 +147,10 @@ async fn an_order_is_billed_over_http(backend: Backend) {
         .collect();
     assert!(paths.contains(&"buyer.street"), "{paths:?}");
 
+    let by_number = api
+        .get("rita", &format!("/api/v1/invoices?number={number}"))
+        .await;
+    assert_eq!(by_number.body[0]["id"], id);
     let credit = api
         .post(
             "fay",

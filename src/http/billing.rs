@@ -214,6 +214,9 @@ pub async fn export_run(
     read::run(&state.app.db, &id).await?;
     if query.format == Format::Ubl {
         export::check_ubl_ready(&state.app.db, &id, query.invoice.as_deref()).await?;
+        if let Some(number) = &query.invoice {
+            return single_ubl(&state, &id, number).await;
+        }
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<export::Chunk>(4);
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<()>();
@@ -256,6 +259,37 @@ pub async fn export_run(
         .into_response())
 }
 
+/// One document of a run, by number, as a bare UBL XML document.
+async fn single_ubl(state: &ApiState, run_id: &str, number: &str) -> ApiResult<Response> {
+    let filter = InvoiceFilter {
+        run: Some(run_id.to_string()),
+        number: Some(number.to_string()),
+        ..Default::default()
+    };
+    let found = read::invoices(&state.app.db, &filter, 1)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::not_found("invoice", number))?;
+    let (_, document) =
+        read::document_of(&state.app.db, &state.app.settings.billing, &found.id).await?;
+    ubl_response(&document)
+}
+
+fn ubl_response(document: &l2c_billing::IssuedDocument) -> ApiResult<Response> {
+    let problems = document.problems();
+    if !problems.is_empty() {
+        let list = problems
+            .into_iter()
+            .map(|(path, rule)| crate::error::problem(path, "en16931", rule))
+            .collect();
+        return Err(AppError::Validation(list).into());
+    }
+    let xml = l2c_billing::ubl::write(document, Vec::new())
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/xml")], xml).into_response())
+}
+
 /// Which invoices to list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -266,6 +300,9 @@ pub struct InvoiceQuery {
     /// Only this billing account's.
     #[serde(default)]
     pub account: Option<String>,
+    /// Only the one with this number.
+    #[serde(default)]
+    pub number: Option<String>,
 }
 
 /// The billing accounts a requester may see invoices of; `None` for finance and admins.
@@ -301,6 +338,7 @@ pub async fn list_invoices(
         issued_only: user.role == Role::Requester,
         run: query.run,
         accounts,
+        number: query.number,
     };
     Ok(Json(read::invoices(&state.app.db, &filter, 10_000).await?))
 }
@@ -365,17 +403,7 @@ pub async fn invoice_ubl(
         ))
         .into());
     }
-    let problems = detail.document.problems();
-    if !problems.is_empty() {
-        let list = problems
-            .into_iter()
-            .map(|(path, rule)| crate::error::problem(path, "en16931", rule))
-            .collect();
-        return Err(AppError::Validation(list).into());
-    }
-    let xml = l2c_billing::ubl::write(&detail.document, Vec::new())
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, "application/xml")], xml).into_response())
+    ubl_response(&detail.document)
 }
 
 /// Voids a draft.

@@ -191,6 +191,8 @@ pub struct InvoiceFilter {
     pub accounts: Option<Vec<String>>,
     /// Issued ones only.
     pub issued_only: bool,
+    /// The one with this number.
+    pub number: Option<String>,
 }
 
 /// Invoices matching `filter`, by number then creation, at most `limit`.
@@ -212,6 +214,10 @@ pub async fn invoices(db: &Db, filter: &InvoiceFilter, limit: i64) -> AppResult<
         ));
         n += accounts.len();
     }
+    if filter.number.is_some() {
+        sql.push_str(&format!(" AND number = {}", backend.param(n)));
+        n += 1;
+    }
     if filter.issued_only {
         sql.push_str(" AND status = 'issued'");
     }
@@ -225,6 +231,9 @@ pub async fn invoices(db: &Db, filter: &InvoiceFilter, limit: i64) -> AppResult<
     }
     for a in filter.accounts.iter().flatten() {
         q = q.bind(a.clone());
+    }
+    if let Some(number) = &filter.number {
+        q = q.bind(number.clone());
     }
     let rows = q.bind(limit).fetch_all(&db.pool).await?;
     rows.iter().map(invoice_from_row).collect()

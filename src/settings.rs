@@ -230,4 +230,36 @@ timeout = "soon"
         );
         assert!(Settings::from_toml("x", "unknown = 1").is_err());
     }
+
+    #[test]
+    fn billing_settings_are_read_and_checked() {
+        let text = r#"
+[billing]
+rounding = "half_even"
+accounts_per_chunk = 50
+default_tax = { category = "S", percent = "7" }
+[billing.seller]
+name = "Example Networks GmbH"
+street = "Hauptstrasse 1"
+city = "Berlin"
+postcode = "10115"
+country = "DE"
+vat_id = "DE123456789"
+endpoint_scheme = "9930"
+endpoint_id = "DE123456789"
+"#;
+        let s = Settings::from_toml("l2c.toml", text).expect("billing settings");
+        assert_eq!(s.billing.rounding, Rounding::HalfEven);
+        assert_eq!(s.billing.default_tax.percent(), Decimal::from(7));
+        assert_eq!(s.billing.seller.name, "Example Networks GmbH");
+        let bad = text.replace("country = \"DE\"", "country = \"Germany\"");
+        let bad = bad.replace("accounts_per_chunk = 50", "accounts_per_chunk = 0");
+        let Err(AppError::Validation(p)) = Settings::from_toml("l2c.toml", &bad) else {
+            panic!("a bad seller is refused");
+        };
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["billing.seller.country", "billing.accounts_per_chunk"]);
+        let zero = text.replace("percent = \"7\"", "percent = \"0\"");
+        assert!(Settings::from_toml("l2c.toml", &zero).is_err(), "S at 0% breaks BR-S-05");
+    }
 }

@@ -258,8 +258,14 @@ endpoint_id = "DE123456789"
             panic!("a bad seller is refused");
         };
         let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(paths, ["billing.seller.country", "billing.accounts_per_chunk"]);
+        assert_eq!(
+            paths,
+            ["billing.seller.country", "billing.accounts_per_chunk"]
+        );
         let zero = text.replace("percent = \"7\"", "percent = \"0\"");
-        assert!(Settings::from_toml("l2c.toml", &zero).is_err(), "S at 0% breaks BR-S-05");
+        assert!(
+            Settings::from_toml("l2c.toml", &zero).is_err(),
+            "S at 0% breaks BR-S-05"
+        );
     }
 }

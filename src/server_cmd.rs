@@ -46,25 +46,30 @@ impl DbArgs {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Registers for SIGINT and SIGTERM now, and resolves when one arrives. Registering before
+/// the "running" line is printed matters: a signal sent right after it must not find the
+/// default action (which kills the process) still in place.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        match (term, int) {
+            (Some(mut term), Some(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 /// `l2c serve`.
@@ -72,6 +77,7 @@ pub async fn serve(db: &DbArgs, listen: SocketAddr, sandbox: bool) -> Result<()>
     let app = db.open(sandbox).await?;
     let workers = app.settings.workers;
     let server = Server::start(app, listen, workers).await?;
+    let stop = shutdown_signal();
     tracing::info!(
         addr = %server.addr,
         database = %redact(&db.database_url),
@@ -85,7 +91,7 @@ pub async fn serve(db: &DbArgs, listen: SocketAddr, sandbox: bool) -> Result<()>
         redact(&db.database_url),
         if sandbox { ", sandbox clock" } else { "" }
     );
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     server.shutdown().await
 }
@@ -94,8 +100,9 @@ pub async fn serve(db: &DbArgs, listen: SocketAddr, sandbox: bool) -> Result<()>
 pub async fn worker(db: &DbArgs) -> Result<()> {
     let app = db.open(false).await?;
     let workers = spawn_workers(&app, app.settings.workers);
+    let stop = shutdown_signal();
     println!("l2c worker running ({} workers)", app.settings.workers);
-    shutdown_signal().await;
+    stop.await;
     stop_workers(workers).await
 }
 

@@ -382,14 +382,14 @@ async fn changes_after_invoicing_are_adjusted_on_the_next_invoice(backend: Backe
     lines.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
     let expected = [
         // 10 of June's 30 days: 30.00 for the late CPE; July in full.
-        ("cpe fee (P-LATE)", "1", "10.00"),
-        ("cpe fee (P-LATE)", "1", "30.00"),
+        ("cpe fee (lan-setup P-LATE)", "1", "10.00"),
+        ("cpe fee (lan-setup P-LATE)", "1", "30.00"),
         // Cancelled from June 11: 20 of 30 days of 62.00 back.
-        ("lan fee (P-GONE) (credit)", "-1", "-41.33"),
+        ("lan fee (lan-setup P-GONE) (credit)", "-1", "-41.33"),
         // Upgraded on June 16: 15 days of the old price back, 15 of the new one charged.
-        ("port-100 fee (P-UP) (credit)", "-1", "-150.00"),
-        ("port-200 fee (P-UP)", "1", "225.00"),
-        ("port-200 fee (P-UP)", "1", "450.00"),
+        ("port-100 fee (wan-link P-UP) (credit)", "-1", "-150.00"),
+        ("port-200 fee (wan-link P-UP)", "1", "225.00"),
+        ("port-200 fee (wan-link P-UP)", "1", "450.00"),
     ];
     let expected: Vec<(String, Decimal, Decimal)> = expected
         .iter()

@@ -131,7 +131,12 @@ pub fn rate(
             slot.1.expected = Some(covered);
         }
     }
-    for line in billed {
+    // Periods that start after the rated one are not this invoice's business: a run for an
+    // earlier date must not take back what later invoices billed in advance.
+    for line in billed
+        .iter()
+        .filter(|l| l.charge_period.start() < due.end())
+    {
         let key = (
             line.subscription.as_str(),
             line.key.as_str(),
@@ -156,13 +161,17 @@ pub fn rate(
     let mut out = Vec::new();
     for (charge_period, slot) in slots.values() {
         for (service, diff) in differences(slot) {
-            out.push(price_difference(
-                charge_period,
-                slot,
-                service,
-                diff,
-                rounding,
-            )?);
+            // One line per unit of difference, each for the charge's whole quantity, so every
+            // stored line counts as exactly one coverage when it is read back.
+            for _ in 0..diff.unsigned_abs() {
+                out.push(price_difference(
+                    charge_period,
+                    slot,
+                    service,
+                    diff.signum(),
+                    rounding,
+                )?);
+            }
         }
     }
     out.retain(|l| !l.line.net().amount().is_zero());

@@ -374,6 +374,71 @@ fn a_charge_removed_after_it_was_billed_is_credited_at_the_billed_price() {
     );
 }
 
+#[test]
+fn rating_an_earlier_period_never_takes_back_later_advance_billing() {
+    let mut ledger = Ledger::new(1);
+    let charges = [monthly("port", dec!(31), "2026-11-10", None)];
+    ledger.bill("2026-11-15", &charges);
+    ledger.bill("2026-12-01", &charges);
+    assert!(ledger.bill("2026-10-15", &charges).is_empty());
+}
+
+#[test]
+fn a_difference_of_two_is_stored_as_two_lines_and_billed_once() {
+    let mut ledger = Ledger::new(1);
+    let open = [monthly("port", dec!(31), "2026-01-01", None)];
+    let jan = ledger.bill("2026-01-01", &open);
+    // Cancelled back-dated to January 10, so February credits January 10..31.
+    let ended = [monthly("port", dec!(31), "2026-01-01", Some("2026-01-10"))];
+    let feb = ledger.bill("2026-02-01", &ended);
+    assert_eq!(
+        summary(&feb),
+        [row(
+            "port fee (credit)",
+            "2026-01-10",
+            "2026-02-01",
+            dec!(-1),
+            dec!(-22.00)
+        )]
+    );
+    // The cancellation is undone, and finance credits the January invoice as well.
+    for l in &jan {
+        ledger.billed.push(BilledLine {
+            key: l.key.clone(),
+            subscription: l.subscription.clone(),
+            description: l.line.description().to_string(),
+            kind: l.kind,
+            charge_period: l.charge_period,
+            service: l.service,
+            quantity: -l.line.quantity(),
+            list_price: l.list_price,
+            tax: l.line.tax(),
+        });
+    }
+    let march = ledger.bill("2026-03-01", &open);
+    assert_eq!(
+        summary(&march),
+        [
+            row("port fee", "2026-01-01", "2026-01-10", dec!(1), dec!(9.00)),
+            row("port fee", "2026-01-10", "2026-02-01", dec!(1), dec!(22.00)),
+            row("port fee", "2026-01-10", "2026-02-01", dec!(1), dec!(22.00)),
+            row("port fee", "2026-02-01", "2026-03-01", dec!(1), dec!(31.00)),
+            row("port fee", "2026-03-01", "2026-04-01", dec!(1), dec!(31.00)),
+        ]
+    );
+    let april = ledger.bill("2026-04-01", &open);
+    assert_eq!(
+        summary(&april),
+        [row(
+            "port fee",
+            "2026-04-01",
+            "2026-05-01",
+            dec!(1),
+            dec!(31.00)
+        )]
+    );
+}
+
 /// A charge and when the billing system learns of it and of its end (in periods from the
 /// first), so activations and cancellations can arrive back-dated.
 fn arb_term(i: usize) -> impl Strategy<Value = (ChargeTerm, usize, usize)> {

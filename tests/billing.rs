@@ -34,6 +34,7 @@ scenarios!(
     a_credit_note_corrects_an_invoice_and_the_next_run_bills_again,
     exports_carry_every_line,
     a_cron_schedule_bills_each_zone_at_its_local_time_once,
+    runs_for_two_periods_at_once_bill_each_day_once,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -840,4 +841,36 @@ async fn a_killed_billing_process_resumes_to_the_same_invoices() {
     many_accounts(&u.app, ACCOUNTS).await;
     run_on(&u.app, "2026-03-01").await;
     assert_eq!(killed, snapshot(&u.app).await);
+}
+
+async fn runs_for_two_periods_at_once_bill_each_day_once(backend: Backend) {
+    let Some(w) = open(backend, 2).await else {
+        return;
+    };
+    six_accounts(&w.app).await;
+    let (march, april) = tokio::join!(
+        run(&w.app.invoicing, request(AsOf::Date(d("2026-03-01")))),
+        run(&w.app.invoicing, request(AsOf::Date(d("2026-04-01"))))
+    );
+    march.expect("march");
+    april.expect("april");
+    // Whichever went first, each account is billed March and April once, and the setup once.
+    for n in 0..6 {
+        let account = format!("B{n}");
+        let billed: Decimal = all_invoices(&w.app)
+            .await
+            .iter()
+            .filter(|i| i.billing_account == account)
+            .map(|i| dec(&i.line_net_total))
+            .sum();
+        let setup = if n % 2 == 0 {
+            dec("250")
+        } else {
+            Decimal::ZERO
+        };
+        assert_eq!(billed, Decimal::from(200 * (1 + n)) + setup, "{account}");
+    }
+    // A run for an earlier date after a later one finds nothing due.
+    let id = run_on(&w.app, "2026-03-15").await;
+    assert_eq!(read::run(&w.app.db, &id).await.expect("run").invoices, 0);
 }

@@ -15,7 +15,7 @@ use l2c_engine::db::Backend;
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
 
 /// An account whose period is due, with its charges and billing history.
@@ -51,7 +51,9 @@ fn internal(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(e.to_string())
 }
 
-/// Reads the page of up to `size` accounts after `after`.
+/// Reads the page of up to `size` accounts after `after`. With `lock` (a run's writing
+/// transaction) the accounts' rows are locked first on PostgreSQL, so two runs rating the
+/// same account for different periods take turns and the second sees the first's invoices.
 pub async fn page(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -59,15 +61,25 @@ pub async fn page(
     settings: &BillingSettings,
     after: &str,
     size: usize,
+    lock: bool,
 ) -> AppResult<Page> {
+    let nothing = Page {
+        last_id: None,
+        accounts: 0,
+        work: Vec::new(),
+    };
+    if scope.zones.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(nothing);
+    }
     let zone_filter = match &scope.zones {
-        Some(z) => format!(" AND time_zone IN ({})", backend.in_list(z.len().max(1), 2)),
+        Some(z) => format!(" AND time_zone IN ({})", backend.in_list(z.len(), 2)),
         None => String::new(),
     };
     let sql = format!(
         "SELECT {BILLING_COLUMNS} FROM billing_accounts WHERE id > {}{zone_filter} ORDER BY id \
-         LIMIT {size}",
-        backend.param(1)
+         LIMIT {size}{}",
+        backend.param(1),
+        if lock { backend.lock_rows() } else { "" }
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after.to_string());
     for zone in scope.zones.iter().flatten() {
@@ -79,31 +91,34 @@ pub async fn page(
         .iter()
         .map(billing_from_row)
         .collect::<AppResult<Vec<_>>>()?;
-    let (Some(first), Some(last)) = (accounts.first(), accounts.last()) else {
-        return Ok(Page {
-            last_id: None,
-            accounts: 0,
-            work: Vec::new(),
-        });
+    let Some(last) = accounts.last() else {
+        return Ok(nothing);
     };
-    let (first, last) = (first.id.clone(), last.id.clone());
+    let last = last.id.clone();
     let mut work = Vec::with_capacity(accounts.len());
     for account in accounts.iter().cloned() {
         work.push(due_work(account, &scope.as_of)?);
     }
-    let done = already_invoiced(conn, &first, &last, &work).await?;
-    work.retain(|w| !done.contains(&(w.account.id.clone(), w.due.start().to_string())));
+    let ids: Vec<String> = work.iter().map(|w| w.account.id.clone()).collect();
+    let latest = latest_run_invoices(conn, backend, &ids).await?;
+    // An account already invoiced for this period, or a later one, has nothing due now.
+    work.retain(|w| {
+        latest
+            .get(&w.account.id)
+            .is_none_or(|l| l.as_str() < w.due.start().to_string().as_str())
+    });
     let by_id: HashMap<String, usize> = work
         .iter()
         .enumerate()
         .map(|(i, w)| (w.account.id.clone(), i))
         .collect();
-    for (account, term) in charges(conn, &first, &last, &work, &by_id, settings).await? {
+    let ids: Vec<String> = work.iter().map(|w| w.account.id.clone()).collect();
+    for (account, term) in charges(conn, backend, &ids, &work, &by_id, settings).await? {
         if let Some(w) = by_id.get(&account).and_then(|i| work.get_mut(*i)) {
             w.charges.push(term);
         }
     }
-    for (account, line) in billed(conn, &first, &last, &work, &by_id).await? {
+    for (account, line) in billed(conn, backend, &ids, &work, &by_id).await? {
         if let Some(w) = by_id.get(&account).and_then(|i| work.get_mut(*i)) {
             w.billed.push(line);
         }
@@ -138,27 +153,28 @@ fn due_work(account: BillingAccount, as_of: &AsOf) -> AppResult<AccountWork> {
     })
 }
 
-/// `(account, period start)` of the run invoices among `work`'s due periods.
-async fn already_invoiced(
+/// The latest period start of each account's run invoices.
+async fn latest_run_invoices(
     conn: &mut AnyConnection,
-    first: &str,
-    last: &str,
-    work: &[AccountWork],
-) -> AppResult<HashSet<(String, String)>> {
-    let Some(earliest) = work.iter().map(|w| w.due.start()).min() else {
-        return Ok(HashSet::new());
-    };
-    let rows = sqlx::query(
-        "SELECT billing_account_id, period_start FROM invoices WHERE billing_account_id >= $1 \
-         AND billing_account_id <= $2 AND origin = 'run' AND period_start >= $3",
-    )
-    .bind(first.to_string())
-    .bind(last.to_string())
-    .bind(earliest.to_string())
-    .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("billing_account_id")?, r.try_get("period_start")?)))
+    backend: Backend,
+    ids: &[String],
+) -> AppResult<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT billing_account_id, MAX(period_start) AS latest FROM invoices \
+         WHERE billing_account_id IN ({}) AND origin = 'run' GROUP BY billing_account_id",
+        backend.in_list(ids.len(), 1)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    q.fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("billing_account_id")?, r.try_get("latest")?)))
         .collect()
 }
 
@@ -182,8 +198,8 @@ fn charge_kind(kind: &str, period: Option<&str>) -> AppResult<ChargeKind> {
 
 async fn charges(
     conn: &mut AnyConnection,
-    first: &str,
-    last: &str,
+    backend: Backend,
+    ids: &[String],
     work: &[AccountWork],
     by_id: &HashMap<String, usize>,
     settings: &BillingSettings,
@@ -191,17 +207,19 @@ async fn charges(
     if work.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(
+    let sql = format!(
         "SELECT s.billing_account_id, s.offering, s.product_id, c.subscription_id, c.order_id, \
          c.item_id, c.price_id, c.name, c.kind, c.period, c.unit_amount, c.units, \
          c.effective_from, c.effective_to FROM subscriptions s \
          JOIN subscription_charges c ON c.subscription_id = s.id \
-         WHERE s.billing_account_id >= $1 AND s.billing_account_id <= $2",
-    )
-    .bind(first.to_string())
-    .bind(last.to_string())
-    .fetch_all(conn)
-    .await?;
+         WHERE s.billing_account_id IN ({})",
+        backend.in_list(ids.len(), 1)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    let rows = q.fetch_all(conn).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let account: String = r.try_get("billing_account_id")?;
@@ -249,24 +267,27 @@ fn charge_term(r: &AnyRow, w: &AccountWork, settings: &BillingSettings) -> AppRe
 
 async fn billed(
     conn: &mut AnyConnection,
-    first: &str,
-    last: &str,
+    backend: Backend,
+    ids: &[String],
     work: &[AccountWork],
     by_id: &HashMap<String, usize>,
 ) -> AppResult<Vec<(String, BilledLine)>> {
     if work.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(
-        "SELECT i.billing_account_id, l.charge_key, l.charge_kind, l.subscription_id, l.description, \
-         l.charge_start, l.charge_end, l.service_from, l.service_to, l.quantity, l.list_price, \
-         l.tax_category, l.tax_percent FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id \
-         WHERE i.billing_account_id >= $1 AND i.billing_account_id <= $2 AND i.status <> 'void'",
-    )
-    .bind(first.to_string())
-    .bind(last.to_string())
-    .fetch_all(conn)
-    .await?;
+    let sql = format!(
+        "SELECT i.billing_account_id, l.charge_key, l.charge_kind, l.subscription_id, \
+         l.description, l.charge_start, l.charge_end, l.service_from, l.service_to, l.quantity, \
+         l.list_price, l.tax_category, l.tax_percent FROM invoices i \
+         JOIN invoice_lines l ON l.invoice_id = i.id \
+         WHERE i.billing_account_id IN ({}) AND i.status <> 'void'",
+        backend.in_list(ids.len(), 1)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    let rows = q.fetch_all(conn).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let account: String = r.try_get("billing_account_id")?;

@@ -117,6 +117,15 @@ pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> AppResult<InvoiceView>
             view.status, view.kind
         )));
     }
+    // Taken before reading the lines, as runs do, so a run and a credit note take turns.
+    let lock = format!(
+        "SELECT id FROM billing_accounts WHERE id = $1{}",
+        ctx.db.backend.lock_rows()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(lock))
+        .bind(view.billing_account.clone())
+        .fetch_optional(&mut *tx)
+        .await?;
     let account = accounts::billing(&mut tx, &view.billing_account)
         .await?
         .ok_or_else(|| internal(format!("invoice {id} has no account")))?;

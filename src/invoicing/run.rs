@@ -101,6 +101,7 @@ async fn dry_run(ctx: &Invoicing, scope: &RunScope) -> AppResult<RunOutcome> {
             settings,
             &cursor,
             settings.accounts_per_chunk,
+            false,
         )
         .await?;
         accounts += page.accounts;
@@ -188,6 +189,7 @@ async fn one_page(
         settings,
         cursor,
         settings.accounts_per_chunk,
+        true,
     )
     .await?;
     let Some(last) = page.last_id else {

@@ -135,11 +135,23 @@ async fn export_to(
     output: Option<PathBuf>,
 ) -> Result<()> {
     let view = read::run(&app.db, run_id).await?;
-    let mut out: Box<dyn Write + Send> = match &output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        )),
+    // A file is written beside its destination and renamed into place once complete, so a
+    // failed export never leaves a truncated file behind.
+    let staged = match &output {
+        Some(path) => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            Some(
+                tempfile::NamedTempFile::new_in(dir)
+                    .with_context(|| format!("cannot write in {}", dir.display()))?,
+            )
+        }
+        None => None,
+    };
+    let mut out: Box<dyn Write + Send> = match &staged {
+        Some(file) => Box::new(std::io::BufWriter::new(file.reopen()?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
     let bar = ProgressBar::new(u64::try_from(view.lines).unwrap_or_default());
@@ -166,9 +178,12 @@ async fn export_to(
         bar.set_position(chunk.lines);
     }
     out.flush()?;
+    drop(out);
     exporter.await.context("the exporter stopped")??;
     bar.finish_and_clear();
-    if let Some(path) = output {
+    if let (Some(path), Some(file)) = (output, staged) {
+        file.persist(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
         eprintln!("wrote {} ({} lines)", path.display(), view.lines);
     }
     Ok(())

@@ -179,6 +179,11 @@ async fn bad_billing_requests_are_problems(backend: Backend) {
         .post("fay", "/api/v1/billing-runs", json!({"date": "2026-02-30"}))
         .await;
     assert_eq!(bad_date.status, 422, "{:?}", bad_date.body);
+    let far = api
+        .post("fay", "/api/v1/billing-runs", json!({"date": "2206-12-01"}))
+        .await;
+    assert_eq!(far.status, 422, "{:?}", far.body);
+    assert_eq!(far.body["errors"][0]["path"], "date");
     let unknown = api
         .post("fay", "/api/v1/billing-runs", json!({"when": "now"}))
         .await;

@@ -834,6 +834,28 @@ async fn a_killed_billing_process_resumes_to_the_same_invoices() {
         ("completed", ACCOUNTS)
     );
     let killed = snapshot(&w.app).await;
+    let csv = dir.path().join("run.csv");
+    let export = std::process::Command::new(env!("CARGO_BIN_EXE_l2c"))
+        .args([
+            "billing",
+            "export",
+            &runs[0].id,
+            "--format",
+            "csv",
+            "--database-url",
+            &w.url,
+        ])
+        .arg("--output")
+        .arg(&csv)
+        .output()
+        .expect("l2c billing export");
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let text = std::fs::read_to_string(&csv).expect("csv written");
+    assert_eq!(text.lines().count(), ACCOUNTS + 1);
 
     let Some(u) = open(Backend::Sqlite, 1).await else {
         return;

@@ -2,7 +2,7 @@
 //! invoice number and line, and leave in chunks through a bounded channel, so memory stays
 //! constant however large the run. CSV has one row per line (RFC 4180, the columns in
 //! [`CSV_COLUMNS`]); JSON has the documents with their lines and totals; UBL is a zip of one
-//! Peppol BIS Billing 3.0 XML per document.
+//! Peppol BIS Billing 3.0 XML per issued document (drafts have no number yet).
 
 use super::draft::document;
 use super::read::{self, invoice_from_row, kind_of, line_from_row, InvoiceView, LINE_COLUMNS};
@@ -119,7 +119,8 @@ const CHUNK_BYTES: usize = 256 * 1024;
 pub async fn check_ubl_ready(db: &Db, run_id: &str, only: Option<&str>) -> AppResult<()> {
     let rows = sqlx::query(
         "SELECT DISTINCT b.id FROM invoices i JOIN billing_accounts b ON b.id = i.billing_account_id \
-         WHERE i.run_id = $1 AND b.buyer IS NULL AND ($2 = '' OR i.number = $2)",
+         WHERE i.run_id = $1 AND i.status = 'issued' AND b.buyer IS NULL \
+         AND ($2 = '' OR i.number = $2)",
     )
     .bind(run_id.to_string())
     .bind(only.unwrap_or_default().to_string())
@@ -159,9 +160,16 @@ pub async fn export(
         .map(|c| format!("i.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
+    // Only issued documents have the number a UBL document must carry.
+    let issued_only = if format == Format::Ubl {
+        " AND i.status = 'issued'"
+    } else {
+        ""
+    };
     let sql = format!(
         "SELECT {columns}, {LINE_COLUMNS} FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id \
-         WHERE i.run_id = $1 AND ($2 = '' OR i.number = $2) ORDER BY i.number, i.id, l.position"
+         WHERE i.run_id = $1 AND ($2 = '' OR i.number = $2){issued_only} \
+         ORDER BY i.number, i.id, l.position"
     );
     let mut conn = db.pool.acquire().await?;
     let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -7,8 +7,9 @@ use super::draft::{draft, Draft};
 use super::load::page;
 use super::write::{store, Origin};
 use super::Invoicing;
-use super::RunScope;
+use super::{AsOf, RunScope};
 use crate::error::{AppError, AppResult};
+use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use sqlx::Row;
 use utoipa::ToSchema;
@@ -70,6 +71,7 @@ pub struct RunView {
 /// Runs billing: a dry run in memory, or a stored run (resuming an unfinished one for the
 /// same moment and trigger).
 pub async fn run(ctx: &Invoicing, request: RunRequest) -> AppResult<RunOutcome> {
+    check_date(ctx, &request.scope.as_of)?;
     if request.dry_run {
         return dry_run(ctx, &request.scope).await;
     }
@@ -86,6 +88,28 @@ pub async fn run(ctx: &Invoicing, request: RunRequest) -> AppResult<RunOutcome> 
             Err(e)
         }
     }
+}
+
+/// Bills at most a year ahead: a mistyped year must not issue decades of invoices in advance.
+/// (A date in the past is harmless: accounts already invoiced for a later period are skipped.)
+fn check_date(ctx: &Invoicing, as_of: &AsOf) -> AppResult<()> {
+    let today = ctx.clock.now().date_naive();
+    let (earliest, latest) = (
+        NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN),
+        today.checked_add_days(Days::new(366)).unwrap_or(today),
+    );
+    let date = match as_of {
+        AsOf::Date(d) => *d,
+        AsOf::Instant(t) => t.date_naive(),
+    };
+    if date < earliest || date > latest {
+        return Err(AppError::field(
+            "date",
+            "range",
+            format!("{date} is outside the dates a run may bill for: {earliest} to {latest} (a year from today)"),
+        ));
+    }
+    Ok(())
 }
 
 async fn dry_run(ctx: &Invoicing, scope: &RunScope) -> AppResult<RunOutcome> {

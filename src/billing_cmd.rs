@@ -168,8 +168,7 @@ async fn export_to(
         let run_id = run_id.to_string();
         let invoice = invoice.map(str::to_string);
         tokio::spawn(async move {
-            let settings = &app.settings.billing;
-            export::export(&app.db, settings, &run_id, invoice.as_deref(), format, &tx).await
+            export::export(&app.db, &run_id, invoice.as_deref(), format, &tx).await
         })
     };
     while let Some(chunk) = rx.recv().await {

@@ -35,6 +35,7 @@ scenarios!(
     exports_carry_every_line,
     a_cron_schedule_bills_each_zone_at_its_local_time_once,
     runs_for_two_periods_at_once_bill_each_day_once,
+    issued_documents_keep_their_parties_and_rounding,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -158,7 +159,7 @@ async fn all_invoices(app: &App) -> Vec<InvoiceView> {
 /// `(description, quantity, net)` of each line of `invoice`, as stored (credits negative).
 async fn lines_of(app: &App, invoice: &InvoiceView) -> Vec<(String, Decimal, Decimal)> {
     let mut conn = app.db.pool.acquire().await.expect("conn");
-    read::lines(&mut conn, invoice, l2c_billing::Rounding::HalfAwayFromZero)
+    read::lines(&mut conn, invoice)
         .await
         .expect("lines")
         .iter()
@@ -428,7 +429,7 @@ async fn vat_is_computed_per_rate_on_summed_bases(backend: Backend) {
     subscribe(&w.app, "VAT", "L", "lan-setup", &[lan]).await;
     run_on(&w.app, "2026-01-01").await;
     let invoice = all_invoices(&w.app).await.remove(0);
-    let (_, doc) = read::document_of(&w.app.db, &w.app.settings.billing, &invoice.id)
+    let (_, doc) = read::document_of(&w.app.db, &invoice.id)
         .await
         .expect("document");
     let subtotals: Vec<(String, Decimal, Decimal)> = doc
@@ -561,7 +562,7 @@ async fn a_credit_note_corrects_an_invoice_and_the_next_run_bills_again(backend:
         ops::credit_invoice(&w.app.invoicing, &invoice.id).await,
         Err(AppError::Conflict(_))
     ));
-    let (_, doc) = read::document_of(&w.app.db, &w.app.settings.billing, &note.id)
+    let (_, doc) = read::document_of(&w.app.db, &note.id)
         .await
         .expect("document");
     assert_eq!(
@@ -584,9 +585,7 @@ async fn export_bytes(app: &App, run: &str, format: Format) -> Vec<u8> {
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
     let app2 = app.clone();
     let run = run.to_string();
-    let task = tokio::spawn(async move {
-        export::export(&app2.db, &app2.settings.billing, &run, None, format, &tx).await
-    });
+    let task = tokio::spawn(async move { export::export(&app2.db, &run, None, format, &tx).await });
     let mut out = Vec::new();
     while let Some(chunk) = rx.recv().await {
         let chunk: export::Chunk = chunk;
@@ -634,21 +633,23 @@ async fn exports_carry_every_line(backend: Backend) {
         assert_eq!(i["totals"]["payable"]["amount"], i["payable"], "{i}");
     }
 
-    // UBL needs each buyer's party: the export says which account lacks it.
+    // UBL needs each buyer's party: the export says which account lacked it when its
+    // invoice was made. April's invoices, made after the buyers were set, have it.
     let refused = export::check_ubl_ready(&w.app.db, &id, None).await;
     assert!(matches!(refused, Err(AppError::Validation(ref p)) if p[0].message.contains("B0")));
     set_buyers(&w.app).await;
+    let id = run_on(&w.app, "2026-04-01").await;
     let zip = export_bytes(&w.app, &id, Format::Ubl).await;
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("zip");
     assert_eq!(archive.len(), 6);
     let mut first = String::new();
     std::io::Read::read_to_string(
-        &mut archive.by_name("INV-2026-000001.xml").expect("entry"),
+        &mut archive.by_name("INV-2026-000007.xml").expect("entry"),
         &mut first,
     )
     .expect("xml");
     assert!(
-        first.contains("<cbc:ID>INV-2026-000001</cbc:ID>"),
+        first.contains("<cbc:ID>INV-2026-000007</cbc:ID>"),
         "{first}"
     );
     assert!(first.contains("urn:fdc:peppol.eu:2017:poacc:billing:3.0"));
@@ -895,4 +896,36 @@ async fn runs_for_two_periods_at_once_bill_each_day_once(backend: Backend) {
     // A run for an earlier date after a later one finds nothing due.
     let id = run_on(&w.app, "2026-03-15").await;
     assert_eq!(read::run(&w.app.db, &id).await.expect("run").invoices, 0);
+}
+
+async fn issued_documents_keep_their_parties_and_rounding(backend: Backend) {
+    let Some(w) = open(backend, 4).await else {
+        return;
+    };
+    account(&w.app, "KEEP", 1, "UTC", "EUR").await;
+    set_buyers(&w.app).await;
+    let port = Charge("port", "monthly", "100.00", 1, "2026-03-01", None);
+    subscribe(&w.app, "KEEP", "S", "wan-link", &[port]).await;
+    run_on(&w.app, "2026-03-01").await;
+    let invoice = all_invoices(&w.app).await.remove(0);
+    let (_, before) = read::document_of(&w.app.db, &invoice.id)
+        .await
+        .expect("document");
+    assert_eq!(before.buyer.name, "Acme Corp");
+    assert_eq!(before.payment_terms.as_deref(), Some("Net 30 days"));
+    // The account's buyer moves, and another node runs with another seller and rounding.
+    let mut tx = w.app.db.begin_write().await.expect("tx");
+    sqlx::query("UPDATE billing_accounts SET buyer = NULL, payment_terms_days = 10")
+        .execute(&mut *tx)
+        .await
+        .expect("update");
+    tx.commit().await.expect("commit");
+    let mut options = l2c::app::AppOptions::new(w.url.clone());
+    options.settings.billing.seller.name = "Someone Else AG".into();
+    options.settings.billing.rounding = l2c_billing::Rounding::HalfEven;
+    let other = App::open(options).await.expect("second node");
+    let (_, after) = read::document_of(&other.db, &invoice.id)
+        .await
+        .expect("document");
+    assert_eq!(after, before, "an issued document never changes");
 }

@@ -29,7 +29,9 @@ CREATE INDEX billing_runs_as_of ON billing_runs (as_of, status);
 
 -- One document per (account, period, origin): origin is 'run' for what a billing run
 -- produces and 'credit:<invoice id>' for a credit note correcting an invoice, so a run
--- repeated, resumed or racing another node cannot bill a period twice.
+-- repeated, resumed or racing another node cannot bill a period twice. The rounding rule,
+-- the seller and buyer parties (JSON) and the payment terms are kept as they were when the
+-- document was made, so later changes to settings or accounts never alter it.
 CREATE TABLE invoices (
     id TEXT PRIMARY KEY,
     run_id TEXT,
@@ -48,6 +50,10 @@ CREATE TABLE invoices (
     tax_total TEXT NOT NULL,
     payable TEXT NOT NULL,
     preceding_id TEXT,
+    rounding TEXT NOT NULL,
+    seller TEXT NOT NULL,
+    buyer TEXT,
+    payment_terms TEXT,
     created_at BIGINT NOT NULL,
     issued_at BIGINT,
     UNIQUE (billing_account_id, period_start, origin)

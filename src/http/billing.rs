@@ -223,9 +223,8 @@ pub async fn export_run(
     let app = state.app.clone();
     let run_id = id.clone();
     tokio::spawn(async move {
-        let settings = &app.settings.billing;
         let only = query.invoice.as_deref();
-        if let Err(e) = export::export(&app.db, settings, &run_id, only, query.format, &tx).await {
+        if let Err(e) = export::export(&app.db, &run_id, only, query.format, &tx).await {
             tracing::error!(run = %run_id, error = %e, "export failed");
             let _ = failed_tx.send(());
         }
@@ -271,8 +270,7 @@ async fn single_ubl(state: &ApiState, run_id: &str, number: &str) -> ApiResult<R
         .into_iter()
         .next()
         .ok_or_else(|| AppError::not_found("invoice", number))?;
-    let (_, document) =
-        read::document_of(&state.app.db, &state.app.settings.billing, &found.id).await?;
+    let (_, document) = read::document_of(&state.app.db, &found.id).await?;
     ubl_response(&document)
 }
 
@@ -357,11 +355,10 @@ pub struct InvoiceDetail {
 /// The invoice `id` if `user` may see it.
 async fn visible(state: &ApiState, user: &User, id: &str) -> AppResult<InvoiceDetail> {
     let user_accounts = own_accounts(state, user).await?;
-    let (invoice, document) =
-        match read::document_of(&state.app.db, &state.app.settings.billing, id).await {
-            Err(AppError::NotFound { .. }) => return Err(AppError::not_found("invoice", id)),
-            other => other?,
-        };
+    let (invoice, document) = match read::document_of(&state.app.db, id).await {
+        Err(AppError::NotFound { .. }) => return Err(AppError::not_found("invoice", id)),
+        other => other?,
+    };
     if let Some(own) = user_accounts {
         if !own.contains(&invoice.billing_account) || invoice.status != "issued" {
             return Err(AppError::not_found("invoice", id));

@@ -6,7 +6,9 @@
 use super::load::AccountWork;
 use crate::error::{AppError, AppResult};
 use chrono::{Days, NaiveDate};
-use l2c_billing::{rate, DocumentKind, Invoice, InvoiceLine, Money, Period, RatedLine, Rounding};
+use l2c_billing::{
+    rate, DocumentKind, Invoice, InvoiceLine, Money, Party, Period, RatedLine, Rounding,
+};
 use rust_decimal::Decimal;
 
 /// An invoice or credit note a run would issue for one account.
@@ -26,6 +28,17 @@ pub struct Draft {
     pub lines: Vec<RatedLine>,
     /// The document: kind, document lines and totals.
     pub invoice: Invoice,
+    /// The buyer as the account has it now (kept with the document).
+    pub buyer: Option<Party>,
+    /// Payment terms in words, e.g. `Net 30 days` (invoices).
+    pub payment_terms: Option<String>,
+    /// The rounding rule its VAT was computed with.
+    pub rounding: Rounding,
+}
+
+/// Payment terms in words for `account`'s invoices.
+pub fn payment_terms(days: u32) -> String {
+    format!("Net {days} days")
 }
 
 fn internal(e: impl std::fmt::Display) -> AppError {
@@ -67,6 +80,10 @@ pub fn draft(work: &AccountWork, rounding: Rounding) -> AppResult<Option<Draft>>
         due_date,
         series,
         lines,
+        buyer: work.account.buyer.clone(),
+        payment_terms: (kind == DocumentKind::Invoice)
+            .then(|| payment_terms(work.account.payment_terms_days)),
+        rounding,
         invoice,
     }))
 }

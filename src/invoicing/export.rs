@@ -6,14 +6,11 @@
 
 use super::draft::document;
 use super::read::{self, invoice_from_row, kind_of, line_from_row, InvoiceView, LINE_COLUMNS};
-use crate::accounts::{self, BillingAccount};
 use crate::error::{AppError, AppResult};
-use crate::settings::BillingSettings;
 use futures::TryStreamExt;
-use l2c_billing::{Currency, DocumentKind, IssuedDocument, PrecedingInvoice, RatedLine};
+use l2c_billing::{Currency, DocumentKind, IssuedDocument, RatedLine};
 use l2c_engine::db::Db;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -118,8 +115,8 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// the account and the field, before any byte is sent.
 pub async fn check_ubl_ready(db: &Db, run_id: &str, only: Option<&str>) -> AppResult<()> {
     let rows = sqlx::query(
-        "SELECT DISTINCT b.id FROM invoices i JOIN billing_accounts b ON b.id = i.billing_account_id \
-         WHERE i.run_id = $1 AND i.status = 'issued' AND b.buyer IS NULL \
+        "SELECT DISTINCT billing_account_id AS id FROM invoices i \
+         WHERE i.run_id = $1 AND i.status = 'issued' AND i.buyer IS NULL \
          AND ($2 = '' OR i.number = $2)",
     )
     .bind(run_id.to_string())
@@ -144,7 +141,6 @@ pub async fn check_ubl_ready(db: &Db, run_id: &str, only: Option<&str>) -> AppRe
 /// Streams run `run_id`'s documents (or only the one numbered `only`) in `format` to `out`.
 pub async fn export(
     db: &Db,
-    settings: &BillingSettings,
     run_id: &str,
     only: Option<&str>,
     format: Format,
@@ -154,7 +150,7 @@ pub async fn export(
         check_ubl_ready(db, run_id, only).await?;
     }
     let run = read::run(db, run_id).await?;
-    let mut writer = DocWriter::new(db, settings, format, &run)?;
+    let mut writer = DocWriter::new(db, format, &run)?;
     let columns: String = read::INVOICE_COLUMNS
         .split(", ")
         .map(|c| format!("i.{}", c.trim()))
@@ -190,7 +186,7 @@ pub async fn export(
             None => current.insert((invoice_from_row(&row)?, Vec::new())),
         };
         let currency = Currency::from_code(&view.currency).map_err(io)?;
-        let line = line_from_row(&row, currency, settings.rounding)?;
+        let line = line_from_row(&row, currency, view.kept.rounding)?;
         writer.line(view, doc_lines.len() + 1, &line)?;
         doc_lines.push(line);
         lines += 1;
@@ -246,19 +242,12 @@ enum Sink {
 /// Writes documents in one format into a [`Buffer`].
 struct DocWriter<'a> {
     db: &'a Db,
-    settings: &'a BillingSettings,
     buffer: Buffer,
     sink: Sink,
-    accounts: HashMap<String, (BillingAccount, String)>,
 }
 
 impl<'a> DocWriter<'a> {
-    fn new(
-        db: &'a Db,
-        settings: &'a BillingSettings,
-        format: Format,
-        run: &super::run::RunView,
-    ) -> AppResult<Self> {
+    fn new(db: &'a Db, format: Format, run: &super::run::RunView) -> AppResult<Self> {
         let mut buffer = Buffer::default();
         let sink = match format {
             Format::Csv => {
@@ -274,13 +263,7 @@ impl<'a> DocWriter<'a> {
             }
             Format::Ubl => Sink::Ubl(Box::new(zip::ZipWriter::new_stream(buffer.clone()))),
         };
-        Ok(DocWriter {
-            db,
-            settings,
-            buffer,
-            sink,
-            accounts: HashMap::new(),
-        })
+        Ok(DocWriter { db, buffer, sink })
     }
 
     fn buffered(&self) -> usize {
@@ -327,7 +310,7 @@ impl<'a> DocWriter<'a> {
             Sink::Csv(w) => w.flush().map_err(io),
             Sink::Json { .. } => {
                 let currency = Currency::from_code(&view.currency).map_err(io)?;
-                let doc = document(kind_of(view), currency, lines, self.settings.rounding)?;
+                let doc = document(kind_of(view), currency, lines, view.kept.rounding)?;
                 let json = JsonDocument {
                     view,
                     lines: json_lines(view, lines),
@@ -362,45 +345,13 @@ impl<'a> DocWriter<'a> {
         view: &InvoiceView,
         lines: &[RatedLine],
     ) -> AppResult<IssuedDocument> {
-        let (account, country) = self.account(&view.billing_account).await?;
-        let preceding = match &view.preceding_id {
-            Some(id) => {
-                let mut conn = self.db.pool.acquire().await?;
-                let before = read::invoice(&mut conn, id).await?;
-                Some(PrecedingInvoice {
-                    number: before.number.unwrap_or_default(),
-                    issue_date: before
-                        .issue_date
-                        .as_deref()
-                        .and_then(|d| d.parse().ok())
-                        .unwrap_or_default(),
-                })
-            }
-            None => None,
+        let preceding = if view.preceding_id.is_some() {
+            let mut conn = self.db.pool.acquire().await?;
+            read::preceding(&mut conn, view).await?
+        } else {
+            None
         };
-        read::issued_document(view, &account, &country, preceding, lines, self.settings)
-    }
-
-    /// The account and its customer's country, cached (a bounded cache: the run streams by
-    /// number, not by account).
-    async fn account(&mut self, id: &str) -> AppResult<(BillingAccount, String)> {
-        if let Some(hit) = self.accounts.get(id) {
-            return Ok(hit.clone());
-        }
-        let mut conn = self.db.pool.acquire().await?;
-        let account = accounts::billing(&mut conn, id)
-            .await?
-            .ok_or_else(|| AppError::Internal(format!("no billing account {id}")))?;
-        let country = accounts::customer(&mut conn, &account.customer_account)
-            .await?
-            .map(|c| c.country)
-            .unwrap_or_default();
-        if self.accounts.len() >= 4096 {
-            self.accounts.clear();
-        }
-        self.accounts
-            .insert(id.to_string(), (account.clone(), country.clone()));
-        Ok((account, country))
+        read::issued_document(view, preceding, lines)
     }
 
     fn finish(&mut self) -> AppResult<()> {

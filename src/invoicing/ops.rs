@@ -130,8 +130,9 @@ pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> AppResult<InvoiceView>
         .await?
         .ok_or_else(|| internal(format!("invoice {id} has no account")))?;
     let currency = Currency::from_code(&view.currency).map_err(internal)?;
-    let rounding = ctx.settings.rounding;
-    let mut lines = read::lines(&mut tx, &view, rounding).await?;
+    // The credit note is computed, and kept, with the rounding of the invoice it corrects.
+    let rounding = view.kept.rounding;
+    let mut lines = read::lines(&mut tx, &view).await?;
     for l in &mut lines {
         let line = &l.line;
         l.line = l2c_billing::InvoiceLine::new(
@@ -155,6 +156,9 @@ pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> AppResult<InvoiceView>
         series: account.credit_series.clone(),
         lines,
         invoice,
+        buyer: account.buyer.clone(),
+        payment_terms: None,
+        rounding,
     };
     let origin_text = format!("credit:{id}");
     let origin = Origin {
@@ -165,6 +169,7 @@ pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> AppResult<InvoiceView>
     let stored = store(
         &mut tx,
         ctx.db.backend,
+        &ctx.settings,
         std::slice::from_ref(&draft),
         &origin,
         true,

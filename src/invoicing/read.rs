@@ -3,13 +3,11 @@
 
 use super::draft::document;
 use super::run::RunView;
-use crate::accounts::{self, BillingAccount};
 use crate::error::{AppError, AppResult};
-use crate::settings::BillingSettings;
 use chrono::NaiveDate;
 use l2c_billing::{
     BillingFrequency, ChargeKind, Currency, DocumentKind, Invoice, InvoiceLine, IssuedDocument,
-    Money, Period, PrecedingInvoice, RatedLine, Rounding, TaxCategory, TaxRate,
+    Money, Party, Period, PrecedingInvoice, RatedLine, Rounding, TaxCategory, TaxRate,
 };
 use l2c_engine::db::Db;
 use rust_decimal::Decimal;
@@ -154,12 +152,41 @@ pub struct InvoiceView {
     pub payable: String,
     /// The invoice a credit note corrects.
     pub preceding_id: Option<String>,
+    /// What the document was made with.
+    #[serde(skip)]
+    pub kept: Kept,
+}
+
+/// What a document keeps from when it was made, so later changes to the settings or the
+/// account never alter it.
+#[derive(Clone, Debug, Default)]
+pub struct Kept {
+    /// The rounding rule its VAT was computed with.
+    pub rounding: Rounding,
+    /// The seller party.
+    pub seller: Option<Party>,
+    /// The buyer party, if the account had one.
+    pub buyer: Option<Party>,
+    /// Payment terms in words.
+    pub payment_terms: Option<String>,
 }
 
 /// The columns [`invoice_from_row`] reads.
 pub const INVOICE_COLUMNS: &str = "id, run_id, billing_account_id, period_start, period_end, \
     kind, status, number, issue_date, due_date, currency, line_net_total, tax_total, payable, \
-    preceding_id";
+    preceding_id, rounding, seller, buyer, payment_terms";
+
+fn kept_from_row(r: &AnyRow) -> AppResult<Kept> {
+    let rounding: String = r.try_get("rounding")?;
+    let seller: String = r.try_get("seller")?;
+    let buyer: Option<String> = r.try_get("buyer")?;
+    Ok(Kept {
+        rounding: serde_json::from_value(serde_json::Value::String(rounding))?,
+        seller: Some(serde_json::from_str(&seller)?),
+        buyer: buyer.map(|b| serde_json::from_str(&b)).transpose()?,
+        payment_terms: r.try_get("payment_terms")?,
+    })
+}
 
 /// An invoice from a row with [`INVOICE_COLUMNS`].
 pub fn invoice_from_row(r: &AnyRow) -> AppResult<InvoiceView> {
@@ -179,6 +206,7 @@ pub fn invoice_from_row(r: &AnyRow) -> AppResult<InvoiceView> {
         tax_total: r.try_get("tax_total")?,
         payable: r.try_get("payable")?,
         preceding_id: r.try_get("preceding_id")?,
+        kept: kept_from_row(r)?,
     })
 }
 
@@ -301,11 +329,8 @@ pub fn line_from_row(r: &AnyRow, currency: Currency, rounding: Rounding) -> AppR
 }
 
 /// The lines of one invoice, in order.
-pub async fn lines(
-    conn: &mut AnyConnection,
-    invoice: &InvoiceView,
-    rounding: Rounding,
-) -> AppResult<Vec<RatedLine>> {
+pub async fn lines(conn: &mut AnyConnection, invoice: &InvoiceView) -> AppResult<Vec<RatedLine>> {
+    let rounding = invoice.kept.rounding;
     let currency = Currency::from_code(&invoice.currency).map_err(internal)?;
     let sql = format!(
         "SELECT {LINE_COLUMNS} FROM invoice_lines l WHERE l.invoice_id = $1 ORDER BY l.position"
@@ -328,29 +353,27 @@ pub fn kind_of(view: &InvoiceView) -> DocumentKind {
     }
 }
 
-/// The full document of a stored invoice with `lines`: parties, dates and totals. The buyer
-/// is the account's party, or, when it has none, one with only its name and its customer's
-/// country (enough for CSV and JSON; a UBL export names the fields it still needs).
+/// The full document of a stored invoice with `lines`, as it was made: its parties,
+/// payment terms and rounding are the ones kept with it. Without a buyer party the buyer is
+/// named by the account id only (enough for CSV and JSON; a UBL export refuses it).
 pub fn issued_document(
     view: &InvoiceView,
-    account: &BillingAccount,
-    country: &str,
     preceding: Option<PrecedingInvoice>,
     lines: &[RatedLine],
-    settings: &BillingSettings,
 ) -> AppResult<IssuedDocument> {
     let currency = Currency::from_code(&view.currency).map_err(internal)?;
-    let invoice: Invoice = document(kind_of(view), currency, lines, settings.rounding)?;
-    let buyer = account.buyer.clone().unwrap_or_else(|| l2c_billing::Party {
-        name: account.name.clone(),
+    let kept = &view.kept;
+    let invoice: Invoice = document(kind_of(view), currency, lines, kept.rounding)?;
+    let nobody = |name: &str| Party {
+        name: name.to_string(),
         street: String::new(),
         city: String::new(),
         postcode: String::new(),
-        country: country.to_string(),
+        country: String::new(),
         vat_id: None,
         endpoint_scheme: String::new(),
         endpoint_id: String::new(),
-    });
+    };
     let period =
         Period::new(date(&view.period_start)?, date(&view.period_end)?).map_err(internal)?;
     Ok(IssuedDocument {
@@ -362,46 +385,45 @@ pub fn issued_document(
             .transpose()?
             .unwrap_or(period.start()),
         due_date: view.due_date.as_deref().map(date).transpose()?,
-        buyer_reference: account.id.clone(),
+        buyer_reference: view.billing_account.clone(),
         period: Some(period),
-        payment_terms: (invoice.kind() == DocumentKind::Invoice)
-            .then(|| format!("Net {} days", account.payment_terms_days)),
+        payment_terms: kept.payment_terms.clone(),
         preceding,
-        seller: settings.seller.clone(),
-        buyer,
+        seller: kept.seller.clone().unwrap_or_else(|| nobody("")),
+        buyer: kept
+            .buyer
+            .clone()
+            .unwrap_or_else(|| nobody(&view.billing_account)),
         invoice,
     })
 }
 
+/// The invoice a credit note names.
+pub async fn preceding(
+    conn: &mut AnyConnection,
+    view: &InvoiceView,
+) -> AppResult<Option<PrecedingInvoice>> {
+    let Some(id) = &view.preceding_id else {
+        return Ok(None);
+    };
+    let before = invoice(conn, id).await?;
+    Ok(Some(PrecedingInvoice {
+        number: before.number.unwrap_or_default(),
+        issue_date: before
+            .issue_date
+            .as_deref()
+            .map(date)
+            .transpose()?
+            .unwrap_or_default(),
+    }))
+}
+
 /// The document of invoice `id`, read in one go (for the API and single-document exports).
-pub async fn document_of(
-    db: &Db,
-    settings: &BillingSettings,
-    id: &str,
-) -> AppResult<(InvoiceView, IssuedDocument)> {
+pub async fn document_of(db: &Db, id: &str) -> AppResult<(InvoiceView, IssuedDocument)> {
     let mut conn = db.pool.acquire().await?;
     let view = invoice(&mut conn, id).await?;
-    let account = accounts::billing(&mut conn, &view.billing_account)
-        .await?
-        .ok_or_else(|| internal(format!("invoice {id} has no billing account")))?;
-    let customer = accounts::customer(&mut conn, &account.customer_account).await?;
-    let country = customer.map(|c| c.country).unwrap_or_default();
-    let preceding = match &view.preceding_id {
-        Some(p) => {
-            let before = invoice(&mut conn, p).await?;
-            Some(PrecedingInvoice {
-                number: before.number.unwrap_or_default(),
-                issue_date: before
-                    .issue_date
-                    .as_deref()
-                    .map(date)
-                    .transpose()?
-                    .unwrap_or_default(),
-            })
-        }
-        None => None,
-    };
-    let lines = lines(&mut conn, &view, settings.rounding).await?;
-    let doc = issued_document(&view, &account, &country, preceding, &lines, settings)?;
+    let preceding = preceding(&mut conn, &view).await?;
+    let lines = lines(&mut conn, &view).await?;
+    let doc = issued_document(&view, preceding, &lines)?;
     Ok((view, doc))
 }

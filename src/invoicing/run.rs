@@ -232,6 +232,7 @@ async fn one_page(
     let (docs, lines) = store(
         &mut tx,
         ctx.db.backend,
+        settings,
         &drafts,
         &origin,
         request.issue,

@@ -4,6 +4,7 @@
 
 use super::draft::Draft;
 use crate::error::AppResult;
+use crate::settings::BillingSettings;
 use chrono::Datelike;
 use l2c_billing::{ChargeKind, DocumentKind};
 use l2c_engine::db::Backend;
@@ -89,6 +90,14 @@ fn kind_text(kind: DocumentKind) -> &'static str {
     }
 }
 
+/// How a rounding rule is stored: its settings name.
+fn rounding_text(rounding: l2c_billing::Rounding) -> AppResult<String> {
+    Ok(serde_json::to_value(rounding)?
+        .as_str()
+        .unwrap_or("half_away_from_zero")
+        .to_string())
+}
+
 /// How a charge is stored on its lines.
 pub fn charge_kind_text(kind: ChargeKind) -> String {
     match kind {
@@ -97,7 +106,7 @@ pub fn charge_kind_text(kind: ChargeKind) -> String {
     }
 }
 
-const INVOICE_COLUMNS: usize = 19;
+const INVOICE_COLUMNS: usize = 23;
 const LINE_COLUMNS: usize = 16;
 
 /// Stores `drafts` (issued when `issue`) and returns `(documents, lines)` written.
@@ -106,12 +115,14 @@ const LINE_COLUMNS: usize = 16;
 pub async fn store(
     conn: &mut AnyConnection,
     backend: Backend,
+    settings: &BillingSettings,
     drafts: &[Draft],
     origin: &Origin<'_>,
     issue: bool,
     now: i64,
 ) -> AppResult<(usize, usize)> {
     let numbers = numbers(conn, drafts, issue).await?;
+    let seller = serde_json::to_string(&settings.seller)?;
     let ids: Vec<String> = drafts
         .iter()
         .map(|_| uuid::Uuid::now_v7().to_string())
@@ -121,7 +132,8 @@ pub async fn store(
         let sql = format!(
             "INSERT INTO invoices (id, run_id, billing_account_id, period_start, period_end, \
              origin, kind, status, series, number, issue_date, due_date, currency, \
-             line_net_total, tax_total, payable, preceding_id, created_at, issued_at) VALUES {}",
+             line_net_total, tax_total, payable, preceding_id, created_at, issued_at, rounding, \
+             seller, buyer, payment_terms) VALUES {}",
             backend.values_list(chunk.len(), INVOICE_COLUMNS, 1)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -147,7 +159,11 @@ pub async fn store(
                 .bind(totals.payable.amount().to_string())
                 .bind(origin.preceding_id.map(str::to_string))
                 .bind(now)
-                .bind(number.as_ref().map(|_| now));
+                .bind(number.as_ref().map(|_| now))
+                .bind(rounding_text(d.rounding)?)
+                .bind(seller.clone())
+                .bind(d.buyer.as_ref().map(serde_json::to_string).transpose()?)
+                .bind(d.payment_terms.clone());
         }
         q.execute(&mut *conn).await?;
     }

@@ -743,6 +743,24 @@ async fn a_cron_schedule_bills_each_zone_at_its_local_time_once(backend: Backend
     );
     let next = schedule::get(&w.app, "nightly").await.expect("schedule");
     assert_eq!(next.next_due.to_rfc3339(), "2027-02-01T01:00:00+00:00");
+
+    // A new zone: India's 02:00 on February 1 (20:30 UTC on January 31) comes before the
+    // pending occurrence, which was chosen without it; that occurrence bills it.
+    account(&w.app, "INDIA", 1, "Asia/Kolkata", "EUR").await;
+    let port = Charge("port", "monthly", "31.00", 1, "2027-01-01", None);
+    subscribe(&w.app, "INDIA", "SI", "wan-link", &[port]).await;
+    clock.set("2027-02-01T01:30:00Z".parse().expect("instant"));
+    for _ in 0..3 {
+        schedule::ensure_instances(&w.app).await.expect("ensure");
+        w.app.engine.run_until_idle().await.expect("workers");
+    }
+    let india: Vec<String> = all_invoices(&w.app)
+        .await
+        .into_iter()
+        .filter(|i| i.billing_account == "INDIA")
+        .map(|i| i.period_start)
+        .collect();
+    assert_eq!(india, ["2027-02-01"]);
 }
 
 /// Many accounts, each with one monthly port, written in one transaction.

@@ -90,12 +90,14 @@ CREATE TABLE invoice_sequences (
     next_number BIGINT NOT NULL
 );
 
--- A cron schedule of billing runs; next_due is the occurrence its engine timer waits for.
+-- A cron schedule of billing runs; next_due is the occurrence its engine timer waits for;
+-- zone_marks (JSON: zone -> ms) is, per account zone, the last occurrence billed there.
 CREATE TABLE billing_schedules (
     name TEXT PRIMARY KEY,
     cron TEXT NOT NULL,
     time_zone TEXT NOT NULL,
     next_due BIGINT NOT NULL,
+    zone_marks TEXT NOT NULL DEFAULT '{}',
     instance_id TEXT,
     updated_at BIGINT NOT NULL
 );

@@ -6,8 +6,10 @@
 //! exactly once because the claim is a conditional update in the starting transaction.
 //!
 //! A schedule's time zone is an IANA zone the cron times are read in, or `account`: the
-//! cron times are read in every account's own zone, and each occurrence bills the accounts
-//! whose zone it is the local time of (`0 0 2 * * *` bills every account at 02:00 local).
+//! cron times are read in every account's own zone (`0 0 2 * * *` bills every account at
+//! 02:00 local). Each occurrence then bills every zone whose local occurrence has come since
+//! that zone was last billed (kept per zone in `zone_marks`), so a zone that appears after
+//! the pending occurrence was chosen is billed at the next occurrence, late but never skipped.
 
 use super::{run, AsOf, Invoicing, RunOutcome, RunRequest, RunScope};
 use crate::app::App;
@@ -19,6 +21,7 @@ use l2c_engine::handler::{HandlerError, HandlerResult, Handlers, TaskContext};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use utoipa::ToSchema;
 
@@ -134,19 +137,12 @@ fn next_occurrence(cron: &Schedule, zones: &[Tz], after: DateTime<Utc>) -> Optio
         .min()
 }
 
-/// The zones among `zones` for which `at` is an occurrence.
-fn zones_at(cron: &Schedule, zones: &[Tz], at: DateTime<Utc>) -> Vec<String> {
-    let before = at - Duration::seconds(1);
-    zones
-        .iter()
-        .filter(|z| {
-            cron.after(&before.with_timezone(*z))
-                .next()
-                .map(|t| t.with_timezone(&Utc))
-                == Some(at)
-        })
-        .map(|z| z.name().to_string())
-        .collect()
+/// The latest occurrence at or before `at`, read in `zone`.
+fn latest_at_or_before(cron: &Schedule, zone: &Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let after = (at + Duration::seconds(1)).with_timezone(zone);
+    cron.after(&after)
+        .next_back()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn ms_to_utc(ms: i64) -> AppResult<DateTime<Utc>> {
@@ -162,15 +158,22 @@ pub async fn add(app: &App, new: &NewSchedule) -> AppResult<ScheduleView> {
     let next = next_occurrence(&cron, &zones, app.clock.now()).ok_or_else(|| {
         AppError::field("cron", "cron", format!("{:?} never occurs again", new.cron))
     })?;
+    // Occurrences before the schedule existed are not its business; a zone that appears
+    // later has no mark, and its latest occurrence is billed at the next one.
+    let marks: BTreeMap<String, i64> = zones
+        .iter()
+        .map(|z| (z.name().to_string(), app.clock.now_ms()))
+        .collect();
     let mut tx = app.db.begin_write().await?;
     let added = sqlx::query(
-        "INSERT INTO billing_schedules (name, cron, time_zone, next_due, updated_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        "INSERT INTO billing_schedules (name, cron, time_zone, next_due, zone_marks, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
     )
     .bind(new.name.clone())
     .bind(new.cron.clone())
     .bind(new.time_zone.clone())
     .bind(next.timestamp_millis())
+    .bind(serde_json::to_string(&marks)?)
     .bind(app.clock.now_ms())
     .execute(&mut *tx)
     .await?
@@ -234,15 +237,33 @@ pub async fn remove(app: &App, name: &str) -> AppResult<()> {
 }
 
 /// Starts the pending occurrence of every schedule that has none; returns how many started.
+/// A schedule whose occurrence ended without moving it on (its step failed, or an operator
+/// skipped the incident) goes on with the occurrence after that one.
 pub async fn ensure_instances(app: &App) -> AppResult<usize> {
-    let rows =
-        sqlx::query("SELECT name, next_due FROM billing_schedules WHERE instance_id IS NULL")
-            .fetch_all(&app.db.pool)
-            .await?;
+    let rows = sqlx::query(
+        "SELECT s.name, s.cron, s.time_zone, s.next_due, s.instance_id FROM billing_schedules s \
+         LEFT JOIN wf_instances i ON i.id = s.instance_id \
+         WHERE s.instance_id IS NULL OR i.id IS NULL \
+         OR i.status NOT IN ('running', 'compensating')",
+    )
+    .fetch_all(&app.db.pool)
+    .await?;
     let mut started = 0;
     for r in &rows {
         let name: String = r.try_get("name")?;
-        let due: i64 = r.try_get("next_due")?;
+        let old_due: i64 = r.try_get("next_due")?;
+        let old_instance: Option<String> = r.try_get("instance_id")?;
+        let mut due = old_due;
+        if old_instance.is_some() {
+            let cron = Schedule::from_str(&r.try_get::<String, _>("cron")?)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let zones = zones(&app.invoicing, &r.try_get::<String, _>("time_zone")?).await?;
+            let Some(next) = next_occurrence(&cron, &zones, ms_to_utc(old_due)?) else {
+                continue;
+            };
+            tracing::warn!(schedule = %name, "a billing occurrence ended without billing; going on with the next");
+            due = next.timestamp_millis();
+        }
         let due_at = ms_to_utc(due)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut tx = app.db.begin_write().await?;
         let input = json!({ "schedule": name, "due_at": due_at });
@@ -251,17 +272,24 @@ pub async fn ensure_instances(app: &App) -> AppResult<usize> {
             .engine
             .start_in(&mut tx, WORKFLOW, input, Some(&key))
             .await?;
-        let claimed = sqlx::query(
-            "UPDATE billing_schedules SET instance_id = $1 WHERE name = $2 \
-             AND instance_id IS NULL AND next_due = $3",
-        )
-        .bind(id)
-        .bind(name)
-        .bind(due)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed == 1 {
+        let same_instance = if old_instance.is_some() {
+            "instance_id = $5"
+        } else {
+            "instance_id IS NULL"
+        };
+        let sql = format!(
+            "UPDATE billing_schedules SET instance_id = $1, next_due = $2 WHERE name = $3 \
+             AND next_due = $4 AND {same_instance}"
+        );
+        let mut claim = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(due)
+            .bind(name)
+            .bind(old_due);
+        if let Some(old) = old_instance {
+            claim = claim.bind(old);
+        }
+        if claim.execute(&mut *tx).await?.rows_affected() == 1 {
             tx.commit().await?;
             started += 1;
         }
@@ -301,6 +329,10 @@ fn handler_error(e: AppError) -> HandlerError {
     }
 }
 
+fn db_err(e: sqlx::Error) -> HandlerError {
+    handler_error(e.into())
+}
+
 async fn occurrence(inv: &Invoicing, ctx: TaskContext) -> HandlerResult {
     let name = ctx
         .input
@@ -314,62 +346,89 @@ async fn occurrence(inv: &Invoicing, ctx: TaskContext) -> HandlerResult {
         .and_then(|v| v.as_str())
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| HandlerError::Fatal("the occurrence has no due_at".into()))?;
-    let row =
-        sqlx::query("SELECT cron, time_zone, next_due FROM billing_schedules WHERE name = $1")
-            .bind(name.clone())
-            .fetch_optional(&inv.db.pool)
-            .await
-            .map_err(|e| handler_error(e.into()))?;
+    let row = sqlx::query(
+        "SELECT cron, time_zone, next_due, zone_marks FROM billing_schedules WHERE name = $1",
+    )
+    .bind(name.clone())
+    .fetch_optional(&inv.db.pool)
+    .await
+    .map_err(db_err)?;
     let Some(row) = row else {
         return Ok(json!({ "skipped": format!("schedule {name} was removed") }));
     };
-    let text = |c: &str| -> Result<String, HandlerError> {
-        row.try_get(c).map_err(|e| handler_error(e.into()))
-    };
-    let next_due: i64 = row
-        .try_get("next_due")
-        .map_err(|e| handler_error(e.into()))?;
+    let next_due: i64 = row.try_get("next_due").map_err(db_err)?;
     if next_due != due.timestamp_millis() {
         return Ok(json!({ "skipped": "the schedule moved on" }));
     }
-    let cron =
-        Schedule::from_str(&text("cron")?).map_err(|e| HandlerError::Fatal(e.to_string()))?;
-    let time_zone = text("time_zone")?;
+    let cron_text: String = row.try_get("cron").map_err(db_err)?;
+    let cron = Schedule::from_str(&cron_text).map_err(|e| HandlerError::Fatal(e.to_string()))?;
+    let time_zone: String = row.try_get("time_zone").map_err(db_err)?;
+    let marks_text: String = row.try_get("zone_marks").map_err(db_err)?;
+    let mut marks: BTreeMap<String, i64> =
+        serde_json::from_str(&marks_text).map_err(|e| HandlerError::Fatal(e.to_string()))?;
     let all = zones(inv, &time_zone).await.map_err(handler_error)?;
-    let scope_zones = (time_zone == ACCOUNT_ZONE).then(|| zones_at(&cron, &all, due));
-    let request = RunRequest {
-        scope: RunScope {
+    let trigger = format!("schedule:{name}");
+    let mut runs = Vec::new();
+    if time_zone == ACCOUNT_ZONE {
+        // Every zone whose local time has come since it was last billed, each as of its own
+        // occurrence: a zone that appeared after the pending occurrence was chosen is billed
+        // at the next one, late rather than never.
+        for zone in &all {
+            let Some(at) = latest_at_or_before(&cron, zone, due) else {
+                continue;
+            };
+            if marks
+                .get(zone.name())
+                .is_some_and(|m| *m >= at.timestamp_millis())
+            {
+                continue;
+            }
+            let scope = RunScope {
+                as_of: AsOf::Instant(at),
+                zones: Some(vec![zone.name().to_string()]),
+            };
+            runs.push(bill(inv, scope, &trigger).await?);
+            marks.insert(zone.name().to_string(), at.timestamp_millis());
+        }
+    } else {
+        let scope = RunScope {
             as_of: AsOf::Instant(due),
-            zones: scope_zones,
-        },
-        dry_run: false,
-        issue: true,
-        trigger: format!("schedule:{name}"),
-    };
-    let run_id = match run(inv, request).await.map_err(handler_error)? {
-        RunOutcome::Stored(id) => id,
-        RunOutcome::Dry { .. } => String::new(),
-    };
-    // Counting on from this occurrence (not from now) catches up every missed one, so a
-    // zone whose local time passed while no node ran is still billed.
+            zones: None,
+        };
+        runs.push(bill(inv, scope, &trigger).await?);
+    }
+    // Counting on from this occurrence (not from now) catches up every missed one.
     let next = next_occurrence(&cron, &all, due)
         .ok_or_else(|| HandlerError::Fatal(format!("schedule {name} never occurs again")))?;
-    let mut tx = inv
-        .db
-        .begin_write()
-        .await
-        .map_err(|e| handler_error(e.into()))?;
+    let marks_text =
+        serde_json::to_string(&marks).map_err(|e| HandlerError::Fatal(e.to_string()))?;
+    let mut tx = inv.db.begin_write().await.map_err(db_err)?;
     sqlx::query(
-        "UPDATE billing_schedules SET next_due = $1, instance_id = NULL, updated_at = $2 \
-         WHERE name = $3 AND next_due = $4",
+        "UPDATE billing_schedules SET next_due = $1, instance_id = NULL, zone_marks = $2, \
+         updated_at = $3 WHERE name = $4 AND next_due = $5",
     )
     .bind(next.timestamp_millis())
+    .bind(marks_text)
     .bind(inv.clock.now_ms())
     .bind(name)
     .bind(due.timestamp_millis())
     .execute(&mut *tx)
     .await
-    .map_err(|e| handler_error(e.into()))?;
-    tx.commit().await.map_err(|e| handler_error(e.into()))?;
-    Ok(json!({ "billing_run": run_id, "next_due": next.to_rfc3339() }))
+    .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(json!({ "billing_runs": runs, "next_due": next.to_rfc3339() }))
+}
+
+/// One run of an occurrence; its trigger names the schedule, so a retry resumes it.
+async fn bill(inv: &Invoicing, scope: RunScope, trigger: &str) -> Result<String, HandlerError> {
+    let request = RunRequest {
+        scope,
+        dry_run: false,
+        issue: true,
+        trigger: trigger.to_string(),
+    };
+    match run(inv, request).await.map_err(handler_error)? {
+        RunOutcome::Stored(id) => Ok(id),
+        RunOutcome::Dry { .. } => Ok(String::new()),
+    }
 }

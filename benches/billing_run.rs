@@ -21,11 +21,14 @@
 //!   for the due period;
 //! - about 30 % of the first three kinds also have a one-time charge on their start date.
 //!
-//! **Measured**: the run's wall and CPU time, invoices/s, lines/s, subscriptions/s and its
-//! peak RSS (VmHWM, reset through `/proc/self/clear_refs` just before the run, so setup does
-//! not count). Afterwards SQL counts check that every account got exactly one invoice with
-//! consecutive numbers and that the lines (all, one-time, prorated, credits) are exactly what
-//! the fixture implies; a mismatch exits non-zero.
+//! **Measured**: the run alone, in a fresh process (this binary again, with the internal
+//! flag `--measure-url`), as `l2c billing run` would do it: wall and CPU time, documents/s,
+//! lines/s, subscriptions/s and peak RSS (VmHWM, reset through `/proc/self/clear_refs` just
+//! before the run, so opening the app does not count either). Afterwards SQL counts check
+//! that every account got exactly one document (an invoice, or a credit note where a steep
+//! downgrade's credit outweighs the charges), all issued with numbers 1..=n in each series,
+//! and that the lines (all, one-time, prorated, credits) are exactly what the fixture
+//! implies; a mismatch exits non-zero.
 //!
 //! ```text
 //! cargo bench --bench billing_run -- --subscriptions 1000000
@@ -37,7 +40,7 @@
 //! PostgreSQL needs `--database-url` or `L2C_TEST_DATABASE_URL` (a server URL; the bench
 //! creates a database `l2c_billing_bench_<uuid>` there and leaves it for inspection).
 
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{Days, Months, NaiveDate};
 use l2c::app::{App, AppOptions};
 use l2c::invoicing::{write, AsOf, RunOutcome, RunRequest, RunScope};
 use l2c_billing::{BillingCycle, BillingCycleDay, Period, TaxCategory, TaxRate};
@@ -57,6 +60,8 @@ struct Args {
     url: Option<String>,
     date: NaiveDate,
     accounts_per_chunk: Option<usize>,
+    /// Internal: only the measured run, on this database (see [`measure`]).
+    measure_url: Option<String>,
 }
 
 fn parse_args() -> Result<Args, Failure> {
@@ -67,6 +72,7 @@ fn parse_args() -> Result<Args, Failure> {
         url: std::env::var("L2C_TEST_DATABASE_URL").ok(),
         date: NaiveDate::from_ymd_opt(2027, 1, 20).ok_or("bad default date")?,
         accounts_per_chunk: None,
+        measure_url: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -83,6 +89,7 @@ fn parse_args() -> Result<Args, Failure> {
             "--database-url" => args.url = Some(value()?),
             "--date" => args.date = NaiveDate::from_str(&value()?)?,
             "--accounts-per-chunk" => args.accounts_per_chunk = Some(number(value()?)?.max(1)),
+            "--measure-url" => args.measure_url = Some(value()?),
             "--bench" => {}
             other => return Err(format!("unknown argument {other}").into()),
         }
@@ -268,7 +275,9 @@ fn sub_plan(account: &AccountPlan, s: usize, date: NaiveDate) -> Result<SubPlan,
 /// What the measured run must produce, counted while generating.
 #[derive(Default, Debug, PartialEq, Eq)]
 struct Expected {
-    invoices: i64,
+    /// Invoices and credit notes (a credit note where an account's credits outweigh its
+    /// charges, e.g. a steep downgrade after the previous period was invoiced).
+    documents: i64,
     lines: i64,
     one_time: i64,
     /// Recurring lines for part of a charge period.
@@ -442,7 +451,7 @@ async fn insert_subscriptions(app: &App, args: &Args) -> Result<Expected, Failur
         let (mut subs, mut charges) = (Vec::new(), Vec::new());
         for i in first..last {
             let account = account_plan(i, args.date)?;
-            expected.invoices += 1;
+            expected.documents += 1;
             let currency = CURRENCIES[account.currency];
             while s < args.subscriptions && s < (i + 1) * args.per_account {
                 let sub = sub_plan(&account, s, args.date)?;
@@ -592,7 +601,7 @@ fn cpu_time() -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
-async fn open(args: &Args) -> Result<(App, Option<tempfile::TempDir>), Failure> {
+async fn open(args: &Args) -> Result<(App, String, Option<tempfile::TempDir>), Failure> {
     let (url, dir) = if args.backend == "sqlite" {
         let dir = tempfile::tempdir()?;
         let url = format!(
@@ -609,12 +618,16 @@ async fn open(args: &Args) -> Result<(App, Option<tempfile::TempDir>), Failure> 
         println!("database {}", url.rsplit('/').next().unwrap_or(&url));
         (url, None)
     };
+    Ok((open_url(&url, args).await?, url, dir))
+}
+
+async fn open_url(url: &str, args: &Args) -> Result<App, Failure> {
     let mut options = AppOptions::new(url);
     options.max_connections = 4;
     if let Some(n) = args.accounts_per_chunk {
         options.settings.billing.accounts_per_chunk = n;
     }
-    Ok((App::open(options).await?, dir))
+    Ok(App::open(options).await?)
 }
 
 async fn billing_run(app: &App, as_of: NaiveDate, trigger: &str) -> Result<String, Failure> {
@@ -633,6 +646,70 @@ async fn billing_run(app: &App, as_of: NaiveDate, trigger: &str) -> Result<Strin
     }
 }
 
+/// The measured run as its process saw it.
+struct Measured {
+    run: String,
+    secs: f64,
+    cpu_secs: f64,
+    peak_mib: f64,
+    rss_before_mib: f64,
+    reset: bool,
+}
+
+/// `--measure-url`: the measured run alone, in a process of its own (as `l2c billing run`
+/// would be), so its peak RSS is not inflated by what setup left in the allocator and the
+/// page caches. Prints one line for [`measure_in_child`].
+async fn measure(url: &str, args: &Args) -> Result<(), Failure> {
+    let app = open_url(url, args).await?;
+    let rss_before = status_mib("VmRSS:");
+    let reset = reset_peak_rss();
+    let cpu = cpu_time();
+    let started = Instant::now();
+    let run = billing_run(&app, args.date, "bench").await?;
+    let took = started.elapsed();
+    let cpu = cpu_time() - cpu;
+    let peak = status_mib("VmHWM:");
+    println!(
+        "measured {run} {} {} {peak} {rss_before} {}",
+        took.as_secs_f64(),
+        cpu.as_secs_f64(),
+        u8::from(reset)
+    );
+    Ok(())
+}
+
+/// Runs this binary with `--measure-url` and reads what it measured.
+fn measure_in_child(url: &str, args: &Args) -> Result<Measured, Failure> {
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command
+        .args(["--measure-url", url, "--date"])
+        .arg(args.date.to_string());
+    if let Some(n) = args.accounts_per_chunk {
+        command.args(["--accounts-per-chunk", &n.to_string()]);
+    }
+    let output = command.stderr(std::process::Stdio::inherit()).output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!("the measured run failed ({}): {stdout}", output.status).into());
+    }
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("measured "))
+        .ok_or_else(|| format!("the measured run printed no result: {stdout}"))?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let number = |i: usize| -> Result<f64, Failure> {
+        Ok(fields.get(i).ok_or("short result line")?.parse::<f64>()?)
+    };
+    Ok(Measured {
+        run: fields.first().ok_or("empty result line")?.to_string(),
+        secs: number(1)?,
+        cpu_secs: number(2)?,
+        peak_mib: number(3)?,
+        rss_before_mib: number(4)?,
+        reset: number(5)? > 0.0,
+    })
+}
+
 async fn count(app: &App, sql: &str, run: &str) -> Result<i64, Failure> {
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(run.to_string())
@@ -642,13 +719,11 @@ async fn count(app: &App, sql: &str, run: &str) -> Result<i64, Failure> {
 }
 
 /// What the run stored, counted the way `Expected` counts.
-/// Also how many accounts got an invoice, the distinct issued invoice numbers and the
-/// highest number.
-async fn measured(app: &App, run: &str) -> Result<(Expected, i64, i64, Option<String>), Failure> {
+async fn measured(app: &App, run: &str) -> Result<Expected, Failure> {
     let lines = "SELECT COUNT(*) FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id \
                  WHERE i.run_id = $1";
-    let found = Expected {
-        invoices: count(app, "SELECT COUNT(*) FROM invoices WHERE run_id = $1", run).await?,
+    Ok(Expected {
+        documents: count(app, "SELECT COUNT(*) FROM invoices WHERE run_id = $1", run).await?,
         lines: count(app, lines, run).await?,
         one_time: count(app, &format!("{lines} AND l.charge_kind = 'one_time'"), run).await?,
         prorated: count(
@@ -661,26 +736,55 @@ async fn measured(app: &App, run: &str) -> Result<(Expected, i64, i64, Option<St
         )
         .await?,
         credits: count(app, &format!("{lines} AND l.net LIKE '-%'"), run).await?,
-    };
-    let accounts = count(
+    })
+}
+
+/// Problems with the run's documents: not one per account, not issued, or numbers that are
+/// not 1..=n in each series (a series' issue year has no earlier numbers here). Also prints
+/// the documents per series.
+async fn check_documents(app: &App, run: &str, accounts: usize) -> Result<Vec<String>, Failure> {
+    let mut wrong = Vec::new();
+    let invoiced = count(
         app,
         "SELECT COUNT(DISTINCT billing_account_id) FROM invoices WHERE run_id = $1",
         run,
     )
     .await?;
-    let numbers = count(
-        app,
-        "SELECT COUNT(DISTINCT number) FROM invoices WHERE run_id = $1 AND status = 'issued' \
-         AND kind = 'invoice'",
-        run,
+    let documents = count(app, "SELECT COUNT(*) FROM invoices WHERE run_id = $1", run).await?;
+    println!("{invoiced} of {accounts} accounts have a document of the run");
+    if invoiced != accounts as i64 || documents != accounts as i64 {
+        wrong.push(format!(
+            "{documents} documents for {invoiced} accounts, expected one for each of {accounts}"
+        ));
+    }
+    let rows = sqlx::query(
+        "SELECT kind, status, series, COUNT(*) AS n, COUNT(DISTINCT number) AS numbers, \
+         MAX(number) AS last FROM invoices WHERE run_id = $1 GROUP BY kind, status, series \
+         ORDER BY kind, series",
     )
+    .bind(run.to_string())
+    .fetch_all(&app.db.pool)
     .await?;
-    let last: Option<String> = sqlx::query("SELECT MAX(number) FROM invoices WHERE run_id = $1")
-        .bind(run.to_string())
-        .fetch_one(&app.db.pool)
-        .await?
-        .try_get(0)?;
-    Ok((found, accounts, numbers, last))
+    for r in &rows {
+        let kind: String = r.try_get("kind")?;
+        let status: String = r.try_get("status")?;
+        let series: Option<String> = r.try_get("series")?;
+        let (n, numbers): (i64, i64) = (r.try_get("n")?, r.try_get("numbers")?);
+        let last: Option<String> = r.try_get("last")?;
+        let series = series.unwrap_or_default();
+        println!(
+            "  {n} {status} {kind}s in series {series}, numbers up to {}",
+            last.as_deref().unwrap_or("-")
+        );
+        let highest = write::format_number(&series, n);
+        if status != "issued" || numbers != n || last.as_deref() != Some(highest.as_str()) {
+            wrong.push(format!(
+                "{n} {status} {kind}s of series {series} have {numbers} distinct numbers up \
+                 to {last:?} (expected 1 to {highest})"
+            ));
+        }
+    }
+    Ok(wrong)
 }
 
 async fn bench(args: Args) -> Result<(), Failure> {
@@ -690,7 +794,7 @@ async fn bench(args: Args) -> Result<(), Failure> {
          run date {}",
         args.backend, args.subscriptions, args.per_account, args.date
     );
-    let (app, _dir) = open(&args).await?;
+    let (app, url, _dir) = open(&args).await?;
 
     // Setup.
     let started = Instant::now();
@@ -718,72 +822,45 @@ async fn bench(args: Args) -> Result<(), Failure> {
         (t_setup - t_history).as_secs_f64(),
     );
 
-    // The run.
-    let rss_before = status_mib("VmRSS:");
-    let reset = reset_peak_rss();
-    let cpu = cpu_time();
-    let started = Instant::now();
-    let run = billing_run(&app, args.date, "bench").await?;
-    let took = started.elapsed();
-    let cpu = cpu_time() - cpu;
-    let peak = status_mib("VmHWM:");
-    let secs = took.as_secs_f64();
-
-    // Checks.
-    let (found, invoiced_accounts, numbers, last) = measured(&app, &run).await?;
+    // The run, in a fresh process.
+    let m = measure_in_child(&url, &args)?;
+    let found = measured(&app, &m.run).await?;
     println!(
-        "run {secs:.1} s (CPU {:.1} s): {} invoices ({:.0}/s), {} lines ({:.0}/s), {} \
+        "run {:.1} s (CPU {:.1} s): {} documents ({:.0}/s), {} lines ({:.0}/s), {} \
          subscriptions ({:.0}/s)",
-        cpu.as_secs_f64(),
-        found.invoices,
-        found.invoices as f64 / secs,
+        m.secs,
+        m.cpu_secs,
+        found.documents,
+        found.documents as f64 / m.secs,
         found.lines,
-        found.lines as f64 / secs,
+        found.lines as f64 / m.secs,
         args.subscriptions,
-        args.subscriptions as f64 / secs,
+        args.subscriptions as f64 / m.secs,
     );
     println!(
-        "peak RSS {peak:.0} MiB{} (RSS {rss_before:.0} MiB before the run)",
-        if reset {
+        "peak RSS {:.0} MiB{} (the run's process: {:.0} MiB before the run)",
+        m.peak_mib,
+        if m.reset {
             " during the run"
         } else {
-            " of the whole process (clear_refs refused)"
-        }
+            " including start-up (clear_refs refused)"
+        },
+        m.rss_before_mib,
     );
+
+    // Checks.
     println!("expected {expected:?}");
     println!("found    {found:?}");
-    println!(
-        "{invoiced_accounts} of {accounts} accounts invoiced, {numbers} distinct invoice \
-         numbers, the last {}",
-        last.as_deref().unwrap_or("-")
-    );
+    let mut wrong = check_documents(&app, &m.run, accounts).await?;
+    if found != expected {
+        wrong.push("the documents and lines differ from what the fixture implies".to_string());
+    }
 
     // CSV export of the run (to come): time `l2c::invoicing::export` writing this run's
-    // invoices as CSV to a sink (e.g. `tokio::io::sink()` or a temp file), and report rows/s,
-    // bytes and its own peak RSS (reset VmHWM again first). It goes here, after the checks
-    // and before the verdict. Not measured yet: the export does not exist.
+    // documents as CSV to a sink (e.g. `tokio::io::sink()` or a temp file) and report rows/s,
+    // bytes and its own peak RSS (in a fresh process, like the run). It goes here, after the
+    // run's checks and before the verdict. Not measured yet: the export does not exist.
 
-    let mut wrong = Vec::new();
-    if found != expected {
-        wrong.push("the invoices and lines differ from what the fixture implies".to_string());
-    }
-    if invoiced_accounts != accounts as i64 || found.invoices != accounts as i64 {
-        wrong.push(format!(
-            "{} invoices for {invoiced_accounts} accounts, expected one for each of {accounts}",
-            found.invoices
-        ));
-    }
-    // Every account is in the INV series; the run's issue year has no earlier numbers, so
-    // gapless numbering means 1..=n.
-    let series = write::series_key("INV", args.date.year());
-    let highest = write::format_number(&series, found.invoices);
-    if numbers != found.invoices || last.as_deref() != Some(highest.as_str()) {
-        wrong.push(format!(
-            "{numbers} distinct numbers up to {last:?} for {} invoices (expected up to \
-             {highest})",
-            found.invoices
-        ));
-    }
     if wrong.is_empty() {
         println!("check ok");
         Ok(())
@@ -799,5 +876,8 @@ fn main() -> Result<(), Failure> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(bench(args))
+    match args.measure_url.clone() {
+        Some(url) => rt.block_on(measure(&url, &args)),
+        None => rt.block_on(bench(args)),
+    }
 }

@@ -34,8 +34,11 @@
 //! cargo bench --bench billing_run -- --subscriptions 1000000
 //! cargo bench --bench billing_run -- [--subscriptions 1000000] [--per-account 10]
 //!     [--backend sqlite|postgres] [--database-url URL] [--date 2027-01-20]
-//!     [--accounts-per-chunk 500]
+//!     [--accounts-per-chunk 500] [--phases]
 //! ```
+//!
+//! `--phases` first times the run's phases (load, rate, store) page by page in transactions
+//! that are rolled back, to see where the time goes.
 //!
 //! PostgreSQL needs `--database-url` or `L2C_TEST_DATABASE_URL` (a server URL; the bench
 //! creates a database `l2c_billing_bench_<uuid>` there and leaves it for inspection).
@@ -60,6 +63,8 @@ struct Args {
     url: Option<String>,
     date: NaiveDate,
     accounts_per_chunk: Option<usize>,
+    /// Before the run, time its phases on each page in a rolled-back transaction.
+    phases: bool,
     /// Internal: only the measured run, on this database (see [`measure`]).
     measure_url: Option<String>,
 }
@@ -72,6 +77,7 @@ fn parse_args() -> Result<Args, Failure> {
         url: std::env::var("L2C_TEST_DATABASE_URL").ok(),
         date: NaiveDate::from_ymd_opt(2027, 1, 20).ok_or("bad default date")?,
         accounts_per_chunk: None,
+        phases: false,
         measure_url: None,
     };
     let mut it = std::env::args().skip(1);
@@ -89,6 +95,7 @@ fn parse_args() -> Result<Args, Failure> {
             "--database-url" => args.url = Some(value()?),
             "--date" => args.date = NaiveDate::from_str(&value()?)?,
             "--accounts-per-chunk" => args.accounts_per_chunk = Some(number(value()?)?.max(1)),
+            "--phases" => args.phases = true,
             "--measure-url" => args.measure_url = Some(value()?),
             "--bench" => {}
             other => return Err(format!("unknown argument {other}").into()),
@@ -646,6 +653,79 @@ async fn billing_run(app: &App, as_of: NaiveDate, trigger: &str) -> Result<Strin
     }
 }
 
+/// `--phases`: where a run's time goes. Every page as the run does it (load, rate into
+/// drafts, store with numbers), each phase timed, then rolled back instead of committed, so
+/// the measured run afterwards still finds everything due. The run's own cursor and commit
+/// are left out.
+async fn phases(app: &App, date: NaiveDate) -> Result<(), Failure> {
+    use l2c::invoicing::{draft, load};
+    let settings = &app.settings.billing;
+    let scope = RunScope {
+        as_of: AsOf::Date(date),
+        zones: None,
+    };
+    let origin = write::Origin {
+        run_id: None,
+        origin: "run",
+        preceding_id: None,
+    };
+    let (mut t_load, mut t_rate, mut t_store, mut t_rollback) = (
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    );
+    let (mut cursor, mut pages, mut documents, mut lines) = (String::new(), 0, 0, 0);
+    let started = Instant::now();
+    loop {
+        let mut tx = app.db.begin_write().await?;
+        let t = Instant::now();
+        let page = load::page(
+            &mut tx,
+            app.db.backend,
+            &scope,
+            settings,
+            &cursor,
+            settings.accounts_per_chunk,
+        )
+        .await?;
+        t_load += t.elapsed();
+        let Some(last) = page.last_id.clone() else {
+            break;
+        };
+        let t = Instant::now();
+        let mut drafts = Vec::new();
+        for work in &page.work {
+            drafts.extend(draft::draft(work, settings.rounding)?);
+        }
+        t_rate += t.elapsed();
+        let t = Instant::now();
+        let (d, l) = write::store(&mut tx, app.db.backend, &drafts, &origin, true, 0).await?;
+        t_store += t.elapsed();
+        let t = Instant::now();
+        tx.rollback().await?;
+        t_rollback += t.elapsed();
+        (cursor, pages, documents, lines) = (last, pages + 1, documents + d, lines + l);
+    }
+    let total = started.elapsed().as_secs_f64();
+    let share = |d: Duration| {
+        format!(
+            "{:.1} s ({:.0} %)",
+            d.as_secs_f64(),
+            d.as_secs_f64() * 100.0 / total
+        )
+    };
+    println!(
+        "phases {total:.1} s over {pages} pages ({documents} documents, {lines} lines): load \
+         {}, rate {}, store {}, rollback {}",
+        share(t_load),
+        share(t_rate),
+        share(t_store),
+        share(t_rollback)
+    );
+    Ok(())
+}
+
 /// The measured run as its process saw it.
 struct Measured {
     run: String,
@@ -821,6 +901,10 @@ async fn bench(args: Args) -> Result<(), Failure> {
         (t_history - t_subs).as_secs_f64(),
         (t_setup - t_history).as_secs_f64(),
     );
+
+    if args.phases {
+        phases(&app, args.date).await?;
+    }
 
     // The run, in a fresh process.
     let m = measure_in_child(&url, &args)?;

@@ -41,7 +41,9 @@
 //! that are rolled back, to see where the time goes.
 //!
 //! PostgreSQL needs `--database-url` or `L2C_TEST_DATABASE_URL` (a server URL; the bench
-//! creates a database `l2c_billing_bench_<uuid>` there and leaves it for inspection).
+//! creates a database `l2c_billing_bench_<uuid>` there and leaves it for inspection). Setup
+//! runs `ANALYZE` there after its bulk inserts, as autovacuum would have on a database that
+//! grew over time.
 
 use chrono::{Days, Months, NaiveDate};
 use l2c::app::{App, AppOptions};

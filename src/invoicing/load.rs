@@ -167,7 +167,9 @@ async fn latest_run_invoices(
          WHERE billing_account_id IN ({}) AND origin = 'run' GROUP BY billing_account_id",
         backend.in_list(ids.len(), 1)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    // The list's length changes from page to page: such statements are prepared for one use
+    // and not cached, or every page would add one to the connection's statement cache.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for id in ids {
         q = q.bind(id.clone());
     }
@@ -215,7 +217,9 @@ async fn charges(
          WHERE s.billing_account_id IN ({})",
         backend.in_list(ids.len(), 1)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    // The list's length changes from page to page: such statements are prepared for one use
+    // and not cached, or every page would add one to the connection's statement cache.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for id in ids {
         q = q.bind(id.clone());
     }
@@ -283,7 +287,9 @@ async fn billed(
          WHERE i.billing_account_id IN ({}) AND i.status <> 'void'",
         backend.in_list(ids.len(), 1)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    // The list's length changes from page to page: such statements are prepared for one use
+    // and not cached, or every page would add one to the connection's statement cache.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for id in ids {
         q = q.bind(id.clone());
     }

@@ -69,6 +69,8 @@ struct Args {
     phases: bool,
     /// Internal: only the measured run, on this database (see [`measure`]).
     measure_url: Option<String>,
+    /// Internal: only the CSV export of this run (with `--measure-url`; see [`measure_export`]).
+    export_run: Option<String>,
 }
 
 fn parse_args() -> Result<Args, Failure> {
@@ -81,6 +83,7 @@ fn parse_args() -> Result<Args, Failure> {
         accounts_per_chunk: None,
         phases: false,
         measure_url: None,
+        export_run: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -99,6 +102,7 @@ fn parse_args() -> Result<Args, Failure> {
             "--accounts-per-chunk" => args.accounts_per_chunk = Some(number(value()?)?.max(1)),
             "--phases" => args.phases = true,
             "--measure-url" => args.measure_url = Some(value()?),
+            "--export-run" => args.export_run = Some(value()?),
             "--bench" => {}
             other => return Err(format!("unknown argument {other}").into()),
         }
@@ -704,7 +708,8 @@ async fn phases(app: &App, date: NaiveDate) -> Result<(), Failure> {
         }
         t_rate += t.elapsed();
         let t = Instant::now();
-        let (d, l) = write::store(&mut tx, app.db.backend, settings, &drafts, &origin, true, 0).await?;
+        let (d, l) =
+            write::store(&mut tx, app.db.backend, settings, &drafts, &origin, true, 0).await?;
         t_store += t.elapsed();
         let t = Instant::now();
         tx.rollback().await?;
@@ -957,10 +962,22 @@ async fn bench(args: Args) -> Result<(), Failure> {
         wrong.push("the documents and lines differ from what the fixture implies".to_string());
     }
 
-    // CSV export of the run (to come): time `l2c::invoicing::export` writing this run's
-    // documents as CSV to a sink (e.g. `tokio::io::sink()` or a temp file) and report rows/s,
-    // bytes and its own peak RSS (in a fresh process, like the run). It goes here, after the
-    // run's checks and before the verdict. Not measured yet: the export does not exist.
+    // The CSV export of the run, in a fresh process too.
+    let e = export_in_child(&url, &m.run)?;
+    println!(
+        "CSV export {:.1} s: {} lines ({:.0}/s), {:.0} MiB written, peak RSS {:.0} MiB",
+        e.secs,
+        e.lines,
+        e.lines as f64 / e.secs,
+        e.bytes as f64 / 1048576.0,
+        e.peak_mib
+    );
+    if e.lines != found.lines as u64 {
+        wrong.push(format!(
+            "the CSV export has {} lines, the run {}",
+            e.lines, found.lines
+        ));
+    }
 
     if wrong.is_empty() {
         println!("check ok");
@@ -970,6 +987,80 @@ async fn bench(args: Args) -> Result<(), Failure> {
     }
 }
 
+/// What the export's process measured.
+struct Exported {
+    secs: f64,
+    lines: u64,
+    bytes: u64,
+    peak_mib: f64,
+}
+
+/// `--measure-url URL --export-run RUN`: the run's CSV export, as `l2c billing export` does
+/// it (chunks from the exporter written to a file), timed with its own peak RSS.
+async fn measure_export(url: &str, run: &str, args: &Args) -> Result<(), Failure> {
+    use std::io::Write;
+    let app = open_url(url, args).await?;
+    let dir = tempfile::tempdir()?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(dir.path().join("run.csv"))?);
+    reset_peak_rss();
+    let started = Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let exporter = {
+        let db = app.db.clone();
+        let run = run.to_string();
+        tokio::spawn(async move {
+            l2c::invoicing::export::export(
+                &db,
+                &run,
+                None,
+                l2c::invoicing::export::Format::Csv,
+                &tx,
+            )
+            .await
+        })
+    };
+    let (mut bytes, mut lines) = (0u64, 0u64);
+    while let Some(chunk) = rx.recv().await {
+        let chunk: l2c::invoicing::export::Chunk = chunk;
+        bytes += chunk.bytes.len() as u64;
+        lines = chunk.lines;
+        file.write_all(&chunk.bytes)?;
+    }
+    file.flush()?;
+    exporter.await??;
+    let took = started.elapsed();
+    println!(
+        "exported {} {lines} {bytes} {}",
+        took.as_secs_f64(),
+        status_mib("VmHWM:")
+    );
+    Ok(())
+}
+
+/// Runs this binary to export `run` as CSV and reads what it measured.
+fn export_in_child(url: &str, run: &str) -> Result<Exported, Failure> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args(["--measure-url", url, "--export-run", run])
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!("the export failed ({}): {stdout}", output.status).into());
+    }
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("exported "))
+        .ok_or_else(|| format!("the export printed no result: {stdout}"))?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let field = |i: usize| -> Result<&str, Failure> { Ok(*fields.get(i).ok_or("short line")?) };
+    Ok(Exported {
+        secs: field(0)?.parse()?,
+        lines: field(1)?.parse()?,
+        bytes: field(2)?.parse()?,
+        peak_mib: field(3)?.parse()?,
+    })
+}
+
 fn main() -> Result<(), Failure> {
     let args = parse_args()?;
     // One thread drives the run, as `l2c billing run` does; SQLite connections run on
@@ -977,8 +1068,9 @@ fn main() -> Result<(), Failure> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match args.measure_url.clone() {
-        Some(url) => rt.block_on(measure(&url, &args)),
-        None => rt.block_on(bench(args)),
+    match (args.measure_url.clone(), args.export_run.clone()) {
+        (Some(url), Some(run)) => rt.block_on(measure_export(&url, &run, &args)),
+        (Some(url), None) => rt.block_on(measure(&url, &args)),
+        (None, _) => rt.block_on(bench(args)),
     }
 }

@@ -1,16 +1,17 @@
-//! Exports of a run's documents, streamed: rows come from one database cursor ordered by
-//! invoice number and line, and leave in chunks through a bounded channel, so memory stays
-//! constant however large the run. CSV has one row per line (RFC 4180, the columns in
+//! Exports of a run's documents, streamed: documents are read in batches of 500 by number
+//! (two short queries each: the documents, then their lines, which SQLite hands back as one
+//! aggregated row), and leave in chunks through a bounded channel, so memory stays constant
+//! however large the run. CSV has one row per line (RFC 4180, the columns in
 //! [`CSV_COLUMNS`]); JSON has the documents with their lines and totals; UBL is a zip of one
 //! Peppol BIS Billing 3.0 XML per issued document (drafts have no number yet).
 
 use super::draft::document;
-use super::read::{self, invoice_from_row, kind_of, line_from_row, InvoiceView, LINE_COLUMNS};
+use super::read::{self, invoice_from_row, kind_of, InvoiceView, LineRow};
 use crate::error::{AppError, AppResult};
-use futures::TryStreamExt;
 use l2c_billing::{Currency, DocumentKind, IssuedDocument, RatedLine};
 use l2c_engine::db::Db;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -138,7 +139,12 @@ pub async fn check_ubl_ready(db: &Db, run_id: &str, only: Option<&str>) -> AppRe
     Ok(())
 }
 
-/// Streams run `run_id`'s documents (or only the one numbered `only`) in `format` to `out`.
+/// Documents per batch: one query for the documents, one for their lines.
+const BATCH: i64 = 500;
+
+/// Streams run `run_id`'s documents (or only the one numbered `only`) in `format` to `out`:
+/// issued documents by number, then (CSV and JSON) drafts and voids by id. Each batch is two
+/// short queries, so no read stays open while a slow client takes its time.
 pub async fn export(
     db: &Db,
     run_id: &str,
@@ -151,54 +157,76 @@ pub async fn export(
     }
     let run = read::run(db, run_id).await?;
     let mut writer = DocWriter::new(db, format, &run)?;
-    let columns: String = read::INVOICE_COLUMNS
-        .split(", ")
-        .map(|c| format!("i.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    // Only issued documents have the number a UBL document must carry.
-    let issued_only = if format == Format::Ubl {
-        " AND i.status = 'issued'"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT {columns}, {LINE_COLUMNS} FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id \
-         WHERE i.run_id = $1 AND ($2 = '' OR i.number = $2){issued_only} \
-         ORDER BY i.number, i.id, l.position"
-    );
-    let mut conn = db.pool.acquire().await?;
-    let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(run_id.to_string())
-        .bind(only.unwrap_or_default().to_string())
-        .fetch(&mut *conn);
-    let mut current: Option<(InvoiceView, Vec<RatedLine>)> = None;
     let mut lines: u64 = 0;
-    while let Some(row) = rows.try_next().await? {
-        let id: String = sqlx::Row::try_get(&row, "id")?;
-        if current.as_ref().is_some_and(|(v, _)| v.id != id) {
-            if let Some((view, doc_lines)) = current.take() {
-                writer.document(&view, &doc_lines).await?;
+    // Only issued documents have the number a UBL document must carry.
+    let passes: &[bool] = if format == Format::Ubl {
+        &[true]
+    } else {
+        &[true, false]
+    };
+    for numbered in passes {
+        let mut after = String::new();
+        loop {
+            let mut conn = db.pool.acquire().await?;
+            let batch = invoice_batch(&mut conn, run_id, only, *numbered, &after).await?;
+            let Some(last) = batch.last() else {
+                break;
+            };
+            after = match numbered {
+                true => last.number.clone().unwrap_or_default(),
+                false => last.id.clone(),
+            };
+            let ids: Vec<String> = batch.iter().map(|v| v.id.clone()).collect();
+            let mut by_invoice: HashMap<String, Vec<LineRow>> = HashMap::new();
+            for line in read::lines_of(&mut conn, db.backend, &ids).await? {
+                by_invoice
+                    .entry(line.invoice_id.clone())
+                    .or_default()
+                    .push(line);
+            }
+            drop(conn);
+            for view in &batch {
+                let doc_lines = by_invoice.remove(&view.id).unwrap_or_default();
+                lines += doc_lines.len() as u64;
+                writer.document(view, &doc_lines).await?;
+                if writer.buffered() >= CHUNK_BYTES {
+                    send(out, writer.take(), lines).await?;
+                }
             }
         }
-        let (view, doc_lines) = match &mut current {
-            Some(c) => c,
-            None => current.insert((invoice_from_row(&row)?, Vec::new())),
-        };
-        let currency = Currency::from_code(&view.currency).map_err(io)?;
-        let line = line_from_row(&row, currency, view.kept.rounding)?;
-        writer.line(view, doc_lines.len() + 1, &line)?;
-        doc_lines.push(line);
-        lines += 1;
-        if writer.buffered() >= CHUNK_BYTES {
-            send(out, writer.take(), lines).await?;
-        }
-    }
-    if let Some((view, doc_lines)) = current.take() {
-        writer.document(&view, &doc_lines).await?;
     }
     writer.finish()?;
     send(out, writer.take(), lines).await
+}
+
+/// The next batch of the run's documents: numbered ones after number `after`, or numberless
+/// ones after id `after`.
+async fn invoice_batch(
+    conn: &mut sqlx::AnyConnection,
+    run_id: &str,
+    only: Option<&str>,
+    numbered: bool,
+    after: &str,
+) -> AppResult<Vec<InvoiceView>> {
+    let columns = read::INVOICE_COLUMNS;
+    let sql = if numbered {
+        format!(
+            "SELECT {columns} FROM invoices WHERE run_id = $1 AND number IS NOT NULL \
+             AND number > $2 AND ($3 = '' OR number = $3) ORDER BY number LIMIT {BATCH}"
+        )
+    } else {
+        format!(
+            "SELECT {columns} FROM invoices WHERE run_id = $1 AND number IS NULL AND id > $2 \
+             AND $3 = '' ORDER BY id LIMIT {BATCH}"
+        )
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(run_id.to_string())
+        .bind(after.to_string())
+        .bind(only.unwrap_or_default().to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(invoice_from_row).collect()
 }
 
 async fn send(out: &mpsc::Sender<Chunk>, bytes: Vec<u8>, lines: u64) -> AppResult<()> {
@@ -274,46 +302,60 @@ impl<'a> DocWriter<'a> {
         self.buffer.take()
     }
 
-    /// A line as it reads on the document: a credit note's lines are negated.
-    fn line(&mut self, view: &InvoiceView, position: usize, line: &RatedLine) -> AppResult<()> {
+    /// One CSV row per line, written from the stored text: a credit note's quantities and
+    /// amounts are negated, as the document shows them.
+    fn csv_rows(&mut self, view: &InvoiceView, lines: &[LineRow]) -> AppResult<()> {
         let Sink::Csv(w) = &mut self.sink else {
             return Ok(());
         };
-        let sign = sign(view);
-        let l = &line.line;
-        let (start, end) = service_days(line);
-        w.write_record([
-            view.number.as_deref().unwrap_or_default(),
-            &view.kind,
-            &view.status,
-            view.issue_date.as_deref().unwrap_or_default(),
-            view.due_date.as_deref().unwrap_or_default(),
-            &view.billing_account,
-            &view.period_start,
-            &last_day(&view.period_end),
-            &position.to_string(),
-            l.description(),
-            &start.unwrap_or_default(),
-            &end.unwrap_or_default(),
-            &(l.quantity() * sign).to_string(),
-            &l.unit_price().amount().to_string(),
-            &(l.net().amount() * sign).to_string(),
-            l.tax().category().code(),
-            &l.tax().percent().to_string(),
-            &view.currency,
-        ])
-        .map_err(io)
+        let credit = kind_of(view) == DocumentKind::CreditNote;
+        let period_end = last_day(&view.period_end);
+        for l in lines {
+            let (start, end) = match l.charge_kind.as_str() {
+                "one_time" => (String::new(), String::new()),
+                _ => (l.service_from.clone(), last_day(&l.service_to)),
+            };
+            w.write_record([
+                view.number.as_deref().unwrap_or_default(),
+                &view.kind,
+                &view.status,
+                view.issue_date.as_deref().unwrap_or_default(),
+                view.due_date.as_deref().unwrap_or_default(),
+                &view.billing_account,
+                &view.period_start,
+                &period_end,
+                &l.position.to_string(),
+                &l.description,
+                &start,
+                &end,
+                &signed(&l.quantity, credit),
+                &l.unit_price,
+                &signed(&l.net, credit),
+                &l.tax_category,
+                &l.tax_percent,
+                &view.currency,
+            ])
+            .map_err(io)?;
+        }
+        Ok(())
     }
 
-    async fn document(&mut self, view: &InvoiceView, lines: &[RatedLine]) -> AppResult<()> {
+    async fn document(&mut self, view: &InvoiceView, rows: &[LineRow]) -> AppResult<()> {
+        if let Sink::Csv(_) = self.sink {
+            return self.csv_rows(view, rows);
+        }
+        let currency = Currency::from_code(&view.currency).map_err(io)?;
+        let lines = rows
+            .iter()
+            .map(|r| r.rated(currency, view.kept.rounding))
+            .collect::<AppResult<Vec<RatedLine>>>()?;
         match &mut self.sink {
-            Sink::Csv(w) => w.flush().map_err(io),
+            Sink::Csv(_) => Ok(()),
             Sink::Json { .. } => {
-                let currency = Currency::from_code(&view.currency).map_err(io)?;
-                let doc = document(kind_of(view), currency, lines, view.kept.rounding)?;
+                let doc = document(kind_of(view), currency, &lines, view.kept.rounding)?;
                 let json = JsonDocument {
                     view,
-                    lines: json_lines(view, lines),
+                    lines: json_lines(view, &lines),
                     tax_subtotals: doc.tax_subtotals(),
                     totals: doc.totals(),
                 };
@@ -326,7 +368,7 @@ impl<'a> DocWriter<'a> {
                 serde_json::to_writer(&mut self.buffer, &json).map_err(io)
             }
             Sink::Ubl(_) => {
-                let doc = self.ubl_document(view, lines).await?;
+                let doc = self.ubl_document(view, &lines).await?;
                 let name = format!("{}.xml", view.number.as_deref().unwrap_or(&view.id));
                 let Sink::Ubl(zip) = &mut self.sink else {
                     return Ok(());
@@ -370,6 +412,17 @@ fn sign(view: &InvoiceView) -> rust_decimal::Decimal {
     }
 }
 
+/// `amount` (decimal text) as it reads on a credit note when `negate`: its sign turned.
+fn signed(amount: &str, negate: bool) -> String {
+    if !negate || amount.chars().all(|c| matches!(c, '0' | '.')) {
+        return amount.to_string();
+    }
+    match amount.strip_prefix('-') {
+        Some(rest) => rest.to_string(),
+        None => format!("-{amount}"),
+    }
+}
+
 /// The last day of a period that ends (exclusively) on `end`.
 fn last_day(end: &str) -> String {
     chrono::NaiveDate::parse_from_str(end, "%Y-%m-%d")
@@ -408,4 +461,19 @@ fn json_lines(view: &InvoiceView, lines: &[RatedLine]) -> Vec<JsonLine> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_credit_notes_amounts_turn_sign_as_text() {
+        assert_eq!(signed("-22.00", true), "22.00");
+        assert_eq!(signed("31.00", true), "-31.00");
+        assert_eq!(signed("0.00", true), "0.00");
+        assert_eq!(signed("-1", false), "-1");
+        assert_eq!(last_day("2026-03-01"), "2026-02-28");
+        assert_eq!(last_day("2024-03-01"), "2024-02-29");
+    }
 }

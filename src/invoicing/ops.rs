@@ -24,26 +24,29 @@ fn local_today(ctx: &Invoicing, time_zone: &str) -> AppResult<NaiveDate> {
     Ok(ctx.clock.now().with_timezone(&zone).date_naive())
 }
 
-/// Issues every draft of run `run_id`; returns how many.
+/// Issues every draft of run `run_id`, 500 per transaction; returns how many.
 pub async fn issue_drafts(ctx: &Invoicing, run_id: &str) -> AppResult<usize> {
     read::run(&ctx.db, run_id).await?;
-    let mut tx = ctx.db.begin_write().await?;
-    let drafts = read::invoices(
-        &ctx.db,
-        &read::InvoiceFilter {
-            run: Some(run_id.to_string()),
-            ..Default::default()
-        },
-        i64::MAX,
-    )
-    .await?;
     let mut issued = 0;
-    for view in drafts.iter().filter(|v| v.status == "draft") {
-        issue_one(ctx, &mut tx, view).await?;
-        issued += 1;
+    loop {
+        let mut tx = ctx.db.begin_write().await?;
+        let sql = format!(
+            "SELECT {} FROM invoices WHERE run_id = $1 AND status = 'draft' ORDER BY id LIMIT 500",
+            read::INVOICE_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run_id.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
+        if rows.is_empty() {
+            return Ok(issued);
+        }
+        for row in &rows {
+            issue_one(ctx, &mut tx, &read::invoice_from_row(row)?).await?;
+            issued += 1;
+        }
+        tx.commit().await?;
     }
-    tx.commit().await?;
-    Ok(issued)
 }
 
 async fn issue_one(

@@ -84,14 +84,15 @@ pub struct RunTotal {
 
 /// Totals of a run's documents; decimal text is summed exactly here, never by the database.
 pub async fn run_totals(db: &Db, id: &str) -> AppResult<Vec<RunTotal>> {
-    let rows = sqlx::query(
+    let mut conn = db.pool.acquire().await?;
+    let mut rows = sqlx::query(
         "SELECT currency, kind, line_net_total, tax_total, payable FROM invoices WHERE run_id = $1",
     )
     .bind(id.to_string())
-    .fetch_all(&db.pool)
-    .await?;
+    .fetch(&mut *conn);
     let mut sums: BTreeMap<(String, String), (u64, [Decimal; 3])> = BTreeMap::new();
-    for r in &rows {
+    while let Some(r) = futures::TryStreamExt::try_next(&mut rows).await? {
+        let r = &r;
         let key = (r.try_get("currency")?, r.try_get("kind")?);
         let entry = sums.entry(key).or_default();
         entry.0 += 1;

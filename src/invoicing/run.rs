@@ -186,24 +186,45 @@ async fn pages(
     loop {
         let result = l2c_engine::runtime::retry(|| one_page(ctx, request, id, &cursor)).await;
         match result {
-            Ok(Some(next)) => {
+            Ok(Page::Next(next)) => {
                 cursor = next;
                 conflicts = 0;
             }
-            Ok(None) => return Ok(()),
+            Ok(Page::Done) => return Ok(()),
+            // Another node resuming the same run went past this page: go on from its cursor.
+            Ok(Page::Moved) => cursor = stored_cursor(ctx, id).await?,
             Err(e) if is_unique_violation(&e) && conflicts < 5 => conflicts += 1,
             Err(e) => return Err(e),
         }
     }
 }
 
-/// Rates and stores the page after `cursor`; returns the next cursor, `None` at the end.
+/// What became of one page.
+enum Page {
+    /// Stored; the run goes on after this account id.
+    Next(String),
+    /// No accounts left.
+    Done,
+    /// The run's cursor had moved on: nothing was stored.
+    Moved,
+}
+
+async fn stored_cursor(ctx: &Invoicing, id: &str) -> AppResult<String> {
+    let row = sqlx::query("SELECT cursor FROM billing_runs WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_one(&ctx.db.pool)
+        .await?;
+    let cursor: Option<String> = row.try_get("cursor")?;
+    Ok(cursor.unwrap_or_default())
+}
+
+/// Rates and stores the page after `cursor`, moving the run's cursor in the same transaction.
 async fn one_page(
     ctx: &Invoicing,
     request: &RunRequest,
     id: &str,
     cursor: &str,
-) -> AppResult<Option<String>> {
+) -> AppResult<Page> {
     let settings = &ctx.settings;
     let mut tx = ctx.db.begin_write().await?;
     let page = page(
@@ -217,7 +238,7 @@ async fn one_page(
     )
     .await?;
     let Some(last) = page.last_id else {
-        return Ok(None);
+        return Ok(Page::Done);
     };
     let mut drafts = Vec::new();
     for work in &page.work {
@@ -239,19 +260,26 @@ async fn one_page(
         now,
     )
     .await?;
-    sqlx::query(
+    let moved = sqlx::query(
         "UPDATE billing_runs SET cursor = $1, accounts = accounts + $2, invoices = invoices + $3, \
-         lines = lines + $4 WHERE id = $5",
+         lines = lines + $4 WHERE id = $5 AND COALESCE(cursor, '') = $6",
     )
     .bind(last.clone())
     .bind(page.accounts as i64)
     .bind(docs as i64)
     .bind(lines as i64)
     .bind(id.to_string())
+    .bind(cursor.to_string())
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected()
+        == 0;
+    if moved {
+        tx.rollback().await?;
+        return Ok(Page::Moved);
+    }
     tx.commit().await?;
-    Ok(Some(last))
+    Ok(Page::Next(last))
 }
 
 async fn finish(ctx: &Invoicing, id: &str, status: &str, error: Option<String>) -> AppResult<()> {
@@ -277,8 +305,9 @@ pub async fn run_interrupted(
     let (id, mut cursor) = start_or_resume(ctx, request).await?;
     for _ in 0..pages {
         match one_page(ctx, request, &id, &cursor).await? {
-            Some(next) => cursor = next,
-            None => break,
+            Page::Next(next) => cursor = next,
+            Page::Moved => cursor = stored_cursor(ctx, &id).await?,
+            Page::Done => break,
         }
     }
     Ok(id)

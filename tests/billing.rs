@@ -36,6 +36,7 @@ scenarios!(
     a_cron_schedule_bills_each_zone_at_its_local_time_once,
     runs_for_two_periods_at_once_bill_each_day_once,
     issued_documents_keep_their_parties_and_rounding,
+    two_nodes_fire_a_scheduled_run_once,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -951,4 +952,49 @@ async fn issued_documents_keep_their_parties_and_rounding(backend: Backend) {
         .await
         .expect("document");
     assert_eq!(after, before, "an issued document never changes");
+}
+
+async fn two_nodes_fire_a_scheduled_run_once(backend: Backend) {
+    let Some(w) = open(backend, 4).await else {
+        return;
+    };
+    six_accounts(&w.app).await;
+    let mut options = l2c::app::AppOptions::new(w.url.clone());
+    options.sandbox = true;
+    let other = App::open(options).await.expect("second node");
+    let clocks = [
+        w.app.sandbox.clone().expect("clock"),
+        other.sandbox.clone().expect("clock"),
+    ];
+    for c in &clocks {
+        c.set("2026-03-01T00:00:00Z".parse().expect("instant"));
+    }
+    let daily = schedule::NewSchedule {
+        name: "daily".into(),
+        cron: "0 0 3 * * *".into(),
+        time_zone: "UTC".into(),
+    };
+    schedule::add(&w.app, &daily).await.expect("schedule");
+    for c in &clocks {
+        c.set("2026-03-01T03:00:05Z".parse().expect("instant"));
+    }
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(
+            schedule::ensure_instances(&w.app),
+            schedule::ensure_instances(&other)
+        );
+        a.expect("ensure");
+        b.expect("ensure");
+        let (a, b) = tokio::join!(w.app.engine.run_until_idle(), other.engine.run_until_idle());
+        a.expect("node a");
+        b.expect("node b");
+    }
+    let runs = read::runs(&w.app.db, 10).await.expect("runs");
+    assert_eq!(runs.len(), 1, "one run for the one occurrence: {runs:?}");
+    assert_eq!(
+        (runs[0].as_of.as_str(), runs[0].invoices),
+        ("2026-03-01T03:00:00Z", 6)
+    );
+    let next = schedule::get(&w.app, "daily").await.expect("schedule");
+    assert_eq!(next.next_due.to_rfc3339(), "2026-03-02T03:00:00+00:00");
 }

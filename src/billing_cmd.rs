@@ -93,9 +93,14 @@ pub async fn execute(command: BillingCommand) -> Result<()> {
 
 async fn print_outcome(app: &App, outcome: RunOutcome) -> Result<()> {
     match outcome {
-        RunOutcome::Dry { accounts, drafts } => {
-            println!("dry run: {accounts} accounts looked at, {} documents would be issued (nothing written)", drafts.len());
-            for d in &drafts {
+        RunOutcome::Dry(dry) => {
+            println!(
+                "dry run: {} accounts looked at, {} documents with {} lines would be issued \
+                 (nothing written)",
+                dry.accounts, dry.documents, dry.lines
+            );
+            print_totals(&dry.totals);
+            for d in &dry.drafts {
                 let t = d.invoice.totals();
                 println!(
                     "  {:<20} {} .. {}  {:?}  net {}  VAT {}  due {} {}",
@@ -109,6 +114,9 @@ async fn print_outcome(app: &App, outcome: RunOutcome) -> Result<()> {
                     d.invoice.currency().code()
                 );
             }
+            if dry.documents > dry.drafts.len() {
+                println!("  ... and {} more", dry.documents - dry.drafts.len());
+            }
         }
         RunOutcome::Stored(id) => {
             let view = read::run(&app.db, &id).await?;
@@ -116,15 +124,19 @@ async fn print_outcome(app: &App, outcome: RunOutcome) -> Result<()> {
                 "billing run {id} ({}): {} accounts, {} documents, {} lines, {}",
                 view.as_of, view.accounts, view.invoices, view.lines, view.status
             );
-            for t in read::run_totals(&app.db, &id).await? {
-                println!(
-                    "  {} {:<11} {:>7} documents  net {}  VAT {}  payable {}",
-                    t.currency, t.kind, t.documents, t.net, t.tax, t.payable
-                );
-            }
+            print_totals(&read::run_totals(&app.db, &id).await?);
         }
     }
     Ok(())
+}
+
+fn print_totals(totals: &[read::RunTotal]) {
+    for t in totals {
+        println!(
+            "  {} {:<11} {:>7} documents  net {}  VAT {}  payable {}",
+            t.currency, t.kind, t.documents, t.net, t.tax, t.payable
+        );
+    }
 }
 
 async fn export_to(

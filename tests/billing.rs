@@ -463,12 +463,12 @@ async fn a_dry_run_writes_nothing(backend: Backend) {
     six_accounts(&w.app).await;
     let mut req = request(AsOf::Date(d("2026-03-01")));
     req.dry_run = true;
-    let RunOutcome::Dry { accounts, drafts } = run(&w.app.invoicing, req).await.expect("dry run")
-    else {
+    let RunOutcome::Dry(dry) = run(&w.app.invoicing, req).await.expect("dry run") else {
         panic!("a dry run")
     };
     // The world's own two accounts have no subscriptions.
-    assert_eq!((accounts, drafts.len()), (8, 6));
+    assert_eq!((dry.accounts, dry.documents, dry.lines), (8, 6, 9));
+    let drafts = dry.drafts;
     assert!(all_invoices(&w.app).await.is_empty());
     assert!(read::runs(&w.app.db, 10).await.expect("runs").is_empty());
     // The real run issues exactly what the dry run showed.
@@ -485,6 +485,22 @@ async fn a_dry_run_writes_nothing(backend: Backend) {
     shown.sort();
     issued.sort();
     assert_eq!(shown, issued);
+    let stored = read::run_totals(
+        &w.app.db,
+        &read::runs(&w.app.db, 1).await.expect("runs")[0].id,
+    )
+    .await
+    .expect("totals");
+    let dry_totals: Vec<(String, u64, String)> = dry
+        .totals
+        .iter()
+        .map(|t| (t.kind.clone(), t.documents, t.payable.clone()))
+        .collect();
+    let run_totals: Vec<(String, u64, String)> = stored
+        .iter()
+        .map(|t| (t.kind.clone(), t.documents, t.payable.clone()))
+        .collect();
+    assert_eq!(dry_totals, run_totals, "the dry run's totals are the run's");
 }
 
 async fn drafts_are_numbered_when_issued_and_voids_leave_no_gap(backend: Backend) {

@@ -74,13 +74,21 @@ pub struct RunDetail {
 
 /// What a dry run would issue.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DryRun {
+pub struct DryRunView {
     /// Always true.
     pub dry_run: bool,
     /// Accounts looked at.
     pub accounts: usize,
-    /// The documents it would issue, without numbers.
+    /// Documents it would issue.
+    pub documents: usize,
+    /// Their lines.
+    pub lines: usize,
+    /// Summed per currency and kind.
+    pub totals: Vec<RunTotal>,
+    /// The first 1,000 documents in full, without numbers.
     pub invoices: Vec<DraftView>,
+    /// Whether there are more documents than `invoices` shows.
+    pub truncated: bool,
 }
 
 /// A document a dry run would issue.
@@ -110,7 +118,7 @@ async fn detail(state: &ApiState, id: &str) -> AppResult<RunDetail> {
 
 /// Starts a billing run (or a dry run) and waits for it to finish.
 #[utoipa::path(post, path = "/api/v1/billing-runs", tag = "billing", request_body = RunRequestBody,
-    responses((status = 201, body = RunDetail), (status = 200, body = DryRun),
+    responses((status = 201, body = RunDetail), (status = 200, body = DryRunView),
         (status = 422, body = super::problem::Problem)), security(("bearer" = [])))]
 pub async fn start_run(
     State(state): State<ApiState>,
@@ -131,10 +139,15 @@ pub async fn start_run(
         RunOutcome::Stored(id) => {
             Ok((StatusCode::CREATED, Json(detail(&state, &id).await?)).into_response())
         }
-        RunOutcome::Dry { accounts, drafts } => Ok(Json(DryRun {
+        RunOutcome::Dry(dry) => Ok(Json(DryRunView {
             dry_run: true,
-            accounts,
-            invoices: drafts
+            accounts: dry.accounts,
+            documents: dry.documents,
+            lines: dry.lines,
+            totals: dry.totals,
+            truncated: dry.documents > dry.drafts.len(),
+            invoices: dry
+                .drafts
                 .into_iter()
                 .map(|d| DraftView {
                     billing_account: d.account,

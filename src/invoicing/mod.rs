@@ -26,7 +26,7 @@ use l2c_engine::clock::Clock;
 use l2c_engine::db::Db;
 use std::sync::Arc;
 
-pub use run::{run, RunOutcome, RunRequest};
+pub use run::{run, DryRun, RunOutcome, RunRequest};
 
 /// The moment a run bills for.
 #[derive(Clone, Debug, PartialEq, Eq)]

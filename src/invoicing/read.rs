@@ -82,7 +82,42 @@ pub struct RunTotal {
     pub payable: String,
 }
 
-/// Totals of a run's documents; decimal text is summed exactly here, never by the database.
+/// Documents summed per currency and kind, exactly (decimal, never the database's sum).
+#[derive(Default)]
+pub struct TotalsSum(BTreeMap<(String, String), (u64, [Decimal; 3])>);
+
+impl TotalsSum {
+    /// Adds one document's totals.
+    pub fn add(&mut self, currency: &str, kind: &str, amounts: [Decimal; 3]) {
+        let entry = self
+            .0
+            .entry((currency.to_string(), kind.to_string()))
+            .or_default();
+        entry.0 += 1;
+        for (slot, amount) in entry.1.iter_mut().zip(amounts) {
+            *slot += amount;
+        }
+    }
+
+    /// The sums, by currency then kind.
+    pub fn into_totals(self) -> Vec<RunTotal> {
+        self.0
+            .into_iter()
+            .map(
+                |((currency, kind), (documents, [net, tax, payable]))| RunTotal {
+                    currency,
+                    kind,
+                    documents,
+                    net: net.to_string(),
+                    tax: tax.to_string(),
+                    payable: payable.to_string(),
+                },
+            )
+            .collect()
+    }
+}
+
+/// Totals of a run's documents.
 pub async fn run_totals(db: &Db, id: &str) -> AppResult<Vec<RunTotal>> {
     let mut conn = db.pool.acquire().await?;
     let mut rows = sqlx::query(
@@ -90,34 +125,22 @@ pub async fn run_totals(db: &Db, id: &str) -> AppResult<Vec<RunTotal>> {
     )
     .bind(id.to_string())
     .fetch(&mut *conn);
-    let mut sums: BTreeMap<(String, String), (u64, [Decimal; 3])> = BTreeMap::new();
+    let mut sums = TotalsSum::default();
     while let Some(r) = futures::TryStreamExt::try_next(&mut rows).await? {
-        let r = &r;
-        let key = (r.try_get("currency")?, r.try_get("kind")?);
-        let entry = sums.entry(key).or_default();
-        entry.0 += 1;
-        for (slot, column) in entry
-            .1
-            .iter_mut()
-            .zip(["line_net_total", "tax_total", "payable"])
-        {
+        let decimal = |column: &str| -> AppResult<Decimal> {
             let text: String = r.try_get(column)?;
-            *slot += Decimal::from_str(&text).map_err(internal)?;
-        }
+            Decimal::from_str(&text).map_err(internal)
+        };
+        let amounts = [
+            decimal("line_net_total")?,
+            decimal("tax_total")?,
+            decimal("payable")?,
+        ];
+        let currency: String = r.try_get("currency")?;
+        let kind: String = r.try_get("kind")?;
+        sums.add(&currency, &kind, amounts);
     }
-    Ok(sums
-        .into_iter()
-        .map(
-            |((currency, kind), (documents, [net, tax, payable]))| RunTotal {
-                currency,
-                kind,
-                documents,
-                net: net.to_string(),
-                tax: tax.to_string(),
-                payable: payable.to_string(),
-            },
-        )
-        .collect())
+    Ok(sums.into_totals())
 }
 
 /// An invoice or credit note as listed.

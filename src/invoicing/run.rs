@@ -5,6 +5,7 @@
 
 use super::draft::{draft, Draft};
 use super::load::page;
+use super::read::{RunTotal, TotalsSum};
 use super::write::{store, Origin};
 use super::Invoicing;
 use super::{AsOf, RunScope};
@@ -32,13 +33,29 @@ pub struct RunRequest {
 pub enum RunOutcome {
     /// A stored run (its id).
     Stored(String),
-    /// A dry run's documents.
-    Dry {
-        /// Accounts looked at.
-        accounts: usize,
-        /// What would be issued.
-        drafts: Vec<Draft>,
-    },
+    /// What a dry run would issue.
+    Dry(DryRun),
+}
+
+/// What a dry run would issue: every document summed, and the first [`DryRun::SHOWN`] in
+/// full, so a dry run of a million subscriptions needs no more memory than a real run.
+#[derive(Debug)]
+pub struct DryRun {
+    /// Accounts looked at.
+    pub accounts: usize,
+    /// Documents it would issue.
+    pub documents: usize,
+    /// Their lines.
+    pub lines: usize,
+    /// Summed per currency and kind.
+    pub totals: Vec<RunTotal>,
+    /// The first documents, in account order.
+    pub drafts: Vec<Draft>,
+}
+
+impl DryRun {
+    /// How many documents a dry run returns in full.
+    pub const SHOWN: usize = 1000;
 }
 
 /// A run as stored.
@@ -116,7 +133,14 @@ async fn dry_run(ctx: &Invoicing, scope: &RunScope) -> AppResult<RunOutcome> {
     let settings = &ctx.settings;
     let mut conn = ctx.db.pool.acquire().await?;
     let mut cursor = String::new();
-    let (mut accounts, mut drafts) = (0, Vec::new());
+    let mut dry = DryRun {
+        accounts: 0,
+        documents: 0,
+        lines: 0,
+        totals: Vec::new(),
+        drafts: Vec::new(),
+    };
+    let mut sums = TotalsSum::default();
     loop {
         let page = page(
             &mut conn,
@@ -128,13 +152,34 @@ async fn dry_run(ctx: &Invoicing, scope: &RunScope) -> AppResult<RunOutcome> {
             false,
         )
         .await?;
-        accounts += page.accounts;
+        dry.accounts += page.accounts;
         for work in &page.work {
-            drafts.extend(draft(work, settings.rounding)?);
+            let Some(d) = draft(work, settings.rounding)? else {
+                continue;
+            };
+            let t = d.invoice.totals();
+            let kind = match d.invoice.kind() {
+                l2c_billing::DocumentKind::Invoice => "invoice",
+                l2c_billing::DocumentKind::CreditNote => "credit_note",
+            };
+            let amounts = [
+                t.tax_exclusive.amount(),
+                t.tax_total.amount(),
+                t.payable.amount(),
+            ];
+            sums.add(d.invoice.currency().code(), kind, amounts);
+            dry.documents += 1;
+            dry.lines += d.lines.len();
+            if dry.drafts.len() < DryRun::SHOWN {
+                dry.drafts.push(d);
+            }
         }
         match page.last_id {
             Some(last) => cursor = last,
-            None => return Ok(RunOutcome::Dry { accounts, drafts }),
+            None => {
+                dry.totals = sums.into_totals();
+                return Ok(RunOutcome::Dry(dry));
+            }
         }
     }
 }

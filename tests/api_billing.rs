@@ -160,6 +160,16 @@ async fn an_order_is_billed_over_http(backend: Backend) {
         .await;
     assert_eq!(credit.status, 201, "{:?}", credit.body);
     assert_eq!(credit.body["kind"], "credit_note");
+    // Pages: the invoice, then the credit note after it.
+    let first = api.ok("fay", "/api/v1/invoices?limit=1").await;
+    assert_eq!(first.as_array().map(Vec::len), Some(1));
+    assert_eq!(first[0]["id"], id);
+    let next = api
+        .ok("fay", &format!("/api/v1/invoices?limit=1&after={id}"))
+        .await;
+    assert_eq!(next[0]["kind"], "credit_note");
+    let bad = api.get("fay", "/api/v1/invoices?limit=0").await;
+    assert_eq!(bad.status, 422, "{:?}", bad.body);
     let twice = api
         .post(
             "fay",

@@ -314,6 +314,12 @@ pub struct InvoiceQuery {
     /// Only the one with this number.
     #[serde(default)]
     pub number: Option<String>,
+    /// At most this many (1-1000, default 100).
+    #[serde(default)]
+    pub limit: Option<i64>,
+    /// Only those after this invoice id: pass the last id of a page to get the next.
+    #[serde(default)]
+    pub after: Option<String>,
 }
 
 /// The billing accounts a requester may see invoices of; `None` for finance and admins.
@@ -330,7 +336,8 @@ async fn own_accounts(state: &ApiState, user: &User) -> AppResult<Option<Vec<Str
     })
 }
 
-/// Invoices: all for finance and admins; a requester's own accounts' issued ones.
+/// Invoices in creation order, a page at a time: all for finance and admins; a requester's
+/// own accounts' issued ones.
 #[utoipa::path(get, path = "/api/v1/invoices", tag = "billing", params(InvoiceQuery),
     responses((status = 200, body = Vec<InvoiceView>)), security(("bearer" = [])))]
 pub async fn list_invoices(
@@ -350,8 +357,13 @@ pub async fn list_invoices(
         run: query.run,
         accounts,
         number: query.number,
+        after: query.after,
     };
-    Ok(Json(read::invoices(&state.app.db, &filter, 10_000).await?))
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::field("limit", "range", "must be 1 to 1000").into());
+    }
+    Ok(Json(read::invoices(&state.app.db, &filter, limit).await?))
 }
 
 /// An invoice with its lines, VAT breakdown and totals.

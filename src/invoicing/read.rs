@@ -245,9 +245,11 @@ pub struct InvoiceFilter {
     pub issued_only: bool,
     /// The one with this number.
     pub number: Option<String>,
+    /// Only those listed after this invoice id (the list is in id order: creation order).
+    pub after: Option<String>,
 }
 
-/// Invoices matching `filter`, by number then creation, at most `limit`.
+/// Invoices matching `filter`, in creation order (ids are time-ordered), at most `limit`.
 pub async fn invoices(db: &Db, filter: &InvoiceFilter, limit: i64) -> AppResult<Vec<InvoiceView>> {
     let backend = db.backend;
     let mut sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE 1 = 1");
@@ -270,13 +272,14 @@ pub async fn invoices(db: &Db, filter: &InvoiceFilter, limit: i64) -> AppResult<
         sql.push_str(&format!(" AND number = {}", backend.param(n)));
         n += 1;
     }
+    if filter.after.is_some() {
+        sql.push_str(&format!(" AND id > {}", backend.param(n)));
+        n += 1;
+    }
     if filter.issued_only {
         sql.push_str(" AND status = 'issued'");
     }
-    sql.push_str(&format!(
-        " ORDER BY created_at, id LIMIT {}",
-        backend.param(n)
-    ));
+    sql.push_str(&format!(" ORDER BY id LIMIT {}", backend.param(n)));
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     if let Some(run) = &filter.run {
         q = q.bind(run.clone());
@@ -286,6 +289,9 @@ pub async fn invoices(db: &Db, filter: &InvoiceFilter, limit: i64) -> AppResult<
     }
     if let Some(number) = &filter.number {
         q = q.bind(number.clone());
+    }
+    if let Some(after) = &filter.after {
+        q = q.bind(after.clone());
     }
     let rows = q.bind(limit).fetch_all(&db.pool).await?;
     rows.iter().map(invoice_from_row).collect()

@@ -100,6 +100,9 @@ async fn print_outcome(app: &App, outcome: RunOutcome) -> Result<()> {
                 dry.accounts, dry.documents, dry.lines
             );
             print_totals(&dry.totals);
+            for (account, why) in &dry.failures {
+                println!("  cannot bill {account}: {why}");
+            }
             for d in &dry.drafts {
                 let t = d.invoice.totals();
                 println!(
@@ -124,6 +127,13 @@ async fn print_outcome(app: &App, outcome: RunOutcome) -> Result<()> {
                 "billing run {id} ({}): {} accounts, {} documents, {} lines, {}",
                 view.as_of, view.accounts, view.invoices, view.lines, view.status
             );
+            if view.failed > 0 {
+                println!(
+                    "  {} accounts could not be billed: {}",
+                    view.failed,
+                    view.error.as_deref().unwrap_or("see the log")
+                );
+            }
             print_totals(&read::run_totals(&app.db, &id).await?);
         }
     }

@@ -37,6 +37,7 @@ scenarios!(
     runs_for_two_periods_at_once_bill_each_day_once,
     issued_documents_keep_their_parties_and_rounding,
     two_nodes_fire_a_scheduled_run_once,
+    an_account_that_cannot_be_read_fails_alone,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -1013,4 +1014,48 @@ async fn two_nodes_fire_a_scheduled_run_once(backend: Backend) {
     );
     let next = schedule::get(&w.app, "daily").await.expect("schedule");
     assert_eq!(next.next_due.to_rfc3339(), "2026-03-02T03:00:00+00:00");
+}
+
+async fn an_account_that_cannot_be_read_fails_alone(backend: Backend) {
+    let Some(w) = open(backend, 4).await else {
+        return;
+    };
+    six_accounts(&w.app).await;
+    // B2's stored charge is damaged: its amount is not a number.
+    let mut tx = w.app.db.begin_write().await.expect("tx");
+    sqlx::query(
+        "UPDATE subscription_charges SET unit_amount = 'lots' WHERE subscription_id = 'S2'",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("damage");
+    tx.commit().await.expect("commit");
+    let mut req = request(AsOf::Date(d("2026-03-01")));
+    req.dry_run = true;
+    let RunOutcome::Dry(dry) = run(&w.app.invoicing, req).await.expect("dry run") else {
+        panic!("a dry run")
+    };
+    assert_eq!(dry.documents, 5);
+    assert_eq!(dry.failures.len(), 1);
+    assert_eq!(dry.failures[0].0, "B2");
+    let id = run_on(&w.app, "2026-03-01").await;
+    let view = read::run(&w.app.db, &id).await.expect("run");
+    assert_eq!(
+        (view.status.as_str(), view.invoices, view.failed),
+        ("completed", 5, 1)
+    );
+    let error = view.error.unwrap_or_default();
+    assert!(error.contains("B2") && error.contains("lots"), "{error}");
+    // Repaired, the next run bills it.
+    let mut tx = w.app.db.begin_write().await.expect("tx");
+    sqlx::query(
+        "UPDATE subscription_charges SET unit_amount = '100.00' WHERE subscription_id = 'S2'",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("repair");
+    tx.commit().await.expect("commit");
+    let again = run_on(&w.app, "2026-03-01").await;
+    let view = read::run(&w.app.db, &again).await.expect("run");
+    assert_eq!((view.invoices, view.failed), (1, 0));
 }

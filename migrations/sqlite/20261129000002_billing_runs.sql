@@ -20,6 +20,7 @@ CREATE TABLE billing_runs (
     accounts BIGINT NOT NULL DEFAULT 0,
     invoices BIGINT NOT NULL DEFAULT 0,
     lines BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0,
     cursor TEXT,
     error TEXT,
     started_at BIGINT NOT NULL,

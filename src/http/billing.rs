@@ -83,12 +83,23 @@ pub struct DryRunView {
     pub documents: usize,
     /// Their lines.
     pub lines: usize,
+    /// Accounts that could not be billed, with why.
+    pub failures: Vec<AccountFailure>,
     /// Summed per currency and kind.
     pub totals: Vec<RunTotal>,
     /// The first 1,000 documents in full, without numbers.
     pub invoices: Vec<DraftView>,
     /// Whether there are more documents than `invoices` shows.
     pub truncated: bool,
+}
+
+/// An account a run could not bill.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountFailure {
+    /// The billing account.
+    pub billing_account: String,
+    /// Why.
+    pub error: String,
 }
 
 /// A document a dry run would issue.
@@ -144,6 +155,14 @@ pub async fn start_run(
             accounts: dry.accounts,
             documents: dry.documents,
             lines: dry.lines,
+            failures: dry
+                .failures
+                .into_iter()
+                .map(|(billing_account, error)| AccountFailure {
+                    billing_account,
+                    error,
+                })
+                .collect(),
             totals: dry.totals,
             truncated: dry.documents > dry.drafts.len(),
             invoices: dry

@@ -45,6 +45,8 @@ pub struct Page {
     pub accounts: usize,
     /// Accounts to rate.
     pub work: Vec<AccountWork>,
+    /// Accounts whose stored data cannot be read, with why: the run bills the others.
+    pub failures: Vec<(String, String)>,
 }
 
 fn internal(e: impl std::fmt::Display) -> AppError {
@@ -67,6 +69,7 @@ pub async fn page(
         last_id: None,
         accounts: 0,
         work: Vec::new(),
+        failures: Vec::new(),
     };
     if scope.zones.as_ref().is_some_and(Vec::is_empty) {
         return Ok(nothing);
@@ -96,8 +99,13 @@ pub async fn page(
     };
     let last = last.id.clone();
     let mut work = Vec::with_capacity(accounts.len());
+    let mut failures = Vec::new();
     for account in accounts.iter().cloned() {
-        work.push(due_work(account, &scope.as_of)?);
+        let id = account.id.clone();
+        match due_work(account, &scope.as_of) {
+            Ok(w) => work.push(w),
+            Err(e) => failures.push((id, e.to_string())),
+        }
     }
     let ids: Vec<String> = work.iter().map(|w| w.account.id.clone()).collect();
     let latest = latest_run_invoices(conn, backend, &ids).await?;
@@ -114,19 +122,28 @@ pub async fn page(
         .collect();
     let ids: Vec<String> = work.iter().map(|w| w.account.id.clone()).collect();
     for (account, term) in charges(conn, backend, &ids, &work, &by_id, settings).await? {
-        if let Some(w) = by_id.get(&account).and_then(|i| work.get_mut(*i)) {
-            w.charges.push(term);
+        match (term, by_id.get(&account).and_then(|i| work.get_mut(*i))) {
+            (Ok(term), Some(w)) => w.charges.push(term),
+            (Err(e), _) => failures.push((account, format!("a charge: {e}"))),
+            (Ok(_), None) => {}
         }
     }
     for (account, line) in billed(conn, backend, &ids, &work, &by_id).await? {
-        if let Some(w) = by_id.get(&account).and_then(|i| work.get_mut(*i)) {
-            w.billed.push(line);
+        match (line, by_id.get(&account).and_then(|i| work.get_mut(*i))) {
+            (Ok(line), Some(w)) => w.billed.push(line),
+            (Err(e), _) => failures.push((account, format!("an invoice line: {e}"))),
+            (Ok(_), None) => {}
         }
     }
+    // One failure per account (the first), and no work for it.
+    let mut seen = std::collections::HashSet::new();
+    failures.retain(|(id, _)| seen.insert(id.clone()));
+    work.retain(|w| !seen.contains(&w.account.id));
     Ok(Page {
         last_id: Some(last),
         accounts: accounts.len(),
         work,
+        failures,
     })
 }
 
@@ -205,7 +222,7 @@ async fn charges(
     work: &[AccountWork],
     by_id: &HashMap<String, usize>,
     settings: &BillingSettings,
-) -> AppResult<Vec<(String, ChargeTerm)>> {
+) -> AppResult<Vec<(String, AppResult<ChargeTerm>)>> {
     if work.is_empty() {
         return Ok(Vec::new());
     }
@@ -230,7 +247,7 @@ async fn charges(
         let Some(w) = by_id.get(&account).and_then(|i| work.get(*i)) else {
             continue;
         };
-        out.push((account, charge_term(r, w, settings)?));
+        out.push((account, charge_term(r, w, settings)));
     }
     Ok(out)
 }
@@ -275,7 +292,7 @@ async fn billed(
     ids: &[String],
     work: &[AccountWork],
     by_id: &HashMap<String, usize>,
-) -> AppResult<Vec<(String, BilledLine)>> {
+) -> AppResult<Vec<(String, AppResult<BilledLine>)>> {
     if work.is_empty() {
         return Ok(Vec::new());
     }
@@ -300,7 +317,7 @@ async fn billed(
         let Some(w) = by_id.get(&account).and_then(|i| work.get(*i)) else {
             continue;
         };
-        out.push((account, billed_line(r, w.currency)?));
+        out.push((account, billed_line(r, w.currency)));
     }
     Ok(out)
 }

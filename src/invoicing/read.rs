@@ -23,7 +23,7 @@ fn internal(e: impl std::fmt::Display) -> AppError {
 }
 
 const RUN_COLUMNS: &str = "id, as_of, trigger_name, issue, status, accounts, invoices, lines, \
-    error, started_at, finished_at";
+    failed, error, started_at, finished_at";
 
 fn run_from_row(r: &AnyRow) -> AppResult<RunView> {
     let issue: i64 = r.try_get("issue")?;
@@ -36,6 +36,7 @@ fn run_from_row(r: &AnyRow) -> AppResult<RunView> {
         accounts: r.try_get("accounts")?,
         invoices: r.try_get("invoices")?,
         lines: r.try_get("lines")?,
+        failed: r.try_get("failed")?,
         error: r.try_get("error")?,
         started_at: r.try_get("started_at")?,
         finished_at: r.try_get("finished_at")?,

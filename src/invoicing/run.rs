@@ -47,6 +47,8 @@ pub struct DryRun {
     pub documents: usize,
     /// Their lines.
     pub lines: usize,
+    /// Accounts that could not be billed, with why.
+    pub failures: Vec<(String, String)>,
     /// Summed per currency and kind.
     pub totals: Vec<RunTotal>,
     /// The first documents, in account order.
@@ -77,7 +79,9 @@ pub struct RunView {
     pub invoices: i64,
     /// Lines written.
     pub lines: i64,
-    /// Why it failed.
+    /// Accounts it could not bill (their stored data cannot be read); the others are billed.
+    pub failed: i64,
+    /// Why it failed, or which accounts it could not bill.
     pub error: Option<String>,
     /// When it started (ms since the epoch).
     pub started_at: i64,
@@ -137,6 +141,7 @@ async fn dry_run(ctx: &Invoicing, scope: &RunScope) -> AppResult<RunOutcome> {
         accounts: 0,
         documents: 0,
         lines: 0,
+        failures: Vec::new(),
         totals: Vec::new(),
         drafts: Vec::new(),
     };
@@ -153,9 +158,16 @@ async fn dry_run(ctx: &Invoicing, scope: &RunScope) -> AppResult<RunOutcome> {
         )
         .await?;
         dry.accounts += page.accounts;
+        dry.failures.extend(page.failures);
         for work in &page.work {
-            let Some(d) = draft(work, settings.rounding)? else {
-                continue;
+            let d = match draft(work, settings.rounding) {
+                Ok(Some(d)) => d,
+                Ok(None) => continue,
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    dry.failures.push((work.account.id.clone(), e.to_string()));
+                    continue;
+                }
             };
             let t = d.invoice.totals();
             let kind = match d.invoice.kind() {
@@ -244,6 +256,16 @@ async fn pages(
     }
 }
 
+/// The first failures of a page in words (the log has them all), or `None`.
+fn failure_text(failures: &[(String, String)]) -> Option<String> {
+    let (first, rest) = failures.split_first()?;
+    let mut text = format!("billing account {}: {}", first.0, first.1);
+    if !rest.is_empty() {
+        text.push_str(&format!(" (and {} more accounts; see the log)", rest.len()));
+    }
+    Some(text)
+}
+
 /// What became of one page.
 enum Page {
     /// Stored; the run goes on after this account id.
@@ -285,9 +307,17 @@ async fn one_page(
     let Some(last) = page.last_id else {
         return Ok(Page::Done);
     };
+    let mut failures = page.failures;
     let mut drafts = Vec::new();
     for work in &page.work {
-        drafts.extend(draft(work, settings.rounding)?);
+        match draft(work, settings.rounding) {
+            Ok(d) => drafts.extend(d),
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => failures.push((work.account.id.clone(), e.to_string())),
+        }
+    }
+    for (account, why) in &failures {
+        tracing::error!(run = %id, account = %account, error = %why, "an account cannot be billed");
     }
     let origin = Origin {
         run_id: Some(id),
@@ -307,12 +337,15 @@ async fn one_page(
     .await?;
     let moved = sqlx::query(
         "UPDATE billing_runs SET cursor = $1, accounts = accounts + $2, invoices = invoices + $3, \
-         lines = lines + $4 WHERE id = $5 AND COALESCE(cursor, '') = $6",
+         lines = lines + $4, failed = failed + $5, error = COALESCE(error, $6) \
+         WHERE id = $7 AND COALESCE(cursor, '') = $8",
     )
     .bind(last.clone())
     .bind(page.accounts as i64)
     .bind(docs as i64)
     .bind(lines as i64)
+    .bind(failures.len() as i64)
+    .bind(failure_text(&failures))
     .bind(id.to_string())
     .bind(cursor.to_string())
     .execute(&mut *tx)
@@ -329,13 +362,16 @@ async fn one_page(
 
 async fn finish(ctx: &Invoicing, id: &str, status: &str, error: Option<String>) -> AppResult<()> {
     let mut tx = ctx.db.begin_write().await?;
-    sqlx::query("UPDATE billing_runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4")
-        .bind(status.to_string())
-        .bind(error)
-        .bind(ctx.clock.now_ms())
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE billing_runs SET status = $1, error = COALESCE($2, error), finished_at = $3 \
+         WHERE id = $4",
+    )
+    .bind(status.to_string())
+    .bind(error)
+    .bind(ctx.clock.now_ms())
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod billing;
 pub mod client;
 
 use l2c::accounts::{self, BillingAccount, CustomerAccount};

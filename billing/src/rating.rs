@@ -100,7 +100,9 @@ struct Slot<'a> {
     expected: Option<Period>,
 }
 
-/// The lines the invoice for `due` (a period of the account's `cycle`) should carry.
+/// The lines the invoice for `due` (a period of the account's `cycle`) should carry, given
+/// the account's `charges` as they stand and the lines already `billed`, in the order they
+/// were billed (a credit gives back the price and VAT last charged).
 pub fn rate(
     cycle: &BillingCycle,
     due: &Period,
@@ -262,6 +264,23 @@ fn differences(slot: &Slot<'_>) -> Vec<(Period, i64)> {
     out
 }
 
+/// The billed line a credit over `service` gives back: the latest charge (not credit) line
+/// that covered those days, so the credit carries the price and VAT that were charged.
+/// Billed lines come in the order they were billed.
+fn credited_line<'a>(slot: &Slot<'a>, service: Period) -> Option<&'a BilledLine> {
+    let charges = || {
+        slot.billed
+            .iter()
+            .rev()
+            .filter(|b| !b.quantity.is_sign_negative())
+    };
+    charges()
+        .find(|b| b.service.start() < service.end() && service.start() < b.service.end())
+        .or_else(|| charges().next())
+        .or_else(|| slot.billed.first())
+        .copied()
+}
+
 /// A line for `diff` times the charge over `service`: the current term prices what is due,
 /// the billed lines price what is given back (at the price and VAT they were billed with).
 fn price_difference(
@@ -271,7 +290,7 @@ fn price_difference(
     diff: i64,
     rounding: Rounding,
 ) -> Result<RatedLine, BillingError> {
-    let billed = slot.billed.first();
+    let billed = credited_line(slot, service);
     let term = slot.term.filter(|_| diff > 0 || billed.is_none());
     let (key, subscription, kind, list_price, units, tax, description) = match (term, billed) {
         (Some(t), _) => (

@@ -439,6 +439,38 @@ fn a_difference_of_two_is_stored_as_two_lines_and_billed_once() {
     );
 }
 
+#[test]
+fn a_credit_gives_back_the_vat_that_was_last_charged() {
+    let mut ledger = Ledger::new(1);
+    let mut at_19 = monthly("port", dec!(100), "2026-01-01", None);
+    let jan = ledger.bill("2026-01-01", std::slice::from_ref(&at_19));
+    // January is credited in full (a credit note), and the VAT becomes 7%.
+    for l in &jan {
+        ledger.billed.push(BilledLine {
+            key: l.key.clone(),
+            subscription: l.subscription.clone(),
+            description: l.line.description().to_string(),
+            kind: l.kind,
+            charge_period: l.charge_period,
+            service: l.service,
+            quantity: -l.line.quantity(),
+            list_price: l.list_price,
+            tax: l.line.tax(),
+        });
+    }
+    at_19.tax = TaxRate::new(TaxCategory::Standard, dec!(7)).expect("rate");
+    let feb = ledger.bill("2026-02-01", std::slice::from_ref(&at_19));
+    assert!(feb.iter().all(|l| l.line.tax().percent() == dec!(7)));
+    // Cancelled back to January 16: what goes back is what was last charged, at 7%.
+    at_19.to = Some(d("2026-01-16"));
+    let march = ledger.bill("2026-03-01", std::slice::from_ref(&at_19));
+    assert_eq!(march.len(), 2);
+    for l in &march {
+        assert_eq!(l.line.tax().percent(), dec!(7), "{l:?}");
+        assert_eq!(l.line.description(), "port fee (credit)");
+    }
+}
+
 /// A charge and when the billing system learns of it and of its end (in periods from the
 /// first), so activations and cancellations can arrive back-dated.
 fn arb_term(i: usize) -> impl Strategy<Value = (ChargeTerm, usize, usize)> {

@@ -88,21 +88,17 @@ pub async fn page(
     for zone in scope.zones.iter().flatten() {
         query = query.bind(zone.clone());
     }
-    let accounts = query
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(billing_from_row)
-        .collect::<AppResult<Vec<_>>>()?;
-    let Some(last) = accounts.last() else {
+    let rows = query.fetch_all(&mut *conn).await?;
+    let Some(last) = rows.last() else {
         return Ok(nothing);
     };
-    let last = last.id.clone();
-    let mut work = Vec::with_capacity(accounts.len());
+    let last: String = last.try_get("id")?;
+    let mut work = Vec::with_capacity(rows.len());
     let mut failures = Vec::new();
-    for account in accounts.iter().cloned() {
-        let id = account.id.clone();
-        match due_work(account, &scope.as_of) {
+    // Each account on its own: one that cannot be read fails alone.
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        match billing_from_row(row).and_then(|account| due_work(account, &scope.as_of)) {
             Ok(w) => work.push(w),
             Err(e) => failures.push((id, e.to_string())),
         }
@@ -141,7 +137,7 @@ pub async fn page(
     work.retain(|w| !seen.contains(&w.account.id));
     Ok(Page {
         last_id: Some(last),
-        accounts: accounts.len(),
+        accounts: rows.len(),
         work,
         failures,
     })
@@ -301,7 +297,8 @@ async fn billed(
          l.description, l.charge_start, l.charge_end, l.service_from, l.service_to, l.quantity, \
          l.list_price, l.tax_category, l.tax_percent FROM invoices i \
          JOIN invoice_lines l ON l.invoice_id = i.id \
-         WHERE i.billing_account_id IN ({}) AND i.status <> 'void'",
+         WHERE i.billing_account_id IN ({}) AND i.status <> 'void' \
+         ORDER BY i.created_at, i.id, l.position",
         backend.in_list(ids.len(), 1)
     );
     // The list's length changes from page to page: such statements are prepared for one use

@@ -489,20 +489,25 @@ async fn an_account_that_cannot_be_read_fails_alone(backend: Backend) {
     .execute(&mut *tx)
     .await
     .expect("damage");
+    // And B4's account row: its VAT is not a tax rate.
+    sqlx::query("UPDATE billing_accounts SET tax = '{\"category\": \"S\"}' WHERE id = 'B4'")
+        .execute(&mut *tx)
+        .await
+        .expect("damage");
     tx.commit().await.expect("commit");
     let mut req = request(AsOf::Date(d("2026-03-01")));
     req.dry_run = true;
     let RunOutcome::Dry(dry) = run(&w.app.invoicing, req).await.expect("dry run") else {
         panic!("a dry run")
     };
-    assert_eq!(dry.documents, 5);
-    assert_eq!(dry.failures.len(), 1);
-    assert_eq!(dry.failures[0].0, "B2");
+    assert_eq!(dry.documents, 4);
+    let failed: Vec<&str> = dry.failures.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(failed, ["B2", "B4"]);
     let id = run_on(&w.app, "2026-03-01").await;
     let view = read::run(&w.app.db, &id).await.expect("run");
     assert_eq!(
         (view.status.as_str(), view.invoices, view.failed),
-        ("completed", 5, 1)
+        ("completed", 4, 2)
     );
     let error = view.error.unwrap_or_default();
     assert!(error.contains("B2") && error.contains("lots"), "{error}");
@@ -514,8 +519,12 @@ async fn an_account_that_cannot_be_read_fails_alone(backend: Backend) {
     .execute(&mut *tx)
     .await
     .expect("repair");
+    sqlx::query("UPDATE billing_accounts SET tax = NULL WHERE id = 'B4'")
+        .execute(&mut *tx)
+        .await
+        .expect("repair");
     tx.commit().await.expect("commit");
     let again = run_on(&w.app, "2026-03-01").await;
     let view = read::run(&w.app.db, &again).await.expect("run");
-    assert_eq!((view.invoices, view.failed), (1, 0));
+    assert_eq!((view.invoices, view.failed), (2, 0));
 }

@@ -83,7 +83,9 @@ pub struct DryRunView {
     pub documents: usize,
     /// Their lines.
     pub lines: usize,
-    /// Accounts that could not be billed, with why.
+    /// Accounts that could not be billed.
+    pub failed: usize,
+    /// The first 1,000 of them, with why.
     pub failures: Vec<AccountFailure>,
     /// Summed per currency and kind.
     pub totals: Vec<RunTotal>,
@@ -155,6 +157,7 @@ pub async fn start_run(
             accounts: dry.accounts,
             documents: dry.documents,
             lines: dry.lines,
+            failed: dry.failed,
             failures: dry
                 .failures
                 .into_iter()

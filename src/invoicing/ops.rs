@@ -4,7 +4,7 @@
 //! days back to the ledger, so the next run bills what is then due again: it corrects, it
 //! does not write off.
 
-use super::draft::Draft;
+use super::draft::{payment_terms, Draft};
 use super::read::{self, kind_of, InvoiceView};
 use super::write::{format_number, series_key, store, take_numbers, Origin};
 use super::Invoicing;
@@ -12,6 +12,7 @@ use crate::accounts;
 use crate::error::{AppError, AppResult};
 use chrono::{Datelike, Days, NaiveDate};
 use l2c_billing::{Currency, DocumentKind, Period};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 fn internal(e: impl std::fmt::Display) -> AppError {
@@ -29,64 +30,109 @@ pub async fn issue_drafts(ctx: &Invoicing, run_id: &str) -> AppResult<usize> {
     read::run(&ctx.db, run_id).await?;
     let mut issued = 0;
     loop {
-        let mut tx = ctx.db.begin_write().await?;
-        let sql = format!(
-            "SELECT {} FROM invoices WHERE run_id = $1 AND status = 'draft' ORDER BY id LIMIT 500",
-            read::INVOICE_COLUMNS
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(run_id.to_string())
-            .fetch_all(&mut *tx)
-            .await?;
-        if rows.is_empty() {
+        let n = l2c_engine::runtime::retry(|| issue_batch(ctx, run_id)).await?;
+        if n == 0 {
             return Ok(issued);
         }
-        for row in &rows {
-            issue_one(ctx, &mut tx, &read::invoice_from_row(row)?).await?;
-            issued += 1;
-        }
-        tx.commit().await?;
+        issued += n;
     }
 }
 
-async fn issue_one(
+/// A draft as it will be issued: its series key, number date and due date.
+struct Issue {
+    id: String,
+    key: String,
+    today: NaiveDate,
+    due: Option<NaiveDate>,
+    payment_terms: Option<String>,
+    buyer: Option<String>,
+}
+
+/// Issues up to 500 drafts of the run in one transaction. Numbers are taken per series in
+/// sorted order, as runs take them, so two transactions never wait on each other's series.
+async fn issue_batch(ctx: &Invoicing, run_id: &str) -> AppResult<usize> {
+    let mut tx = ctx.db.begin_write().await?;
+    let sql = format!(
+        "SELECT {} FROM invoices WHERE run_id = $1 AND status = 'draft' ORDER BY id LIMIT 500",
+        read::INVOICE_COLUMNS
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(run_id.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut issues = Vec::with_capacity(rows.len());
+    for row in &rows {
+        issues.push(prepare_issue(ctx, &mut tx, &read::invoice_from_row(row)?).await?);
+    }
+    let mut next: BTreeMap<String, i64> = BTreeMap::new();
+    for i in &issues {
+        *next.entry(i.key.clone()).or_insert(0) += 1;
+    }
+    for (key, count) in next.iter_mut() {
+        *count = take_numbers(&mut tx, key, *count).await?;
+    }
+    for i in &issues {
+        let n = next.get_mut(&i.key).map(|n| {
+            *n += 1;
+            *n - 1
+        });
+        let number = n.map(|n| format_number(&i.key, n));
+        // The document is made now: it takes the account's terms and buyer as they are.
+        let changed = sqlx::query(
+            "UPDATE invoices SET status = 'issued', series = $1, number = $2, issue_date = $3, \
+             due_date = $4, issued_at = $5, payment_terms = $6, buyer = $7 \
+             WHERE id = $8 AND status = 'draft'",
+        )
+        .bind(i.key.clone())
+        .bind(number)
+        .bind(i.today.to_string())
+        .bind(i.due.map(|d| d.to_string()))
+        .bind(ctx.clock.now_ms())
+        .bind(i.payment_terms.clone())
+        .bind(i.buyer.clone())
+        .bind(i.id.clone())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            return Err(AppError::Conflict(format!(
+                "invoice {} is no longer a draft",
+                i.id
+            )));
+        }
+    }
+    tx.commit().await?;
+    Ok(issues.len())
+}
+
+async fn prepare_issue(
     ctx: &Invoicing,
     conn: &mut sqlx::AnyConnection,
     view: &InvoiceView,
-) -> AppResult<()> {
+) -> AppResult<Issue> {
     let account = accounts::billing(conn, &view.billing_account)
         .await?
         .ok_or_else(|| internal(format!("invoice {} has no account", view.id)))?;
     let today = local_today(ctx, &account.time_zone)?;
-    let (series, due) = match kind_of(view) {
-        DocumentKind::Invoice => (
-            account.invoice_series.clone(),
-            today.checked_add_days(Days::new(u64::from(account.payment_terms_days))),
-        ),
-        DocumentKind::CreditNote => (account.credit_series.clone(), None),
+    let invoice = kind_of(view) == DocumentKind::Invoice;
+    let series = if invoice {
+        &account.invoice_series
+    } else {
+        &account.credit_series
     };
-    let key = series_key(&series, today.year());
-    let n = take_numbers(conn, &key, 1).await?;
-    let changed = sqlx::query(
-        "UPDATE invoices SET status = 'issued', series = $1, number = $2, issue_date = $3, \
-         due_date = $4, issued_at = $5 WHERE id = $6 AND status = 'draft'",
-    )
-    .bind(key.clone())
-    .bind(format_number(&key, n))
-    .bind(today.to_string())
-    .bind(due.map(|d| d.to_string()))
-    .bind(ctx.clock.now_ms())
-    .bind(view.id.clone())
-    .execute(conn)
-    .await?
-    .rows_affected();
-    if changed != 1 {
-        return Err(AppError::Conflict(format!(
-            "invoice {} is no longer a draft",
-            view.id
-        )));
-    }
-    Ok(())
+    let days = Days::new(u64::from(account.payment_terms_days));
+    Ok(Issue {
+        id: view.id.clone(),
+        key: series_key(series, today.year()),
+        today,
+        due: invoice.then(|| today.checked_add_days(days)).flatten(),
+        payment_terms: invoice.then(|| payment_terms(account.payment_terms_days)),
+        buyer: account
+            .buyer
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?,
+    })
 }
 
 /// Voids a draft: it is kept, numberless, and its lines no longer count as billed.

@@ -47,7 +47,9 @@ pub struct DryRun {
     pub documents: usize,
     /// Their lines.
     pub lines: usize,
-    /// Accounts that could not be billed, with why.
+    /// Accounts that could not be billed.
+    pub failed: usize,
+    /// The first [`DryRun::SHOWN`] of them, with why.
     pub failures: Vec<(String, String)>,
     /// Summed per currency and kind.
     pub totals: Vec<RunTotal>,
@@ -56,8 +58,15 @@ pub struct DryRun {
 }
 
 impl DryRun {
-    /// How many documents a dry run returns in full.
+    /// How many documents (and failures) a dry run returns in full.
     pub const SHOWN: usize = 1000;
+
+    fn note_failure(&mut self, failure: (String, String)) {
+        self.failed += 1;
+        if self.failures.len() < Self::SHOWN {
+            self.failures.push(failure);
+        }
+    }
 }
 
 /// A run as stored.
@@ -141,6 +150,7 @@ async fn dry_run(ctx: &Invoicing, scope: &RunScope) -> AppResult<RunOutcome> {
         accounts: 0,
         documents: 0,
         lines: 0,
+        failed: 0,
         failures: Vec::new(),
         totals: Vec::new(),
         drafts: Vec::new(),
@@ -158,14 +168,16 @@ async fn dry_run(ctx: &Invoicing, scope: &RunScope) -> AppResult<RunOutcome> {
         )
         .await?;
         dry.accounts += page.accounts;
-        dry.failures.extend(page.failures);
+        for failure in page.failures {
+            dry.note_failure(failure);
+        }
         for work in &page.work {
             let d = match draft(work, settings.rounding) {
                 Ok(Some(d)) => d,
                 Ok(None) => continue,
                 Err(e) if e.is_transient() => return Err(e),
                 Err(e) => {
-                    dry.failures.push((work.account.id.clone(), e.to_string()));
+                    dry.note_failure((work.account.id.clone(), e.to_string()));
                     continue;
                 }
             };
@@ -200,10 +212,11 @@ async fn start_or_resume(ctx: &Invoicing, request: &RunRequest) -> AppResult<(St
     let key = request.scope.as_of.key();
     let existing = sqlx::query(
         "SELECT id, cursor FROM billing_runs WHERE as_of = $1 AND trigger_name = $2 \
-         AND status = 'running' ORDER BY started_at LIMIT 1",
+         AND issue = $3 AND status = 'running' ORDER BY started_at LIMIT 1",
     )
     .bind(key.clone())
     .bind(request.trigger.clone())
+    .bind(i64::from(request.issue))
     .fetch_optional(&ctx.db.pool)
     .await?;
     if let Some(row) = existing {

@@ -372,7 +372,10 @@ async fn occurrence(inv: &Invoicing, ctx: TaskContext) -> HandlerResult {
     if time_zone == ACCOUNT_ZONE {
         // Every zone whose local time has come since it was last billed, each as of its own
         // occurrence: a zone that appeared after the pending occurrence was chosen is billed
-        // at the next one, late rather than never.
+        // at the next one, late rather than never. Each zone's run has its own trigger (so a
+        // retry resumes the right one) and its mark is kept as soon as it is billed; a zone
+        // that fails does not keep the others from being billed.
+        let mut failed = None;
         for zone in &all {
             let Some(at) = latest_at_or_before(&cron, zone, due) else {
                 continue;
@@ -387,8 +390,17 @@ async fn occurrence(inv: &Invoicing, ctx: TaskContext) -> HandlerResult {
                 as_of: AsOf::Instant(at),
                 zones: Some(vec![zone.name().to_string()]),
             };
-            runs.push(bill(inv, scope, &trigger).await?);
-            marks.insert(zone.name().to_string(), at.timestamp_millis());
+            match bill(inv, scope, &format!("{trigger}:{}", zone.name())).await {
+                Ok(run) => {
+                    runs.push(run);
+                    marks.insert(zone.name().to_string(), at.timestamp_millis());
+                    save_marks(inv, &name, due, &marks).await?;
+                }
+                Err(e) => failed = Some(e),
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
     } else {
         let scope = RunScope {
@@ -417,6 +429,25 @@ async fn occurrence(inv: &Invoicing, ctx: TaskContext) -> HandlerResult {
     .map_err(db_err)?;
     tx.commit().await.map_err(db_err)?;
     Ok(json!({ "billing_runs": runs, "next_due": next.to_rfc3339() }))
+}
+
+/// Keeps the per-zone marks of the pending occurrence `due`.
+async fn save_marks(
+    inv: &Invoicing,
+    name: &str,
+    due: DateTime<Utc>,
+    marks: &BTreeMap<String, i64>,
+) -> Result<(), HandlerError> {
+    let text = serde_json::to_string(marks).map_err(|e| HandlerError::Fatal(e.to_string()))?;
+    let mut tx = inv.db.begin_write().await.map_err(db_err)?;
+    sqlx::query("UPDATE billing_schedules SET zone_marks = $1 WHERE name = $2 AND next_due = $3")
+        .bind(text)
+        .bind(name.to_string())
+        .bind(due.timestamp_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)
 }
 
 /// One run of an occurrence; its trigger names the schedule, so a retry resumes it.

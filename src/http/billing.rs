@@ -1,15 +1,13 @@
-//! `/api/v1/billing-runs` and `/api/v1/invoices`: finance starts runs (or dry runs), issues
-//! drafts, exports runs as CSV, JSON or UBL, voids drafts and credits invoices. Requesters
-//! see only their own accounts' issued invoices.
+//! `/api/v1/billing-runs` and `/api/v1/billing-schedules`: finance starts runs (or dry runs),
+//! issues drafts, exports runs as CSV, JSON or UBL, and schedules runs. Invoices themselves
+//! are in [`super::invoices`].
 
-use super::extract::{Allowed, ApiJson, ApiPath, ApiQuery, Caller, FinanceAndAdmins};
+use super::extract::{Allowed, ApiJson, ApiPath, ApiQuery, FinanceAndAdmins};
 use super::problem::ApiResult;
 use super::ApiState;
-use crate::accounts;
-use crate::auth::{Role, User};
 use crate::error::{AppError, AppResult};
 use crate::invoicing::export::{self, Format};
-use crate::invoicing::read::{self, InvoiceFilter, InvoiceView, RunTotal};
+use crate::invoicing::read::{self, InvoiceFilter, RunTotal};
 use crate::invoicing::run::RunView;
 use crate::invoicing::schedule::{self, NewSchedule, ScheduleView};
 use crate::invoicing::{ops, run, AsOf, RunOutcome, RunRequest, RunScope};
@@ -35,11 +33,6 @@ pub fn router() -> Router<ApiState> {
             "/billing-schedules/{name}",
             axum::routing::delete(remove_schedule),
         )
-        .route("/invoices", get(list_invoices))
-        .route("/invoices/{id}", get(get_invoice))
-        .route("/invoices/{id}/ubl", get(invoice_ubl))
-        .route("/invoices/{id}/void", post(void_invoice))
-        .route("/invoices/{id}/credit-note", post(credit_invoice))
 }
 
 /// A run to start.
@@ -306,177 +299,7 @@ async fn single_ubl(state: &ApiState, run_id: &str, number: &str) -> ApiResult<R
         .next()
         .ok_or_else(|| AppError::not_found("invoice", number))?;
     let (_, document) = read::document_of(&state.app.db, &found.id).await?;
-    ubl_response(&document)
-}
-
-fn ubl_response(document: &l2c_billing::IssuedDocument) -> ApiResult<Response> {
-    let problems = document.problems();
-    if !problems.is_empty() {
-        let list = problems
-            .into_iter()
-            .map(|(path, rule)| crate::error::problem(path, "en16931", rule))
-            .collect();
-        return Err(AppError::Validation(list).into());
-    }
-    let xml = l2c_billing::ubl::write(document, Vec::new())
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, "application/xml")], xml).into_response())
-}
-
-/// Which invoices to list.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct InvoiceQuery {
-    /// Only this run's.
-    #[serde(default)]
-    pub run: Option<String>,
-    /// Only this billing account's.
-    #[serde(default)]
-    pub account: Option<String>,
-    /// Only the one with this number.
-    #[serde(default)]
-    pub number: Option<String>,
-    /// At most this many (1-1000, default 100).
-    #[serde(default)]
-    pub limit: Option<i64>,
-    /// Only those after this invoice id: pass the last id of a page to get the next.
-    #[serde(default)]
-    pub after: Option<String>,
-}
-
-/// The billing accounts a requester may see invoices of; `None` for finance and admins.
-async fn own_accounts(state: &ApiState, user: &User) -> AppResult<Option<Vec<String>>> {
-    Ok(match user.account_scope()? {
-        Some(customer) => Some(
-            accounts::billing_accounts(&state.app.db, Some(customer))
-                .await?
-                .into_iter()
-                .map(|b| b.id)
-                .collect(),
-        ),
-        None => None,
-    })
-}
-
-/// Invoices in creation order, a page at a time: all for finance and admins; a requester's
-/// own accounts' issued ones.
-#[utoipa::path(get, path = "/api/v1/invoices", tag = "billing", params(InvoiceQuery),
-    responses((status = 200, body = Vec<InvoiceView>)), security(("bearer" = [])))]
-pub async fn list_invoices(
-    State(state): State<ApiState>,
-    caller: Caller,
-    ApiQuery(query): ApiQuery<InvoiceQuery>,
-) -> ApiResult<Json<Vec<InvoiceView>>> {
-    let user = caller.require(&[Role::Requester, Role::Finance, Role::Admin])?;
-    let own = own_accounts(&state, user).await?;
-    let accounts = match (own, query.account) {
-        (Some(own), Some(one)) => Some(own.into_iter().filter(|a| *a == one).collect()),
-        (Some(own), None) => Some(own),
-        (None, one) => one.map(|a| vec![a]),
-    };
-    let filter = InvoiceFilter {
-        issued_only: user.role == Role::Requester,
-        run: query.run,
-        accounts,
-        number: query.number,
-        after: query.after,
-    };
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(AppError::field("limit", "range", "must be 1 to 1000").into());
-    }
-    Ok(Json(read::invoices(&state.app.db, &filter, limit).await?))
-}
-
-/// An invoice with its lines, VAT breakdown and totals.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvoiceDetail {
-    /// The invoice.
-    #[serde(flatten)]
-    pub invoice: InvoiceView,
-    /// The whole document: parties, lines (as on the document), VAT breakdown and totals.
-    #[schema(value_type = Object)]
-    pub document: l2c_billing::IssuedDocument,
-}
-
-/// The invoice `id` if `user` may see it.
-async fn visible(state: &ApiState, user: &User, id: &str) -> AppResult<InvoiceDetail> {
-    let user_accounts = own_accounts(state, user).await?;
-    let (invoice, document) = match read::document_of(&state.app.db, id).await {
-        Err(AppError::NotFound { .. }) => return Err(AppError::not_found("invoice", id)),
-        other => other?,
-    };
-    if let Some(own) = user_accounts {
-        if !own.contains(&invoice.billing_account) || invoice.status != "issued" {
-            return Err(AppError::not_found("invoice", id));
-        }
-    }
-    Ok(InvoiceDetail { invoice, document })
-}
-
-/// One invoice (requesters: only their accounts' issued invoices).
-#[utoipa::path(get, path = "/api/v1/invoices/{id}", tag = "billing",
-    params(("id" = String, Path, description = "The invoice id")),
-    responses((status = 200, body = InvoiceDetail), (status = 404, body = super::problem::Problem)),
-    security(("bearer" = [])))]
-pub async fn get_invoice(
-    State(state): State<ApiState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<InvoiceDetail>> {
-    let user = caller.require(&[Role::Requester, Role::Finance, Role::Admin])?;
-    Ok(Json(visible(&state, user, &id).await?))
-}
-
-/// One invoice as a UBL 2.1 (Peppol BIS Billing 3.0) document.
-#[utoipa::path(get, path = "/api/v1/invoices/{id}/ubl", tag = "billing",
-    params(("id" = String, Path, description = "The invoice id")),
-    responses((status = 200, description = "application/xml"),
-        (status = 422, body = super::problem::Problem)), security(("bearer" = [])))]
-pub async fn invoice_ubl(
-    State(state): State<ApiState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Response> {
-    let user = caller.require(&[Role::Requester, Role::Finance, Role::Admin])?;
-    let detail = visible(&state, user, &id).await?;
-    if detail.invoice.status != "issued" {
-        return Err(AppError::Conflict(format!(
-            "invoice {id} is {}: only issued documents have a UBL form",
-            detail.invoice.status
-        ))
-        .into());
-    }
-    ubl_response(&detail.document)
-}
-
-/// Voids a draft.
-#[utoipa::path(post, path = "/api/v1/invoices/{id}/void", tag = "billing",
-    params(("id" = String, Path, description = "The invoice id")),
-    responses((status = 200, body = InvoiceView), (status = 409, body = super::problem::Problem)),
-    security(("bearer" = [])))]
-pub async fn void_invoice(
-    State(state): State<ApiState>,
-    _who: Allowed<FinanceAndAdmins>,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<InvoiceView>> {
-    Ok(Json(ops::void_draft(&state.app.invoicing, &id).await?))
-}
-
-/// Issues a credit note giving back all of an issued invoice.
-#[utoipa::path(post, path = "/api/v1/invoices/{id}/credit-note", tag = "billing",
-    params(("id" = String, Path, description = "The invoice id")),
-    responses((status = 201, body = InvoiceView), (status = 409, body = super::problem::Problem)),
-    security(("bearer" = [])))]
-pub async fn credit_invoice(
-    State(state): State<ApiState>,
-    _who: Allowed<FinanceAndAdmins>,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<(StatusCode, Json<InvoiceView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(ops::credit_invoice(&state.app.invoicing, &id).await?),
-    ))
+    super::invoices::ubl_response(&document)
 }
 
 /// Billing schedules, by name.

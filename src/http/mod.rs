@@ -4,7 +4,7 @@
 //!
 //! - [`problem`]: RFC 9457 errors; [`extract`]: JSON bodies, paths and the bearer token.
 //! - One `router()` per resource module: [`orders`], [`tasks`], [`admin`] (incidents, users,
-//!   accounts, the sandbox clock), [`billing`] (runs, invoices, exports), [`catalog`],
+//!   accounts, the sandbox clock), [`billing`] (runs, exports, schedules), [`invoices`], [`catalog`],
 //!   [`inventory`], [`tmf`], [`ops`].
 
 pub mod admin;
@@ -12,6 +12,7 @@ pub mod billing;
 pub mod catalog;
 pub mod extract;
 pub mod inventory;
+pub mod invoices;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
@@ -86,6 +87,7 @@ fn api_v1() -> Router<ApiState> {
         .merge(catalog::router())
         .merge(inventory::router())
         .merge(billing::router())
+        .merge(invoices::router())
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.

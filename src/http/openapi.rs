@@ -2,7 +2,7 @@
 //! `/api/openapi.json`, with a browsable page (Scalar) at `/api/docs`.
 
 use super::ApiState;
-use super::{admin, billing, catalog, inventory, ops, orders, problem, tasks, tmf};
+use super::{admin, billing, catalog, inventory, invoices, ops, orders, problem, tasks, tmf};
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,8 +25,8 @@ use utoipa_scalar::{Scalar, Servable};
         inventory::list_products, inventory::get_product,
         tmf::create, tmf::list, tmf::retrieve,
         billing::start_run, billing::list_runs, billing::get_run, billing::issue_run,
-        billing::export_run, billing::list_invoices, billing::get_invoice, billing::invoice_ubl,
-        billing::void_invoice, billing::credit_invoice, billing::list_schedules,
+        billing::export_run, invoices::list_invoices, invoices::get_invoice, invoices::invoice_ubl,
+        invoices::void_invoice, invoices::credit_invoice, billing::list_schedules,
         billing::add_schedule, billing::remove_schedule,
         ops::healthz, ops::readyz, ops::metrics,
     ),

@@ -7,12 +7,14 @@
 //! - [`draft`]: rates one account into a draft document.
 //! - [`write`]: stores drafts, taking gapless numbers when they are issued.
 //! - [`run`]: the run itself, page by page, one transaction per page.
-//! - [`read`]: runs, invoices and documents for the API and the exports.
+//! - [`read`]: runs, invoices and documents for the API and the exports; [`lines`]: their
+//!   lines as stored.
 //! - [`export`]: CSV, JSON and UBL, streamed.
 //! - [`schedule`]: cron schedules fired by the engine's timers.
 
 pub mod draft;
 pub mod export;
+pub mod lines;
 pub mod load;
 pub mod ops;
 pub mod read;

@@ -417,10 +417,7 @@ async fn bill(desk: &Desk) -> Result<()> {
     for i in invoices.as_array().into_iter().flatten() {
         let id = i["id"].as_str().unwrap_or_default();
         print_invoice(&desk.rita.get(&format!("/api/v1/invoices/{id}")).await?);
-        println!(
-            "   as a Peppol BIS 3.0 e-invoice: GET /api/v1/invoices/{}/ubl",
-            short(&i["id"])
-        );
+        println!("   as a Peppol BIS 3.0 e-invoice: GET /api/v1/invoices/{id}/ubl");
     }
     Ok(())
 }

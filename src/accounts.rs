@@ -184,6 +184,16 @@ impl BillingAccount {
     }
 }
 
+impl BillingAccount {
+    /// The account's local date at `at`: billing dates are the account's local dates.
+    pub fn local_date(&self, at: chrono::DateTime<chrono::Utc>) -> AppResult<chrono::NaiveDate> {
+        let zone: chrono_tz::Tz = self.time_zone.parse().map_err(|e| {
+            crate::error::internal(format!("billing account {}: time zone: {e}", self.id))
+        })?;
+        Ok(at.with_timezone(&zone).date_naive())
+    }
+}
+
 fn is_iso_country(code: &str) -> bool {
     use std::str::FromStr;
     code.len() == 2 && iso_country::Country::from_str(code).is_ok()

@@ -32,6 +32,11 @@ pub fn check_text(path: impl Into<String>, text: &str) -> Option<Problem> {
         })
 }
 
+/// An internal error: something l2c itself got wrong, such as a stored row it cannot read.
+pub fn internal(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(e.to_string())
+}
+
 /// What can go wrong in l2c's order, account and user operations.
 #[derive(Debug, Error)]
 pub enum AppError {

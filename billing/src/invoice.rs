@@ -218,6 +218,16 @@ pub enum DocumentKind {
     CreditNote,
 }
 
+impl DocumentKind {
+    /// How it is written down: `invoice` or `credit_note`.
+    pub fn code(self) -> &'static str {
+        match self {
+            DocumentKind::Invoice => "invoice",
+            DocumentKind::CreditNote => "credit_note",
+        }
+    }
+}
+
 /// The VAT breakdown for one category and rate (EN 16931 BG-23).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaxSubtotal {

@@ -28,6 +28,29 @@ pub enum ChargeKind {
     Recurring(BillingFrequency),
 }
 
+impl ChargeKind {
+    /// How it is written down: `one_time`, `monthly`, `quarterly` or `yearly`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ChargeKind::OneTime => "one_time",
+            ChargeKind::Recurring(BillingFrequency::Monthly) => "monthly",
+            ChargeKind::Recurring(BillingFrequency::Quarterly) => "quarterly",
+            ChargeKind::Recurring(BillingFrequency::Yearly) => "yearly",
+        }
+    }
+
+    /// The kind written as [`ChargeKind::code`] writes it.
+    pub fn from_code(code: &str) -> Option<ChargeKind> {
+        Some(match code {
+            "one_time" => ChargeKind::OneTime,
+            "monthly" => ChargeKind::Recurring(BillingFrequency::Monthly),
+            "quarterly" => ChargeKind::Recurring(BillingFrequency::Quarterly),
+            "yearly" => ChargeKind::Recurring(BillingFrequency::Yearly),
+            _ => return None,
+        })
+    }
+}
+
 /// A subscription's charge as it stands now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChargeTerm {
@@ -91,6 +114,23 @@ pub struct RatedLine {
     pub list_price: Money,
     /// The invoice line (quantity negative for a credit).
     pub line: InvoiceLine,
+}
+
+impl RatedLine {
+    /// The line as a later rating sees it once it is billed.
+    pub fn billed(&self) -> BilledLine {
+        BilledLine {
+            key: self.key.clone(),
+            subscription: self.subscription.clone(),
+            description: self.line.description().to_string(),
+            kind: self.kind,
+            charge_period: self.charge_period,
+            service: self.service,
+            quantity: self.line.quantity(),
+            list_price: self.list_price,
+            tax: self.line.tax(),
+        }
+    }
 }
 
 /// Everything known about one charge period of one charge.

@@ -52,6 +52,14 @@ impl Ledger {
         }
     }
 
+    /// Books a credit note that gives back all of `lines`.
+    fn credit(&mut self, lines: &[RatedLine]) {
+        self.billed.extend(lines.iter().map(|l| BilledLine {
+            quantity: -l.line.quantity(),
+            ..l.billed()
+        }));
+    }
+
     /// Rates the period containing `date` and books the result.
     fn bill(&mut self, date: &str, charges: &[ChargeTerm]) -> Vec<RatedLine> {
         let due = self.cycle.period_containing(d(date)).expect("period");
@@ -63,19 +71,7 @@ impl Ledger {
             Rounding::HalfAwayFromZero,
         )
         .expect("rated");
-        for l in &lines {
-            self.billed.push(BilledLine {
-                key: l.key.clone(),
-                subscription: l.subscription.clone(),
-                description: l.line.description().to_string(),
-                kind: l.kind,
-                charge_period: l.charge_period,
-                service: l.service,
-                quantity: l.line.quantity(),
-                list_price: l.list_price,
-                tax: l.line.tax(),
-            });
-        }
+        self.billed.extend(lines.iter().map(RatedLine::billed));
         assert!(
             rate(
                 &self.cycle,
@@ -402,19 +398,7 @@ fn a_difference_of_two_is_stored_as_two_lines_and_billed_once() {
         )]
     );
     // The cancellation is undone, and finance credits the January invoice as well.
-    for l in &jan {
-        ledger.billed.push(BilledLine {
-            key: l.key.clone(),
-            subscription: l.subscription.clone(),
-            description: l.line.description().to_string(),
-            kind: l.kind,
-            charge_period: l.charge_period,
-            service: l.service,
-            quantity: -l.line.quantity(),
-            list_price: l.list_price,
-            tax: l.line.tax(),
-        });
-    }
+    ledger.credit(&jan);
     let march = ledger.bill("2026-03-01", &open);
     assert_eq!(
         summary(&march),
@@ -445,19 +429,7 @@ fn a_credit_gives_back_the_vat_that_was_last_charged() {
     let mut at_19 = monthly("port", dec!(100), "2026-01-01", None);
     let jan = ledger.bill("2026-01-01", std::slice::from_ref(&at_19));
     // January is credited in full (a credit note), and the VAT becomes 7%.
-    for l in &jan {
-        ledger.billed.push(BilledLine {
-            key: l.key.clone(),
-            subscription: l.subscription.clone(),
-            description: l.line.description().to_string(),
-            kind: l.kind,
-            charge_period: l.charge_period,
-            service: l.service,
-            quantity: -l.line.quantity(),
-            list_price: l.list_price,
-            tax: l.line.tax(),
-        });
-    }
+    ledger.credit(&jan);
     at_19.tax = TaxRate::new(TaxCategory::Standard, dec!(7)).expect("rate");
     let feb = ledger.bill("2026-02-01", std::slice::from_ref(&at_19));
     assert!(feb.iter().all(|l| l.line.tax().percent() == dec!(7)));

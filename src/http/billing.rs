@@ -168,10 +168,7 @@ pub async fn start_run(
                     billing_account: d.account,
                     period_start: d.period.start().to_string(),
                     period_end: d.period.end().to_string(),
-                    kind: match d.invoice.kind() {
-                        l2c_billing::DocumentKind::Invoice => "invoice".into(),
-                        l2c_billing::DocumentKind::CreditNote => "credit_note".into(),
-                    },
+                    kind: d.invoice.kind().code().into(),
                     currency: d.invoice.currency().code().into(),
                     document: d.invoice,
                 })

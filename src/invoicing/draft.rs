@@ -4,7 +4,7 @@
 //! amounts read as what is owed back.
 
 use super::load::AccountWork;
-use crate::error::{AppError, AppResult};
+use crate::error::{internal, AppResult};
 use chrono::{Days, NaiveDate};
 use l2c_billing::{
     rate, DocumentKind, Invoice, InvoiceLine, Money, Party, Period, RatedLine, Rounding,
@@ -39,10 +39,6 @@ pub struct Draft {
 /// Payment terms in words for `account`'s invoices.
 pub fn payment_terms(days: u32) -> String {
     format!("Net {days} days")
-}
-
-fn internal(e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(e.to_string())
 }
 
 /// The draft for `work`, or `None` when nothing is due.

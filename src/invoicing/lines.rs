@@ -2,11 +2,10 @@
 //! turned into rated lines for documents, VAT breakdowns and totals.
 
 use super::read::InvoiceView;
-use crate::error::{AppError, AppResult};
+use crate::error::{internal, AppResult};
 use chrono::NaiveDate;
 use l2c_billing::{
-    BillingFrequency, ChargeKind, Currency, InvoiceLine, Money, Period, RatedLine, Rounding,
-    TaxCategory, TaxRate,
+    ChargeKind, Currency, InvoiceLine, Money, Period, RatedLine, Rounding, TaxCategory, TaxRate,
 };
 use l2c_engine::db::Backend;
 use rust_decimal::Decimal;
@@ -14,10 +13,6 @@ use serde::Deserialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::str::FromStr;
-
-fn internal(e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(e.to_string())
-}
 
 /// A stored line as its text, as read (the CSV export writes it without parsing it).
 #[derive(Clone, Debug, Deserialize)]
@@ -57,12 +52,13 @@ pub struct LineRow {
 }
 
 /// The columns of a [`LineRow`], in its field order.
-const LINE_FIELDS: &str = "invoice_id, position, charge_key, charge_kind, subscription_id, \
+pub(super) const LINE_FIELDS: &str =
+    "invoice_id, position, charge_key, charge_kind, subscription_id, \
     description, charge_start, charge_end, service_from, service_to, quantity, unit_price, net, \
     list_price, tax_category, tax_percent";
 
 impl LineRow {
-    fn from_row(r: &AnyRow) -> AppResult<LineRow> {
+    pub(super) fn from_row(r: &AnyRow) -> AppResult<LineRow> {
         let text = |c: &str| -> AppResult<String> { Ok(r.try_get(c)?) };
         Ok(LineRow {
             invoice_id: text("invoice_id")?,
@@ -87,13 +83,8 @@ impl LineRow {
     /// The line as billing reads it.
     pub fn rated(&self, currency: Currency, rounding: Rounding) -> AppResult<RatedLine> {
         let decimal = |t: &str| Decimal::from_str(t).map_err(internal);
-        let kind = match self.charge_kind.as_str() {
-            "one_time" => ChargeKind::OneTime,
-            "monthly" => ChargeKind::Recurring(BillingFrequency::Monthly),
-            "quarterly" => ChargeKind::Recurring(BillingFrequency::Quarterly),
-            "yearly" => ChargeKind::Recurring(BillingFrequency::Yearly),
-            other => return Err(internal(format!("unknown charge kind {other}"))),
-        };
+        let kind = ChargeKind::from_code(&self.charge_kind)
+            .ok_or_else(|| internal(format!("unknown charge kind {}", self.charge_kind)))?;
         let charge_period =
             Period::new(date(&self.charge_start)?, date(&self.charge_end)?).map_err(internal)?;
         let service =
@@ -126,7 +117,7 @@ impl LineRow {
 }
 
 /// An ISO date as stored.
-pub(super) fn date(text: &str) -> AppResult<NaiveDate> {
+pub(crate) fn date(text: &str) -> AppResult<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| internal(format!("date {text}: {e}")))
 }
 

@@ -2,21 +2,21 @@
 //! the run's date in each account's own time zone, its subscriptions' charges, and the lines
 //! already billed. Pages are ranges of account ids, so every query is a range scan.
 
+use super::lines::{date, LineRow, LINE_FIELDS};
 use super::{AsOf, RunScope};
 use crate::accounts::{billing_from_row, BillingAccount, BILLING_COLUMNS};
-use crate::error::{AppError, AppResult};
+use crate::error::{internal, AppResult};
 use crate::settings::BillingSettings;
 use chrono::NaiveDate;
 use l2c_billing::{
-    BilledLine, BillingCycle, BillingCycleDay, BillingFrequency, ChargeKind, ChargeTerm, Currency,
-    Money, Period, TaxCategory, TaxRate,
+    BilledLine, BillingCycle, BillingCycleDay, ChargeKind, ChargeTerm, Currency, Money, Period,
+    Rounding,
 };
 use l2c_engine::db::Backend;
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
-use std::str::FromStr;
 
 /// An account whose period is due, with its charges and billing history.
 pub struct AccountWork {
@@ -47,10 +47,6 @@ pub struct Page {
     pub work: Vec<AccountWork>,
     /// Accounts whose stored data cannot be read, with why: the run bills the others.
     pub failures: Vec<(String, String)>,
-}
-
-fn internal(e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(e.to_string())
 }
 
 /// Reads the page of up to `size` accounts after `after`. With `lock` (a run's writing
@@ -149,10 +145,7 @@ fn due_work(account: BillingAccount, as_of: &AsOf) -> AppResult<AccountWork> {
     let cycle = BillingCycle::monthly(day);
     let local_date = match as_of {
         AsOf::Date(d) => *d,
-        AsOf::Instant(t) => {
-            let zone = chrono_tz::Tz::from_str(&account.time_zone).map_err(internal)?;
-            t.with_timezone(&zone).date_naive()
-        }
+        AsOf::Instant(t) => account.local_date(*t)?,
     };
     let due = cycle.period_containing(local_date).map_err(internal)?;
     Ok(AccountWork {
@@ -193,43 +186,36 @@ async fn latest_run_invoices(
         .collect()
 }
 
-fn date(text: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| internal(format!("date {text}: {e}")))
-}
-
 fn money(text: &str, currency: Currency) -> AppResult<Money> {
     Money::parse(text, currency).map_err(internal)
 }
 
+/// A subscription charge's kind: `one_time`, or `recurring` with its period.
 fn charge_kind(kind: &str, period: Option<&str>) -> AppResult<ChargeKind> {
-    Ok(match (kind, period) {
-        ("one_time", _) => ChargeKind::OneTime,
-        ("recurring", Some("monthly")) => ChargeKind::Recurring(BillingFrequency::Monthly),
-        ("recurring", Some("quarterly")) => ChargeKind::Recurring(BillingFrequency::Quarterly),
-        ("recurring", Some("yearly")) => ChargeKind::Recurring(BillingFrequency::Yearly),
-        _ => return Err(internal(format!("unknown charge kind {kind}/{period:?}"))),
-    })
+    let code = match kind {
+        "one_time" => Some(kind),
+        "recurring" => period,
+        _ => None,
+    };
+    code.and_then(ChargeKind::from_code)
+        .ok_or_else(|| internal(format!("unknown charge kind {kind}/{period:?}")))
 }
 
-async fn charges(
+/// Runs `select`, whose `{ids}` is replaced by an IN list of `ids`, and turns each row into
+/// a `T` for the account (of `work`) it names in `billing_account_id`.
+async fn per_account<T>(
     conn: &mut AnyConnection,
     backend: Backend,
+    select: &str,
     ids: &[String],
     work: &[AccountWork],
     by_id: &HashMap<String, usize>,
-    settings: &BillingSettings,
-) -> AppResult<Vec<(String, AppResult<ChargeTerm>)>> {
-    if work.is_empty() {
+    convert: impl Fn(&AnyRow, &AccountWork) -> AppResult<T>,
+) -> AppResult<Vec<(String, AppResult<T>)>> {
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT s.billing_account_id, s.offering, s.product_id, c.subscription_id, c.order_id, \
-         c.item_id, c.price_id, c.name, c.kind, c.period, c.unit_amount, c.units, \
-         c.effective_from, c.effective_to FROM subscriptions s \
-         JOIN subscription_charges c ON c.subscription_id = s.id \
-         WHERE s.billing_account_id IN ({})",
-        backend.in_list(ids.len(), 1)
-    );
+    let sql = select.replace("{ids}", &backend.in_list(ids.len(), 1));
     // The list's length changes from page to page: such statements are prepared for one use
     // and not cached, or every page would add one to the connection's statement cache.
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
@@ -240,12 +226,30 @@ async fn charges(
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let account: String = r.try_get("billing_account_id")?;
-        let Some(w) = by_id.get(&account).and_then(|i| work.get(*i)) else {
-            continue;
-        };
-        out.push((account, charge_term(r, w, settings)));
+        if let Some(w) = by_id.get(&account).and_then(|i| work.get(*i)) {
+            out.push((account, convert(r, w)));
+        }
     }
     Ok(out)
+}
+
+async fn charges(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    ids: &[String],
+    work: &[AccountWork],
+    by_id: &HashMap<String, usize>,
+    settings: &BillingSettings,
+) -> AppResult<Vec<(String, AppResult<ChargeTerm>)>> {
+    let select = "SELECT s.billing_account_id, s.offering, s.product_id, c.subscription_id, \
+        c.order_id, c.item_id, c.price_id, c.name, c.kind, c.period, c.unit_amount, c.units, \
+        c.effective_from, c.effective_to FROM subscriptions s \
+        JOIN subscription_charges c ON c.subscription_id = s.id \
+        WHERE s.billing_account_id IN ({ids})";
+    per_account(conn, backend, select, ids, work, by_id, |r, w| {
+        charge_term(r, w, settings)
+    })
+    .await
 }
 
 fn charge_term(r: &AnyRow, w: &AccountWork, settings: &BillingSettings) -> AppResult<ChargeTerm> {
@@ -282,6 +286,7 @@ fn charge_term(r: &AnyRow, w: &AccountWork, settings: &BillingSettings) -> AppRe
     })
 }
 
+/// The lines the accounts' invoices (issued or draft) carry, in the order they were billed.
 async fn billed(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -289,59 +294,16 @@ async fn billed(
     work: &[AccountWork],
     by_id: &HashMap<String, usize>,
 ) -> AppResult<Vec<(String, AppResult<BilledLine>)>> {
-    if work.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT i.billing_account_id, l.charge_key, l.charge_kind, l.subscription_id, \
-         l.description, l.charge_start, l.charge_end, l.service_from, l.service_to, l.quantity, \
-         l.list_price, l.tax_category, l.tax_percent FROM invoices i \
+    let select = format!(
+        "SELECT i.billing_account_id, {LINE_FIELDS} FROM invoices i \
          JOIN invoice_lines l ON l.invoice_id = i.id \
-         WHERE i.billing_account_id IN ({}) AND i.status <> 'void' \
-         ORDER BY i.created_at, i.id, l.position",
-        backend.in_list(ids.len(), 1)
+         WHERE i.billing_account_id IN ({{ids}}) AND i.status <> 'void' \
+         ORDER BY i.created_at, i.id, l.position"
     );
-    // The list's length changes from page to page: such statements are prepared for one use
-    // and not cached, or every page would add one to the connection's statement cache.
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-    for id in ids {
-        q = q.bind(id.clone());
-    }
-    let rows = q.fetch_all(conn).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let account: String = r.try_get("billing_account_id")?;
-        let Some(w) = by_id.get(&account).and_then(|i| work.get(*i)) else {
-            continue;
-        };
-        out.push((account, billed_line(r, w.currency)));
-    }
-    Ok(out)
-}
-
-fn billed_line(r: &AnyRow, currency: Currency) -> AppResult<BilledLine> {
-    let text = |c: &str| -> AppResult<String> { Ok(r.try_get(c)?) };
-    let charge_period = Period::new(date(&text("charge_start")?)?, date(&text("charge_end")?)?)
-        .map_err(internal)?;
-    let service = Period::new(date(&text("service_from")?)?, date(&text("service_to")?)?)
-        .map_err(internal)?;
-    let quantity = Decimal::from_str(&text("quantity")?).map_err(internal)?;
-    let category: TaxCategory =
-        serde_json::from_value(serde_json::Value::String(text("tax_category")?))?;
-    let percent = Decimal::from_str(&text("tax_percent")?).map_err(internal)?;
-    let kind = match text("charge_kind")?.as_str() {
-        "one_time" => ChargeKind::OneTime,
-        period => charge_kind("recurring", Some(period))?,
-    };
-    Ok(BilledLine {
-        key: text("charge_key")?,
-        subscription: text("subscription_id")?,
-        description: text("description")?,
-        kind,
-        charge_period,
-        service,
-        quantity,
-        list_price: money(&text("list_price")?, currency)?,
-        tax: TaxRate::new(category, percent).map_err(internal)?,
+    per_account(conn, backend, &select, ids, work, by_id, |r, w| {
+        Ok(LineRow::from_row(r)?
+            .rated(w.currency, Rounding::default())?
+            .billed())
     })
+    .await
 }

@@ -5,25 +5,14 @@
 //! does not write off.
 
 use super::draft::{payment_terms, Draft};
+use super::lines::date;
 use super::read::{self, kind_of, InvoiceView};
-use super::write::{format_number, series_key, store, take_numbers, Origin};
+use super::write::{assign_numbers, series_key, store, Origin};
 use super::Invoicing;
 use crate::accounts;
-use crate::error::{AppError, AppResult};
+use crate::error::{internal, AppError, AppResult};
 use chrono::{Datelike, Days, NaiveDate};
 use l2c_billing::{Currency, DocumentKind, Period};
-use std::collections::BTreeMap;
-use std::str::FromStr;
-
-fn internal(e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(e.to_string())
-}
-
-/// The account's local date now.
-fn local_today(ctx: &Invoicing, time_zone: &str) -> AppResult<NaiveDate> {
-    let zone = chrono_tz::Tz::from_str(time_zone).map_err(internal)?;
-    Ok(ctx.clock.now().with_timezone(&zone).date_naive())
-}
 
 /// Issues every draft of run `run_id`, 500 per transaction; returns how many.
 pub async fn issue_drafts(ctx: &Invoicing, run_id: &str) -> AppResult<usize> {
@@ -64,19 +53,9 @@ async fn issue_batch(ctx: &Invoicing, run_id: &str) -> AppResult<usize> {
     for row in &rows {
         issues.push(prepare_issue(ctx, &mut tx, &read::invoice_from_row(row)?).await?);
     }
-    let mut next: BTreeMap<String, i64> = BTreeMap::new();
-    for i in &issues {
-        *next.entry(i.key.clone()).or_insert(0) += 1;
-    }
-    for (key, count) in next.iter_mut() {
-        *count = take_numbers(&mut tx, key, *count).await?;
-    }
-    for i in &issues {
-        let n = next.get_mut(&i.key).map(|n| {
-            *n += 1;
-            *n - 1
-        });
-        let number = n.map(|n| format_number(&i.key, n));
+    let keys: Vec<String> = issues.iter().map(|i| i.key.clone()).collect();
+    let numbers = assign_numbers(&mut tx, &keys).await?;
+    for (i, number) in issues.iter().zip(numbers) {
         // The document is made now: it takes the account's terms and buyer as they are.
         let changed = sqlx::query(
             "UPDATE invoices SET status = 'issued', series = $1, number = $2, issue_date = $3, \
@@ -113,7 +92,7 @@ async fn prepare_issue(
     let account = accounts::billing(conn, &view.billing_account)
         .await?
         .ok_or_else(|| internal(format!("invoice {} has no account", view.id)))?;
-    let today = local_today(ctx, &account.time_zone)?;
+    let today = account.local_date(ctx.clock.now())?;
     let invoice = kind_of(view) == DocumentKind::Invoice;
     let series = if invoice {
         &account.invoice_series
@@ -195,12 +174,11 @@ pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> AppResult<InvoiceView>
         .map_err(internal)?;
     }
     let invoice = super::draft::document(DocumentKind::CreditNote, currency, &lines, rounding)?;
-    let date = |t: &str| NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(internal);
     let draft = Draft {
         account: view.billing_account.clone(),
         period: Period::new(date(&view.period_start)?, date(&view.period_end)?)
             .map_err(internal)?,
-        issue_date: local_today(ctx, &account.time_zone)?,
+        issue_date: account.local_date(ctx.clock.now())?,
         due_date: None,
         series: account.credit_series.clone(),
         lines,

@@ -3,7 +3,7 @@
 
 use super::draft::document;
 use super::run::RunView;
-use crate::error::{AppError, AppResult};
+use crate::error::{internal, AppError, AppResult};
 use l2c_billing::{
     Currency, DocumentKind, Invoice, IssuedDocument, Party, Period, PrecedingInvoice, RatedLine,
     Rounding,
@@ -19,10 +19,6 @@ use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use utoipa::ToSchema;
-
-fn internal(e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(e.to_string())
-}
 
 const RUN_COLUMNS: &str = "id, as_of, trigger_name, issue, status, accounts, invoices, lines, \
     failed, error, started_at, finished_at";
@@ -313,7 +309,7 @@ pub async fn invoice(conn: &mut AnyConnection, id: &str) -> AppResult<InvoiceVie
 
 /// The kind of a stored document.
 pub fn kind_of(view: &InvoiceView) -> DocumentKind {
-    if view.kind == "credit_note" {
+    if view.kind == DocumentKind::CreditNote.code() {
         DocumentKind::CreditNote
     } else {
         DocumentKind::Invoice

@@ -182,10 +182,7 @@ async fn dry_run(ctx: &Invoicing, scope: &RunScope) -> AppResult<RunOutcome> {
                 }
             };
             let t = d.invoice.totals();
-            let kind = match d.invoice.kind() {
-                l2c_billing::DocumentKind::Invoice => "invoice",
-                l2c_billing::DocumentKind::CreditNote => "credit_note",
-            };
+            let kind = d.invoice.kind().code();
             let amounts = [
                 t.tax_exclusive.amount(),
                 t.tax_total.amount(),

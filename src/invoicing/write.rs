@@ -6,7 +6,6 @@ use super::draft::Draft;
 use crate::error::AppResult;
 use crate::settings::BillingSettings;
 use chrono::Datelike;
-use l2c_billing::{ChargeKind, DocumentKind};
 use l2c_engine::db::Backend;
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
@@ -52,7 +51,29 @@ pub fn format_number(series_key: &str, n: i64) -> String {
     format!("{series_key}-{n:06}")
 }
 
-/// Numbers for `drafts` (issued), in order, or `None`s (kept as drafts).
+/// The next number of each series key in `keys`, in order: consecutive numbers per series,
+/// taken one series after another in sorted order (as every caller takes them, so two
+/// transactions never wait on each other's series).
+pub async fn assign_numbers(conn: &mut AnyConnection, keys: &[String]) -> AppResult<Vec<String>> {
+    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
+    for key in keys {
+        *next.entry(key).or_insert(0) += 1;
+    }
+    for (key, n) in next.iter_mut() {
+        *n = take_numbers(conn, key, *n).await?;
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let n = next.get_mut(key.as_str()).map_or(0, |n| {
+            *n += 1;
+            *n - 1
+        });
+        out.push(format_number(key, n));
+    }
+    Ok(out)
+}
+
+/// `(series key, number)` for `drafts` (issued), in order, or `None`s (kept as drafts).
 async fn numbers(
     conn: &mut AnyConnection,
     drafts: &[Draft],
@@ -61,33 +82,12 @@ async fn numbers(
     if !issue {
         return Ok(vec![None; drafts.len()]);
     }
-    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-    for d in drafts {
-        *counts
-            .entry(series_key(&d.series, d.issue_date.year()))
-            .or_insert(0) += 1;
-    }
-    let mut next: BTreeMap<String, i64> = BTreeMap::new();
-    for (key, count) in &counts {
-        next.insert(key.clone(), take_numbers(conn, key, *count).await?);
-    }
-    let mut out = Vec::with_capacity(drafts.len());
-    for d in drafts {
-        let key = series_key(&d.series, d.issue_date.year());
-        let n = next.get_mut(&key).map(|n| {
-            *n += 1;
-            *n - 1
-        });
-        out.push(n.map(|n| (key.clone(), format_number(&key, n))));
-    }
-    Ok(out)
-}
-
-fn kind_text(kind: DocumentKind) -> &'static str {
-    match kind {
-        DocumentKind::Invoice => "invoice",
-        DocumentKind::CreditNote => "credit_note",
-    }
+    let keys: Vec<String> = drafts
+        .iter()
+        .map(|d| series_key(&d.series, d.issue_date.year()))
+        .collect();
+    let numbers = assign_numbers(conn, &keys).await?;
+    Ok(keys.into_iter().zip(numbers).map(Some).collect())
 }
 
 /// How a rounding rule is stored: its settings name.
@@ -96,14 +96,6 @@ fn rounding_text(rounding: l2c_billing::Rounding) -> AppResult<String> {
         .as_str()
         .unwrap_or("half_away_from_zero")
         .to_string())
-}
-
-/// How a charge is stored on its lines.
-pub fn charge_kind_text(kind: ChargeKind) -> String {
-    match kind {
-        ChargeKind::OneTime => "one_time".into(),
-        ChargeKind::Recurring(f) => f.to_string(),
-    }
 }
 
 // Multi-row statements of a full chunk (always the same SQL) stay in the connection's
@@ -152,7 +144,7 @@ pub async fn store(
                 .bind(d.period.start().to_string())
                 .bind(d.period.end().to_string())
                 .bind(origin.origin.to_string())
-                .bind(kind_text(d.invoice.kind()))
+                .bind(d.invoice.kind().code())
                 .bind(if number.is_some() { "issued" } else { "draft" })
                 .bind(number.as_ref().map(|n| n.0.clone()))
                 .bind(number.as_ref().map(|n| n.1.clone()))
@@ -202,7 +194,7 @@ async fn store_lines(
                 .bind((*id).clone())
                 .bind(*position as i64)
                 .bind(l.key.clone())
-                .bind(charge_kind_text(l.kind))
+                .bind(l.kind.code())
                 .bind(l.subscription.clone())
                 .bind(line.description().to_string())
                 .bind(l.charge_period.start().to_string())

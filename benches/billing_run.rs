@@ -998,36 +998,17 @@ struct Exported {
 /// `--measure-url URL --export-run RUN`: the run's CSV export, as `l2c billing export` does
 /// it (chunks from the exporter written to a file), timed with its own peak RSS.
 async fn measure_export(url: &str, run: &str, args: &Args) -> Result<(), Failure> {
-    use std::io::Write;
     let app = open_url(url, args).await?;
     let dir = tempfile::tempdir()?;
     let mut file = std::io::BufWriter::new(std::fs::File::create(dir.path().join("run.csv"))?);
     reset_peak_rss();
     let started = Instant::now();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let exporter = {
-        let db = app.db.clone();
-        let run = run.to_string();
-        tokio::spawn(async move {
-            l2c::invoicing::export::export(
-                &db,
-                &run,
-                None,
-                l2c::invoicing::export::Format::Csv,
-                &tx,
-            )
-            .await
-        })
-    };
-    let (mut bytes, mut lines) = (0u64, 0u64);
-    while let Some(chunk) = rx.recv().await {
-        let chunk: l2c::invoicing::export::Chunk = chunk;
-        bytes += chunk.bytes.len() as u64;
-        lines = chunk.lines;
-        file.write_all(&chunk.bytes)?;
-    }
-    file.flush()?;
-    exporter.await??;
+    let mut lines = 0;
+    let csv = l2c::invoicing::export::Format::Csv;
+    let bytes = l2c::invoicing::export::export_to(&app.db, run, None, csv, &mut file, |done, _| {
+        lines = done
+    })
+    .await?;
     let took = started.elapsed();
     println!(
         "exported {} {lines} {bytes} {}",

@@ -156,7 +156,6 @@ async fn export_to(
     invoice: Option<&str>,
     output: Option<PathBuf>,
 ) -> Result<()> {
-    let view = read::run(&app.db, run_id).await?;
     // A file is written beside its destination and renamed into place once complete, so a
     // failed export never leaves a truncated file behind.
     let staged = match &output {
@@ -176,7 +175,7 @@ async fn export_to(
         Some(file) => Box::new(std::io::BufWriter::new(file.reopen()?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    let bar = ProgressBar::new(u64::try_from(view.lines).unwrap_or_default());
+    let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} lines ({per_sec}, {eta} left)")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -184,28 +183,19 @@ async fn export_to(
     if output.is_none() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let exporter = {
-        let app = app.clone();
-        let run_id = run_id.to_string();
-        let invoice = invoice.map(str::to_string);
-        tokio::spawn(async move {
-            export::export(&app.db, &run_id, invoice.as_deref(), format, &tx).await
-        })
-    };
-    while let Some(chunk) = rx.recv().await {
-        let chunk: export::Chunk = chunk;
-        out.write_all(&chunk.bytes)?;
-        bar.set_position(chunk.lines);
-    }
-    out.flush()?;
+    let mut lines = 0;
+    export::export_to(&app.db, run_id, invoice, format, &mut out, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+        lines = done;
+    })
+    .await?;
     drop(out);
-    exporter.await.context("the exporter stopped")??;
     bar.finish_and_clear();
     if let (Some(path), Some(file)) = (output, staged) {
         file.persist(&path)
             .with_context(|| format!("cannot create {}", path.display()))?;
-        eprintln!("wrote {} ({} lines)", path.display(), view.lines);
+        eprintln!("wrote {} ({lines} lines)", path.display());
     }
     Ok(())
 }

@@ -236,21 +236,17 @@ pub async fn export_run(
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
-    read::run(&state.app.db, &id).await?;
-    if query.format == Format::Ubl {
-        export::check_ubl_ready(&state.app.db, &id, query.invoice.as_deref()).await?;
-        if let Some(number) = &query.invoice {
-            return single_ubl(&state, &id, number).await;
-        }
+    let run = export::prepare(&state.app.db, &id, query.invoice.as_deref(), query.format).await?;
+    if let (Format::Ubl, Some(number)) = (query.format, &query.invoice) {
+        return single_ubl(&state, &id, number).await;
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<export::Chunk>(4);
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<()>();
     let app = state.app.clone();
-    let run_id = id.clone();
     tokio::spawn(async move {
         let only = query.invoice.as_deref();
-        if let Err(e) = export::export(&app.db, &run_id, only, query.format, &tx).await {
-            tracing::error!(run = %run_id, error = %e, "export failed");
+        if let Err(e) = export::export(&app.db, &run, only, query.format, &tx).await {
+            tracing::error!(run = %run.id, error = %e, "export failed");
             let _ = failed_tx.send(());
         }
     });

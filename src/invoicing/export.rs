@@ -7,6 +7,7 @@
 
 use super::draft::document;
 use super::read::{self, invoice_from_row, kind_of, InvoiceView, LineRow};
+use super::run::RunView;
 use crate::error::{AppError, AppResult};
 use l2c_billing::{Currency, DocumentKind, IssuedDocument, RatedLine};
 use l2c_engine::db::Db;
@@ -142,21 +143,63 @@ pub async fn check_ubl_ready(db: &Db, run_id: &str, only: Option<&str>) -> AppRe
 /// Documents per batch: one query for the documents, one for their lines.
 const BATCH: i64 = 500;
 
-/// Streams run `run_id`'s documents (or only the one numbered `only`) in `format` to `out`:
-/// issued documents by number, then (CSV and JSON) drafts and voids by id. Each batch is two
-/// short queries, so no read stays open while a slow client takes its time.
-pub async fn export(
+/// The run `run_id`, once it is known to exist and (for UBL) every document in the export
+/// can be written: what [`export`] takes, checked before any byte is sent.
+pub async fn prepare(
     db: &Db,
     run_id: &str,
     only: Option<&str>,
     format: Format,
-    out: &mpsc::Sender<Chunk>,
-) -> AppResult<()> {
+) -> AppResult<RunView> {
+    let run = read::run(db, run_id).await?;
     if format == Format::Ubl {
         check_ubl_ready(db, run_id, only).await?;
     }
-    let run = read::run(db, run_id).await?;
-    let mut writer = DocWriter::new(db, format, &run)?;
+    Ok(run)
+}
+
+/// Exports into `out` (a file, a buffer), telling `progress` the lines written so far and
+/// the run's lines in all; returns the bytes written.
+pub async fn export_to<W: Write>(
+    db: &Db,
+    run_id: &str,
+    only: Option<&str>,
+    format: Format,
+    out: &mut W,
+    mut progress: impl FnMut(u64, u64),
+) -> AppResult<u64> {
+    let run = prepare(db, run_id, only, format).await?;
+    let total = u64::try_from(run.lines).unwrap_or_default();
+    let (tx, mut rx) = mpsc::channel(4);
+    let exporter = {
+        let db = db.clone();
+        let only = only.map(str::to_string);
+        tokio::spawn(async move { export(&db, &run, only.as_deref(), format, &tx).await })
+    };
+    let mut bytes = 0;
+    while let Some(chunk) = rx.recv().await {
+        let chunk: Chunk = chunk;
+        out.write_all(&chunk.bytes).map_err(io)?;
+        bytes += chunk.bytes.len() as u64;
+        progress(chunk.lines, total);
+    }
+    out.flush().map_err(io)?;
+    exporter.await.map_err(io)??;
+    Ok(bytes)
+}
+
+/// Streams the documents of `run` (from [`prepare`]; or only the one numbered `only`) in
+/// `format` to `out`: issued documents by number, then (CSV and JSON) drafts and voids by id.
+/// Each batch is two short queries, so no read stays open while a slow client takes its time.
+pub async fn export(
+    db: &Db,
+    run: &RunView,
+    only: Option<&str>,
+    format: Format,
+    out: &mpsc::Sender<Chunk>,
+) -> AppResult<()> {
+    let run_id = run.id.as_str();
+    let mut writer = DocWriter::new(db, format, run)?;
     let mut lines: u64 = 0;
     // Only issued documents have the number a UBL document must carry.
     let passes: &[bool] = if format == Format::Ubl {
@@ -275,7 +318,7 @@ struct DocWriter<'a> {
 }
 
 impl<'a> DocWriter<'a> {
-    fn new(db: &'a Db, format: Format, run: &super::run::RunView) -> AppResult<Self> {
+    fn new(db: &'a Db, format: Format, run: &RunView) -> AppResult<Self> {
         let mut buffer = Buffer::default();
         let sink = match format {
             Format::Csv => {

@@ -213,16 +213,10 @@ pub async fn run_at(app: &App, instant: &str) -> i64 {
 }
 
 pub async fn export_bytes(app: &App, run: &str, format: Format) -> Vec<u8> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let app2 = app.clone();
-    let run = run.to_string();
-    let task = tokio::spawn(async move { export::export(&app2.db, &run, None, format, &tx).await });
     let mut out = Vec::new();
-    while let Some(chunk) = rx.recv().await {
-        let chunk: export::Chunk = chunk;
-        out.extend(chunk.bytes);
-    }
-    task.await.expect("task").expect("export");
+    export::export_to(&app.db, run, None, format, &mut out, |_, _| {})
+        .await
+        .expect("export");
     out
 }
 

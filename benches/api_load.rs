@@ -13,6 +13,9 @@
 //!     [--seconds 10] [--workers 2] [--batch STEPS] [--database-url URL]
 //! ```
 
+mod common;
+
+use common::{cpu_time, peak_rss_mib};
 use l2c::accounts::{self, BillingAccount, CustomerAccount};
 use l2c::app::{App, AppOptions};
 use l2c::auth::{NewUser, Role};
@@ -156,26 +159,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// CPU time this process has used (user + system), from /proc.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 (1-based), 11 and 12 here; 100 ticks per second.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
 fn report(phase: &str, mut latencies: Vec<Duration>, failed: usize, took: Duration, cpu: Duration) {
     latencies.sort_unstable();
     let ok = latencies.len();
@@ -258,17 +241,6 @@ async fn fixed_rate(client: Arc<Client>, rate: u64, seconds: u64) {
         started.elapsed(),
         cpu_time() - cpu,
     );
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
 }
 
 fn main() -> Result<(), Failure> {

@@ -45,7 +45,10 @@
 //! runs `ANALYZE` there after its bulk inserts, as autovacuum would have on a database that
 //! grew over time.
 
+mod common;
+
 use chrono::{Days, Months, NaiveDate};
+use common::{cpu_time, peak_rss_mib, reset_peak_rss, status_mib};
 use l2c::app::{App, AppOptions};
 use l2c::invoicing::{write, AsOf, RunOutcome, RunRequest, RunScope};
 use l2c_billing::{BillingCycle, BillingCycleDay, Period, TaxCategory, TaxRate};
@@ -580,41 +583,6 @@ async fn apply_billed_changes(app: &App, args: &Args) -> Result<usize, Failure> 
 // ---------------------------------------------------------------------------------------
 // Measuring.
 
-/// Resets VmHWM to the current RSS (Linux 4.0 and later); false where that is refused.
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-fn status_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
-/// CPU time this process has used (user + system), from /proc.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 (1-based), 11 and 12 here; 100 ticks per second.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
 async fn open(args: &Args) -> Result<(App, String, Option<tempfile::TempDir>), Failure> {
     let (url, dir) = if args.backend == "sqlite" {
         let dir = tempfile::tempdir()?;
@@ -767,7 +735,7 @@ async fn measure(url: &str, args: &Args) -> Result<(), Failure> {
     let run = billing_run(&app, args.date, "bench").await?;
     let took = started.elapsed();
     let cpu = cpu_time() - cpu;
-    let peak = status_mib("VmHWM:");
+    let peak = peak_rss_mib();
     println!(
         "measured {run} {} {} {peak} {rss_before} {}",
         took.as_secs_f64(),
@@ -1013,7 +981,7 @@ async fn measure_export(url: &str, run: &str, args: &Args) -> Result<(), Failure
     println!(
         "exported {} {lines} {bytes} {}",
         took.as_secs_f64(),
-        status_mib("VmHWM:")
+        peak_rss_mib()
     );
     Ok(())
 }

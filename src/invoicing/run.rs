@@ -253,13 +253,13 @@ async fn pages(
     loop {
         let result = l2c_engine::runtime::retry(|| one_page(ctx, request, id, &cursor)).await;
         match result {
-            Ok(Page::Next(next)) => {
+            Ok(Progress::Next(next)) => {
                 cursor = next;
                 conflicts = 0;
             }
-            Ok(Page::Done) => return Ok(()),
+            Ok(Progress::Done) => return Ok(()),
             // Another node resuming the same run went past this page: go on from its cursor.
-            Ok(Page::Moved) => cursor = stored_cursor(ctx, id).await?,
+            Ok(Progress::Moved) => cursor = stored_cursor(ctx, id).await?,
             Err(e) if is_unique_violation(&e) && conflicts < 5 => conflicts += 1,
             Err(e) => return Err(e),
         }
@@ -277,7 +277,7 @@ fn failure_text(failures: &[(String, String)]) -> Option<String> {
 }
 
 /// What became of one page.
-enum Page {
+enum Progress {
     /// Stored; the run goes on after this account id.
     Next(String),
     /// No accounts left.
@@ -301,7 +301,7 @@ async fn one_page(
     request: &RunRequest,
     id: &str,
     cursor: &str,
-) -> AppResult<Page> {
+) -> AppResult<Progress> {
     let settings = &ctx.settings;
     let mut tx = ctx.db.begin_write().await?;
     let page = page(
@@ -315,7 +315,7 @@ async fn one_page(
     )
     .await?;
     let Some(last) = page.last_id else {
-        return Ok(Page::Done);
+        return Ok(Progress::Done);
     };
     let mut failures = page.failures;
     let mut drafts = Vec::new();
@@ -364,10 +364,10 @@ async fn one_page(
         == 0;
     if moved {
         tx.rollback().await?;
-        return Ok(Page::Moved);
+        return Ok(Progress::Moved);
     }
     tx.commit().await?;
-    Ok(Page::Next(last))
+    Ok(Progress::Next(last))
 }
 
 async fn finish(ctx: &Invoicing, id: &str, status: &str, error: Option<String>) -> AppResult<()> {
@@ -396,9 +396,9 @@ pub async fn run_interrupted(
     let (id, mut cursor) = start_or_resume(ctx, request).await?;
     for _ in 0..pages {
         match one_page(ctx, request, &id, &cursor).await? {
-            Page::Next(next) => cursor = next,
-            Page::Moved => cursor = stored_cursor(ctx, &id).await?,
-            Page::Done => break,
+            Progress::Next(next) => cursor = next,
+            Progress::Moved => cursor = stored_cursor(ctx, &id).await?,
+            Progress::Done => break,
         }
     }
     Ok(id)

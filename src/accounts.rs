@@ -187,11 +187,20 @@ impl BillingAccount {
 impl BillingAccount {
     /// The account's local date at `at`: billing dates are the account's local dates.
     pub fn local_date(&self, at: chrono::DateTime<chrono::Utc>) -> AppResult<chrono::NaiveDate> {
-        let zone: chrono_tz::Tz = self.time_zone.parse().map_err(|e| {
-            crate::error::internal(format!("billing account {}: time zone: {e}", self.id))
-        })?;
-        Ok(at.with_timezone(&zone).date_naive())
+        local_date(&self.time_zone, at)
+            .map_err(|e| crate::error::internal(format!("billing account {}: {e}", self.id)))
     }
+}
+
+/// The date at `at` in the IANA zone `time_zone`.
+pub fn local_date(
+    time_zone: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::NaiveDate, String> {
+    let zone: chrono_tz::Tz = time_zone
+        .parse()
+        .map_err(|e| format!("time zone {time_zone:?}: {e}"))?;
+    Ok(at.with_timezone(&zone).date_naive())
 }
 
 fn is_iso_country(code: &str) -> bool {

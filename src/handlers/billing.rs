@@ -99,10 +99,8 @@ impl Billing {
             .map_err(db_error)?
             .ok_or_else(|| HandlerError::Fatal(format!("no billing account {account}")))?;
         let zone: String = row.try_get("time_zone").map_err(db_error)?;
-        let zone: chrono_tz::Tz = zone
-            .parse()
-            .map_err(|e| HandlerError::Fatal(format!("billing account {account}: {e}")))?;
-        Ok(self.clock.now().with_timezone(&zone).date_naive())
+        crate::accounts::local_date(&zone, self.clock.now())
+            .map_err(|e| HandlerError::Fatal(format!("billing account {account}: {e}")))
     }
 
     /// Today for the account `subscription` bills.

@@ -122,15 +122,15 @@ pub struct InvoiceDetail {
 /// The invoice `id` if `user` may see it.
 async fn visible(state: &ApiState, user: &User, id: &str) -> AppResult<InvoiceDetail> {
     let user_accounts = own_accounts(state, user).await?;
-    let (invoice, document) = match read::document_of(&state.app.db, id).await {
-        Err(AppError::NotFound { .. }) => return Err(AppError::not_found("invoice", id)),
-        other => other?,
-    };
+    let mut conn = state.app.db.pool.acquire().await?;
+    let invoice = read::invoice(&mut conn, id).await?;
+    // Checked before the document is read: another account's invoice is not even loaded.
     if let Some(own) = user_accounts {
         if !own.contains(&invoice.billing_account) || invoice.status != "issued" {
             return Err(AppError::not_found("invoice", id));
         }
     }
+    let document = read::stored_document(&mut conn, &invoice).await?;
     Ok(InvoiceDetail { invoice, document })
 }
 

@@ -385,8 +385,16 @@ pub async fn preceding(
 pub async fn document_of(db: &Db, id: &str) -> AppResult<(InvoiceView, IssuedDocument)> {
     let mut conn = db.pool.acquire().await?;
     let view = invoice(&mut conn, id).await?;
-    let preceding = preceding(&mut conn, &view).await?;
-    let lines = lines(&mut conn, &view).await?;
-    let doc = issued_document(&view, preceding, &lines)?;
+    let doc = stored_document(&mut conn, &view).await?;
     Ok((view, doc))
+}
+
+/// The document of the stored invoice `view`: its lines and the invoice it corrects, read.
+pub async fn stored_document(
+    conn: &mut AnyConnection,
+    view: &InvoiceView,
+) -> AppResult<IssuedDocument> {
+    let preceding = preceding(conn, view).await?;
+    let lines = lines(conn, view).await?;
+    issued_document(view, preceding, &lines)
 }

@@ -1,6 +1,7 @@
 //! Billing over HTTP, after a real order: the WAN link is delivered through its workflow,
 //! finance runs billing, the requester sees the issued invoice (and nobody else's), finance
-//! exports the run, and bad requests get problems with their field paths.
+//! exports the run (UBL once the buyer is known), and bad requests get problems with their
+//! field paths.
 
 mod support;
 
@@ -10,7 +11,8 @@ use support::{world, Backend};
 
 scenarios!(
     an_order_is_billed_over_http,
-    bad_billing_requests_are_problems
+    bad_billing_requests_are_problems,
+    ubl_documents_over_http
 );
 
 async fn start(backend: Backend) -> Option<Api> {
@@ -229,5 +231,58 @@ async fn bad_billing_requests_are_problems(backend: Backend) {
         )
         .await;
     assert_eq!(account.status, 422, "{:?}", account.body);
+    api.stop().await;
+}
+
+async fn ubl_documents_over_http(backend: Backend) {
+    let Some(api) = start(backend).await else {
+        return;
+    };
+    let app = api.world.app.clone();
+    support::billing::set_buyers(&app).await;
+    let port = support::billing::Charge("port", "monthly", "100.00", 1, "2026-03-01", None);
+    support::billing::subscribe(&app, "ACME-EUR", "S1", "wan-link", &[port]).await;
+    let run = api
+        .post("fay", "/api/v1/billing-runs", json!({"date": "2026-03-01"}))
+        .await;
+    assert_eq!(run.status, 201, "{:?}", run.body);
+    let run_id = run.body["id"].as_str().expect("run id").to_string();
+    let invoice = api.ok("rita", "/api/v1/invoices").await[0].clone();
+    let number = invoice["number"].as_str().expect("number").to_string();
+    // One document by number, from the run's export, and the requester's own by id.
+    let one = api
+        .get(
+            "fay",
+            &format!("/api/v1/billing-runs/{run_id}/export?format=ubl&invoice={number}"),
+        )
+        .await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert!(
+        one.content_type.starts_with("application/xml"),
+        "{}",
+        one.content_type
+    );
+    assert!(
+        one.text.contains(&format!("<cbc:ID>{number}</cbc:ID>")),
+        "{}",
+        one.text
+    );
+    assert!(
+        one.text
+            .contains("<cbc:PayableAmount currencyID=\"EUR\">119.00</cbc:PayableAmount>"),
+        "{}",
+        one.text
+    );
+    let id = invoice["id"].as_str().expect("id");
+    let mine = api.get("rita", &format!("/api/v1/invoices/{id}/ubl")).await;
+    assert_eq!((mine.status, mine.text.as_str()), (200, one.text.as_str()));
+    let zip = api
+        .get(
+            "fay",
+            &format!("/api/v1/billing-runs/{run_id}/export?format=ubl"),
+        )
+        .await;
+    assert_eq!(zip.status, 200);
+    assert_eq!(zip.content_type, "application/zip");
     api.stop().await;
 }

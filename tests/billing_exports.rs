@@ -100,6 +100,22 @@ async fn a_killed_billing_process_resumes_to_the_same_invoices() {
         .stderr(std::process::Stdio::null());
         c
     };
+    // A dry run first: it shows every document and writes nothing.
+    let dry = cli(&w.url)
+        .arg("--dry-run")
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .expect("l2c billing run --dry-run");
+    let shown = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success());
+    assert!(
+        shown.contains(&format!(
+            "{ACCOUNTS} documents with {ACCOUNTS} lines would be issued"
+        )),
+        "{shown}"
+    );
+    assert!(all_invoices(&w.app).await.is_empty());
+    assert!(read::runs(&w.app.db, 1).await.expect("runs").is_empty());
     let mut child = cli(&w.url).spawn().expect("l2c billing run");
     let started = std::time::Instant::now();
     loop {

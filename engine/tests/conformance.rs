@@ -14,6 +14,7 @@ use support::{count, harness, harness_with, timeline, Backend, Harness};
 conformance!(
     linear_flow,
     fork_and_join,
+    join_across_transactions,
     dead_path_false_condition,
     live_path_true_condition,
     quorum_any,
@@ -170,6 +171,89 @@ async fn fork_and_join(backend: Backend) {
     assert_eq!(calls[0], "start");
     assert_eq!(calls[3], "join", "the join runs once, after both branches");
     assert_eq!(status(&h, &id).await, "completed");
+}
+
+/// A fork whose branches end in different transactions: a task (a worker's) and an approval
+/// (an approver's), so the join's first arrival is stored and read back for the second.
+const FORK_APPROVAL: &str = r#"
+[[stage]]
+id = "start"
+kind = "task"
+handler = "log"
+[[stage]]
+id = "auto"
+kind = "task"
+handler = "log"
+[[stage]]
+id = "approve"
+kind = "approval"
+group = "approvers"
+sla = [ { after = "1d", action = "remind" } ]
+[[stage]]
+id = "join"
+kind = "task"
+handler = "log"
+[[stage]]
+id = "done"
+kind = "end"
+[[edge]]
+from = "start"
+to = "auto"
+[[edge]]
+from = "start"
+to = "approve"
+[[edge]]
+from = "auto"
+to = "join"
+[[edge]]
+from = "approve"
+to = "join"
+[[edge]]
+from = "join"
+to = "done"
+"#;
+
+async fn join_across_transactions(backend: Backend) {
+    let (handlers, log) = logging_handlers(&["log"]);
+    let Some(h) = harness(backend, &[("fa", FORK_APPROVAL)], handlers).await else {
+        return;
+    };
+    // Three instances, so one worker batch carries several instances' arrivals.
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(h.engine.start("fa", json!({}), None).await.expect("start"));
+    }
+    h.engine.run_until_idle().await.expect("run");
+    let ran = |stage: &str| logged(&log).iter().filter(|s| *s == stage).count();
+    assert_eq!(ran("auto"), 3);
+    assert_eq!(ran("join"), 0, "each join waits for its approval");
+    for (n, id) in ids.iter().enumerate() {
+        let task = one_task(&h, id).await;
+        h.engine
+            .complete_task(&task, "alice", Outcome::Approve)
+            .await
+            .expect("approve");
+        h.engine.run_until_idle().await.expect("run");
+        assert_eq!(
+            ran("join"),
+            n + 1,
+            "the join runs once its last edge arrives"
+        );
+        assert_eq!(status(&h, id).await, "completed");
+        let t = timeline(&h.engine, id).await;
+        assert_eq!(count(&t, "task.created:approve"), 1, "{t:?}");
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM wf_edges WHERE target = 'join'")
+        .fetch_one(&h.db.db.pool)
+        .await
+        .expect("edges");
+    assert_eq!(rows, 6, "two stored arrivals per join");
+    let timers: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM wf_timers WHERE state = 'cancelled'")
+            .fetch_one(&h.db.db.pool)
+            .await
+            .expect("timers");
+    assert_eq!(timers, 3, "each decided task's SLA timer is cancelled");
 }
 
 const CONDITIONAL: &str = r#"

@@ -228,4 +228,9 @@ impl Definition {
     pub fn in_degree(&self, stage: usize) -> usize {
         self.incoming(stage).count()
     }
+
+    /// Whether any stage waits for several incoming edges (a join).
+    pub fn has_joins(&self) -> bool {
+        (0..self.stages.len()).any(|stage| self.in_degree(stage) > 1)
+    }
 }

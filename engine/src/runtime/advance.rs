@@ -3,6 +3,7 @@
 //! subflow children, completion, and compensation on reject, failure or cancellation.
 
 use super::listener::Change;
+use super::pending::{NewEdge, NewTask, NewTimer};
 use super::state::{merge_output, new_id, Event, Inst, NewStep, Tx};
 use super::status::*;
 use crate::definition::{ChildFailure, ChildWorkflow, Definition, HumanStage, StageKind, Wait};
@@ -124,34 +125,25 @@ impl Tx<'_> {
     }
 
     /// `Some(any live)` once every incoming edge of the target has arrived; `None` while the
-    /// join still waits. Single-entry stages decide at once without touching the database.
+    /// join still waits. Single-entry stages decide at once; a join counts its arrivals in
+    /// memory, read once per instance and transaction (see [`super::pending::Pending`]).
     async fn join(&mut self, inst_id: &str, arrival: Arrival) -> Result<Option<bool>> {
         let def = self.inst(inst_id)?.def.clone();
         let degree = def.in_degree(arrival.target);
         if degree <= 1 {
             return Ok(Some(arrival.live));
         }
-        self.sync().await?;
-        sqlx::query(
-            "INSERT INTO wf_edges (instance_id, source, target, live) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(inst_id.to_string())
-        .bind(def.stages[arrival.source].id.clone())
-        .bind(def.stages[arrival.target].id.clone())
-        .bind(i64::from(arrival.live))
-        .execute(&mut *self.conn)
-        .await?;
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, COALESCE(MAX(live), 0) AS live FROM wf_edges \
-             WHERE instance_id = $1 AND target = $2",
-        )
-        .bind(inst_id.to_string())
-        .bind(def.stages[arrival.target].id.clone())
-        .fetch_one(&mut *self.conn)
-        .await?;
-        let arrived: i64 = row.try_get("n")?;
-        let live: i64 = row.try_get("live")?;
-        Ok((arrived as usize >= degree).then_some(live > 0))
+        let backend = self.inner.db.backend;
+        self.pending
+            .read(&mut *self.conn, backend, &[inst_id])
+            .await?;
+        let joined = self.pending.arrive(NewEdge {
+            instance_id: inst_id.to_string(),
+            source: def.stages[arrival.source].id.clone(),
+            target: def.stages[arrival.target].id.clone(),
+            live: arrival.live,
+        });
+        Ok((joined.arrived as usize >= degree).then_some(joined.live))
     }
 
     fn mark_dead(&mut self, inst_id: &str, stage: usize) -> Result<()> {
@@ -251,18 +243,14 @@ impl Tx<'_> {
         escalation: Option<i64>,
         due: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO wf_timers (id, instance_id, step_id, purpose, escalation, state, due_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
-        )
-        .bind(new_id())
-        .bind(inst_id.to_string())
-        .bind(step_id.to_string())
-        .bind(purpose.to_string())
-        .bind(escalation)
-        .bind(due)
-        .execute(&mut *self.conn)
-        .await?;
+        self.pending.timers.push(NewTimer {
+            id: new_id(),
+            instance_id: inst_id.to_string(),
+            step_id: step_id.to_string(),
+            purpose: purpose.to_string(),
+            escalation,
+            due_at: due,
+        });
         Ok(())
     }
 
@@ -275,21 +263,15 @@ impl Tx<'_> {
         human: &HumanStage,
     ) -> Result<()> {
         let (required, members) = self.inner.quorum(human);
-        sqlx::query(
-            "INSERT INTO wf_tasks (id, instance_id, stage, kind, group_name, state, claimed_by, \
-             required, members, approvals, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'open', NULL, $6, $7, 0, $8, $8)",
-        )
-        .bind(step_id.to_string())
-        .bind(inst_id.to_string())
-        .bind(stage.to_string())
-        .bind(kind.to_string())
-        .bind(human.group.clone())
-        .bind(required)
-        .bind(members.as_ref().map(|m| json!(m).to_string()))
-        .bind(self.now)
-        .execute(&mut *self.conn)
-        .await?;
+        self.pending.tasks.push(NewTask {
+            id: step_id.to_string(),
+            instance_id: inst_id.to_string(),
+            stage: stage.to_string(),
+            kind: kind.to_string(),
+            group: human.group.clone(),
+            required,
+            members: members.as_ref().map(|m| json!(m).to_string()),
+        });
         for (index, escalation) in human.sla.iter().enumerate() {
             let due = self.now.saturating_add(escalation.after.as_millis() as i64);
             self.insert_timer(inst_id, step_id, "sla", Some(index as i64), due)
@@ -429,6 +411,7 @@ impl Tx<'_> {
                     dirty: false,
                 },
             );
+            self.pending.created(&id);
             self.push_event(Event::new(&id, "instance.started").data(data));
             self.push_change(&id, Change::Started)?;
             let arrivals = self.activate(&id, start).await?;
@@ -536,6 +519,7 @@ impl Tx<'_> {
     /// Moves a waiting step (human task, timer, subflow) to a final state; false when it was
     /// not waiting any more (cancelled, or finished by someone else first).
     pub(crate) async fn finish_waiting_step(&mut self, step_id: &str, state: &str) -> Result<bool> {
+        self.sync().await?;
         let done = sqlx::query(
             "UPDATE wf_steps SET state = $1, finished_at = $2 WHERE id = $3 AND state = 'waiting'",
         )

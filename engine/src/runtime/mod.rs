@@ -6,6 +6,7 @@ mod advance;
 mod compensate;
 mod listener;
 mod ops;
+mod pending;
 mod query;
 mod state;
 pub mod status;

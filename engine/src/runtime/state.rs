@@ -2,10 +2,12 @@
 //! will write, buffered so a batch of step completions becomes a handful of multi-row
 //! statements instead of several statements per step.
 //!
-//! Anything that reads steps, edges or children back from the database calls [`Tx::sync`]
-//! first, so a query never misses a row this transaction has buffered.
+//! Anything that reads steps, tasks, timers or children back from the database calls
+//! [`Tx::sync`] first, so a query never misses a row this transaction has buffered. Join
+//! arrivals are counted in memory instead (see [`Pending`]).
 
 use super::listener::{Change, InstanceChange};
+use super::pending::Pending;
 use super::Inner;
 use crate::db::{Backend, CHUNK};
 use crate::definition::Definition;
@@ -176,6 +178,8 @@ pub(crate) struct Tx<'c> {
     pub instances: HashMap<String, Inst>,
     steps: Vec<NewStep>,
     events: Vec<Event>,
+    /// Tasks, timers and join arrivals (see [`Pending`]).
+    pub pending: Pending,
     /// Lifecycle changes for the listener, heard in [`Tx::finish`].
     changes: Vec<InstanceChange>,
     /// New ready work was created: wake workers after commit.
@@ -205,6 +209,7 @@ impl<'c> Tx<'c> {
             instances: HashMap::new(),
             steps: Vec::new(),
             events: Vec::new(),
+            pending: Pending::default(),
             changes: Vec::new(),
             announce: false,
         }
@@ -293,6 +298,18 @@ impl<'c> Tx<'c> {
         Ok(())
     }
 
+    /// Reads the join arrivals of those held instances whose workflows have joins, in one
+    /// statement, so that their joins decide in memory (see [`Pending`]).
+    pub async fn read_joins(&mut self, ids: &[String]) -> Result<()> {
+        let joining: Vec<&str> = ids
+            .iter()
+            .filter(|id| self.instances.get(*id).is_some_and(|i| i.def.has_joins()))
+            .map(String::as_str)
+            .collect();
+        let backend = self.inner.db.backend;
+        self.pending.read(&mut *self.conn, backend, &joining).await
+    }
+
     /// Holds these copies of instances (read earlier, when their steps were claimed) instead
     /// of reading the rows again. Every update of an instance row requires the rev the
     /// transaction holds (see `write_dirty_instances`), so a copy that is no longer current
@@ -316,7 +333,8 @@ impl<'c> Tx<'c> {
         self.write_dirty_instances().await?;
         self.write_steps().await?;
         self.write_events().await?;
-        Ok(())
+        let backend = self.inner.db.backend;
+        self.pending.write(&mut *self.conn, backend, self.now).await
     }
 
     /// Writes everything and announces new work (the caller commits).

@@ -124,6 +124,7 @@ impl Engine {
 
 impl Tx<'_> {
     async fn task_row(&mut self, task_id: &str) -> Result<TaskRow> {
+        self.sync().await?;
         let sql = format!(
             "SELECT instance_id, stage, kind, group_name, state, claimed_by, required, members, \
              approvals FROM wf_tasks WHERE id = $1{}",

@@ -517,6 +517,7 @@ async fn record(
     ids.sort();
     ids.dedup();
     t.load(&ids).await?;
+    t.read_joins(&ids).await?;
     for d in done {
         match &d.result {
             Ok(output) if still_ours.contains(d.step.id.as_str()) => {

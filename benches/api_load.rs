@@ -8,6 +8,10 @@
 //!   (open loop: latency counts from the scheduled send time, so a stall is not hidden);
 //!   reports p50/p99/max.
 //!
+//! After each phase it reports how many of the orders accepted so far have had their
+//! workflows run up to the first human task (the WAN link's feasibility approval), so a
+//! figure with workers shows whether they kept up or left a backlog.
+//!
 //! ```text
 //! cargo bench --bench api_load -- [--backend sqlite|postgres] [--clients 64] [--rate 500]
 //!     [--seconds 10] [--workers 2] [--batch STEPS] [--database-url URL]
@@ -159,7 +163,14 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn report(phase: &str, mut latencies: Vec<Duration>, failed: usize, took: Duration, cpu: Duration) {
+/// Prints a phase's figures; returns how many orders it placed.
+fn report(
+    phase: &str,
+    mut latencies: Vec<Duration>,
+    failed: usize,
+    took: Duration,
+    cpu: Duration,
+) -> usize {
     latencies.sort_unstable();
     let ok = latencies.len();
     println!(
@@ -171,9 +182,10 @@ fn report(phase: &str, mut latencies: Vec<Duration>, failed: usize, took: Durati
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         cpu.as_secs_f64() * 1e3 / ok.max(1) as f64,
     );
+    ok
 }
 
-async fn saturate(client: Arc<Client>, clients: usize, seconds: u64) {
+async fn saturate(client: Arc<Client>, clients: usize, seconds: u64) -> usize {
     let started = Instant::now();
     let cpu = cpu_time();
     let until = started + Duration::from_secs(seconds);
@@ -209,10 +221,10 @@ async fn saturate(client: Arc<Client>, clients: usize, seconds: u64) {
         failed,
         started.elapsed(),
         cpu_time() - cpu,
-    );
+    )
 }
 
-async fn fixed_rate(client: Arc<Client>, rate: u64, seconds: u64) {
+async fn fixed_rate(client: Arc<Client>, rate: u64, seconds: u64) -> usize {
     let total = (rate * seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let started = Instant::now();
@@ -240,7 +252,28 @@ async fn fixed_rate(client: Arc<Client>, rate: u64, seconds: u64) {
         failed,
         started.elapsed(),
         cpu_time() - cpu,
-    );
+    )
+}
+
+/// How many orders' workflows have reached the WAN link's feasibility approval.
+async fn workflows_at_first_task(db: &l2c_engine::db::Db) -> Result<i64, Failure> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM wf_tasks WHERE stage = 'feasibility'")
+            .fetch_one(&db.pool)
+            .await?,
+    )
+}
+
+/// Prints how far the workers got with the `accepted` orders.
+async fn report_backlog(db: &l2c_engine::db::Db, accepted: usize) {
+    match workflows_at_first_task(db).await {
+        Ok(reached) => println!(
+            "{:10} {reached} of {accepted} accepted orders' workflows at their first human task (backlog {})",
+            "",
+            accepted as i64 - reached
+        ),
+        Err(e) => println!("backlog unknown: {e}"),
+    }
 }
 
 fn main() -> Result<(), Failure> {
@@ -254,11 +287,12 @@ fn main() -> Result<(), Failure> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let (server, tokens, _dir) = server_rt.block_on(async {
+    let (server, tokens, _dir, db) = server_rt.block_on(async {
         let (app, dir) = open(&args).await?;
         let tokens = people(&app).await?;
+        let db = app.db.clone();
         let server = Server::start(app, "127.0.0.1:0".parse()?, args.workers).await?;
-        Ok::<_, Failure>((server, tokens, dir))
+        Ok::<_, Failure>((server, tokens, dir, db))
     })?;
     println!(
         "api_load: {} backend, server at {}",
@@ -273,9 +307,15 @@ fn main() -> Result<(), Failure> {
         people: Arc::new(tokens),
     });
     client_rt.block_on(async {
-        saturate(client.clone(), args.clients, args.seconds).await;
+        let mut accepted = saturate(client.clone(), args.clients, args.seconds).await;
+        if args.workers > 0 {
+            report_backlog(&db, accepted).await;
+        }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        fixed_rate(client.clone(), args.rate, args.seconds).await;
+        accepted += fixed_rate(client.clone(), args.rate, args.seconds).await;
+        if args.workers > 0 {
+            report_backlog(&db, accepted).await;
+        }
     });
     println!(
         "peak RSS {:.0} MiB (server and load generator together)",

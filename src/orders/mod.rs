@@ -63,7 +63,9 @@ pub async fn timeline(app: &App, order_id: &str) -> AppResult<Vec<TimelineEntry>
                 actor: e.actor,
                 data: e.reason.map(|r| serde_json::json!({ "reason": r })),
             };
-            (i64::MIN, entry)
+            // A change opens with the order's new state and ends with its final one.
+            let rank = if e.to.is_final() { i64::MAX } else { i64::MIN };
+            (rank, entry)
         })
         .collect();
     let sources = store::item_instances(&mut conn, order_id).await?;
@@ -86,7 +88,8 @@ pub async fn timeline(app: &App, order_id: &str) -> AppResult<Vec<TimelineEntry>
         };
         entries.push((h.seq, entry));
     }
-    // Order events sort before engine events of the same instant (they open each change).
+    // Within one instant, an order's non-final states come before the engine's events (they
+    // open the change) and its final state after them (the workflow's end closes it).
     entries.sort_by(|a, b| a.1.at.cmp(&b.1.at).then(a.0.cmp(&b.0)));
     Ok(entries.into_iter().map(|(_, e)| e).collect())
 }

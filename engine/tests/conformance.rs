@@ -28,6 +28,8 @@ conformance!(
     timer_stage_waits_for_the_clock,
     sla_reminds_reassigns_and_rejects,
     subflow_reports_failed_children,
+    subflow_waits_for_children_after_one_ends_at_once,
+    a_branch_that_succeeds_after_its_sibling_failed_is_undone,
     cancellation_compensates,
     start_joins_the_callers_transaction,
     timer_until_a_date_from_the_input,
@@ -962,6 +964,101 @@ async fn subflow_reports_failed_children(backend: Backend) {
     let statuses: Vec<&str> = children.iter().map(|c| c.status.as_str()).collect();
     assert_eq!(statuses, ["completed", "failed", "completed"]);
     assert_eq!(children[1].input["sku"], "b");
+}
+
+async fn subflow_waits_for_children_after_one_ends_at_once(backend: Backend) {
+    let (handlers, log) = logging_handlers(&["log"]);
+    let defs = [("parent", PARENT), ("until", UNTIL), ("child-ok", CHILD_OK)];
+    let Some(h) = harness(backend, &defs, handlers).await else {
+        return;
+    };
+    // The first child's timer has no date: it fails in the transaction that creates it,
+    // before its sibling exists. The subflow must still wait for the sibling.
+    let items = json!({"items": [
+        {"workflow": "until"},
+        {"workflow": "child-ok", "sku": "b"},
+    ]});
+    let id = h.engine.start("parent", items, None).await.expect("start");
+    assert_eq!(
+        status(&h, &id).await,
+        "running",
+        "the sibling has not run yet"
+    );
+    h.engine.run_until_idle().await.expect("run");
+    assert_eq!(logged(&log), ["work"]);
+    let parent = h.engine.instance(&id).await.expect("parent");
+    assert_eq!(parent.status, "completed");
+    assert_eq!(parent.output["items"]["failed"], json!([0]));
+    let reported = parent.output["items"]["children"].as_array().map(Vec::len);
+    assert_eq!(reported, Some(2), "{}", parent.output);
+    let t = timeline(&h.engine, &id).await;
+    assert_eq!(count(&t, "step.completed:items"), 1, "{t:?}");
+    // When every child ends at once, the subflow ends in the same transaction.
+    let items = json!({"items": [{"workflow": "until"}, {"workflow": "until"}]});
+    let id = h.engine.start("parent", items, None).await.expect("start");
+    let parent = h.engine.instance(&id).await.expect("parent");
+    assert_eq!(parent.status, "completed");
+    assert_eq!(parent.output["items"]["failed"], json!([0, 1]));
+}
+
+const FAIL_AND_SUCCEED: &str = r#"
+[[stage]]
+id = "start"
+kind = "task"
+handler = "log"
+[[stage]]
+id = "a"
+kind = "task"
+handler = "boom"
+[[stage]]
+id = "b"
+kind = "task"
+handler = "slow"
+compensation = "log"
+[[stage]]
+id = "done"
+kind = "end"
+[[edge]]
+from = "start"
+to = "a"
+[[edge]]
+from = "start"
+to = "b"
+[[edge]]
+from = "a"
+to = "done"
+[[edge]]
+from = "b"
+to = "done"
+"#;
+
+async fn a_branch_that_succeeds_after_its_sibling_failed_is_undone(backend: Backend) {
+    let (mut handlers, log) = logging_handlers(&["log"]);
+    handlers.register("boom", |_ctx| async {
+        Err(HandlerError::Fatal("no such port".into()))
+    });
+    // `b` finishes after `a` failed, so its result comes later in the same recorded batch.
+    handlers.register("slow", |_ctx| async {
+        tokio::task::yield_now().await;
+        Ok(json!({"b": true}))
+    });
+    let Some(h) = harness(backend, &[("fs", FAIL_AND_SUCCEED)], handlers).await else {
+        return;
+    };
+    let id = h.engine.start("fs", json!({}), None).await.expect("start");
+    h.engine.run_until_idle().await.expect("run");
+    assert_eq!(logged(&log), ["start", "undo:b"]);
+    let inst = h.engine.instance(&id).await.expect("instance");
+    assert_eq!(inst.status, "failed");
+    assert!(inst.output.get("b").is_none(), "{}", inst.output);
+    let open: i64 = sqlx::query_scalar("SELECT open_steps FROM wf_instances WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&h.db.db.pool)
+        .await
+        .expect("open steps");
+    assert_eq!(open, 0, "nothing open once the compensation ran");
+    let t = timeline(&h.engine, &id).await;
+    assert_eq!(count(&t, "step.completed:b"), 1, "{t:?}");
 }
 
 async fn cancellation_compensates(backend: Backend) {

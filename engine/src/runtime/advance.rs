@@ -316,6 +316,9 @@ impl Tx<'_> {
         let count = children.len();
         // Children carry their parent's business key, so an order's items are found by it.
         let key = self.inst(inst_id)?.business_key.clone();
+        // A child that ends in this very transaction (it failed at once, or had nothing to
+        // do) must not close the subflow before its later siblings exist.
+        self.starting_subflows.insert(step_id.clone(), false);
         for (index, (child_def, input)) in children.into_iter().enumerate() {
             let parent = ParentLink {
                 instance_id: inst_id.to_string(),
@@ -327,6 +330,9 @@ impl Tx<'_> {
         }
         let event = Event::new(inst_id, "subflow.started").stage(&stage_id);
         self.push_event(event.data(json!({ "children": count })));
+        if self.starting_subflows.remove(&step_id) == Some(true) {
+            self.child_finished(inst_id.to_string(), step_id).await?;
+        }
         Ok(Vec::new())
     }
 
@@ -453,6 +459,10 @@ impl Tx<'_> {
         step_id: String,
     ) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
+            if let Some(ended) = self.starting_subflows.get_mut(&step_id) {
+                *ended = true;
+                return Ok(());
+            }
             self.load(std::slice::from_ref(&parent_id)).await?;
             if self.inst(&parent_id)?.status != RUNNING {
                 return Ok(());

@@ -180,6 +180,9 @@ pub(crate) struct Tx<'c> {
     events: Vec<Event>,
     /// Tasks, timers and join arrivals (see [`Pending`]).
     pub pending: Pending,
+    /// Subflow steps whose children are being created, and whether one of those children
+    /// already ended (it is heard once all its siblings exist).
+    pub starting_subflows: HashMap<String, bool>,
     /// Lifecycle changes for the listener, heard in [`Tx::finish`].
     changes: Vec<InstanceChange>,
     /// New ready work was created: wake workers after commit.
@@ -210,6 +213,7 @@ impl<'c> Tx<'c> {
             steps: Vec::new(),
             events: Vec::new(),
             pending: Pending::default(),
+            starting_subflows: HashMap::new(),
             changes: Vec::new(),
             announce: false,
         }

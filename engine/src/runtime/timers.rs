@@ -66,6 +66,7 @@ pub(crate) async fn fire_due(inner: &Inner, limit: usize) -> Result<usize> {
 impl Tx<'_> {
     /// A timer stage's wait is over: complete it and move on.
     async fn timer_elapsed(&mut self, inst_id: &str, step_id: &str) -> Result<()> {
+        self.sync().await?;
         let row = sqlx::query("SELECT stage FROM wf_steps WHERE id = $1")
             .bind(step_id.to_string())
             .fetch_optional(&mut *self.conn)

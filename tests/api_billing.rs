@@ -11,6 +11,7 @@ use support::{world, Backend};
 
 scenarios!(
     an_order_is_billed_over_http,
+    a_run_goes_on_in_the_background,
     bad_billing_requests_are_problems,
     ubl_documents_over_http
 );
@@ -180,6 +181,42 @@ async fn an_order_is_billed_over_http(backend: Backend) {
         )
         .await;
     assert_eq!(twice.status, 409);
+    api.stop().await;
+}
+
+async fn a_run_goes_on_in_the_background(backend: Backend) {
+    let Some(api) = start(backend).await else {
+        return;
+    };
+    deliver(&api).await;
+    let dry = api
+        .post(
+            "fay",
+            "/api/v1/billing-runs",
+            json!({"dry_run": true, "wait": false}),
+        )
+        .await;
+    assert_eq!(dry.status, 422, "{:?}", dry.body);
+    assert_eq!(dry.body["errors"][0]["path"], "wait");
+    let run = api
+        .post("fay", "/api/v1/billing-runs", json!({"wait": false}))
+        .await;
+    assert_eq!(run.status, 202, "{:?}", run.body);
+    let id = run.body["id"].as_str().expect("run id");
+    let location = format!("/api/v1/billing-runs/{id}");
+    assert_eq!(run.location.as_deref(), Some(location.as_str()));
+    let done = api
+        .wait("fay", &location, "the run to end", |r| {
+            r["status"] != "running"
+        })
+        .await;
+    assert_eq!(
+        (done["status"].as_str(), done["invoices"].as_i64()),
+        (Some("completed"), Some(1)),
+        "{done:?}"
+    );
+    let mine = api.ok("rita", "/api/v1/invoices").await;
+    assert_eq!(mine.as_array().map(Vec::len), Some(1), "{mine:?}");
     api.stop().await;
 }
 

@@ -49,6 +49,11 @@ pub struct RunRequestBody {
     /// Issue the invoices (the default) or leave them as drafts to issue later.
     #[serde(default = "yes")]
     pub issue: bool,
+    /// Answer when the run has ended (the default, 201), or at once with the running run
+    /// (202, `Location` names it; poll `GET /billing-runs/{id}`). Either way the run goes on
+    /// to its end if the client goes away. Not for dry runs, which are only returned.
+    #[serde(default = "yes")]
+    pub wait: bool,
 }
 
 fn yes() -> bool {
@@ -122,10 +127,14 @@ async fn detail(state: &ApiState, id: &str) -> AppResult<RunDetail> {
     })
 }
 
-/// Starts a billing run (or a dry run) and waits for it to finish.
+/// Starts a billing run (or a dry run), by default waiting for it to end.
+///
+/// The run is a task of its own, not part of the request: a client that disconnects or
+/// times out (a large run takes about 30 s per million subscriptions) does not stop it.
 #[utoipa::path(post, path = "/api/v1/billing-runs", tag = "billing", request_body = RunRequestBody,
-    responses((status = 201, body = RunDetail), (status = 200, body = DryRunView),
-        (status = 422, body = super::problem::Problem)), security(("bearer" = [])))]
+    responses((status = 201, body = RunDetail), (status = 202, body = RunDetail),
+        (status = 200, body = DryRunView), (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
 pub async fn start_run(
     State(state): State<ApiState>,
     _who: Allowed<FinanceAndAdmins>,
@@ -141,6 +150,17 @@ pub async fn start_run(
         issue: body.issue,
         trigger: "manual".into(),
     };
+    if !request.dry_run {
+        return stored_run(&state, request, body.wait).await;
+    }
+    if !body.wait {
+        return Err(AppError::field(
+            "wait",
+            "dry-run",
+            "a dry run is returned in the answer and stored nowhere, so it cannot run in the background",
+        )
+        .into());
+    }
     match run(&state.app.invoicing, request).await? {
         RunOutcome::Stored(id) => {
             Ok((StatusCode::CREATED, Json(detail(&state, &id).await?)).into_response())
@@ -176,6 +196,33 @@ pub async fn start_run(
         })
         .into_response()),
     }
+}
+
+/// Begins (or resumes) a stored run and bills it in a task of its own; answers when it ends,
+/// or at once without `wait`.
+async fn stored_run(state: &ApiState, request: RunRequest, wait: bool) -> ApiResult<Response> {
+    let ctx = state.app.invoicing.clone();
+    let started = run::begin(&ctx, &request).await?;
+    let id = started.id.clone();
+    let billing = tokio::spawn(async move {
+        let result = run::complete(&ctx, &request, started).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "billing run stopped; the same request resumes it");
+        }
+        result
+    });
+    if !wait {
+        let location = format!("/api/v1/billing-runs/{id}");
+        let detail = Json(detail(state, &id).await?);
+        return Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], detail).into_response());
+    }
+    match billing.await {
+        Ok(result) => result?,
+        Err(join) => {
+            return Err(AppError::Internal(format!("the billing run's task ended: {join}")).into())
+        }
+    };
+    Ok((StatusCode::CREATED, Json(detail(state, &id).await?)).into_response())
 }
 
 /// Runs, newest first.

@@ -101,15 +101,40 @@ pub struct RunView {
 /// Runs billing: a dry run in memory, or a stored run (resuming an unfinished one for the
 /// same moment and trigger).
 pub async fn run(ctx: &Invoicing, request: RunRequest) -> AppResult<RunOutcome> {
-    check_date(ctx, &request.scope.as_of)?;
     if request.dry_run {
+        check_date(ctx, &request.scope.as_of)?;
         return dry_run(ctx, &request.scope).await;
     }
-    let (id, cursor) = start_or_resume(ctx, &request).await?;
-    match pages(ctx, &request, &id, cursor).await {
+    let started = begin(ctx, &request).await?;
+    complete(ctx, &request, started)
+        .await
+        .map(RunOutcome::Stored)
+}
+
+/// A stored run that has begun: its id, and the last account its committed pages billed.
+#[derive(Debug)]
+pub struct Started {
+    /// The run's id.
+    pub id: String,
+    cursor: String,
+}
+
+/// Begins a stored run, or finds the unfinished one for the same moment and trigger to resume
+/// (the first half of [`run`], so a caller can answer with the run's id before it ends).
+pub async fn begin(ctx: &Invoicing, request: &RunRequest) -> AppResult<Started> {
+    check_date(ctx, &request.scope.as_of)?;
+    let (id, cursor) = start_or_resume(ctx, request).await?;
+    Ok(Started { id, cursor })
+}
+
+/// Bills the begun run's remaining pages and records how it ended; returns its id. A
+/// transient error leaves it `running`, to be resumed by the same request.
+pub async fn complete(ctx: &Invoicing, request: &RunRequest, run: Started) -> AppResult<String> {
+    let Started { id, cursor } = run;
+    match pages(ctx, request, &id, cursor).await {
         Ok(()) => {
             finish(ctx, &id, "completed", None).await?;
-            Ok(RunOutcome::Stored(id))
+            Ok(id)
         }
         Err(e) if e.is_transient() => Err(e),
         Err(e) => {

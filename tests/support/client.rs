@@ -14,6 +14,8 @@ pub struct Reply {
     pub content_type: String,
     /// The body as text (for CSV and XML answers).
     pub text: String,
+    /// The `Location` header, if any.
+    pub location: Option<String>,
 }
 
 /// The running server with its world.
@@ -62,6 +64,11 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = resp.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Reply {
@@ -69,6 +76,7 @@ impl Api {
             body,
             content_type,
             text,
+            location,
         }
     }
 

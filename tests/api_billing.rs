@@ -5,6 +5,8 @@
 
 mod support;
 
+use l2c::invoicing::run::run_interrupted;
+use l2c::invoicing::{resume, AsOf, RunRequest, RunScope};
 use serde_json::{json, Value};
 use support::client::Api;
 use support::{world, Backend};
@@ -12,6 +14,7 @@ use support::{world, Backend};
 scenarios!(
     an_order_is_billed_over_http,
     a_run_goes_on_in_the_background,
+    a_stalled_run_is_resumed_by_the_scheduler,
     bad_billing_requests_are_problems,
     ubl_documents_over_http
 );
@@ -217,6 +220,53 @@ async fn a_run_goes_on_in_the_background(backend: Backend) {
     );
     let mine = api.ok("rita", "/api/v1/invoices").await;
     assert_eq!(mine.as_array().map(Vec::len), Some(1), "{mine:?}");
+    api.stop().await;
+}
+
+async fn a_stalled_run_is_resumed_by_the_scheduler(backend: Backend) {
+    let Some(api) = start(backend).await else {
+        return;
+    };
+    deliver(&api).await;
+    let app = &api.world.app;
+    // A run whose process died right after it began: running, no page billed.
+    let request = RunRequest {
+        scope: RunScope {
+            as_of: AsOf::Instant(app.clock.now()),
+            zones: None,
+        },
+        dry_run: false,
+        issue: true,
+        trigger: "manual".into(),
+    };
+    let id = run_interrupted(&app.invoicing, &request, 0)
+        .await
+        .expect("begun");
+    let path = format!("/api/v1/billing-runs/{id}");
+    let begun = api.ok("fay", &path).await;
+    assert_eq!(
+        (begun["status"].as_str(), begun["invoices"].as_i64()),
+        (Some("running"), Some(0))
+    );
+    let fresh = resume::claim_stalled(&app.invoicing).await.expect("claim");
+    assert!(fresh.is_empty(), "a run that just began is not stalled");
+    api.advance("2m").await;
+    let done = api
+        .wait("fay", &path, "the scheduler to resume the run", |r| {
+            r["status"] != "running"
+        })
+        .await;
+    assert_eq!(
+        (done["status"].as_str(), done["invoices"].as_i64()),
+        (Some("completed"), Some(1)),
+        "{done:?}"
+    );
+    let runs = api.ok("fay", "/api/v1/billing-runs").await;
+    assert_eq!(
+        runs.as_array().map(Vec::len),
+        Some(1),
+        "resumed, not restarted: {runs:?}"
+    );
     api.stop().await;
 }
 

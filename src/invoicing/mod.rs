@@ -6,7 +6,8 @@
 //! - [`load`]: reads a page of accounts with their charges and billing history.
 //! - [`draft`]: rates one account into a draft document.
 //! - [`write`]: stores drafts, taking gapless numbers when they are issued.
-//! - [`run`]: the run itself, page by page, one transaction per page.
+//! - [`run`]: the run itself, page by page, one transaction per page; [`resume`]: manual
+//!   runs that stalled (their process died), resumed by any node's scheduler.
 //! - [`read`]: runs, invoices and documents for the API and the exports; [`lines`]: their
 //!   lines as stored.
 //! - [`export`]: CSV, JSON and UBL, streamed.
@@ -18,6 +19,7 @@ pub mod lines;
 pub mod load;
 pub mod ops;
 pub mod read;
+pub mod resume;
 pub mod run;
 pub mod schedule;
 pub mod write;
@@ -47,6 +49,14 @@ impl AsOf {
             AsOf::Instant(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
     }
+
+    /// The moment a run recorded with [`AsOf::key`].
+    pub fn from_key(key: &str) -> Option<AsOf> {
+        match key.parse::<NaiveDate>() {
+            Ok(date) => Some(AsOf::Date(date)),
+            Err(_) => key.parse::<DateTime<Utc>>().ok().map(AsOf::Instant),
+        }
+    }
 }
 
 /// Which accounts a run looks at, and as of when.
@@ -67,4 +77,19 @@ pub struct Invoicing {
     pub settings: Arc<BillingSettings>,
     /// The clock (the sandbox's in tests and demos).
     pub clock: Arc<dyn Clock>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AsOf;
+
+    #[test]
+    fn a_run_reads_back_the_moment_it_recorded() {
+        for key in ["2026-03-01", "2026-03-01T02:00:00Z"] {
+            let as_of = AsOf::from_key(key).expect(key);
+            assert_eq!(as_of.key(), key);
+        }
+        assert!(matches!(AsOf::from_key("2026-03-01"), Some(AsOf::Date(_))));
+        assert!(AsOf::from_key("yesterday").is_none());
+    }
 }

@@ -245,13 +245,14 @@ async fn start_or_resume(ctx: &Invoicing, request: &RunRequest) -> AppResult<(St
         let id: String = row.try_get("id")?;
         let cursor: Option<String> = row.try_get("cursor")?;
         tracing::info!(run = %id, "resuming billing run");
+        super::resume::touch(ctx, &id).await?;
         return Ok((id, cursor.unwrap_or_default()));
     }
     let id = uuid::Uuid::now_v7().to_string();
     let mut tx = ctx.db.begin_write().await?;
     sqlx::query(
-        "INSERT INTO billing_runs (id, as_of, trigger_name, issue, status, started_at) \
-         VALUES ($1, $2, $3, $4, 'running', $5)",
+        "INSERT INTO billing_runs (id, as_of, trigger_name, issue, status, started_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'running', $5, $5)",
     )
     .bind(id.clone())
     .bind(key)
@@ -372,7 +373,7 @@ async fn one_page(
     .await?;
     let moved = sqlx::query(
         "UPDATE billing_runs SET cursor = $1, accounts = accounts + $2, invoices = invoices + $3, \
-         lines = lines + $4, failed = failed + $5, error = COALESCE(error, $6) \
+         lines = lines + $4, failed = failed + $5, error = COALESCE(error, $6), updated_at = $9 \
          WHERE id = $7 AND COALESCE(cursor, '') = $8",
     )
     .bind(last.clone())
@@ -383,6 +384,7 @@ async fn one_page(
     .bind(failure_text(&failures))
     .bind(id.to_string())
     .bind(cursor.to_string())
+    .bind(now)
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -398,8 +400,8 @@ async fn one_page(
 async fn finish(ctx: &Invoicing, id: &str, status: &str, error: Option<String>) -> AppResult<()> {
     let mut tx = ctx.db.begin_write().await?;
     sqlx::query(
-        "UPDATE billing_runs SET status = $1, error = COALESCE($2, error), finished_at = $3 \
-         WHERE id = $4",
+        "UPDATE billing_runs SET status = $1, error = COALESCE($2, error), finished_at = $3, \
+         updated_at = $3 WHERE id = $4",
     )
     .bind(status.to_string())
     .bind(error)

@@ -300,12 +300,16 @@ pub async fn ensure_instances(app: &App) -> AppResult<usize> {
     Ok(started)
 }
 
-/// Keeps every schedule's next occurrence started, checking every `every`, until aborted.
+/// Keeps every schedule's next occurrence started, and resumes stalled manual runs (see
+/// [`super::resume`]), checking every `every`, until aborted.
 pub fn spawn_scheduler(app: App, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             if let Err(e) = ensure_instances(&app).await {
                 tracing::warn!(error = %e, "billing scheduler");
+            }
+            if let Err(e) = super::resume::resume_stalled(&app.invoicing).await {
+                tracing::warn!(error = %e, "resuming stalled billing runs");
             }
             tokio::time::sleep(every).await;
         }

@@ -206,8 +206,11 @@ async fn stored_run(state: &ApiState, request: RunRequest, wait: bool) -> ApiRes
     let id = started.id.clone();
     let billing = tokio::spawn(async move {
         let result = run::complete(&ctx, &request, started).await;
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "billing run stopped; the same request resumes it");
+        match &result {
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "billing run stopped; it is resumed once it stalls")
+            }
+            _ => {}
         }
         result
     });

@@ -1,22 +1,23 @@
 //! Manual runs left unfinished — their process died, or lost its database for good — are
 //! resumed by the scheduler of any `l2c serve` or `l2c worker` once they have shown no
 //! progress for [`STALLED_AFTER`], so a run started with `"wait": false` before a restart
-//! still ends. A run shows progress whenever it starts, resumes, commits a page or ends
-//! (`billing_runs.updated_at`); a resume claims the run by moving that time with a
-//! conditional update, so one node takes it per stall. Two nodes working on one run anyway
-//! share its pages (see [`super::run`]), so a slow page that looks stalled costs time, never
-//! a double bill.
+//! still ends. A run shows progress whenever it starts, resumes or ends, and while a process
+//! works on it a heartbeat moves `billing_runs.updated_at` every quarter of that time, however
+//! long a page takes. A resume claims the run by moving that time with a conditional update,
+//! so one node takes it per stall, and goes on with that very run from its cursor. Two nodes
+//! working on one run anyway share its pages (see [`super::run`]), so a run wrongly taken
+//! for stalled costs time, never a double bill; the first to end it records how it ended.
 //!
 //! Scheduled runs are not resumed here: their occurrence's engine step retries them.
 
-use super::run::{run, RunRequest};
+use super::run::{self, RunRequest};
 use super::{AsOf, Invoicing, RunScope};
 use crate::error::AppResult;
 use sqlx::Row;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 
-/// How long a running run may show no progress before another node resumes it: far longer
-/// than one page takes (a page of accounts commits in well under a second).
+/// How long a running run may show no progress before another node resumes it.
 pub const STALLED_AFTER: Duration = Duration::from_secs(60);
 
 /// Marks the run as making progress now.
@@ -31,9 +32,31 @@ pub(super) async fn touch(ctx: &Invoicing, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Claims every manual run that has stalled and returns what resumes each (the same request
-/// that started it). The caller runs them, each in a task of its own.
-pub async fn claim_stalled(ctx: &Invoicing) -> AppResult<Vec<RunRequest>> {
+/// While a process works on a run: its heartbeat. Dropping it stops the beats.
+pub(super) struct Alive(JoinHandle<()>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Moves the run's progress time every quarter of [`STALLED_AFTER`] until dropped.
+pub(super) fn keep_alive(ctx: &Invoicing, id: &str) -> Alive {
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    Alive(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(STALLED_AFTER / 4).await;
+            if let Err(e) = touch(&ctx, &id).await {
+                tracing::warn!(run = %id, error = %e, "billing run heartbeat");
+            }
+        }
+    }))
+}
+
+/// Claims every manual run that has stalled and returns each with what resumes it (the
+/// request that started it). The caller runs them, each in a task of its own.
+pub async fn claim_stalled(ctx: &Invoicing) -> AppResult<Vec<(String, RunRequest)>> {
     let now = ctx.clock.now_ms();
     let before = now.saturating_sub(STALLED_AFTER.as_millis() as i64);
     let rows = sqlx::query(
@@ -47,11 +70,6 @@ pub async fn claim_stalled(ctx: &Invoicing) -> AppResult<Vec<RunRequest>> {
     let mut claimed = Vec::new();
     for row in &rows {
         let id: String = row.try_get("id")?;
-        let key: String = row.try_get("as_of")?;
-        let Some(as_of) = AsOf::from_key(&key) else {
-            tracing::error!(run = %id, as_of = %key, "a stalled billing run has an unreadable date; not resumed");
-            continue;
-        };
         let mut tx = ctx.db.begin_write().await?;
         let taken = sqlx::query(
             "UPDATE billing_runs SET updated_at = $1 WHERE id = $2 AND status = 'running' \
@@ -65,28 +83,40 @@ pub async fn claim_stalled(ctx: &Invoicing) -> AppResult<Vec<RunRequest>> {
         .rows_affected()
             == 1;
         tx.commit().await?;
-        if taken {
-            tracing::warn!(run = %id, "resuming a stalled billing run");
-            claimed.push(RunRequest {
-                scope: RunScope { as_of, zones: None },
-                dry_run: false,
-                issue: row.try_get::<i64, _>("issue")? != 0,
-                trigger: "manual".into(),
-            });
+        if !taken {
+            continue;
         }
+        // Claimed first, so a run that cannot be resumed is reported once per stall.
+        let key: String = row.try_get("as_of")?;
+        let Some(as_of) = AsOf::from_key(&key) else {
+            tracing::error!(run = %id, as_of = %key, "a stalled billing run has an unreadable date; not resumed");
+            continue;
+        };
+        tracing::warn!(run = %id, "resuming a stalled billing run");
+        let request = RunRequest {
+            scope: RunScope { as_of, zones: None },
+            dry_run: false,
+            issue: row.try_get::<i64, _>("issue")? != 0,
+            trigger: "manual".into(),
+        };
+        claimed.push((id, request));
     }
     Ok(claimed)
 }
 
 /// Resumes every stalled manual run in a task of its own; returns how many it started.
 pub async fn resume_stalled(ctx: &Invoicing) -> AppResult<usize> {
-    let requests = claim_stalled(ctx).await?;
-    let started = requests.len();
-    for request in requests {
+    let claimed = claim_stalled(ctx).await?;
+    let started = claimed.len();
+    for (id, request) in claimed {
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            if let Err(e) = run(&ctx, request).await {
-                tracing::error!(error = %e, "a resumed billing run stopped again");
+            let resumed = match run::started(&ctx, &id).await {
+                Ok(started) => run::complete(&ctx, &request, started).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = resumed {
+                tracing::error!(run = %id, error = %e, "a resumed billing run stopped again");
             }
         });
     }

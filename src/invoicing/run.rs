@@ -131,6 +131,7 @@ pub async fn begin(ctx: &Invoicing, request: &RunRequest) -> AppResult<Started> 
 /// transient error leaves it `running`, to be resumed by the same request.
 pub async fn complete(ctx: &Invoicing, request: &RunRequest, run: Started) -> AppResult<String> {
     let Started { id, cursor } = run;
+    let _alive = super::resume::keep_alive(ctx, &id);
     match pages(ctx, request, &id, cursor).await {
         Ok(()) => {
             finish(ctx, &id, "completed", None).await?;
@@ -143,6 +144,14 @@ pub async fn complete(ctx: &Invoicing, request: &RunRequest, run: Started) -> Ap
             Err(e)
         }
     }
+}
+
+/// A stored run as it stands, to go on with (see [`super::resume`]).
+pub(super) async fn started(ctx: &Invoicing, id: &str) -> AppResult<Started> {
+    Ok(Started {
+        id: id.to_string(),
+        cursor: stored_cursor(ctx, id).await?,
+    })
 }
 
 /// Bills at most a year ahead: a mistyped year must not issue decades of invoices in advance.
@@ -384,7 +393,7 @@ async fn one_page(
     .bind(failure_text(&failures))
     .bind(id.to_string())
     .bind(cursor.to_string())
-    .bind(now)
+    .bind(ctx.clock.now_ms())
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -401,7 +410,7 @@ async fn finish(ctx: &Invoicing, id: &str, status: &str, error: Option<String>) 
     let mut tx = ctx.db.begin_write().await?;
     sqlx::query(
         "UPDATE billing_runs SET status = $1, error = COALESCE($2, error), finished_at = $3, \
-         updated_at = $3 WHERE id = $4",
+         updated_at = $3 WHERE id = $4 AND status = 'running'",
     )
     .bind(status.to_string())
     .bind(error)

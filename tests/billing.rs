@@ -14,7 +14,7 @@ use l2c::app::App;
 use l2c::error::AppError;
 use l2c::invoicing::read;
 use l2c::invoicing::run::run_interrupted;
-use l2c::invoicing::{ops, run, AsOf, RunOutcome};
+use l2c::invoicing::{ops, resume, run, AsOf, RunOutcome};
 use l2c_billing::{TaxCategory, TaxRate};
 use rust_decimal::Decimal;
 use support::billing::*;
@@ -23,6 +23,7 @@ use support::Backend;
 scenarios!(
     a_run_repeated_three_times_invoices_once,
     an_interrupted_run_resumes_to_the_same_invoices,
+    a_stalled_run_is_resumed_itself,
     accounts_are_billed_at_their_own_local_midnight,
     cycle_day_31_bills_leap_february,
     changes_after_invoicing_are_adjusted_on_the_next_invoice,
@@ -96,6 +97,55 @@ async fn an_interrupted_run_resumes_to_the_same_invoices(backend: Backend) {
     let uninterrupted = snapshot(&u.app).await;
     // Numbers follow the order accounts were invoiced in, which both runs share.
     assert_eq!(interrupted, uninterrupted);
+}
+
+/// Two unfinished runs for one date (two requests that raced): the stalled one is claimed,
+/// and that run — not the other — goes on to its end.
+async fn a_stalled_run_is_resumed_itself(backend: Backend) {
+    let Some(w) = open(backend, 2).await else {
+        return;
+    };
+    six_accounts(&w.app).await;
+    let req = request(AsOf::Date(d("2026-03-01")));
+    let stalled = run_interrupted(&w.app.invoicing, &req, 1)
+        .await
+        .expect("first page");
+    // An older unfinished run of the same date, still showing progress.
+    let now = w.app.clock.now_ms();
+    sqlx::query(
+        "INSERT INTO billing_runs (id, as_of, trigger_name, issue, status, started_at, updated_at) \
+         VALUES ('older', '2026-03-01', 'manual', 1, 'running', 0, $1)",
+    )
+    .bind(now)
+    .execute(&w.app.db.pool)
+    .await
+    .expect("older run");
+    sqlx::query("UPDATE billing_runs SET updated_at = 0 WHERE id = $1")
+        .bind(stalled.clone())
+        .execute(&w.app.db.pool)
+        .await
+        .expect("stall");
+    assert_eq!(
+        resume::resume_stalled(&w.app.invoicing)
+            .await
+            .expect("resume"),
+        1
+    );
+    let mut done = read::run(&w.app.db, &stalled).await.expect("run");
+    for _ in 0..500 {
+        if done.status != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        done = read::run(&w.app.db, &stalled).await.expect("run");
+    }
+    assert_eq!(
+        (done.status.as_str(), done.invoices, done.accounts),
+        ("completed", 6, 8)
+    );
+    let older = read::run(&w.app.db, "older").await.expect("older");
+    assert_eq!((older.status.as_str(), older.accounts), ("running", 0));
+    assert_eq!(snapshot(&w.app).await.len(), 6, "one invoice per account");
 }
 
 async fn accounts_are_billed_at_their_own_local_midnight(backend: Backend) {

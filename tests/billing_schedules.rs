@@ -85,22 +85,45 @@ async fn a_cron_schedule_bills_each_zone_at_its_local_time_once(backend: Backend
     assert_eq!(next.next_due.to_rfc3339(), "2027-02-01T01:00:00+00:00");
 
     // A new zone: India's 02:00 on February 1 (20:30 UTC on January 31) comes before the
-    // pending occurrence, which was chosen without it; that occurrence bills it.
+    // pending occurrence, which was chosen without it; the pending occurrence moves to it.
     account(&w.app, "INDIA", 1, "Asia/Kolkata", "EUR").await;
     let port = Charge("port", "monthly", "31.00", 1, "2027-01-01", None);
     subscribe(&w.app, "INDIA", "SI", "wan-link", &[port]).await;
-    clock.set("2027-02-01T01:30:00Z".parse().expect("instant"));
+    let moved = schedule::follow_new_zones(&w.app).await.expect("follow");
+    assert_eq!(moved, 1);
+    let pending = schedule::get(&w.app, "nightly").await.expect("schedule");
+    assert_eq!(pending.next_due.to_rfc3339(), "2027-01-31T20:30:00+00:00");
+    assert_eq!(schedule::follow_new_zones(&w.app).await.expect("again"), 0);
+    let india = |w: &support::World| {
+        let app = w.app.clone();
+        async move {
+            all_invoices(&app)
+                .await
+                .into_iter()
+                .filter(|i| i.billing_account == "INDIA")
+                .map(|i| i.period_start)
+                .collect::<Vec<String>>()
+        }
+    };
+    clock.set("2027-01-31T20:31:00Z".parse().expect("instant"));
     for _ in 0..3 {
         schedule::ensure_instances(&w.app).await.expect("ensure");
         w.app.engine.run_until_idle().await.expect("workers");
     }
-    let india: Vec<String> = all_invoices(&w.app)
-        .await
-        .into_iter()
-        .filter(|i| i.billing_account == "INDIA")
-        .map(|i| i.period_start)
-        .collect();
-    assert_eq!(india, ["2027-02-01"]);
+    assert_eq!(
+        india(&w).await,
+        ["2027-02-01"],
+        "billed at India's own 02:00"
+    );
+    let next = schedule::get(&w.app, "nightly").await.expect("schedule");
+    assert_eq!(next.next_due.to_rfc3339(), "2027-02-01T01:00:00+00:00");
+    // Berlin's occurrence then bills the others and India once only.
+    clock.set("2027-02-01T14:00:00Z".parse().expect("instant"));
+    for _ in 0..6 {
+        schedule::ensure_instances(&w.app).await.expect("ensure");
+        w.app.engine.run_until_idle().await.expect("workers");
+    }
+    assert_eq!(india(&w).await, ["2027-02-01"]);
 }
 
 async fn two_nodes_fire_a_scheduled_run_once(backend: Backend) {

@@ -8,8 +8,10 @@
 //! A schedule's time zone is an IANA zone the cron times are read in, or `account`: the
 //! cron times are read in every account's own zone (`0 0 2 * * *` bills every account at
 //! 02:00 local). Each occurrence then bills every zone whose local occurrence has come since
-//! that zone was last billed (kept per zone in `zone_marks`), so a zone that appears after
-//! the pending occurrence was chosen is billed at the next occurrence, late but never skipped.
+//! that zone was last billed (kept per zone in `zone_marks`). A zone that appears after the
+//! pending occurrence was chosen, with its local time before it, moves the pending
+//! occurrence earlier ([`follow_new_zones`], checked about every half minute); it is never
+//! skipped, at worst billed at the occurrence that was pending.
 
 use super::{run, AsOf, Invoicing, RunOutcome, RunRequest, RunScope};
 use crate::app::App;
@@ -264,14 +266,8 @@ pub async fn ensure_instances(app: &App) -> AppResult<usize> {
             tracing::warn!(schedule = %name, "a billing occurrence ended without billing; going on with the next");
             due = next.timestamp_millis();
         }
-        let due_at = ms_to_utc(due)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut tx = app.db.begin_write().await?;
-        let input = json!({ "schedule": name, "due_at": due_at });
-        let key = format!("billing-schedule:{name}");
-        let id = app
-            .engine
-            .start_in(&mut tx, WORKFLOW, input, Some(&key))
-            .await?;
+        let id = start_occurrence(app, &mut tx, &name, due).await?;
         let same_instance = if old_instance.is_some() {
             "instance_id = $5"
         } else {
@@ -300,13 +296,114 @@ pub async fn ensure_instances(app: &App) -> AppResult<usize> {
     Ok(started)
 }
 
-/// Keeps every schedule's next occurrence started, and resumes stalled manual runs (see
+/// Starts the instance of a schedule's occurrence due at `due` (ms), in the caller's
+/// transaction; returns its id.
+async fn start_occurrence(
+    app: &App,
+    tx: &mut sqlx::AnyConnection,
+    name: &str,
+    due: i64,
+) -> AppResult<String> {
+    let due_at = ms_to_utc(due)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let input = json!({ "schedule": name, "due_at": due_at });
+    let key = format!("billing-schedule:{name}");
+    Ok(app.engine.start_in(tx, WORKFLOW, input, Some(&key)).await?)
+}
+
+/// Moves the pending occurrence of every `account` schedule earlier when an account zone
+/// that appeared since it was chosen has its local time first: that occurrence's instance is
+/// cancelled and one due at the new zone's time takes its place (the zones already billed
+/// are skipped then, by their marks, and come again at the occurrence that was pending).
+/// Returns how many schedules moved.
+pub async fn follow_new_zones(app: &App) -> AppResult<usize> {
+    let rows = sqlx::query(
+        "SELECT name, cron, next_due, instance_id FROM billing_schedules \
+         WHERE time_zone = $1 AND instance_id IS NOT NULL",
+    )
+    .bind(ACCOUNT_ZONE)
+    .fetch_all(&app.db.pool)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let zones = zones(&app.invoicing, ACCOUNT_ZONE).await?;
+    let mut moved = 0;
+    for r in &rows {
+        let name: String = r.try_get("name")?;
+        match move_earlier(app, r, &zones).await {
+            Ok(true) => moved += 1,
+            Ok(false) => {}
+            // Its occurrence ended meanwhile, say; the next round looks again.
+            Err(e) => {
+                tracing::warn!(schedule = %name, error = %e, "moving a billing occurrence earlier")
+            }
+        }
+    }
+    if moved > 0 {
+        app.engine.wake();
+    }
+    Ok(moved)
+}
+
+/// Moves one schedule's pending occurrence to the first local occurrence of any of `zones`
+/// from now, if that comes before it; true if it moved.
+async fn move_earlier(app: &App, r: &sqlx::any::AnyRow, zones: &[Tz]) -> AppResult<bool> {
+    let name: String = r.try_get("name")?;
+    let old_due: i64 = r.try_get("next_due")?;
+    let old_instance: String = r.try_get("instance_id")?;
+    let cron = Schedule::from_str(&r.try_get::<String, _>("cron")?)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let Some(first) = next_occurrence(&cron, zones, app.clock.now()) else {
+        return Ok(false);
+    };
+    let due = first.timestamp_millis();
+    if due >= old_due {
+        return Ok(false);
+    }
+    let mut tx = app.db.begin_write().await?;
+    let reason = "an account zone's occurrence now comes first";
+    app.engine
+        .cancel_in(&mut tx, &old_instance, "scheduler", reason)
+        .await?;
+    let id = start_occurrence(app, &mut tx, &name, due).await?;
+    let claimed = sqlx::query(
+        "UPDATE billing_schedules SET instance_id = $1, next_due = $2 WHERE name = $3 \
+         AND next_due = $4 AND instance_id = $5",
+    )
+    .bind(id)
+    .bind(due)
+    .bind(name.clone())
+    .bind(old_due)
+    .bind(old_instance)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if claimed != 1 {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    tracing::info!(schedule = %name, due = %first, "a new account zone's occurrence comes first");
+    Ok(true)
+}
+
+/// How many scheduler rounds apart [`follow_new_zones`] runs (it reads every account's zone).
+const ZONE_CHECK_EVERY: u64 = 30;
+
+/// Keeps every schedule's next occurrence started (and, every [`ZONE_CHECK_EVERY`] rounds,
+/// early enough for new account zones), and resumes stalled manual runs (see
 /// [`super::resume`]), checking every `every`, until aborted.
 pub fn spawn_scheduler(app: App, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut round: u64 = 0;
         loop {
+            round = round.wrapping_add(1);
             if let Err(e) = ensure_instances(&app).await {
                 tracing::warn!(error = %e, "billing scheduler");
+            }
+            if round.is_multiple_of(ZONE_CHECK_EVERY) {
+                if let Err(e) = follow_new_zones(&app).await {
+                    tracing::warn!(error = %e, "billing scheduler: new account zones");
+                }
             }
             if let Err(e) = super::resume::resume_stalled(&app.invoicing).await {
                 tracing::warn!(error = %e, "resuming stalled billing runs");

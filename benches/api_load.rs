@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::{cpu_time, peak_rss_mib};
+use common::{cpu_time, fresh_database, peak_rss_mib, Failure};
 use l2c::accounts::{self, BillingAccount, CustomerAccount};
 use l2c::app::{App, AppOptions};
 use l2c::auth::{NewUser, Role};
@@ -67,23 +67,9 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-type Failure = Box<dyn std::error::Error + Send + Sync>;
-
 async fn open(args: &Args) -> Result<(App, Option<tempfile::TempDir>), Failure> {
-    let (url, dir) = if args.backend == "sqlite" {
-        let dir = tempfile::tempdir()?;
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("load.db").display());
-        (url, Some(dir))
-    } else {
-        let admin = args
-            .url
-            .clone()
-            .ok_or("postgres needs --database-url or L2C_TEST_DATABASE_URL")?;
-        (
-            l2c_engine::db::create_postgres_database(&admin, "l2c_load").await?,
-            None,
-        )
-    };
+    let (url, dir) =
+        fresh_database(&args.backend, args.url.as_deref(), "load.db", "l2c_load").await?;
     let mut options = AppOptions::new(url);
     options.max_connections = 8;
     if let Some(batch) = args.batch {

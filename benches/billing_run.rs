@@ -48,7 +48,9 @@
 mod common;
 
 use chrono::{Days, Months, NaiveDate};
-use common::{cpu_time, peak_rss_mib, reset_peak_rss, status_mib};
+use common::{
+    child_result, cpu_time, fresh_database, peak_rss_mib, reset_peak_rss, status_mib, Failure,
+};
 use l2c::app::{App, AppOptions};
 use l2c::invoicing::{write, AsOf, RunOutcome, RunRequest, RunScope};
 use l2c_billing::{BillingCycle, BillingCycleDay, Period, TaxCategory, TaxRate};
@@ -58,8 +60,6 @@ use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
-
-type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 struct Args {
     subscriptions: usize,
@@ -584,22 +584,16 @@ async fn apply_billed_changes(app: &App, args: &Args) -> Result<usize, Failure> 
 // Measuring.
 
 async fn open(args: &Args) -> Result<(App, String, Option<tempfile::TempDir>), Failure> {
-    let (url, dir) = if args.backend == "sqlite" {
-        let dir = tempfile::tempdir()?;
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("billing.db").display()
-        );
-        (url, Some(dir))
-    } else {
-        let admin = args
-            .url
-            .clone()
-            .ok_or("postgres needs --database-url or L2C_TEST_DATABASE_URL")?;
-        let url = l2c_engine::db::create_postgres_database(&admin, "l2c_billing_bench").await?;
+    let (url, dir) = fresh_database(
+        &args.backend,
+        args.url.as_deref(),
+        "billing.db",
+        "l2c_billing_bench",
+    )
+    .await?;
+    if dir.is_none() {
         println!("database {}", url.rsplit('/').next().unwrap_or(&url));
-        (url, None)
-    };
+    }
     Ok((open_url(&url, args).await?, url, dir))
 }
 
@@ -754,16 +748,7 @@ fn measure_in_child(url: &str, args: &Args) -> Result<Measured, Failure> {
     if let Some(n) = args.accounts_per_chunk {
         command.args(["--accounts-per-chunk", &n.to_string()]);
     }
-    let output = command.stderr(std::process::Stdio::inherit()).output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!("the measured run failed ({}): {stdout}", output.status).into());
-    }
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("measured "))
-        .ok_or_else(|| format!("the measured run printed no result: {stdout}"))?;
-    let fields: Vec<&str> = line.split_whitespace().collect();
+    let fields = child_result(&mut command, "measured ")?;
     let number = |i: usize| -> Result<f64, Failure> {
         Ok(fields.get(i).ok_or("short result line")?.parse::<f64>()?)
     };
@@ -988,20 +973,17 @@ async fn measure_export(url: &str, run: &str, args: &Args) -> Result<(), Failure
 
 /// Runs this binary to export `run` as CSV and reads what it measured.
 fn export_in_child(url: &str, run: &str) -> Result<Exported, Failure> {
-    let output = std::process::Command::new(std::env::current_exe()?)
-        .args(["--measure-url", url, "--export-run", run])
-        .stderr(std::process::Stdio::inherit())
-        .output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!("the export failed ({}): {stdout}", output.status).into());
-    }
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("exported "))
-        .ok_or_else(|| format!("the export printed no result: {stdout}"))?;
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    let field = |i: usize| -> Result<&str, Failure> { Ok(*fields.get(i).ok_or("short line")?) };
+    let fields = child_result(
+        std::process::Command::new(std::env::current_exe()?).args([
+            "--measure-url",
+            url,
+            "--export-run",
+            run,
+        ]),
+        "exported ",
+    )?;
+    let field =
+        |i: usize| -> Result<&str, Failure> { Ok(fields.get(i).ok_or("short line")?.as_str()) };
     Ok(Exported {
         secs: field(0)?.parse()?,
         lines: field(1)?.parse()?,

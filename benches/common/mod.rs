@@ -1,10 +1,53 @@
-//! What the bench binaries measure about their own process, from /proc: CPU time, resident
-//! memory and its peak (which a bench can reset to measure one phase alone).
+//! What the bench binaries share: the database they run on (a fresh SQLite file or
+//! PostgreSQL database), and what they measure about their own process, from /proc: CPU
+//! time, resident memory and its peak (which a bench can reset to measure one phase alone).
 
 // Each bench binary includes this module and uses what it measures.
 #![allow(dead_code)]
 
 use std::time::Duration;
+
+/// A bench's error.
+pub type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// A fresh database for a bench: a SQLite file `file` in a temporary folder (returned, so it
+/// lives as long as the bench needs it), or, for `postgres`, a new database named
+/// `{prefix}_<uuid>` on the server `admin_url` names.
+pub async fn fresh_database(
+    backend: &str,
+    admin_url: Option<&str>,
+    file: &str,
+    prefix: &str,
+) -> Result<(String, Option<tempfile::TempDir>), Failure> {
+    if backend == "sqlite" {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join(file).display());
+        return Ok((url, Some(dir)));
+    }
+    let admin = admin_url.ok_or("postgres needs --database-url or L2C_TEST_DATABASE_URL")?;
+    Ok((
+        l2c_engine::db::create_postgres_database(admin, prefix).await?,
+        None,
+    ))
+}
+
+/// The fields of the line a child process of this bench printed after `prefix`, or why
+/// there is none (the child failed, or printed no such line).
+pub fn child_result(
+    command: &mut std::process::Command,
+    prefix: &str,
+) -> Result<Vec<String>, Failure> {
+    let output = command.stderr(std::process::Stdio::inherit()).output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!("the measured child failed ({}): {stdout}", output.status).into());
+    }
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .ok_or_else(|| format!("the measured child printed no {prefix:?} line: {stdout}"))?;
+    Ok(line.split_whitespace().map(str::to_string).collect())
+}
 
 /// Resets VmHWM to the current RSS (Linux 4.0 and later); false where that is refused.
 pub fn reset_peak_rss() -> bool {

@@ -676,7 +676,7 @@ async fn phases(app: &App, date: NaiveDate) -> Result<(), Failure> {
         let t = Instant::now();
         tx.rollback().await?;
         t_rollback += t.elapsed();
-        (cursor, pages, documents, lines) = (last, pages + 1, documents + d, lines + l);
+        (cursor, pages, documents, lines) = (last, pages + 1, documents + d.len(), lines + l);
     }
     let total = started.elapsed().as_secs_f64();
     let share = |d: Duration| {

@@ -6,7 +6,7 @@ use l2c_engine::db::Db;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
 
 /// A customer: the segment and country that catalog eligibility is checked against.
@@ -259,9 +259,21 @@ pub async fn add_billing(db: &Db, account: &BillingAccount, now: i64) -> AppResu
     .bind(account.time_zone.clone())
     .bind(i64::from(account.payment_terms_days))
     .bind(now)
-    .bind(account.tax.as_ref().map(to_json).transpose()?)
-    .bind(to_json(&account.tax_by_offering)?)
-    .bind(account.buyer.as_ref().map(to_json).transpose()?)
+    .bind(
+        account
+            .tax
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?,
+    )
+    .bind(serde_json::to_string(&account.tax_by_offering)?)
+    .bind(
+        account
+            .buyer
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?,
+    )
     .bind(account.invoice_series.clone())
     .bind(account.credit_series.clone())
     .execute(&mut *conn)
@@ -296,10 +308,6 @@ pub async fn customer(conn: &mut AnyConnection, id: &str) -> AppResult<Option<Cu
 pub const BILLING_COLUMNS: &str = "id, customer_account_id, name, currency, cycle_day, \
     time_zone, payment_terms_days, tax, tax_by_offering, buyer, invoice_series, credit_series";
 
-fn to_json<T: Serialize>(value: &T) -> AppResult<String> {
-    serde_json::to_string(value).map_err(|e| AppError::Internal(e.to_string()))
-}
-
 fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> AppResult<T> {
     serde_json::from_str(text)
         .map_err(|e| AppError::Internal(format!("billing_accounts.{column}: {e}")))
@@ -330,12 +338,56 @@ pub fn billing_from_row(r: &AnyRow) -> AppResult<BillingAccount> {
 
 /// A billing account by id.
 pub async fn billing(conn: &mut AnyConnection, id: &str) -> AppResult<Option<BillingAccount>> {
-    let sql = format!("SELECT {BILLING_COLUMNS} FROM billing_accounts WHERE id = $1");
+    billing_locked(conn, id, "").await
+}
+
+/// A billing account by id, its row locked for the transaction by `lock` (the backend's
+/// [`Backend::lock_rows`](l2c_engine::db::Backend::lock_rows), or nothing).
+pub async fn billing_locked(
+    conn: &mut AnyConnection,
+    id: &str,
+    lock: &str,
+) -> AppResult<Option<BillingAccount>> {
+    let sql = format!("SELECT {BILLING_COLUMNS} FROM billing_accounts WHERE id = $1{lock}");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(billing_from_row).transpose()
+}
+
+/// The billing accounts with these ids, by id (one statement per chunk of ids).
+pub async fn billing_by_ids(
+    conn: &mut AnyConnection,
+    backend: l2c_engine::db::Backend,
+    ids: &[String],
+) -> AppResult<HashMap<String, BillingAccount>> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(backend.chunk_rows(l2c_engine::db::CHUNK, 1)) {
+        let sql = format!(
+            "SELECT {BILLING_COLUMNS} FROM billing_accounts WHERE id IN ({})",
+            backend.in_list(chunk.len(), 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let account = billing_from_row(&row)?;
+            found.insert(account.id.clone(), account);
+        }
+    }
+    Ok(found)
+}
+
+/// The ids of a customer account's billing accounts.
+pub async fn billing_account_ids(db: &Db, customer: &str) -> AppResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM billing_accounts WHERE customer_account_id = $1 ORDER BY id",
+    )
+    .bind(customer.to_string())
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 /// Billing accounts, of one customer account or (for `None`) all.

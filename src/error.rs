@@ -119,6 +119,11 @@ impl AppError {
             _ => false,
         }
     }
+
+    /// Whether the database refused a row because its unique key was taken.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, AppError::Database(sqlx::Error::Database(d)) if d.is_unique_violation())
+    }
 }
 
 impl From<serde_json::Error> for AppError {

@@ -328,10 +328,7 @@ pub async fn list_subscriptions(
 ) -> ApiResult<Json<Vec<Subscription>>> {
     let user = caller.require(&[Role::Requester, Role::Finance, Role::Admin])?;
     let own: Option<Vec<String>> = match user.account_scope()? {
-        Some(customer) => {
-            let accounts = accounts::billing_accounts(&state.app.db, Some(customer)).await?;
-            Some(accounts.into_iter().map(|b| b.id).collect())
-        }
+        Some(customer) => Some(accounts::billing_account_ids(&state.app.db, customer).await?),
         None => None,
     };
     Ok(Json(

@@ -67,13 +67,7 @@ pub struct InvoiceQuery {
 /// The billing accounts a requester may see invoices of; `None` for finance and admins.
 async fn own_accounts(state: &ApiState, user: &User) -> AppResult<Option<Vec<String>>> {
     Ok(match user.account_scope()? {
-        Some(customer) => Some(
-            accounts::billing_accounts(&state.app.db, Some(customer))
-                .await?
-                .into_iter()
-                .map(|b| b.id)
-                .collect(),
-        ),
+        Some(customer) => Some(accounts::billing_account_ids(&state.app.db, customer).await?),
         None => None,
     })
 }

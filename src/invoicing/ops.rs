@@ -49,9 +49,20 @@ async fn issue_batch(ctx: &Invoicing, run_id: &str) -> AppResult<usize> {
         .bind(run_id.to_string())
         .fetch_all(&mut *tx)
         .await?;
-    let mut issues = Vec::with_capacity(rows.len());
-    for row in &rows {
-        issues.push(prepare_issue(ctx, &mut tx, &read::invoice_from_row(row)?).await?);
+    let views = rows
+        .iter()
+        .map(read::invoice_from_row)
+        .collect::<AppResult<Vec<_>>>()?;
+    let mut ids: Vec<String> = views.iter().map(|v| v.billing_account.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let accounts = accounts::billing_by_ids(&mut tx, ctx.db.backend, &ids).await?;
+    let mut issues = Vec::with_capacity(views.len());
+    for view in &views {
+        let account = accounts
+            .get(&view.billing_account)
+            .ok_or_else(|| internal(format!("invoice {} has no account", view.id)))?;
+        issues.push(prepare_issue(ctx, account, view)?);
     }
     let keys: Vec<String> = issues.iter().map(|i| i.key.clone()).collect();
     let numbers = assign_numbers(&mut tx, &keys).await?;
@@ -84,14 +95,11 @@ async fn issue_batch(ctx: &Invoicing, run_id: &str) -> AppResult<usize> {
     Ok(issues.len())
 }
 
-async fn prepare_issue(
+fn prepare_issue(
     ctx: &Invoicing,
-    conn: &mut sqlx::AnyConnection,
+    account: &accounts::BillingAccount,
     view: &InvoiceView,
 ) -> AppResult<Issue> {
-    let account = accounts::billing(conn, &view.billing_account)
-        .await?
-        .ok_or_else(|| internal(format!("invoice {} has no account", view.id)))?;
     let today = account.local_date(ctx.clock.now())?;
     let invoice = kind_of(view) == DocumentKind::Invoice;
     let series = if invoice {
@@ -145,16 +153,9 @@ pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> AppResult<InvoiceView>
             view.status, view.kind
         )));
     }
-    // Taken before reading the lines, as runs do, so a run and a credit note take turns.
-    let lock = format!(
-        "SELECT id FROM billing_accounts WHERE id = $1{}",
-        ctx.db.backend.lock_rows()
-    );
-    sqlx::query(sqlx::AssertSqlSafe(lock))
-        .bind(view.billing_account.clone())
-        .fetch_optional(&mut *tx)
-        .await?;
-    let account = accounts::billing(&mut tx, &view.billing_account)
+    // Locked before reading the lines, as runs do, so a run and a credit note take turns.
+    let lock = ctx.db.backend.lock_rows();
+    let account = accounts::billing_locked(&mut tx, &view.billing_account, lock)
         .await?
         .ok_or_else(|| internal(format!("invoice {id} has no account")))?;
     let currency = Currency::from_code(&view.currency).map_err(internal)?;
@@ -203,24 +204,18 @@ pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> AppResult<InvoiceView>
         ctx.clock.now_ms(),
     )
     .await;
-    match stored {
-        Err(AppError::Database(sqlx::Error::Database(d))) if d.is_unique_violation() => {
+    let (ids, _) = match stored {
+        Err(e) if e.is_unique_violation() => {
             return Err(AppError::Conflict(format!(
                 "invoice {id} already has a credit note"
             )));
         }
         other => other?,
     };
-    let row = sqlx::query(
-        "SELECT id FROM invoices WHERE billing_account_id = $1 AND period_start = $2 AND origin = $3",
-    )
-    .bind(view.billing_account.clone())
-    .bind(view.period_start.clone())
-    .bind(origin_text)
-    .fetch_one(&mut *tx)
-    .await?;
-    let note_id: String = sqlx::Row::try_get(&row, "id")?;
-    let note = read::invoice(&mut tx, &note_id).await?;
+    let note_id = ids
+        .first()
+        .ok_or_else(|| internal("the credit note was not stored"))?;
+    let note = read::invoice(&mut tx, note_id).await?;
     tx.commit().await?;
     Ok(note)
 }

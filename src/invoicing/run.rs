@@ -274,10 +274,6 @@ async fn start_or_resume(ctx: &Invoicing, request: &RunRequest) -> AppResult<(St
     Ok((id, String::new()))
 }
 
-fn is_unique_violation(e: &AppError) -> bool {
-    matches!(e, AppError::Database(sqlx::Error::Database(d)) if d.is_unique_violation())
-}
-
 async fn pages(
     ctx: &Invoicing,
     request: &RunRequest,
@@ -295,7 +291,7 @@ async fn pages(
             Ok(Progress::Done) => return Ok(()),
             // Another node resuming the same run went past this page: go on from its cursor.
             Ok(Progress::Moved) => cursor = stored_cursor(ctx, id).await?,
-            Err(e) if is_unique_violation(&e) && conflicts < 5 => conflicts += 1,
+            Err(e) if e.is_unique_violation() && conflicts < 5 => conflicts += 1,
             Err(e) => return Err(e),
         }
     }
@@ -387,7 +383,7 @@ async fn one_page(
     )
     .bind(last.clone())
     .bind(page.accounts as i64)
-    .bind(docs as i64)
+    .bind(docs.len() as i64)
     .bind(lines as i64)
     .bind(failures.len() as i64)
     .bind(failure_text(&failures))

@@ -106,7 +106,8 @@ fn rounding_text(rounding: l2c_billing::Rounding) -> AppResult<String> {
 const INVOICE_COLUMNS: usize = 23;
 const LINE_COLUMNS: usize = 16;
 
-/// Stores `drafts` (issued when `issue`) and returns `(documents, lines)` written.
+/// Stores `drafts` (issued when `issue`) and returns the new documents' ids, in the order
+/// of `drafts`, and how many lines it wrote.
 /// A document whose (account, period, origin) already exists fails the statement with a
 /// unique violation: the caller rolls back and re-reads.
 pub async fn store(
@@ -117,7 +118,7 @@ pub async fn store(
     origin: &Origin<'_>,
     issue: bool,
     now: i64,
-) -> AppResult<(usize, usize)> {
+) -> AppResult<(Vec<String>, usize)> {
     let numbers = numbers(conn, drafts, issue).await?;
     let seller = serde_json::to_string(&settings.seller)?;
     let ids: Vec<String> = drafts
@@ -165,7 +166,7 @@ pub async fn store(
         q.execute(&mut *conn).await?;
     }
     let lines = store_lines(conn, backend, drafts, &ids).await?;
-    Ok((drafts.len(), lines))
+    Ok((ids, lines))
 }
 
 async fn store_lines(

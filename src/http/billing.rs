@@ -163,7 +163,7 @@ pub async fn start_run(
     }
     match run(&state.app.invoicing, request).await? {
         RunOutcome::Stored(id) => {
-            Ok((StatusCode::CREATED, Json(detail(&state, &id).await?)).into_response())
+            Err(AppError::Internal(format!("a dry run stored run {id}")).into())
         }
         RunOutcome::Dry(dry) => Ok(Json(DryRunView {
             dry_run: true,
@@ -341,7 +341,8 @@ async fn single_ubl(state: &ApiState, run_id: &str, number: &str) -> ApiResult<R
         .into_iter()
         .next()
         .ok_or_else(|| AppError::not_found("invoice", number))?;
-    let (_, document) = read::document_of(&state.app.db, &found.id).await?;
+    let mut conn = state.app.db.pool.acquire().await.map_err(AppError::from)?;
+    let document = read::stored_document(&mut conn, &found).await?;
     super::invoices::ubl_response(&document)
 }
 

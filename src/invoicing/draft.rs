@@ -84,6 +84,15 @@ pub fn draft(work: &AccountWork, rounding: Rounding) -> AppResult<Option<Draft>>
     }))
 }
 
+/// How a document of `kind` shows ledger-signed amounts: as they are on an invoice, negated
+/// on a credit note.
+pub(super) fn sign(kind: DocumentKind) -> Decimal {
+    match kind {
+        DocumentKind::Invoice => Decimal::ONE,
+        DocumentKind::CreditNote => Decimal::NEGATIVE_ONE,
+    }
+}
+
 /// The document for ledger-signed `lines`: as they are on an invoice, negated on a credit note.
 pub fn document(
     kind: DocumentKind,
@@ -91,10 +100,7 @@ pub fn document(
     lines: &[RatedLine],
     rounding: Rounding,
 ) -> AppResult<Invoice> {
-    let sign = match kind {
-        DocumentKind::Invoice => Decimal::ONE,
-        DocumentKind::CreditNote => Decimal::NEGATIVE_ONE,
-    };
+    let sign = sign(kind);
     let doc_lines = lines
         .iter()
         .map(|l| {

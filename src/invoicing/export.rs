@@ -448,13 +448,6 @@ impl<'a> DocWriter<'a> {
     }
 }
 
-fn sign(view: &InvoiceView) -> rust_decimal::Decimal {
-    match kind_of(view) {
-        DocumentKind::Invoice => rust_decimal::Decimal::ONE,
-        DocumentKind::CreditNote => rust_decimal::Decimal::NEGATIVE_ONE,
-    }
-}
-
 /// `amount` (decimal text) as it reads on a credit note when `negate`: its sign turned.
 fn signed(amount: &str, negate: bool) -> String {
     if !negate || amount.chars().all(|c| matches!(c, '0' | '.')) {
@@ -484,7 +477,7 @@ fn service_days(line: &RatedLine) -> (Option<String>, Option<String>) {
 }
 
 fn json_lines(view: &InvoiceView, lines: &[RatedLine]) -> Vec<JsonLine> {
-    let sign = sign(view);
+    let sign = super::draft::sign(kind_of(view));
     lines
         .iter()
         .enumerate()

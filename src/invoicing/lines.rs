@@ -133,9 +133,8 @@ pub async fn lines_of(
         return Ok(Vec::new());
     }
     let inner = format!(
-        "SELECT {LINE_FIELDS} FROM invoice_lines WHERE invoice_id IN ({}) \
-         ORDER BY invoice_id, position",
-        backend.in_list(ids.len(), 1)
+        "SELECT {LINE_FIELDS} FROM invoice_lines WHERE invoice_id IN ({{ids}}) \
+         ORDER BY invoice_id, position"
     );
     let sql = match backend {
         Backend::Sqlite => {
@@ -143,11 +142,7 @@ pub async fn lines_of(
         }
         Backend::Postgres => inner,
     };
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-    for id in ids {
-        q = q.bind(id.clone());
-    }
-    let rows = q.fetch_all(conn).await?;
+    let rows = super::load::fetch_in(conn, backend, &sql, ids).await?;
     match backend {
         Backend::Sqlite => {
             let text: Option<String> = rows.first().map(|r| r.try_get("rows")).transpose()?;

@@ -168,18 +168,9 @@ async fn latest_run_invoices(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = format!(
-        "SELECT billing_account_id, MAX(period_start) AS latest FROM invoices \
-         WHERE billing_account_id IN ({}) AND origin = 'run' GROUP BY billing_account_id",
-        backend.in_list(ids.len(), 1)
-    );
-    // The list's length changes from page to page: such statements are prepared for one use
-    // and not cached, or every page would add one to the connection's statement cache.
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-    for id in ids {
-        q = q.bind(id.clone());
-    }
-    q.fetch_all(conn)
+    let sql = "SELECT billing_account_id, MAX(period_start) AS latest FROM invoices \
+         WHERE billing_account_id IN ({ids}) AND origin = 'run' GROUP BY billing_account_id";
+    fetch_in(conn, backend, sql, ids)
         .await?
         .iter()
         .map(|r| Ok((r.try_get("billing_account_id")?, r.try_get("latest")?)))
@@ -215,14 +206,7 @@ async fn per_account<T>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = select.replace("{ids}", &backend.in_list(ids.len(), 1));
-    // The list's length changes from page to page: such statements are prepared for one use
-    // and not cached, or every page would add one to the connection's statement cache.
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-    for id in ids {
-        q = q.bind(id.clone());
-    }
-    let rows = q.fetch_all(conn).await?;
+    let rows = fetch_in(conn, backend, select, ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let account: String = r.try_get("billing_account_id")?;
@@ -306,4 +290,21 @@ async fn billed(
             .billed())
     })
     .await
+}
+
+/// Runs `select` with its `{ids}` replaced by an IN list of `ids`, bound in order.
+pub(super) async fn fetch_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    select: &str,
+    ids: &[String],
+) -> AppResult<Vec<AnyRow>> {
+    let sql = select.replace("{ids}", &backend.in_list(ids.len(), 1));
+    // The list's length changes from page to page: such statements are prepared for one use
+    // and not cached, or every page would add one to the connection's statement cache.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    Ok(q.fetch_all(conn).await?)
 }

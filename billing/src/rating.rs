@@ -134,6 +134,7 @@ impl RatedLine {
 }
 
 /// Everything known about one charge period of one charge.
+#[derive(Default)]
 struct Slot<'a> {
     term: Option<&'a ChargeTerm>,
     billed: Vec<&'a BilledLine>,
@@ -159,16 +160,7 @@ pub fn rate(
                     term.key.as_str(),
                     period.start(),
                 ))
-                .or_insert_with(|| {
-                    (
-                        period,
-                        Slot {
-                            term: None,
-                            billed: Vec::new(),
-                            expected: None,
-                        },
-                    )
-                });
+                .or_insert_with(|| (period, Slot::default()));
             slot.1.term = Some(term);
             slot.1.expected = Some(covered);
         }
@@ -186,16 +178,7 @@ pub fn rate(
         );
         slots
             .entry(key)
-            .or_insert_with(|| {
-                (
-                    line.charge_period,
-                    Slot {
-                        term: None,
-                        billed: Vec::new(),
-                        expected: None,
-                    },
-                )
-            })
+            .or_insert_with(|| (line.charge_period, Slot::default()))
             .1
             .billed
             .push(line);
@@ -205,15 +188,9 @@ pub fn rate(
         for (service, diff) in differences(slot) {
             // One line per unit of difference, each for the charge's whole quantity, so every
             // stored line counts as exactly one coverage when it is read back.
-            for _ in 0..diff.unsigned_abs() {
-                out.push(price_difference(
-                    charge_period,
-                    slot,
-                    service,
-                    diff.signum(),
-                    rounding,
-                )?);
-            }
+            let line = price_difference(charge_period, slot, service, diff.signum(), rounding)?;
+            let units = usize::try_from(diff.unsigned_abs()).unwrap_or(usize::MAX);
+            out.extend(std::iter::repeat_n(line, units));
         }
     }
     out.retain(|l| !l.line.net().amount().is_zero());

@@ -32,6 +32,16 @@ pub struct Billing {
     clock: Arc<dyn Clock>,
 }
 
+/// The date at `now` in billing account `account`'s time zone `zone`.
+fn local_today(
+    zone: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    account: &str,
+) -> Result<NaiveDate, HandlerError> {
+    crate::accounts::local_date(zone, now)
+        .map_err(|e| HandlerError::Fatal(format!("billing account {account}: {e}")))
+}
+
 fn db_error(e: sqlx::Error) -> HandlerError {
     HandlerError::Retryable(format!("billing database: {e}"))
 }
@@ -99,8 +109,7 @@ impl Billing {
             .map_err(db_error)?
             .ok_or_else(|| HandlerError::Fatal(format!("no billing account {account}")))?;
         let zone: String = row.try_get("time_zone").map_err(db_error)?;
-        crate::accounts::local_date(&zone, self.clock.now())
-            .map_err(|e| HandlerError::Fatal(format!("billing account {account}: {e}")))
+        local_today(&zone, self.clock.now(), account)
     }
 
     /// Today for the account `subscription` bills.
@@ -109,13 +118,17 @@ impl Billing {
         conn: &mut AnyConnection,
         subscription: &str,
     ) -> Result<NaiveDate, HandlerError> {
-        let row = sqlx::query("SELECT billing_account_id FROM subscriptions WHERE id = $1")
-            .bind(subscription.to_string())
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        let account: String = row.try_get("billing_account_id").map_err(db_error)?;
-        self.today(conn, &account).await
+        let row = sqlx::query(
+            "SELECT a.id, a.time_zone FROM subscriptions s \
+             JOIN billing_accounts a ON a.id = s.billing_account_id WHERE s.id = $1",
+        )
+        .bind(subscription.to_string())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let account: String = row.try_get("id").map_err(db_error)?;
+        let zone: String = row.try_get("time_zone").map_err(db_error)?;
+        local_today(&zone, self.clock.now(), &account)
     }
 
     async fn activate(&self, ctx: TaskContext) -> HandlerResult {

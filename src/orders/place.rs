@@ -419,6 +419,9 @@ async fn check_product(
 /// Locks a product's row for the rest of the transaction (PostgreSQL; SQLite's writer is
 /// already serial), so that racing orders check [`busy`] one after the other.
 async fn lock_product(conn: &mut AnyConnection, app: &App, id: &str) -> AppResult<()> {
+    if app.db.backend == l2c_engine::db::Backend::Sqlite {
+        return Ok(());
+    }
     let lock = format!(
         "SELECT id FROM products WHERE id = $1{}",
         app.db.backend.lock_rows()

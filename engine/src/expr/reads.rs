@@ -49,7 +49,7 @@ pub(super) fn plain_path(expr: &IdedExpr) -> Option<(usize, Vec<String>)> {
                 e = &s.operand.expr;
             }
             Ast::Ident(name) => {
-                let i = VARIABLES.iter().position(|v| v == name)?;
+                let i = variable(name)?;
                 path.reverse();
                 return Some((i, path));
             }

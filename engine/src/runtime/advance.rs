@@ -41,6 +41,13 @@ impl Tx<'_> {
         output: Value,
         event: Event,
     ) -> Result<()> {
+        if self.inst(inst_id)?.status != RUNNING {
+            // The instance stopped earlier in this transaction (a sibling branch failed). The
+            // step's row is completed, so the compensation undoes it; the instance moves no
+            // further, and its output and open steps stay as the compensation set them.
+            self.push_event(event);
+            return Ok(());
+        }
         {
             let inst = self.inst_mut(inst_id)?;
             let stage_id = inst.def.stages[stage].id.clone();

@@ -807,13 +807,6 @@ async fn succeeded(t: &mut Tx<'_>, step: &Claimed, output: Value) -> Result<()> 
             .compensation_done(&step.instance_id, step.comp_seq.unwrap_or_default())
             .await;
     }
-    if t.inst(&step.instance_id)?.status != RUNNING {
-        // An earlier result of this batch stopped the instance (a sibling branch failed).
-        // The step's row is completed, so the compensation undoes it; the instance moves
-        // no further, and its output and open steps stay as the compensation set them.
-        t.push_event(event);
-        return Ok(());
-    }
     let def = t.inst(&step.instance_id)?.def.clone();
     match def.stage_index(&step.stage) {
         Some(stage) => {

@@ -6,7 +6,7 @@
 mod support;
 
 use l2c::invoicing::run::run_interrupted;
-use l2c::invoicing::{resume, AsOf, RunRequest, RunScope};
+use l2c::invoicing::{resume, AsOf};
 use serde_json::{json, Value};
 use support::client::Api;
 use support::{world, Backend};
@@ -230,15 +230,7 @@ async fn a_stalled_run_is_resumed_by_the_scheduler(backend: Backend) {
     deliver(&api).await;
     let app = &api.world.app;
     // A run whose process died right after it began: running, no page billed.
-    let request = RunRequest {
-        scope: RunScope {
-            as_of: AsOf::Instant(app.clock.now()),
-            zones: None,
-        },
-        dry_run: false,
-        issue: true,
-        trigger: "manual".into(),
-    };
+    let request = support::billing::request(AsOf::Instant(app.clock.now()));
     let id = run_interrupted(&app.invoicing, &request, 0)
         .await
         .expect("begun");

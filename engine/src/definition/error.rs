@@ -61,3 +61,43 @@ impl DefinitionError {
         }
     }
 }
+
+/// Problems found in one file, collected by every pass so that all of them are reported.
+pub(super) struct Problems {
+    file: String,
+    pub(super) list: Vec<Problem>,
+}
+
+impl Problems {
+    pub(super) fn new(file: &str) -> Self {
+        Problems {
+            file: file.to_owned(),
+            list: Vec::new(),
+        }
+    }
+
+    pub(super) fn add(&mut self, location: &str, rule: &'static str, message: impl Into<String>) {
+        self.list.push(Problem {
+            file: self.file.clone(),
+            location: location.to_owned(),
+            rule,
+            message: message.into(),
+        });
+    }
+
+    pub(super) fn finish<T>(self, value: T) -> Result<T, DefinitionError> {
+        if self.list.is_empty() {
+            Ok(value)
+        } else {
+            Err(DefinitionError::Invalid(self.list))
+        }
+    }
+}
+
+pub(super) fn stage_at(id: &str) -> String {
+    format!("stage {id:?}")
+}
+
+pub(super) fn edge_at(from: &str, to: &str) -> String {
+    format!("edge {from} -> {to}")
+}

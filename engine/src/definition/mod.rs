@@ -3,14 +3,21 @@
 //! - [`model`]: the validated definition the runtime runs ([`Definition`], [`Stage`], ...).
 //! - `file`: the TOML shape as written (private; `docs/workflows.md` documents it).
 //! - `load`: checks and builds definitions ([`Definitions`], [`Known`], [`load_groups`]),
-//!   reporting every [`Problem`] at once.
+//!   reporting every [`Problem`] at once, in three passes over each file:
+//!   - `shape`: TOML syntax, known keys and value types;
+//!   - `stages`: each stage and edge on its own (kinds, handlers, groups, durations,
+//!     expressions);
+//!   - `graph`: the petgraph graph as a whole (cycles, one start, reachability, ends).
 //! - [`render`]: dot, Mermaid and text drawings.
 
 mod error;
 mod file;
+mod graph;
 mod load;
 pub mod model;
 pub mod render;
+mod shape;
+mod stages;
 
 pub use error::{DefinitionError, Problem};
 pub use load::{load_groups, parse_groups, Definitions, Known, DEFAULT_TIMEOUT, GROUPS_FILE};

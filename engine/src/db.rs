@@ -4,6 +4,7 @@
 //! All SQL goes through sqlx's `Any` driver so there is one code path for both backends; the
 //! differences (row locks, `SKIP LOCKED`, `BEGIN IMMEDIATE`, `NOTIFY`) live in [`Backend`].
 
+use sqlx::migrate::Migration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::Row;
 use sqlx::{AnyConnection, AnyPool, Connection, Transaction};
@@ -115,6 +116,16 @@ const SQLITE_WRITER: [&str; 2] = [
     "PRAGMA wal_autocheckpoint = 10000",
 ];
 
+/// The engine's own embedded migrations for `backend` (both backends' folders hold the same
+/// schema): `migrations/<backend>/engine/`.
+pub fn migrations(backend: Backend) -> Vec<Migration> {
+    let migrator = match backend {
+        Backend::Sqlite => sqlx::migrate!("../migrations/sqlite/engine"),
+        Backend::Postgres => sqlx::migrate!("../migrations/postgres/engine"),
+    };
+    migrator.iter().cloned().collect()
+}
+
 impl Db {
     /// Connects to `url` (`sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://...`).
     ///
@@ -166,22 +177,26 @@ impl Db {
         })
     }
 
-    /// The embedded migrations of this backend (both folders hold the same schema).
-    fn migrator(&self) -> sqlx::migrate::Migrator {
-        match self.backend {
-            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
-            Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
-        }
-    }
-
-    /// Applies the embedded migrations.
+    /// Applies the engine's own migrations (its `wf_*` tables): what a program that embeds
+    /// only the engine needs. An application with tables of its own applies every crate's
+    /// migrations together with [`Db::apply_migrations`] instead.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        self.migrator().run(&self.pool).await
+        self.apply_migrations(migrations(self.backend)).await
     }
 
-    /// Versions of embedded migrations not (successfully) applied to this database, for
-    /// readiness probes; an unreadable migrations table is an error.
-    pub async fn pending_migrations(&self) -> Result<Vec<i64>, sqlx::Error> {
+    /// Applies `migrations` (any crates', in version order) that are not applied yet.
+    pub async fn apply_migrations(
+        &self,
+        migrations: Vec<Migration>,
+    ) -> Result<(), sqlx::migrate::MigrateError> {
+        sqlx::migrate::Migrator::with_migrations(migrations)
+            .run(&self.pool)
+            .await
+    }
+
+    /// Versions of `expected` not (successfully) applied to this database, for readiness
+    /// probes; an unreadable migrations table is an error.
+    pub async fn pending_migrations(&self, expected: &[Migration]) -> Result<Vec<i64>, sqlx::Error> {
         let rows = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
             .fetch_all(&self.pool)
             .await?;
@@ -189,8 +204,7 @@ impl Db {
             .iter()
             .map(|r| r.try_get::<i64, _>("version"))
             .collect::<Result<std::collections::HashSet<i64>, _>>()?;
-        Ok(self
-            .migrator()
+        Ok(expected
             .iter()
             .map(|m| m.version)
             .filter(|v| !applied.contains(v))

@@ -3,11 +3,13 @@
 //! transaction as every state change.
 
 mod advance;
+mod claim;
 mod compensate;
 mod listener;
 mod ops;
 mod pending;
 mod query;
+mod record;
 mod state;
 pub mod status;
 mod tasks;

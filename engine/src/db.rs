@@ -4,8 +4,8 @@
 //! All SQL goes through sqlx's `Any` driver so there is one code path for both backends; the
 //! differences (row locks, `SKIP LOCKED`, `BEGIN IMMEDIATE`, `NOTIFY`) live in [`Backend`].
 
-use sqlx::migrate::Migration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migration;
 use sqlx::Row;
 use sqlx::{AnyConnection, AnyPool, Connection, Transaction};
 use std::str::FromStr;
@@ -196,7 +196,10 @@ impl Db {
 
     /// Versions of `expected` not (successfully) applied to this database, for readiness
     /// probes; an unreadable migrations table is an error.
-    pub async fn pending_migrations(&self, expected: &[Migration]) -> Result<Vec<i64>, sqlx::Error> {
+    pub async fn pending_migrations(
+        &self,
+        expected: &[Migration],
+    ) -> Result<Vec<i64>, sqlx::Error> {
         let rows = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
             .fetch_all(&self.pool)
             .await?;

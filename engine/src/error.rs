@@ -55,6 +55,10 @@ pub enum EngineError {
     /// Stored JSON could not be read (a corrupted row).
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// An instance's input or output does not have the shape of the type it was read as
+    /// (see [`crate::payload`]); its message names the field.
+    #[error("payload: {0}")]
+    Payload(#[from] crate::payload::PayloadError),
 }
 
 impl EngineError {

@@ -6,8 +6,10 @@
 //! retryable error (backoff, then an incident), or a fatal error (the instance fails and
 //! compensates).
 
+use crate::payload::{decode, PayloadError};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -36,6 +38,21 @@ pub struct TaskContext {
     pub compensating: bool,
 }
 
+impl TaskContext {
+    /// The instance's input as `T`. A mismatch is [`HandlerError::Fatal`] (trying again
+    /// cannot help), its message naming the field, e.g.
+    /// `input: items[0].action: unknown variant `ad`, expected `add` or `modify``.
+    pub fn input_as<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
+        Ok(decode("input", &self.input)?)
+    }
+
+    /// The merged output of the instance's completed stages as `T`; a mismatch is
+    /// [`HandlerError::Fatal`], as for [`TaskContext::input_as`].
+    pub fn output_as<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
+        Ok(decode("output", &self.output)?)
+    }
+}
+
 /// How a handler call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandlerError {
@@ -43,6 +60,13 @@ pub enum HandlerError {
     Retryable(String),
     /// Trying again cannot help (a 4xx, bad data): the instance fails.
     Fatal(String),
+}
+
+/// A payload that does not fit its type is bad data: the instance fails.
+impl From<PayloadError> for HandlerError {
+    fn from(e: PayloadError) -> Self {
+        HandlerError::Fatal(e.to_string())
+    }
 }
 
 /// A handler's answer: output data (an object merged into the instance's output, or null).
@@ -173,6 +197,56 @@ mod tests {
             deadline: Utc::now(),
             compensating: false,
         }
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Order {
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Item {
+        action: Action,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Action {
+        Add,
+        Modify,
+    }
+
+    #[test]
+    fn a_handler_reads_its_input_and_output_typed() {
+        let mut ctx = ctx();
+        ctx.input = Arc::new(serde_json::json!({"items": [{"action": "modify"}]}));
+        ctx.output = Arc::new(serde_json::json!({"items": []}));
+        assert_eq!(
+            ctx.input_as::<Order>(),
+            Ok(Order {
+                items: vec![Item {
+                    action: Action::Modify
+                }]
+            })
+        );
+        assert_eq!(ctx.output_as::<Order>(), Ok(Order { items: vec![] }));
+    }
+
+    #[test]
+    fn a_payload_that_does_not_fit_is_fatal_and_names_the_field() {
+        let mut ctx = ctx();
+        ctx.input = Arc::new(serde_json::json!({"items": [{"action": "ad"}]}));
+        ctx.output = Arc::new(serde_json::json!({"items": [{}, {"action": 1}]}));
+        assert_eq!(
+            ctx.input_as::<Order>(),
+            Err(HandlerError::Fatal(
+                "input: items[0].action: unknown variant `ad`, expected `add` or `modify`".into()
+            ))
+        );
+        let Err(HandlerError::Fatal(message)) = ctx.output_as::<Order>() else {
+            panic!("a mismatch is fatal");
+        };
+        assert_eq!(message, "output: items[0]: missing field `action`");
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 //! - [`db`]: connecting to SQLite or PostgreSQL, migrations, the dialect seam.
 //! - [`runtime`]: the [`Engine`]: instances, workers, human tasks, timers, incidents.
 //! - [`handler`]: the async step handlers `task` stages call.
+//! - [`payload`]: reading an instance's input and output as typed payloads.
 //! - [`clock`]: real and test time.
 
 pub mod clock;
@@ -17,7 +18,9 @@ pub mod definition;
 pub mod error;
 pub mod expr;
 pub mod handler;
+pub mod payload;
 pub mod runtime;
 
 pub use error::{EngineError, Result};
+pub use payload::PayloadError;
 pub use runtime::Engine;

@@ -4,7 +4,9 @@
 //! together with the engine's.
 
 use crate::error::Result;
+use crate::payload::{decode, PayloadError};
 use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::AnyConnection;
 use std::sync::Arc;
@@ -48,6 +50,15 @@ pub struct InstanceChange {
     pub change: Change,
 }
 
+impl InstanceChange {
+    /// The instance's input as `T`; the error names the field that does not fit (see
+    /// [`crate::payload`]), and `?` turns it into an [`crate::EngineError::Payload`], which
+    /// rolls the transaction back.
+    pub fn input_as<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        decode("input", &self.input)
+    }
+}
+
 /// Hears lifecycle changes within the engine's transaction. An error rolls the whole
 /// transaction back (and a worker retries it), so a listener must only fail when the change
 /// must not happen.
@@ -58,4 +69,49 @@ pub trait Listener: Send + Sync {
         conn: &'c mut AnyConnection,
         changes: &'c [InstanceChange],
     ) -> BoxFuture<'c, Result<()>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Item {
+        item_id: String,
+        quantity: u32,
+    }
+
+    fn change(input: Value) -> InstanceChange {
+        InstanceChange {
+            instance_id: "i".into(),
+            workflow: "wan-link".into(),
+            parent_id: None,
+            business_key: None,
+            input: Arc::new(input),
+            change: Change::Started,
+        }
+    }
+
+    #[test]
+    fn a_listener_reads_the_input_typed_and_hears_which_field_does_not_fit() {
+        let good = change(serde_json::json!({"item_id": "1", "quantity": 2}));
+        let item: Item = good.input_as().expect("fits");
+        assert_eq!(
+            item,
+            Item {
+                item_id: "1".into(),
+                quantity: 2
+            }
+        );
+        let bad = change(serde_json::json!({"item_id": "1", "quantity": -2}));
+        let error = bad.input_as::<Item>().expect_err("a negative quantity");
+        assert_eq!(error.path, "quantity");
+        let error = crate::EngineError::from(error);
+        assert!(
+            error
+                .to_string()
+                .starts_with("payload: input: quantity: invalid value"),
+            "{error}"
+        );
+    }
 }

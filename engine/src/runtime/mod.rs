@@ -27,6 +27,8 @@ use crate::db::Db;
 use crate::definition::{Definition, Definitions, HumanStage, Known, Quorum};
 use crate::error::{EngineError, Result};
 use crate::handler::Handlers;
+use crate::payload::{decode, PayloadError};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 use state::Tx;
@@ -55,6 +57,14 @@ pub struct ActorCheckRequest<'a> {
     pub group: &'a str,
     /// The instance's input (e.g. the order, with its requester).
     pub input: &'a Value,
+}
+
+impl ActorCheckRequest<'_> {
+    /// The instance's input as `T` (e.g. the order, to find its requester); the error names
+    /// the field that does not fit (see [`crate::payload`]).
+    pub fn input_as<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        decode("input", self.input)
+    }
 }
 
 /// Tuning of leases, batches and polling.
@@ -399,4 +409,41 @@ where
     Fut: Future<Output = Result<T>>,
 {
     retry(attempt).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct PlacedBy {
+        requester: String,
+    }
+
+    #[test]
+    fn an_actor_check_reads_the_input_typed_and_hears_which_field_does_not_fit() {
+        let input = serde_json::json!({"requester": "rita"});
+        let request = ActorCheckRequest {
+            actor: "rita",
+            workflow: "order",
+            stage: "approve",
+            group: "approvers",
+            input: &input,
+        };
+        let placed: PlacedBy = request.input_as().expect("fits");
+        assert_eq!(placed.requester, "rita");
+        let input = serde_json::json!({"requester": ["rita"]});
+        let request = ActorCheckRequest {
+            input: &input,
+            ..request
+        };
+        let error = request.input_as::<PlacedBy>().expect_err("a list");
+        assert_eq!(error.path, "requester");
+        assert!(
+            error
+                .to_string()
+                .starts_with("input: requester: invalid type: sequence"),
+            "{error}"
+        );
+    }
 }

@@ -4,7 +4,9 @@
 use super::Engine;
 use crate::clock::from_ms;
 use crate::error::{EngineError, Result};
+use crate::payload::{decode, PayloadError};
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -35,6 +37,19 @@ pub struct InstanceView {
     pub created_at: DateTime<Utc>,
     /// When it ended.
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl InstanceView {
+    /// What the instance was started with, as `T`; the error names the field that does not
+    /// fit (see [`crate::payload`]).
+    pub fn input_as<T: DeserializeOwned>(&self) -> std::result::Result<T, PayloadError> {
+        decode("input", &self.input)
+    }
+
+    /// The merged outputs of its stages, as `T`; see [`InstanceView::input_as`].
+    pub fn output_as<T: DeserializeOwned>(&self) -> std::result::Result<T, PayloadError> {
+        decode("output", &self.output)
+    }
 }
 
 /// One step of an instance.
@@ -320,4 +335,35 @@ fn history_event(row: &AnyRow) -> Result<HistoryEvent> {
         attempt: row.try_get("attempt")?,
         data: data.map(|d| serde_json::from_str(&d)).transpose()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Reserved {
+        port: u16,
+    }
+
+    #[test]
+    fn an_instance_view_reads_its_payloads_typed() {
+        let view = InstanceView {
+            id: "i".into(),
+            workflow: "wan-link".into(),
+            version: "h".into(),
+            status: "running".into(),
+            parent_id: None,
+            business_key: None,
+            input: serde_json::json!({"port": "seven"}),
+            output: serde_json::json!({"port": 7}),
+            steps: Vec::new(),
+            created_at: from_ms(0),
+            finished_at: None,
+        };
+        assert_eq!(view.output_as::<Reserved>(), Ok(Reserved { port: 7 }));
+        let error = view.input_as::<Reserved>().expect_err("a string port");
+        assert_eq!(error.what, "input");
+        assert_eq!(error.path, "port");
+    }
 }

@@ -20,10 +20,10 @@
 mod common;
 
 use common::{cpu_time, fresh_database, peak_rss_mib, Failure};
-use l2c::accounts::{self, BillingAccount, CustomerAccount};
 use l2c::app::{App, AppOptions};
-use l2c::auth::{NewUser, Role};
 use l2c::server::Server;
+use l2c_orders::accounts::{self, BillingAccount, CustomerAccount};
+use l2c_orders::users::{NewUser, Role};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! One billing run over many subscriptions: `l2c::invoicing::run` (stored, issuing invoices
+//! One billing run over many subscriptions: `l2c_invoicing::run` (stored, issuing invoices
 //! with gapless numbers) for every account, on SQLite (a temporary file) or PostgreSQL (a
 //! fresh database of its own).
 //!
@@ -52,9 +52,9 @@ use common::{
     child_result, cpu_time, fresh_database, peak_rss_mib, reset_peak_rss, status_mib, Failure,
 };
 use l2c::app::{App, AppOptions};
-use l2c::invoicing::{write, AsOf, RunOutcome, RunRequest, RunScope};
 use l2c_billing::{BillingCycle, BillingCycleDay, Period, TaxCategory, TaxRate};
 use l2c_engine::db::Backend;
+use l2c_invoicing::{write, AsOf, RunOutcome, RunRequest, RunScope};
 use rust_decimal::Decimal;
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
@@ -616,7 +616,7 @@ async fn billing_run(app: &App, as_of: NaiveDate, trigger: &str) -> Result<Strin
         issue: true,
         trigger: trigger.into(),
     };
-    match l2c::invoicing::run(&app.invoicing, request).await? {
+    match l2c_invoicing::run(&app.invoicing, request).await? {
         RunOutcome::Stored(id) => Ok(id),
         RunOutcome::Dry { .. } => Err("a stored run came back as a dry run".into()),
     }
@@ -627,7 +627,7 @@ async fn billing_run(app: &App, as_of: NaiveDate, trigger: &str) -> Result<Strin
 /// the measured run afterwards still finds everything due. The run's own cursor and commit
 /// are left out.
 async fn phases(app: &App, date: NaiveDate) -> Result<(), Failure> {
-    use l2c::invoicing::{draft, load};
+    use l2c_invoicing::{draft, load};
     let settings = &app.settings.billing;
     let scope = RunScope {
         as_of: AsOf::Date(date),
@@ -957,8 +957,8 @@ async fn measure_export(url: &str, run: &str, args: &Args) -> Result<(), Failure
     reset_peak_rss();
     let started = Instant::now();
     let mut lines = 0;
-    let csv = l2c::invoicing::export::Format::Csv;
-    let bytes = l2c::invoicing::export::export_to(&app.db, run, None, csv, &mut file, |done, _| {
+    let csv = l2c_invoicing::export::Format::Csv;
+    let bytes = l2c_invoicing::export::export_to(&app.db, run, None, csv, &mut file, |done, _| {
         lines = done
     })
     .await?;

@@ -1,10 +1,8 @@
 //! Wiring: the database, catalog, workflows, handlers, the order listener and the engine,
 //! put together once and shared (cheaply cloned) by the HTTP API, the workers and the CLI.
 
-use crate::auth;
-use crate::handlers::{billing::Billing, network::Network, webhook::Webhooks};
+use crate::handlers::{network::Network, webhook::Webhooks};
 use crate::metrics::Metrics;
-use crate::orders::rollup::OrderListener;
 use crate::settings::Settings;
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -14,6 +12,14 @@ use l2c_engine::db::Db;
 use l2c_engine::handler::Handlers;
 use l2c_engine::runtime::{ActorCheckRequest, EngineOptions};
 use l2c_engine::Engine;
+use l2c_invoicing::activation::Billing;
+use l2c_invoicing::schedule::Schedules;
+use l2c_invoicing::Invoicing;
+use l2c_orders::error::{DeskError, DeskResult};
+use l2c_orders::payload::PlacedBy;
+use l2c_orders::rollup::OrderListener;
+use l2c_orders::users;
+use l2c_orders::{OrderSettings, Orders};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -71,17 +77,20 @@ pub struct App {
     pub groups: Arc<Vec<String>>,
     /// Prometheus metrics (step latencies are recorded as handlers run).
     pub metrics: Arc<Metrics>,
-    /// The queue to the writer of orders (group commit).
-    pub intake: crate::orders::intake::Intake,
+    /// The order desk.
+    pub orders: Orders,
     /// Billing runs and finance operations.
-    pub invoicing: crate::invoicing::Invoicing,
+    pub invoicing: Invoicing,
+    /// Billing schedules (invoicing and the engine that fires them).
+    pub schedules: Schedules,
     members: Arc<RwLock<HashMap<String, Vec<String>>>>,
 }
 
 /// Refuses any actor acting on a task of their own order.
 fn nobody_approves_their_own(req: &ActorCheckRequest<'_>) -> Result<(), String> {
-    let requester = req.input.get("requester").and_then(|v| v.as_str());
-    if requester == Some(req.actor) {
+    // Order and item workflows carry their requester; other workflows have none to check.
+    let requester = serde_json::from_value::<PlacedBy>(req.input.clone()).ok();
+    if requester.is_some_and(|r| r.requester == req.actor) {
         return Err(format!(
             "{} placed this order; nobody approves or works on their own order",
             req.actor
@@ -97,7 +106,9 @@ impl App {
         let db = Db::connect(&options.database_url, options.max_connections)
             .await
             .with_context(|| format!("connect to {}", redact(&options.database_url)))?;
-        db.migrate().await.context("apply migrations")?;
+        crate::schema::migrate(&db)
+            .await
+            .context("apply migrations")?;
         let catalog = Arc::new(match &options.catalog_file {
             Some(f) => Catalog::from_file(f)?,
             None => Catalog::builtin()?,
@@ -120,12 +131,12 @@ impl App {
             .context("seed the simulated network")?;
         network.register(&mut handlers);
         Billing::new(db.clone(), catalog.clone(), clock.clone()).register(&mut handlers);
-        let invoicing = crate::invoicing::Invoicing {
+        let invoicing = Invoicing {
             db: db.clone(),
             settings: Arc::new(options.settings.billing.clone()),
             clock: clock.clone(),
         };
-        crate::invoicing::schedule::register(&invoicing, &mut handlers);
+        l2c_invoicing::schedule::register(&invoicing, &mut handlers);
         Webhooks::new(&options.settings.webhooks)?.register(&mut handlers);
         let metrics = Arc::new(Metrics::new());
         handlers.instrument(metrics.observer());
@@ -150,7 +161,19 @@ impl App {
             .listener(Arc::new(OrderListener::new(db.backend, clock.clone())))
             .build()
             .await?;
-        let (intake, intake_writer) = crate::orders::intake::channel();
+        let orders = Orders::start(
+            db.clone(),
+            engine.clone(),
+            catalog.clone(),
+            clock.clone(),
+            OrderSettings {
+                commercial_approval_threshold: options.settings.commercial_approval_threshold,
+            },
+        );
+        let schedules = Schedules {
+            invoicing: invoicing.clone(),
+            engine: engine.clone(),
+        };
         let app = App {
             db,
             engine,
@@ -161,11 +184,11 @@ impl App {
             groups: Arc::new(loaded.groups),
             members,
             metrics,
-            intake,
+            orders,
             invoicing,
+            schedules,
         };
         app.refresh_directory().await?;
-        crate::orders::intake::start(app.clone(), intake_writer);
         Ok(app)
     }
 
@@ -182,7 +205,7 @@ impl App {
     /// Re-reads group membership (for `quorum = "all"`) after users change.
     pub async fn refresh_directory(&self) -> anyhow::Result<()> {
         let mut map: HashMap<String, Vec<String>> = HashMap::new();
-        for (group, user) in auth::group_members(&self.db).await? {
+        for (group, user) in users::group_members(&self.db).await? {
             map.entry(group).or_default().push(user);
         }
         if let Ok(mut members) = self.members.write() {
@@ -192,14 +215,11 @@ impl App {
     }
 
     /// Adds a user and refreshes the directory; returns the user and its one-time token.
-    pub async fn add_user(
-        &self,
-        user: &auth::NewUser,
-    ) -> crate::error::AppResult<(auth::User, String)> {
-        let added = auth::add_user(&self.db, user, &self.groups, self.now_ms()).await?;
+    pub async fn add_user(&self, user: &users::NewUser) -> DeskResult<(users::User, String)> {
+        let added = users::add_user(&self.db, user, &self.groups, self.now_ms()).await?;
         self.refresh_directory()
             .await
-            .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+            .map_err(|e| DeskError::Internal(e.to_string()))?;
         Ok(added)
     }
 }

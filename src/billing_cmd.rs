@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use l2c::app::App;
-use l2c::invoicing::export::{self, Format};
-use l2c::invoicing::{read, run, AsOf, RunOutcome, RunRequest, RunScope};
+use l2c_invoicing::export::{self, Format};
+use l2c_invoicing::{read, run, AsOf, RunOutcome, RunRequest, RunScope};
 use std::io::Write;
 use std::path::PathBuf;
 

@@ -9,8 +9,8 @@
 use anyhow::{bail, Context, Result};
 use chrono::Datelike;
 use l2c::app::{App, AppOptions};
-use l2c::auth::{NewUser, Role};
 use l2c::server::Server;
+use l2c_orders::users::{NewUser, Role};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -7,8 +7,8 @@ mod server_cmd;
 mod workflow_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use l2c::accounts::{BillingAccount, CustomerAccount};
-use l2c::auth::{NewUser, Role};
+use l2c_orders::accounts::{BillingAccount, CustomerAccount};
+use l2c_orders::users::{NewUser, Role};
 use server_cmd::DbArgs;
 use std::net::SocketAddr;
 use std::path::PathBuf;

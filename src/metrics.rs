@@ -3,8 +3,8 @@
 //! by group, incidents), so every node reports the shared truth.
 
 use crate::app::App;
-use crate::error::{AppError, AppResult};
 use l2c_engine::handler::{HandlerResult, Observer};
+use l2c_orders::error::{DeskError, DeskResult};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -134,7 +134,7 @@ impl Metrics {
     }
 
     /// Reads the gauges from the database and renders everything in the text format.
-    pub async fn render(&self, app: &App) -> AppResult<String> {
+    pub async fn render(&self, app: &App) -> DeskResult<String> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
             .fetch_all(&app.db.pool)
             .await?;
@@ -144,7 +144,7 @@ impl Metrics {
         }
         // Every TMF622 state is reported (0 when none), so concurrent scrapes never see a
         // half-cleared family.
-        for state in crate::orders::state::ORDER_STATES {
+        for state in l2c_orders::state::ORDER_STATES {
             let n = counts.get(state.as_str()).copied().unwrap_or(0);
             self.orders
                 .get_or_create(&StateLabels {
@@ -165,7 +165,7 @@ impl Metrics {
         }
         self.incidents.set(app.engine.incident_count().await?);
         let mut out = String::new();
-        encode(&mut out, &self.registry).map_err(|e| AppError::Internal(e.to_string()))?;
+        encode(&mut out, &self.registry).map_err(|e| DeskError::Internal(e.to_string()))?;
         Ok(out)
     }
 }

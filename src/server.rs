@@ -32,7 +32,7 @@ pub fn spawn_workers(app: &App, workers: usize) -> Background {
     let every = std::time::Duration::from_secs(1);
     Background {
         workers: (0..workers).map(|_| app.engine.worker().spawn()).collect(),
-        scheduler: crate::invoicing::schedule::spawn_scheduler(app.clone(), every),
+        scheduler: l2c_invoicing::schedule::spawn_scheduler(app.schedules.clone(), every),
     }
 }
 

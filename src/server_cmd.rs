@@ -3,12 +3,12 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use l2c::accounts::{self, BillingAccount, CustomerAccount};
 use l2c::app::{redact, App, AppOptions};
-use l2c::auth::{NewUser, Role};
 use l2c::server::{spawn_workers, stop_workers, Server};
 use l2c::settings::Settings;
 use l2c_engine::db::Db;
+use l2c_orders::accounts::{self, BillingAccount, CustomerAccount};
+use l2c_orders::users::{NewUser, Role};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -111,7 +111,9 @@ pub async fn migrate(database_url: &str) -> Result<()> {
     let db = Db::connect(database_url, 2)
         .await
         .with_context(|| format!("connect to {}", redact(database_url)))?;
-    db.migrate().await.context("apply migrations")?;
+    l2c::schema::migrate(&db)
+        .await
+        .context("apply migrations")?;
     println!("{}: migrations applied", redact(database_url));
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! Settings for a running l2c: read from an optional TOML file (`--config`), with defaults that
 //! make `l2c serve` and `l2c demo` work with no file at all. docs/configuration.md lists them.
 
-use crate::error::{problem, AppError, AppResult};
-use l2c_billing::{Party, Rounding, TaxCategory, TaxRate};
+pub use l2c_invoicing::settings::BillingSettings;
+use l2c_orders::error::{problem, DeskError, DeskResult};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -24,42 +24,6 @@ pub struct Settings {
     pub workers: usize,
     /// Billing runs and invoices.
     pub billing: BillingSettings,
-}
-
-/// What every invoice shares: the seller, the default VAT, the rounding rule.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BillingSettings {
-    /// The seller on every invoice (EN 16931 BG-4). The default is a placeholder for demos
-    /// and tests: set your own before issuing real invoices.
-    pub seller: Party,
-    /// The VAT of accounts that set none.
-    pub default_tax: TaxRate,
-    /// `half_away_from_zero` (the default) or `half_even`.
-    pub rounding: Rounding,
-    /// Accounts rated and written per transaction in a billing run.
-    pub accounts_per_chunk: usize,
-}
-
-impl Default for BillingSettings {
-    fn default() -> Self {
-        BillingSettings {
-            seller: Party {
-                name: "l2c Demo Networks GmbH".into(),
-                street: "Beispielstrasse 1".into(),
-                city: "Berlin".into(),
-                postcode: "10115".into(),
-                country: "DE".into(),
-                vat_id: Some("DE999999999".into()),
-                endpoint_scheme: "9930".into(),
-                endpoint_id: "DE999999999".into(),
-            },
-            default_tax: TaxRate::new(TaxCategory::Standard, Decimal::from(19))
-                .unwrap_or_else(|_| unreachable!("19% is a valid standard rate")),
-            rounding: Rounding::HalfAwayFromZero,
-            accounts_per_chunk: 500,
-        }
-    }
 }
 
 /// The built-in simulated network.
@@ -113,8 +77,8 @@ impl Default for NetworkSettings {
 
 impl Settings {
     /// Reads and checks a settings file.
-    pub fn from_file(path: &Path) -> AppResult<Settings> {
-        let text = std::fs::read_to_string(path).map_err(|e| AppError::BadRequest {
+    pub fn from_file(path: &Path) -> DeskResult<Settings> {
+        let text = std::fs::read_to_string(path).map_err(|e| DeskError::BadRequest {
             rule: "config",
             message: format!("cannot read {}: {e}", path.display()),
         })?;
@@ -122,8 +86,8 @@ impl Settings {
     }
 
     /// Parses and checks settings from TOML text; `source` names it in messages.
-    pub fn from_toml(source: &str, text: &str) -> AppResult<Settings> {
-        let settings: Settings = toml::from_str(text).map_err(|e| AppError::BadRequest {
+    pub fn from_toml(source: &str, text: &str) -> DeskResult<Settings> {
+        let settings: Settings = toml::from_str(text).map_err(|e| DeskError::BadRequest {
             rule: "config",
             message: format!("{source}: {e}"),
         })?;
@@ -132,7 +96,7 @@ impl Settings {
     }
 
     /// Checks every value (all problems at once).
-    pub fn check(&self) -> AppResult<()> {
+    pub fn check(&self) -> DeskResult<()> {
         let mut problems = Vec::new();
         let mut add = |path: String, rule: &'static str, message: String| {
             problems.push(problem(path, rule, message))
@@ -178,17 +142,8 @@ impl Settings {
                 );
             }
         }
-        for (field, rule) in self.billing.seller.problems() {
-            add(format!("billing.seller.{field}"), "party", rule.into());
-        }
-        if !(1..=10_000).contains(&self.billing.accounts_per_chunk) {
-            add(
-                "billing.accounts_per_chunk".into(),
-                "range",
-                "must be 1 to 10000".into(),
-            );
-        }
-        AppError::check(problems)
+        problems.extend(self.billing.problems("billing."));
+        DeskError::check(problems)
     }
 }
 
@@ -214,7 +169,7 @@ failure_rate = 2.0
 url = "ftp://x"
 timeout = "soon"
 "#;
-        let Err(AppError::Validation(p)) = Settings::from_toml("l2c.toml", text) else {
+        let Err(DeskError::Validation(p)) = Settings::from_toml("l2c.toml", text) else {
             panic!("bad settings are refused");
         };
         let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
@@ -249,12 +204,12 @@ endpoint_scheme = "9930"
 endpoint_id = "DE123456789"
 "#;
         let s = Settings::from_toml("l2c.toml", text).expect("billing settings");
-        assert_eq!(s.billing.rounding, Rounding::HalfEven);
+        assert_eq!(s.billing.rounding, l2c_billing::Rounding::HalfEven);
         assert_eq!(s.billing.default_tax.percent(), Decimal::from(7));
         assert_eq!(s.billing.seller.name, "Example Networks GmbH");
         let bad = text.replace("country = \"DE\"", "country = \"Germany\"");
         let bad = bad.replace("accounts_per_chunk = 50", "accounts_per_chunk = 0");
-        let Err(AppError::Validation(p)) = Settings::from_toml("l2c.toml", &bad) else {
+        let Err(DeskError::Validation(p)) = Settings::from_toml("l2c.toml", &bad) else {
             panic!("a bad seller is refused");
         };
         let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();

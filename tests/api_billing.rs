@@ -5,8 +5,8 @@
 
 mod support;
 
-use l2c::invoicing::run::run_interrupted;
-use l2c::invoicing::{resume, AsOf};
+use l2c_invoicing::run::run_interrupted;
+use l2c_invoicing::{resume, AsOf};
 use serde_json::{json, Value};
 use support::client::Api;
 use support::{world, Backend};

@@ -9,13 +9,13 @@
 
 mod support;
 
-use l2c::accounts::{self, BillingAccount};
 use l2c::app::App;
-use l2c::error::AppError;
-use l2c::invoicing::read;
-use l2c::invoicing::run::run_interrupted;
-use l2c::invoicing::{ops, resume, run, AsOf, RunOutcome};
 use l2c_billing::{TaxCategory, TaxRate};
+use l2c_invoicing::read;
+use l2c_invoicing::run::run_interrupted;
+use l2c_invoicing::{ops, resume, run, AsOf, RunOutcome};
+use l2c_orders::accounts::{self, BillingAccount};
+use l2c_orders::error::DeskError;
 use rust_decimal::Decimal;
 use support::billing::*;
 use support::Backend;
@@ -382,7 +382,7 @@ async fn drafts_are_numbered_when_issued_and_voids_leave_no_gap(backend: Backend
     assert_eq!(voided.status, "void");
     assert!(matches!(
         ops::void_draft(&w.app.invoicing, &drafts[0].id).await,
-        Err(AppError::Conflict(_))
+        Err(DeskError::Conflict(_))
     ));
     // Drafts count as billed: a second run does not bill those periods again.
     let again = run_on(&w.app, "2026-03-01").await;
@@ -410,7 +410,7 @@ async fn drafts_are_numbered_when_issued_and_voids_leave_no_gap(backend: Backend
         .expect("issued");
     assert!(matches!(
         ops::void_draft(&w.app.invoicing, &issued.id).await,
-        Err(AppError::Conflict(_))
+        Err(DeskError::Conflict(_))
     ));
 }
 
@@ -441,7 +441,7 @@ async fn a_credit_note_corrects_an_invoice_and_the_next_run_bills_again(backend:
     assert_eq!(note.preceding_id.as_deref(), Some(invoice.id.as_str()));
     assert!(matches!(
         ops::credit_invoice(&w.app.invoicing, &invoice.id).await,
-        Err(AppError::Conflict(_))
+        Err(DeskError::Conflict(_))
     ));
     let (_, doc) = read::document_of(&w.app.db, &note.id)
         .await

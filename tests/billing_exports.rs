@@ -3,9 +3,9 @@
 
 mod support;
 
-use l2c::error::AppError;
-use l2c::invoicing::export::{self, Format};
-use l2c::invoicing::read;
+use l2c_invoicing::export::{self, Format};
+use l2c_invoicing::read;
+use l2c_orders::error::DeskError;
 use rust_decimal::Decimal;
 use support::billing::*;
 use support::Backend;
@@ -53,7 +53,7 @@ async fn exports_carry_every_line(backend: Backend) {
     // UBL needs each buyer's party: the export says which account lacked it when its
     // invoice was made. April's invoices, made after the buyers were set, have it.
     let refused = export::check_ubl_ready(&w.app.db, &id, None).await;
-    assert!(matches!(refused, Err(AppError::Validation(ref p)) if p[0].message.contains("B0")));
+    assert!(matches!(refused, Err(DeskError::Validation(ref p)) if p[0].message.contains("B0")));
     set_buyers(&w.app).await;
     let id = run_on(&w.app, "2026-04-01").await;
     let zip = export_bytes(&w.app, &id, Format::Ubl).await;

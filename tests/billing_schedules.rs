@@ -5,8 +5,8 @@
 mod support;
 
 use l2c::app::App;
-use l2c::error::AppError;
-use l2c::invoicing::{read, schedule};
+use l2c_invoicing::{read, schedule};
+use l2c_orders::error::DeskError;
 use support::billing::*;
 use support::Backend;
 
@@ -32,19 +32,21 @@ async fn a_cron_schedule_bills_each_zone_at_its_local_time_once(backend: Backend
         cron: "0 0 2 * * *".into(),
         time_zone: "account".into(),
     };
-    let added = schedule::add(&w.app, &nightly).await.expect("schedule");
+    let added = schedule::add(&w.app.schedules, &nightly)
+        .await
+        .expect("schedule");
     // 02:00 in Berlin (the world's own accounts) comes first: 01:00 UTC.
     assert_eq!(added.next_due.to_rfc3339(), "2027-01-31T01:00:00+00:00");
     assert!(added.instance_id.is_some());
-    let again = schedule::add(&w.app, &nightly).await;
-    assert!(matches!(again, Err(AppError::Conflict(_))));
+    let again = schedule::add(&w.app.schedules, &nightly).await;
+    assert!(matches!(again, Err(DeskError::Conflict(_))));
 
     // The clock passes 02:00 in Berlin (01:00Z), Hawaii (12:00Z) and Tonga (13:00Z).
     clock.set("2027-01-31T14:00:00Z".parse().expect("instant"));
     for _ in 0..6 {
         let (a, b) = tokio::join!(
-            schedule::ensure_instances(&w.app),
-            schedule::ensure_instances(&w.app)
+            schedule::ensure_instances(&w.app.schedules),
+            schedule::ensure_instances(&w.app.schedules)
         );
         assert!(
             a.expect("ensure") + b.expect("ensure") <= 1,
@@ -81,7 +83,9 @@ async fn a_cron_schedule_bills_each_zone_at_its_local_time_once(backend: Backend
             ("TONGA".to_string(), "2027-02-01".to_string(), 2),
         ]
     );
-    let next = schedule::get(&w.app, "nightly").await.expect("schedule");
+    let next = schedule::get(&w.app.schedules, "nightly")
+        .await
+        .expect("schedule");
     assert_eq!(next.next_due.to_rfc3339(), "2027-02-01T01:00:00+00:00");
 
     // A new zone: India's 02:00 on February 1 (20:30 UTC on January 31) comes before the
@@ -89,11 +93,20 @@ async fn a_cron_schedule_bills_each_zone_at_its_local_time_once(backend: Backend
     account(&w.app, "INDIA", 1, "Asia/Kolkata", "EUR").await;
     let port = Charge("port", "monthly", "31.00", 1, "2027-01-01", None);
     subscribe(&w.app, "INDIA", "SI", "wan-link", &[port]).await;
-    let moved = schedule::follow_new_zones(&w.app).await.expect("follow");
+    let moved = schedule::follow_new_zones(&w.app.schedules)
+        .await
+        .expect("follow");
     assert_eq!(moved, 1);
-    let pending = schedule::get(&w.app, "nightly").await.expect("schedule");
+    let pending = schedule::get(&w.app.schedules, "nightly")
+        .await
+        .expect("schedule");
     assert_eq!(pending.next_due.to_rfc3339(), "2027-01-31T20:30:00+00:00");
-    assert_eq!(schedule::follow_new_zones(&w.app).await.expect("again"), 0);
+    assert_eq!(
+        schedule::follow_new_zones(&w.app.schedules)
+            .await
+            .expect("again"),
+        0
+    );
     let india = |w: &support::World| {
         let app = w.app.clone();
         async move {
@@ -107,7 +120,9 @@ async fn a_cron_schedule_bills_each_zone_at_its_local_time_once(backend: Backend
     };
     clock.set("2027-01-31T20:31:00Z".parse().expect("instant"));
     for _ in 0..3 {
-        schedule::ensure_instances(&w.app).await.expect("ensure");
+        schedule::ensure_instances(&w.app.schedules)
+            .await
+            .expect("ensure");
         w.app.engine.run_until_idle().await.expect("workers");
     }
     assert_eq!(
@@ -115,12 +130,16 @@ async fn a_cron_schedule_bills_each_zone_at_its_local_time_once(backend: Backend
         ["2027-02-01"],
         "billed at India's own 02:00"
     );
-    let next = schedule::get(&w.app, "nightly").await.expect("schedule");
+    let next = schedule::get(&w.app.schedules, "nightly")
+        .await
+        .expect("schedule");
     assert_eq!(next.next_due.to_rfc3339(), "2027-02-01T01:00:00+00:00");
     // Berlin's occurrence then bills the others and India once only.
     clock.set("2027-02-01T14:00:00Z".parse().expect("instant"));
     for _ in 0..6 {
-        schedule::ensure_instances(&w.app).await.expect("ensure");
+        schedule::ensure_instances(&w.app.schedules)
+            .await
+            .expect("ensure");
         w.app.engine.run_until_idle().await.expect("workers");
     }
     assert_eq!(india(&w).await, ["2027-02-01"]);
@@ -146,14 +165,16 @@ async fn two_nodes_fire_a_scheduled_run_once(backend: Backend) {
         cron: "0 0 3 * * *".into(),
         time_zone: "UTC".into(),
     };
-    schedule::add(&w.app, &daily).await.expect("schedule");
+    schedule::add(&w.app.schedules, &daily)
+        .await
+        .expect("schedule");
     for c in &clocks {
         c.set("2026-03-01T03:00:05Z".parse().expect("instant"));
     }
     for _ in 0..3 {
         let (a, b) = tokio::join!(
-            schedule::ensure_instances(&w.app),
-            schedule::ensure_instances(&other)
+            schedule::ensure_instances(&w.app.schedules),
+            schedule::ensure_instances(&other.schedules)
         );
         a.expect("ensure");
         b.expect("ensure");
@@ -167,6 +188,8 @@ async fn two_nodes_fire_a_scheduled_run_once(backend: Backend) {
         (runs[0].as_of.as_str(), runs[0].invoices),
         ("2026-03-01T03:00:00Z", 6)
     );
-    let next = schedule::get(&w.app, "daily").await.expect("schedule");
+    let next = schedule::get(&w.app.schedules, "daily")
+        .await
+        .expect("schedule");
     assert_eq!(next.next_due.to_rfc3339(), "2026-03-02T03:00:00+00:00");
 }

@@ -5,13 +5,13 @@
 
 mod support;
 
-use l2c::auth::User;
-use l2c::error::AppError;
-use l2c::orders::model::OrderRequest;
-use l2c::orders::place::{place, Placed};
-use l2c::orders::state::{ItemState, OrderState};
-use l2c::orders::{self, cancel};
 use l2c_engine::runtime::Outcome;
+use l2c_orders::error::DeskError;
+use l2c_orders::model::OrderRequest;
+use l2c_orders::place::{place, Placed};
+use l2c_orders::state::{ItemState, OrderState};
+use l2c_orders::users::User;
+use l2c_orders::{self as orders, cancel};
 use serde_json::{json, Value};
 use sqlx::Row;
 use support::{world, Backend, World};
@@ -46,7 +46,9 @@ async fn run(w: &World) {
 }
 
 async fn order_state(w: &World, id: &str) -> (OrderState, Vec<ItemState>) {
-    let o = orders::visible(&w.app, &w.ada, id).await.expect("order");
+    let o = orders::visible(&w.app.orders, &w.ada, id)
+        .await
+        .expect("order");
     (o.state, o.items.iter().map(|i| i.state).collect())
 }
 
@@ -73,7 +75,7 @@ async fn count(w: &World, sql: &str, bind: &str) -> i64 {
 
 /// Places and delivers a wan link; returns the order and product ids.
 async fn deliver_wan_link(w: &World, bandwidth: i64) -> (String, String) {
-    let placed = place(&w.app, &w.rita, &wan_link(bandwidth), None)
+    let placed = place(&w.app.orders, &w.rita, &wan_link(bandwidth), None)
         .await
         .expect("placed");
     run(w).await;
@@ -87,7 +89,7 @@ async fn deliver_wan_link(w: &World, bandwidth: i64) -> (String, String) {
         },
     )
     .await;
-    let order = orders::visible(&w.app, &w.rita, &placed.order_id)
+    let order = orders::visible(&w.app.orders, &w.rita, &placed.order_id)
         .await
         .expect("order");
     (placed.order_id, order.items[0].product.clone())
@@ -97,7 +99,7 @@ async fn a_wan_link_is_delivered_and_billed(backend: Backend) {
     let Some(w) = world(backend).await else {
         return;
     };
-    let placed = place(&w.app, &w.rita, &wan_link(100), None)
+    let placed = place(&w.app.orders, &w.rita, &wan_link(100), None)
         .await
         .expect("placed");
     assert!(placed.created);
@@ -135,7 +137,7 @@ async fn a_wan_link_is_delivered_and_billed(backend: Backend) {
         Outcome::Done { data: json!({}) },
     )
     .await;
-    let order = orders::visible(&w.app, &w.rita, &placed.order_id)
+    let order = orders::visible(&w.app.orders, &w.rita, &placed.order_id)
         .await
         .expect("order");
     assert_eq!(order.state, OrderState::Completed);
@@ -146,7 +148,7 @@ async fn a_wan_link_is_delivered_and_billed(backend: Backend) {
     );
     let product = &order.items[0].product;
     let mut conn = w.app.db.pool.acquire().await.expect("conn");
-    let p = l2c::inventory::get(&mut conn, product)
+    let p = l2c_orders::inventory::get(&mut conn, product)
         .await
         .expect("read")
         .expect("product");
@@ -176,7 +178,7 @@ async fn a_wan_link_is_delivered_and_billed(backend: Backend) {
             ("service".into(), "450.00".into(), "recurring".into())
         ]
     );
-    let timeline = orders::timeline(&w.app, &placed.order_id)
+    let timeline = orders::timeline(&w.app.orders, &placed.order_id)
         .await
         .expect("timeline");
     let events: Vec<String> = timeline.iter().map(|e| e.event.clone()).collect();
@@ -205,7 +207,7 @@ async fn commercial_rejection_ends_the_order_with_its_reason(backend: Backend) {
     let Some(w) = world(backend).await else {
         return;
     };
-    let placed = place(&w.app, &w.rita, &wan_link(1000), None)
+    let placed = place(&w.app.orders, &w.rita, &wan_link(1000), None)
         .await
         .expect("placed");
     run(&w).await;
@@ -238,7 +240,7 @@ async fn commercial_rejection_ends_the_order_with_its_reason(backend: Backend) {
         },
     )
     .await;
-    let order = orders::visible(&w.app, &w.rita, &placed.order_id)
+    let order = orders::visible(&w.app.orders, &w.rita, &placed.order_id)
         .await
         .expect("order");
     assert_eq!(order.state, OrderState::Rejected);
@@ -270,7 +272,7 @@ async fn cancellation_in_progress_compensates(backend: Backend) {
     let Some(w) = world(backend).await else {
         return;
     };
-    let placed = place(&w.app, &w.rita, &wan_link(100), None)
+    let placed = place(&w.app.orders, &w.rita, &wan_link(100), None)
         .await
         .expect("placed");
     run(&w).await;
@@ -284,19 +286,19 @@ async fn cancellation_in_progress_compensates(backend: Backend) {
         .await,
         1
     );
-    let blank = cancel::cancel(&w.app, &w.rita, &placed.order_id, "").await;
-    assert!(matches!(blank, Err(AppError::Validation(_))), "{blank:?}");
-    let stranger = cancel::cancel(&w.app, &w.other, &placed.order_id, "not mine").await;
+    let blank = cancel::cancel(&w.app.orders, &w.rita, &placed.order_id, "").await;
+    assert!(matches!(blank, Err(DeskError::Validation(_))), "{blank:?}");
+    let stranger = cancel::cancel(&w.app.orders, &w.other, &placed.order_id, "not mine").await;
     assert!(
-        matches!(stranger, Err(AppError::NotFound { .. })),
+        matches!(stranger, Err(DeskError::NotFound { .. })),
         "{stranger:?}"
     );
-    let outcome = cancel::cancel(&w.app, &w.rita, &placed.order_id, "site closed")
+    let outcome = cancel::cancel(&w.app.orders, &w.rita, &placed.order_id, "site closed")
         .await
         .expect("cancel");
     assert_eq!(outcome, cancel::Cancellation::Accepted);
     run(&w).await;
-    let order = orders::visible(&w.app, &w.rita, &placed.order_id)
+    let order = orders::visible(&w.app.orders, &w.rita, &placed.order_id)
         .await
         .expect("order");
     assert_eq!(
@@ -339,8 +341,8 @@ async fn cancellation_in_progress_compensates(backend: Backend) {
             OrderState::Cancelled
         ]
     );
-    let again = cancel::cancel(&w.app, &w.rita, &placed.order_id, "twice").await;
-    assert!(matches!(again, Err(AppError::Conflict(_))), "{again:?}");
+    let again = cancel::cancel(&w.app.orders, &w.rita, &placed.order_id, "twice").await;
+    assert!(matches!(again, Err(DeskError::Conflict(_))), "{again:?}");
 }
 
 async fn a_running_link_is_upgraded(backend: Backend) {
@@ -353,16 +355,16 @@ async fn a_running_link_is_upgraded(backend: Backend) {
         "items": [{"action": "modify", "offering": "bandwidth-upgrade", "product": product,
                    "characteristics": {"bandwidth_mbps": 500}}]
     }));
-    let placed = place(&w.app, &w.rita, &upgrade, None)
+    let placed = place(&w.app.orders, &w.rita, &upgrade, None)
         .await
         .expect("upgrade placed");
-    let again = place(&w.app, &w.rita, &upgrade, None).await;
+    let again = place(&w.app.orders, &w.rita, &upgrade, None).await;
     assert!(
-        matches!(&again, Err(AppError::Validation(p)) if p[0].rule == "product_busy"),
+        matches!(&again, Err(DeskError::Validation(p)) if p[0].rule == "product_busy"),
         "{again:?}"
     );
     run(&w).await;
-    let o = orders::visible(&w.app, &w.ada, &placed.order_id)
+    let o = orders::visible(&w.app.orders, &w.ada, &placed.order_id)
         .await
         .expect("order");
     assert_eq!(o.items[0].state, ItemState::InProgress, "{o:?}");
@@ -372,7 +374,7 @@ async fn a_running_link_is_upgraded(backend: Backend) {
         (OrderState::Completed, vec![ItemState::Completed])
     );
     let mut conn = w.app.db.pool.acquire().await.expect("conn");
-    let p = l2c::inventory::get(&mut conn, &product)
+    let p = l2c_orders::inventory::get(&mut conn, &product)
         .await
         .expect("read")
         .expect("product");
@@ -410,9 +412,9 @@ async fn a_running_link_is_upgraded(backend: Backend) {
         "items": [{"action": "modify", "offering": "bandwidth-upgrade", "product": product,
                    "characteristics": {"bandwidth_mbps": 100}}]
     }));
-    let refused = place(&w.app, &w.rita, &downgrade, None).await;
+    let refused = place(&w.app.orders, &w.rita, &downgrade, None).await;
     assert!(
-        matches!(&refused, Err(AppError::Validation(p)) if p[0].rule == "increase_only"),
+        matches!(&refused, Err(DeskError::Validation(p)) if p[0].rule == "increase_only"),
         "{refused:?}"
     );
 }
@@ -432,7 +434,8 @@ async fn every_validation_problem_is_reported_with_its_path(backend: Backend) {
             {"action": "delete", "offering": "wan-link", "product": "not-a-product"}
         ]
     }));
-    let Err(AppError::Validation(problems)) = place(&w.app, &w.rita, &bad, None).await else {
+    let Err(DeskError::Validation(problems)) = place(&w.app.orders, &w.rita, &bad, None).await
+    else {
         panic!("refused");
     };
     let got: Vec<(&str, &str)> = problems.iter().map(|p| (p.path.as_str(), p.rule)).collect();
@@ -459,10 +462,10 @@ async fn placement_is_idempotent_per_key(backend: Backend) {
     let Some(w) = world(backend).await else {
         return;
     };
-    let first = place(&w.app, &w.rita, &wan_link(100), Some("key-1"))
+    let first = place(&w.app.orders, &w.rita, &wan_link(100), Some("key-1"))
         .await
         .expect("placed");
-    let again = place(&w.app, &w.rita, &wan_link(100), Some("key-1"))
+    let again = place(&w.app.orders, &w.rita, &wan_link(100), Some("key-1"))
         .await
         .expect("replayed");
     assert_eq!(
@@ -472,18 +475,18 @@ async fn placement_is_idempotent_per_key(backend: Backend) {
             created: false
         }
     );
-    let different = place(&w.app, &w.rita, &wan_link(50), Some("key-1")).await;
+    let different = place(&w.app.orders, &w.rita, &wan_link(50), Some("key-1")).await;
     assert!(
         matches!(
             different,
-            Err(AppError::BadRequest {
+            Err(DeskError::BadRequest {
                 rule: "idempotency_key_reused",
                 ..
             })
         ),
         "{different:?}"
     );
-    let other_user = place(&w.app, &w.other, &request(json!({
+    let other_user = place(&w.app.orders, &w.other, &request(json!({
         "billing_account": "GLOBEX-EUR",
         "items": [{"action": "add", "offering": "lan-setup", "characteristics": {"site": "BER-001", "port_count": 24}}]
     })), Some("key-1")).await.expect("keys are per user");
@@ -491,7 +494,7 @@ async fn placement_is_idempotent_per_key(backend: Backend) {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let (app, rita) = (w.app.clone(), w.rita.clone());
-        set.spawn(async move { place(&app, &rita, &wan_link(10), Some("key-2")).await });
+        set.spawn(async move { place(&app.orders, &rita, &wan_link(10), Some("key-2")).await });
     }
     let mut ids = Vec::new();
     while let Some(r) = set.join_next().await {
@@ -532,7 +535,7 @@ async fn concurrent_orders_commit_together_and_fail_alone(backend: Backend) {
         let app = w.app.clone();
         let rita = w.rita.clone();
         calls.push(tokio::spawn(async move {
-            place(&app, &rita, &wan_link(bandwidth), key.as_deref()).await
+            place(&app.orders, &rita, &wan_link(bandwidth), key.as_deref()).await
         }));
     }
     let mut placed = Vec::new();
@@ -585,14 +588,14 @@ async fn racing_changes_of_one_product_store_one(backend: Backend) {
     let calls: Vec<_> = (0..8)
         .map(|_| {
             let (app, rita, upgrade) = (w.app.clone(), w.rita.clone(), upgrade.clone());
-            tokio::spawn(async move { place(&app, &rita, &upgrade, None).await })
+            tokio::spawn(async move { place(&app.orders, &rita, &upgrade, None).await })
         })
         .collect();
     let mut stored = 0;
     for call in calls {
         match call.await.expect("task") {
             Ok(_) => stored += 1,
-            Err(AppError::Validation(p)) => assert_eq!(p[0].rule, "product_busy", "{p:?}"),
+            Err(DeskError::Validation(p)) => assert_eq!(p[0].rule, "product_busy", "{p:?}"),
             Err(e) => panic!("unexpected {e}"),
         }
     }
@@ -618,7 +621,7 @@ async fn large_batches_are_written_in_chunks(backend: Backend) {
     let calls: Vec<_> = (0..40)
         .map(|_| {
             let (app, rita, big) = (w.app.clone(), w.rita.clone(), big.clone());
-            tokio::spawn(async move { place(&app, &rita, &big, None).await })
+            tokio::spawn(async move { place(&app.orders, &rita, &big, None).await })
         })
         .collect();
     for call in calls {
@@ -672,7 +675,7 @@ async fn an_order_the_database_refuses_fails_alone(backend: Backend) {
                 format!("PO-{i}")
             });
             let (app, rita) = (w.app.clone(), w.rita.clone());
-            tokio::spawn(async move { place(&app, &rita, &order, None).await })
+            tokio::spawn(async move { place(&app.orders, &rita, &order, None).await })
         })
         .collect();
     let mut failed = Vec::new();

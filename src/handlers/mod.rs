@@ -1,8 +1,8 @@
-//! The step handlers l2c registers with the engine: the simulated network, billing
-//! activation, scheduled billing runs (`crate::invoicing::schedule`), and webhooks configured in the settings (`webhook.<name>`). `workflow check`
-//! checks definitions against [`builtin_names`] (webhooks depend on the settings).
+//! The step handlers l2c registers with the engine: the simulated network, webhooks
+//! configured in the settings (`webhook.<name>`), and from l2c-invoicing billing activation
+//! and scheduled billing runs. `workflow check` checks definitions against
+//! [`builtin_names`] (webhooks depend on the settings).
 
-pub mod billing;
 pub mod network;
 pub mod webhook;
 
@@ -12,7 +12,7 @@ use l2c_engine::handler::NOOP;
 pub fn builtin_names() -> Vec<&'static str> {
     let mut names = vec![NOOP];
     names.extend(network::NAMES);
-    names.extend(billing::NAMES);
-    names.push(crate::invoicing::schedule::HANDLER);
+    names.extend(l2c_invoicing::activation::NAMES);
+    names.push(l2c_invoicing::schedule::HANDLER);
     names
 }

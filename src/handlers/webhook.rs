@@ -5,10 +5,10 @@
 //! output); 5xx, 408, 425, 429, timeouts and connection failures are retried; other 4xx and
 //! redirects are fatal.
 
-use crate::error::{AppError, AppResult};
 use crate::settings::WebhookSettings;
 use chrono::Utc;
 use l2c_engine::handler::{HandlerError, HandlerResult, Handlers, TaskContext};
+use l2c_orders::error::{DeskError, DeskResult};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,16 +24,16 @@ pub struct Webhooks {
 
 impl Webhooks {
     /// Webhooks from the settings (already checked by `Settings::check`).
-    pub fn new(settings: &BTreeMap<String, WebhookSettings>) -> AppResult<Webhooks> {
+    pub fn new(settings: &BTreeMap<String, WebhookSettings>) -> DeskResult<Webhooks> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("l2c/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| AppError::Internal(format!("HTTP client: {e}")))?;
+            .map_err(|e| DeskError::Internal(format!("HTTP client: {e}")))?;
         let mut hooks = Vec::new();
         for (name, hook) in settings {
             let timeout = humantime::parse_duration(&hook.timeout).map_err(|e| {
-                AppError::field(
+                DeskError::field(
                     format!("webhooks.{name}.timeout"),
                     "duration",
                     e.to_string(),

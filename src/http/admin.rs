@@ -4,16 +4,16 @@
 use super::extract::{Admins, Allowed, ApiJson, ApiPath, Caller, FinanceAndAdmins};
 use super::problem::ApiResult;
 use super::ApiState;
-use crate::accounts::{self, BillingAccount, CustomerAccount};
-use crate::auth::{NewUser, Role, User};
-use crate::error::AppError;
-use crate::orders::place::business_key_order;
-use crate::subscriptions::{self, Subscription};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use l2c_invoicing::subscriptions::{self, Subscription};
+use l2c_orders::accounts::{self, BillingAccount, CustomerAccount};
+use l2c_orders::error::DeskError;
+use l2c_orders::place::business_key_order;
+use l2c_orders::users::{NewUser, Role, User};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -166,7 +166,7 @@ pub async fn skip_incident(
 ) -> ApiResult<StatusCode> {
     let output = body.and_then(|ApiJson(b)| b.output).unwrap_or(Value::Null);
     if !(output.is_null() || output.is_object()) {
-        return Err(AppError::field("output", "object", "output must be a JSON object").into());
+        return Err(DeskError::field("output", "object", "output must be a JSON object").into());
     }
     state
         .app
@@ -251,7 +251,7 @@ fn sandbox_clock(state: &ApiState) -> ApiResult<&l2c_engine::clock::TestClock> {
         .app
         .sandbox
         .as_ref()
-        .ok_or_else(|| AppError::not_found("resource", "/api/v1/sandbox/clock").into())
+        .ok_or_else(|| DeskError::not_found("resource", "/api/v1/sandbox/clock").into())
 }
 
 /// The sandbox clock (sandbox mode only).
@@ -282,12 +282,12 @@ pub async fn move_clock(
     match (&body.advance, body.to) {
         (Some(text), None) => {
             let by = humantime::parse_duration(text)
-                .map_err(|e| AppError::field("advance", "duration", format!("{text:?}: {e}")))?;
+                .map_err(|e| DeskError::field("advance", "duration", format!("{text:?}: {e}")))?;
             let by = chrono::Duration::from_std(by)
                 .ok()
                 .filter(|d| *d <= chrono::Duration::days(MAX_ADVANCE_DAYS))
                 .ok_or_else(|| {
-                    AppError::field(
+                    DeskError::field(
                         "advance",
                         "range",
                         format!("move the clock at most {MAX_ADVANCE_DAYS} days at a time"),
@@ -297,7 +297,7 @@ pub async fn move_clock(
         }
         (None, Some(to)) if to >= now => clock.set(to),
         (None, Some(to)) => {
-            return Err(AppError::field(
+            return Err(DeskError::field(
                 "to",
                 "not_in_past",
                 format!("{to} is before the clock's now ({now}); time only moves forward"),
@@ -305,7 +305,7 @@ pub async fn move_clock(
             .into())
         }
         _ => {
-            return Err(AppError::field(
+            return Err(DeskError::field(
                 "advance",
                 "one_of",
                 "send exactly one of advance (a duration) or to (an instant)",

@@ -5,12 +5,6 @@
 use super::extract::{Allowed, ApiJson, ApiPath, ApiQuery, FinanceAndAdmins};
 use super::problem::ApiResult;
 use super::ApiState;
-use crate::error::{AppError, AppResult};
-use crate::invoicing::export::{self, Format};
-use crate::invoicing::read::{self, InvoiceFilter, RunTotal};
-use crate::invoicing::run::RunView;
-use crate::invoicing::schedule::{self, NewSchedule, ScheduleView};
-use crate::invoicing::{ops, run, AsOf, RunOutcome, RunRequest, RunScope};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -18,6 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
+use l2c_invoicing::export::{self, Format};
+use l2c_invoicing::read::{self, InvoiceFilter, RunTotal};
+use l2c_invoicing::run::RunView;
+use l2c_invoicing::schedule::{self, NewSchedule, ScheduleView};
+use l2c_invoicing::{ops, run, AsOf, RunOutcome, RunRequest, RunScope};
+use l2c_orders::error::{DeskError, DeskResult};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -120,7 +120,7 @@ pub struct DraftView {
     pub document: l2c_billing::Invoice,
 }
 
-async fn detail(state: &ApiState, id: &str) -> AppResult<RunDetail> {
+async fn detail(state: &ApiState, id: &str) -> DeskResult<RunDetail> {
     Ok(RunDetail {
         run: read::run(&state.app.db, id).await?,
         totals: read::run_totals(&state.app.db, id).await?,
@@ -154,7 +154,7 @@ pub async fn start_run(
         return stored_run(&state, request, body.wait).await;
     }
     if !body.wait {
-        return Err(AppError::field(
+        return Err(DeskError::field(
             "wait",
             "dry-run",
             "a dry run is returned in the answer and stored nowhere, so it cannot run in the background",
@@ -163,7 +163,7 @@ pub async fn start_run(
     }
     match run(&state.app.invoicing, request).await? {
         RunOutcome::Stored(id) => {
-            Err(AppError::Internal(format!("a dry run stored run {id}")).into())
+            Err(DeskError::Internal(format!("a dry run stored run {id}")).into())
         }
         RunOutcome::Dry(dry) => Ok(Json(DryRunView {
             dry_run: true,
@@ -222,7 +222,7 @@ async fn stored_run(state: &ApiState, request: RunRequest, wait: bool) -> ApiRes
     match billing.await {
         Ok(result) => result?,
         Err(join) => {
-            return Err(AppError::Internal(format!("the billing run's task ended: {join}")).into())
+            return Err(DeskError::Internal(format!("the billing run's task ended: {join}")).into())
         }
     };
     Ok((StatusCode::CREATED, Json(detail(state, &id).await?)).into_response())
@@ -340,8 +340,8 @@ async fn single_ubl(state: &ApiState, run_id: &str, number: &str) -> ApiResult<R
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| AppError::not_found("invoice", number))?;
-    let mut conn = state.app.db.pool.acquire().await.map_err(AppError::from)?;
+        .ok_or_else(|| DeskError::not_found("invoice", number))?;
+    let mut conn = state.app.db.pool.acquire().await.map_err(DeskError::from)?;
     let document = read::stored_document(&mut conn, &found).await?;
     super::invoices::ubl_response(&document)
 }
@@ -353,7 +353,7 @@ pub async fn list_schedules(
     State(state): State<ApiState>,
     _who: Allowed<FinanceAndAdmins>,
 ) -> ApiResult<Json<Vec<ScheduleView>>> {
-    Ok(Json(schedule::list(&state.app).await?))
+    Ok(Json(schedule::list(&state.app.schedules).await?))
 }
 
 /// Adds a cron schedule of billing runs and starts its first occurrence.
@@ -367,7 +367,7 @@ pub async fn add_schedule(
 ) -> ApiResult<(StatusCode, Json<ScheduleView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(schedule::add(&state.app, &body).await?),
+        Json(schedule::add(&state.app.schedules, &body).await?),
     ))
 }
 
@@ -381,6 +381,6 @@ pub async fn remove_schedule(
     _who: Allowed<FinanceAndAdmins>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    schedule::remove(&state.app, &name).await?;
+    schedule::remove(&state.app.schedules, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,11 +3,11 @@
 use super::extract::{ApiPath, Caller};
 use super::problem::ApiResult;
 use super::ApiState;
-use crate::error::AppError;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use l2c_catalog::{Offering, Price, PriceAmount};
+use l2c_orders::error::DeskError;
 use serde_json::{json, Value};
 
 /// The routes.
@@ -104,7 +104,7 @@ pub async fn get_offering(
 ) -> ApiResult<Json<Vec<Value>>> {
     let versions: Vec<Value> = state.app.catalog.versions(&id).map(offering_json).collect();
     if versions.is_empty() {
-        return Err(AppError::not_found("offering", id).into());
+        return Err(DeskError::not_found("offering", id).into());
     }
     Ok(Json(versions))
 }

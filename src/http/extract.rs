@@ -3,11 +3,11 @@
 
 use super::problem::ApiError;
 use super::{ApiState, USER_CACHE};
-use crate::auth::{self, Role, User};
-use crate::error::AppError;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::http::header;
 use axum::http::request::Parts;
+use l2c_orders::error::DeskError;
+use l2c_orders::users::{self, Role, User};
 use serde::de::DeserializeOwned;
 
 /// A JSON body; malformed JSON, a wrong content type, unknown fields or an oversized body
@@ -73,11 +73,11 @@ impl FromRequestParts<ApiState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthenticated("the Authorization header must be Bearer <token>"))?;
-        let hash = auth::hash_token(token);
+        let hash = users::hash_token(token);
         if let Some(user) = state.users.read().ok().and_then(|m| m.get(&hash).cloned()) {
             return Ok(Caller(user));
         }
-        let user = auth::user_by_token(&state.app.db, token)
+        let user = users::user_by_token(&state.app.db, token)
             .await?
             .ok_or_else(|| unauthenticated("unknown token"))?;
         if let Ok(mut users) = state.users.write() {
@@ -91,7 +91,7 @@ impl FromRequestParts<ApiState> for Caller {
 }
 
 fn unauthenticated(message: &str) -> ApiError {
-    AppError::Unauthenticated(message.into()).into()
+    DeskError::Unauthenticated(message.into()).into()
 }
 
 impl Caller {
@@ -101,7 +101,7 @@ impl Caller {
             Ok(&self.0)
         } else {
             let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(AppError::Forbidden(format!(
+            Err(DeskError::Forbidden(format!(
                 "{} is a {}; this needs the role {}",
                 self.0.name,
                 self.0.role,

@@ -4,12 +4,12 @@
 use super::extract::{ApiPath, Caller};
 use super::problem::ApiResult;
 use super::ApiState;
-use crate::error::AppError;
-use crate::inventory::{self, Product};
-use crate::orders::may_see;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use l2c_orders::error::DeskError;
+use l2c_orders::inventory::{self, Product};
+use l2c_orders::may_see;
 
 /// The routes.
 pub fn router() -> Router<ApiState> {
@@ -26,7 +26,7 @@ pub async fn list_products(
     caller: Caller,
 ) -> ApiResult<Json<Vec<Product>>> {
     let account = caller.0.account_scope()?;
-    let mut conn = state.app.db.pool.acquire().await.map_err(AppError::from)?;
+    let mut conn = state.app.db.pool.acquire().await.map_err(DeskError::from)?;
     Ok(Json(inventory::list(&mut conn, account).await?))
 }
 
@@ -40,9 +40,9 @@ pub async fn get_product(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Product>> {
-    let mut conn = state.app.db.pool.acquire().await.map_err(AppError::from)?;
+    let mut conn = state.app.db.pool.acquire().await.map_err(DeskError::from)?;
     match inventory::get(&mut conn, &id).await? {
         Some(p) if may_see(&caller.0, &p.customer_account) => Ok(Json(p)),
-        _ => Err(AppError::not_found("product", id).into()),
+        _ => Err(DeskError::not_found("product", id).into()),
     }
 }

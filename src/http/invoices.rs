@@ -5,16 +5,16 @@
 use super::extract::{Allowed, ApiPath, ApiQuery, Caller, FinanceAndAdmins};
 use super::problem::ApiResult;
 use super::ApiState;
-use crate::accounts;
-use crate::auth::{Role, User};
-use crate::error::{AppError, AppResult};
-use crate::invoicing::ops;
-use crate::invoicing::read::{self, InvoiceFilter, InvoiceView};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use l2c_invoicing::ops;
+use l2c_invoicing::read::{self, InvoiceFilter, InvoiceView};
+use l2c_orders::accounts;
+use l2c_orders::error::{DeskError, DeskResult};
+use l2c_orders::users::{Role, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -34,12 +34,12 @@ pub(super) fn ubl_response(document: &l2c_billing::IssuedDocument) -> ApiResult<
     if !problems.is_empty() {
         let list = problems
             .into_iter()
-            .map(|(path, rule)| crate::error::problem(path, "en16931", rule))
+            .map(|(path, rule)| l2c_orders::error::problem(path, "en16931", rule))
             .collect();
-        return Err(AppError::Validation(list).into());
+        return Err(DeskError::Validation(list).into());
     }
     let xml = l2c_billing::ubl::write(document, Vec::new())
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(|e| DeskError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "application/xml")], xml).into_response())
 }
 
@@ -65,7 +65,7 @@ pub struct InvoiceQuery {
 }
 
 /// The billing accounts a requester may see invoices of; `None` for finance and admins.
-async fn own_accounts(state: &ApiState, user: &User) -> AppResult<Option<Vec<String>>> {
+async fn own_accounts(state: &ApiState, user: &User) -> DeskResult<Option<Vec<String>>> {
     Ok(match user.account_scope()? {
         Some(customer) => Some(accounts::billing_account_ids(&state.app.db, customer).await?),
         None => None,
@@ -97,7 +97,7 @@ pub async fn list_invoices(
     };
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(AppError::field("limit", "range", "must be 1 to 1000").into());
+        return Err(DeskError::field("limit", "range", "must be 1 to 1000").into());
     }
     Ok(Json(read::invoices(&state.app.db, &filter, limit).await?))
 }
@@ -114,14 +114,14 @@ pub struct InvoiceDetail {
 }
 
 /// The invoice `id` if `user` may see it.
-async fn visible(state: &ApiState, user: &User, id: &str) -> AppResult<InvoiceDetail> {
+async fn visible(state: &ApiState, user: &User, id: &str) -> DeskResult<InvoiceDetail> {
     let user_accounts = own_accounts(state, user).await?;
     let mut conn = state.app.db.pool.acquire().await?;
     let invoice = read::invoice(&mut conn, id).await?;
     // Checked before the document is read: another account's invoice is not even loaded.
     if let Some(own) = user_accounts {
         if !own.contains(&invoice.billing_account) || invoice.status != "issued" {
-            return Err(AppError::not_found("invoice", id));
+            return Err(DeskError::not_found("invoice", id));
         }
     }
     let document = read::stored_document(&mut conn, &invoice).await?;
@@ -155,7 +155,7 @@ pub async fn invoice_ubl(
     let user = caller.require(&[Role::Requester, Role::Finance, Role::Admin])?;
     let detail = visible(&state, user, &id).await?;
     if detail.invoice.status != "issued" {
-        return Err(AppError::Conflict(format!(
+        return Err(DeskError::Conflict(format!(
             "invoice {id} is {}: only issued documents have a UBL form",
             detail.invoice.status
         ))

@@ -21,10 +21,10 @@ pub mod tasks;
 pub mod tmf;
 
 use crate::app::App;
-use crate::auth::User;
 use crate::metrics::Metrics;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
+use l2c_orders::users::User;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};

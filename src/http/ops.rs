@@ -62,7 +62,7 @@ pub async fn readyz(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
     let missing = state
         .app
         .db
-        .pending_migrations()
+        .pending_migrations(&crate::schema::migrations(state.app.db.backend))
         .await
         .map_err(|_| not_ready("the migrations table cannot be read".into()))?;
     if !missing.is_empty() {

@@ -6,15 +6,15 @@ use super::extract::{
 use super::problem::{ApiError, ApiResult};
 use super::ApiState;
 use crate::app::App;
-use crate::error::AppError;
-use crate::orders::cancel::{self, Cancellation};
-use crate::orders::model::{OrderRequest, OrderView, TimelineEntry};
-use crate::orders::{self, place};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use l2c_orders::cancel::{self, Cancellation};
+use l2c_orders::error::DeskError;
+use l2c_orders::model::{OrderRequest, OrderView, TimelineEntry};
+use l2c_orders::{self as orders, place};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -53,9 +53,9 @@ pub struct CancelRequest {
 }
 
 /// The order with its timeline, as `user` may see it.
-pub async fn detail(app: &App, user: &crate::auth::User, id: &str) -> ApiResult<OrderDetail> {
-    let order = orders::visible(app, user, id).await?;
-    let timeline = orders::timeline(app, id).await?;
+pub async fn detail(app: &App, user: &l2c_orders::users::User, id: &str) -> ApiResult<OrderDetail> {
+    let order = orders::visible(&app.orders, user, id).await?;
+    let timeline = orders::timeline(&app.orders, id).await?;
     Ok(OrderDetail { order, timeline })
 }
 
@@ -64,7 +64,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     match headers.get("idempotency-key") {
         None => Ok(None),
         Some(v) => v.to_str().map(|s| Some(s.to_string())).map_err(|_| {
-            AppError::BadRequest {
+            DeskError::BadRequest {
                 rule: "idempotency_key",
                 message: "Idempotency-Key must be visible ASCII".into(),
             }
@@ -77,14 +77,14 @@ pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 /// order with 201, or 200 when an earlier request with the key placed it.
 pub async fn place_with_key(
     state: &ApiState,
-    user: &crate::auth::User,
+    user: &l2c_orders::users::User,
     headers: &HeaderMap,
     request: &OrderRequest,
 ) -> ApiResult<(StatusCode, OrderView)> {
     let key = idempotency_key(headers)?;
-    let placed = place::place(&state.app, user, request, key.as_deref()).await?;
+    let placed = place::place(&state.app.orders, user, request, key.as_deref()).await?;
     // The order as stored; its timeline (just begun) is one GET away.
-    let order = orders::visible(&state.app, user, &placed.order_id).await?;
+    let order = orders::visible(&state.app.orders, user, &placed.order_id).await?;
     let status = if placed.created {
         StatusCode::CREATED
     } else {
@@ -122,7 +122,7 @@ pub async fn list_orders(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<OrderView>>> {
-    let list = orders::list(&state.app, &caller.0, q.limit.unwrap_or(100)).await?;
+    let list = orders::list(&state.app.orders, &caller.0, q.limit.unwrap_or(100)).await?;
     Ok(Json(list))
 }
 
@@ -156,11 +156,11 @@ pub async fn cancel_order(
     ApiJson(body): ApiJson<CancelRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let user = &user;
-    match cancel::cancel(&state.app, user, &id, &body.reason).await? {
+    match cancel::cancel(&state.app.orders, user, &id, &body.reason).await? {
         Cancellation::Accepted => {
             let body = detail(&state.app, user, &id).await?;
             Ok((StatusCode::ACCEPTED, Json(body)))
         }
-        Cancellation::Refused(why) => Err(ApiError::from(AppError::Conflict(why))),
+        Cancellation::Refused(why) => Err(ApiError::from(DeskError::Conflict(why))),
     }
 }

@@ -2,11 +2,11 @@
 //! stable `type`, a `title`, the `status`, a `detail` for people and, for validation errors,
 //! every field problem with its path and rule. Internal causes are logged, never sent.
 
-use crate::error::{AppError, FieldProblem};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use l2c_engine::EngineError;
+use l2c_orders::error::{DeskError, FieldProblem};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -105,11 +105,11 @@ impl ApiError {
     }
 }
 
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
+impl From<DeskError> for ApiError {
+    fn from(e: DeskError) -> Self {
         match e {
-            AppError::Validation(p) => ApiError::validation(&p),
-            AppError::BadRequest { rule, message } => {
+            DeskError::Validation(p) => ApiError::validation(&p),
+            DeskError::BadRequest { rule, message } => {
                 // The IETF Idempotency-Key draft answers a key reused with another body 422.
                 let status = if rule == "idempotency_key_reused" {
                     StatusCode::UNPROCESSABLE_ENTITY
@@ -118,16 +118,16 @@ impl From<AppError> for ApiError {
                 };
                 ApiError::new(status, &rule.replace('_', "-"), message)
             }
-            AppError::Unauthenticated(m) => {
+            DeskError::Unauthenticated(m) => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", m)
             }
-            AppError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
-            e @ AppError::NotFound { .. } => {
+            DeskError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            e @ DeskError::NotFound { .. } => {
                 ApiError::new(StatusCode::NOT_FOUND, "not-found", e.to_string())
             }
-            AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            AppError::Engine(e) => e.into(),
-            AppError::OutcomeUnknown(m) => {
+            DeskError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            DeskError::Engine(e) => e.into(),
+            DeskError::OutcomeUnknown(m) => {
                 tracing::error!(%m, "a commit's outcome is unknown");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -155,7 +155,7 @@ impl From<EngineError> for ApiError {
                 field,
                 rule,
                 message,
-            } => ApiError::validation(&[crate::error::problem(field, rule, message)]),
+            } => ApiError::validation(&[l2c_orders::error::problem(field, rule, message)]),
             e if e.is_transient() => ApiError::unavailable(&e),
             e => ApiError::internal("engine call failed", &e),
         }

@@ -5,14 +5,14 @@
 use super::extract::{Allowed, ApiJson, ApiPath, ApiQuery, Caller, TaskWorkers};
 use super::problem::ApiResult;
 use super::ApiState;
-use crate::auth::{Role, User};
-use crate::error::{check_text, AppError};
-use crate::orders::place::business_key_order;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use l2c_engine::runtime::{Outcome, TaskView};
+use l2c_orders::error::{check_text, DeskError};
+use l2c_orders::place::business_key_order;
+use l2c_orders::users::{Role, User};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -113,7 +113,7 @@ fn may_view(user: &User, task: &TaskView) -> bool {
 async fn actionable(state: &ApiState, user: &User, id: &str) -> ApiResult<TaskView> {
     let task = state.app.engine.task(id).await?;
     if !may_view(user, &task) {
-        return Err(AppError::not_found("task", id).into());
+        return Err(DeskError::not_found("task", id).into());
     }
     let role = if task.kind == "approval" {
         Role::Approver
@@ -121,7 +121,7 @@ async fn actionable(state: &ApiState, user: &User, id: &str) -> ApiResult<TaskVi
         Role::Engineer
     };
     if !user.in_group(&task.group) || user.role != role {
-        return Err(AppError::Forbidden(format!(
+        return Err(DeskError::Forbidden(format!(
             "task {id} is a {} task of {}; only {}s of that group act on it",
             task.kind, task.group, role
         ))
@@ -142,7 +142,7 @@ pub async fn list_tasks(
     let groups: Vec<String> = match (&q.group, user.is_admin()) {
         (Some(g), _) if user.is_admin() || user.in_group(g) => vec![g.clone()],
         (Some(g), _) => {
-            return Err(AppError::Forbidden(format!("{} is not in group {g}", user.name)).into())
+            return Err(DeskError::Forbidden(format!("{} is not in group {g}", user.name)).into())
         }
         (None, true) => state.app.groups.to_vec(),
         (None, false) => user.groups.clone(),
@@ -175,7 +175,7 @@ pub async fn get_task(
 ) -> ApiResult<Json<Task>> {
     let task = state.app.engine.task(&id).await?;
     if !may_view(&caller.0, &task) {
-        return Err(AppError::not_found("task", id).into());
+        return Err(DeskError::not_found("task", id).into());
     }
     Ok(Json(task.into()))
 }
@@ -255,7 +255,7 @@ pub async fn reject(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RejectRequest>,
 ) -> ApiResult<Json<Task>> {
-    AppError::check(check_text("reason", &body.reason).into_iter().collect())?;
+    DeskError::check(check_text("reason", &body.reason).into_iter().collect())?;
     let outcome = Outcome::Reject {
         reason: body.reason,
     };
@@ -276,7 +276,7 @@ pub async fn complete(
 ) -> ApiResult<Json<Task>> {
     let data = body.and_then(|ApiJson(b)| b.data).unwrap_or(Value::Null);
     if !(data.is_null() || data.is_object()) {
-        return Err(AppError::field("data", "object", "data must be a JSON object").into());
+        return Err(DeskError::field("data", "object", "data must be a JSON object").into());
     }
     decide(&state, &user, &id, Outcome::Done { data }).await
 }

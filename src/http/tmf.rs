@@ -6,15 +6,15 @@
 use super::extract::{Allowed, ApiJson, ApiPath, ApiQuery, Caller, Requesters};
 use super::problem::ApiResult;
 use super::ApiState;
-use crate::error::{problem, AppError};
-use crate::orders;
-use crate::orders::model::{ItemView, OrderItemRequest, OrderRequest, OrderView};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use l2c_catalog::Charge;
+use l2c_orders as orders;
+use l2c_orders::error::{problem, DeskError};
+use l2c_orders::model::{ItemView, OrderItemRequest, OrderRequest, OrderView};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -98,7 +98,7 @@ pub struct ProductOrderCreate {
 fn version(
     path: String,
     raw: &Option<Value>,
-    problems: &mut Vec<crate::error::FieldProblem>,
+    problems: &mut Vec<l2c_orders::error::FieldProblem>,
 ) -> Option<u32> {
     let parsed = match raw {
         None | Some(Value::Null) => return None,
@@ -117,7 +117,7 @@ fn version(
 }
 
 /// Translates a ProductOrder into l2c's request (every problem at once, with TMF paths).
-pub fn to_request(order: ProductOrderCreate) -> Result<OrderRequest, AppError> {
+pub fn to_request(order: ProductOrderCreate) -> Result<OrderRequest, DeskError> {
     let mut problems = Vec::new();
     let billing_account = order.billing_account.and_then(|b| b.id);
     if billing_account.is_none() {
@@ -174,7 +174,7 @@ pub fn to_request(order: ProductOrderCreate) -> Result<OrderRequest, AppError> {
             _ => {}
         }
     }
-    AppError::check(problems)?;
+    DeskError::check(problems)?;
     let notes: Vec<String> = order.note.into_iter().map(|n| n.text).collect();
     Ok(OrderRequest {
         billing_account: billing_account.unwrap_or_default(),
@@ -300,9 +300,9 @@ pub async fn list(
     ApiQuery(q): ApiQuery<TmfListQuery>,
 ) -> ApiResult<Json<Vec<Value>>> {
     if q.offset.is_some_and(|o| o > 0) {
-        return Err(AppError::field("offset", "unsupported", "only offset=0 is supported").into());
+        return Err(DeskError::field("offset", "unsupported", "only offset=0 is supported").into());
     }
-    let list = orders::list(&state.app, &caller.0, q.limit.unwrap_or(100)).await?;
+    let list = orders::list(&state.app.orders, &caller.0, q.limit.unwrap_or(100)).await?;
     Ok(Json(list.iter().map(product_order).collect()))
 }
 
@@ -316,6 +316,6 @@ pub async fn retrieve(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    let order = orders::visible(&state.app, &caller.0, &id).await?;
+    let order = orders::visible(&state.app.orders, &caller.0, &id).await?;
     Ok(Json(product_order(&order)))
 }

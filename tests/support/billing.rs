@@ -3,12 +3,12 @@
 
 use super::{world_with, Backend, World};
 use chrono::{DateTime, NaiveDate, Utc};
-use l2c::accounts::{self, BillingAccount};
 use l2c::app::App;
-use l2c::invoicing::export::{self, Format};
-use l2c::invoicing::read::{self, InvoiceFilter, InvoiceView};
-use l2c::invoicing::{run, AsOf, RunOutcome, RunRequest, RunScope};
 use l2c::settings::Settings;
+use l2c_invoicing::export::{self, Format};
+use l2c_invoicing::read::{self, InvoiceFilter, InvoiceView};
+use l2c_invoicing::{run, AsOf, RunOutcome, RunRequest, RunScope};
+use l2c_orders::accounts::{self, BillingAccount};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 

@@ -6,10 +6,10 @@
 pub mod billing;
 pub mod client;
 
-use l2c::accounts::{self, BillingAccount, CustomerAccount};
 use l2c::app::{App, AppOptions};
-use l2c::auth::{NewUser, Role, User};
 use l2c::settings::Settings;
+use l2c_orders::accounts::{self, BillingAccount, CustomerAccount};
+use l2c_orders::users::{NewUser, Role, User};
 use std::time::Duration;
 
 /// Which database a scenario runs on.

@@ -1,0 +1,221 @@
+//! What finance does to stored documents: issue a run's drafts (numbers taken then, in the
+//! same transaction), void a draft (it never took a number, so no gap), and correct an issued
+//! invoice with a credit note that gives back all of it. A credit note gives the invoice's
+//! days back to the ledger, so the next run bills what is then due again: it corrects, it
+//! does not write off.
+
+use super::draft::{payment_terms, Draft};
+use super::lines::date;
+use super::read::{self, kind_of, InvoiceView};
+use super::write::{assign_numbers, series_key, store, Origin};
+use super::Invoicing;
+use chrono::{Datelike, Days, NaiveDate};
+use l2c_billing::{Currency, DocumentKind, Period};
+use l2c_orders::accounts;
+use l2c_orders::error::{internal, DeskError, DeskResult};
+
+/// Issues every draft of run `run_id`, 500 per transaction; returns how many.
+pub async fn issue_drafts(ctx: &Invoicing, run_id: &str) -> DeskResult<usize> {
+    read::run(&ctx.db, run_id).await?;
+    let mut issued = 0;
+    loop {
+        let n = l2c_engine::runtime::retry(|| issue_batch(ctx, run_id)).await?;
+        if n == 0 {
+            return Ok(issued);
+        }
+        issued += n;
+    }
+}
+
+/// A draft as it will be issued: its series key, number date and due date.
+struct Issue {
+    id: String,
+    key: String,
+    today: NaiveDate,
+    due: Option<NaiveDate>,
+    payment_terms: Option<String>,
+    buyer: Option<String>,
+}
+
+/// Issues up to 500 drafts of the run in one transaction. Numbers are taken per series in
+/// sorted order, as runs take them, so two transactions never wait on each other's series.
+async fn issue_batch(ctx: &Invoicing, run_id: &str) -> DeskResult<usize> {
+    let mut tx = ctx.db.begin_write().await?;
+    let sql = format!(
+        "SELECT {} FROM invoices WHERE run_id = $1 AND status = 'draft' ORDER BY id LIMIT 500",
+        read::INVOICE_COLUMNS
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(run_id.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+    let views = rows
+        .iter()
+        .map(read::invoice_from_row)
+        .collect::<DeskResult<Vec<_>>>()?;
+    let mut ids: Vec<String> = views.iter().map(|v| v.billing_account.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let accounts = accounts::billing_by_ids(&mut tx, ctx.db.backend, &ids).await?;
+    let mut issues = Vec::with_capacity(views.len());
+    for view in &views {
+        let account = accounts
+            .get(&view.billing_account)
+            .ok_or_else(|| internal(format!("invoice {} has no account", view.id)))?;
+        issues.push(prepare_issue(ctx, account, view)?);
+    }
+    let keys: Vec<String> = issues.iter().map(|i| i.key.clone()).collect();
+    let numbers = assign_numbers(&mut tx, &keys).await?;
+    for (i, number) in issues.iter().zip(numbers) {
+        // The document is made now: it takes the account's terms and buyer as they are.
+        let changed = sqlx::query(
+            "UPDATE invoices SET status = 'issued', series = $1, number = $2, issue_date = $3, \
+             due_date = $4, issued_at = $5, payment_terms = $6, buyer = $7 \
+             WHERE id = $8 AND status = 'draft'",
+        )
+        .bind(i.key.clone())
+        .bind(number)
+        .bind(i.today.to_string())
+        .bind(i.due.map(|d| d.to_string()))
+        .bind(ctx.clock.now_ms())
+        .bind(i.payment_terms.clone())
+        .bind(i.buyer.clone())
+        .bind(i.id.clone())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            return Err(DeskError::Conflict(format!(
+                "invoice {} is no longer a draft",
+                i.id
+            )));
+        }
+    }
+    tx.commit().await?;
+    Ok(issues.len())
+}
+
+fn prepare_issue(
+    ctx: &Invoicing,
+    account: &accounts::BillingAccount,
+    view: &InvoiceView,
+) -> DeskResult<Issue> {
+    let today = account.local_date(ctx.clock.now())?;
+    let invoice = kind_of(view) == DocumentKind::Invoice;
+    let series = if invoice {
+        &account.invoice_series
+    } else {
+        &account.credit_series
+    };
+    let days = Days::new(u64::from(account.payment_terms_days));
+    Ok(Issue {
+        id: view.id.clone(),
+        key: series_key(series, today.year()),
+        today,
+        due: invoice.then(|| today.checked_add_days(days)).flatten(),
+        payment_terms: invoice.then(|| payment_terms(account.payment_terms_days)),
+        buyer: account
+            .buyer
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?,
+    })
+}
+
+/// Voids a draft: it is kept, numberless, and its lines no longer count as billed.
+pub async fn void_draft(ctx: &Invoicing, id: &str) -> DeskResult<InvoiceView> {
+    let mut tx = ctx.db.begin_write().await?;
+    let view = read::invoice(&mut tx, id).await?;
+    if view.status != "draft" {
+        return Err(DeskError::Conflict(format!(
+            "invoice {id} is {}: only drafts can be voided; correct an issued invoice with a \
+             credit note",
+            view.status
+        )));
+    }
+    sqlx::query("UPDATE invoices SET status = 'void' WHERE id = $1 AND status = 'draft'")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let view = read::invoice(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Issues a credit note that gives back all of issued invoice `id`; a second one for the
+/// same invoice is a conflict.
+pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> DeskResult<InvoiceView> {
+    let mut tx = ctx.db.begin_write().await?;
+    let view = read::invoice(&mut tx, id).await?;
+    if view.status != "issued" || kind_of(&view) != DocumentKind::Invoice {
+        return Err(DeskError::Conflict(format!(
+            "invoice {id} is a {} {}: only issued invoices can be credited",
+            view.status, view.kind
+        )));
+    }
+    // Locked before reading the lines, as runs do, so a run and a credit note take turns.
+    let lock = ctx.db.backend.lock_rows();
+    let account = accounts::billing_locked(&mut tx, &view.billing_account, lock)
+        .await?
+        .ok_or_else(|| internal(format!("invoice {id} has no account")))?;
+    let currency = Currency::from_code(&view.currency).map_err(internal)?;
+    // The credit note is computed, and kept, with the rounding of the invoice it corrects.
+    let rounding = view.kept.rounding;
+    let mut lines = read::lines(&mut tx, &view).await?;
+    for l in &mut lines {
+        let line = &l.line;
+        l.line = l2c_billing::InvoiceLine::new(
+            line.description(),
+            line.period(),
+            -line.quantity(),
+            line.unit_price(),
+            line.tax(),
+            rounding,
+        )
+        .map_err(internal)?;
+    }
+    let invoice = super::draft::document(DocumentKind::CreditNote, currency, &lines, rounding)?;
+    let draft = Draft {
+        account: view.billing_account.clone(),
+        period: Period::new(date(&view.period_start)?, date(&view.period_end)?)
+            .map_err(internal)?,
+        issue_date: account.local_date(ctx.clock.now())?,
+        due_date: None,
+        series: account.credit_series.clone(),
+        lines,
+        invoice,
+        buyer: account.buyer.clone(),
+        payment_terms: None,
+        rounding,
+    };
+    let origin_text = format!("credit:{id}");
+    let origin = Origin {
+        run_id: None,
+        origin: &origin_text,
+        preceding_id: Some(id),
+    };
+    let stored = store(
+        &mut tx,
+        ctx.db.backend,
+        &ctx.settings,
+        std::slice::from_ref(&draft),
+        &origin,
+        true,
+        ctx.clock.now_ms(),
+    )
+    .await;
+    let (ids, _) = match stored {
+        Err(e) if e.is_unique_violation() => {
+            return Err(DeskError::Conflict(format!(
+                "invoice {id} already has a credit note"
+            )));
+        }
+        other => other?,
+    };
+    let note_id = ids
+        .first()
+        .ok_or_else(|| internal("the credit note was not stored"))?;
+    let note = read::invoice(&mut tx, note_id).await?;
+    tx.commit().await?;
+    Ok(note)
+}

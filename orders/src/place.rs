@@ -1,0 +1,664 @@
+//! Placing an order: every item validated against the catalog and the inventory (all
+//! problems at once, with paths), priced at its pinned version, then the order, its items and
+//! the start of its workflow stored in one transaction. A repeated `Idempotency-Key` returns
+//! the order the first request placed.
+
+use super::model::{OrderItemRequest, OrderRequest, MAX_EXTERNAL_ID, MAX_ITEMS, MAX_NOTES};
+use super::store::{NewItem, NewOrder};
+use crate::accounts::{self, BillingAccount, CustomerAccount};
+use crate::error::{check_text, problem, DeskError, DeskResult, FieldProblem};
+use crate::inventory::{self, status};
+use crate::payload::{ItemInput, OrderHeader, OrderInput, ProductRef};
+use crate::users::{Role, User};
+use crate::Orders;
+use chrono::NaiveDate;
+use l2c_billing::{BillingFrequency, Currency, Money};
+use l2c_catalog::{ItemRequest, OrderAction, OrderContext, PriceKind, Problem, Quote, ValidItem};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Row};
+
+/// The business key of an order's workflow instances.
+pub fn business_key(order_id: &str) -> String {
+    format!("order:{order_id}")
+}
+
+/// The order id in a business key made by [`business_key`].
+pub fn business_key_order(key: &str) -> Option<&str> {
+    key.strip_prefix("order:")
+}
+
+/// The workflow every `delete` item runs.
+pub const DISCONNECT_WORKFLOW: &str = "disconnect";
+/// The order-level workflow.
+pub const ORDER_WORKFLOW: &str = "order";
+
+/// What placing returned: the order id and whether it was placed now or earlier with the
+/// same idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// The order.
+    pub order_id: String,
+    /// False when an earlier request with the same key placed it.
+    pub created: bool,
+}
+
+/// An order that passed every check, priced, ready to be stored.
+pub(super) struct Checked {
+    customer: CustomerAccount,
+    billing: BillingAccount,
+    date: Option<NaiveDate>,
+    pub(super) items: Vec<NewItem>,
+}
+
+/// Places `request` for `user`; `idempotency_key` (from the header) makes a retry safe.
+pub async fn place(
+    ctx: &Orders,
+    user: &User,
+    request: &OrderRequest,
+    idempotency_key: Option<&str>,
+) -> DeskResult<Placed> {
+    if user.role != Role::Requester {
+        return Err(DeskError::Forbidden(format!(
+            "only requesters place orders; {} is a {}",
+            user.name, user.role
+        )));
+    }
+    let account = user
+        .account_scope()?
+        .ok_or_else(|| {
+            DeskError::Internal(format!("{} places orders without an account", user.name))
+        })?
+        .to_string();
+    if let Some(key) = idempotency_key {
+        if key.is_empty() || key.len() > 255 {
+            return Err(DeskError::BadRequest {
+                rule: "idempotency_key",
+                message: "Idempotency-Key must be 1 to 255 characters".into(),
+            });
+        }
+    }
+    let hash = request_hash(request)?;
+    if let Some(key) = idempotency_key {
+        if let Some(found) = replay(ctx, user, key, &hash).await? {
+            return Ok(found);
+        }
+    }
+    let checked = check(ctx, user, &account, request).await?;
+    let job = super::intake::Job {
+        user: user.clone(),
+        request: request.clone(),
+        checked,
+        key: idempotency_key.map(str::to_string),
+        hash,
+    };
+    super::intake::submit(ctx, job).await
+}
+
+fn request_hash(request: &OrderRequest) -> DeskResult<String> {
+    let canonical = serde_json::to_string(request)?;
+    Ok(hex::encode(Sha256::digest(canonical.as_bytes())))
+}
+
+async fn replay(ctx: &Orders, user: &User, key: &str, hash: &str) -> DeskResult<Option<Placed>> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    lookup_key(&mut conn, user, key, hash).await
+}
+
+pub(super) async fn lookup_key(
+    conn: &mut AnyConnection,
+    user: &User,
+    key: &str,
+    hash: &str,
+) -> DeskResult<Option<Placed>> {
+    let row = sqlx::query(
+        "SELECT request_hash, order_id FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+    )
+    .bind(user.id.clone())
+    .bind(key.to_string())
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let stored: String = row.try_get("request_hash")?;
+    if stored != hash {
+        return Err(DeskError::BadRequest {
+            rule: "idempotency_key_reused",
+            message: format!(
+                "Idempotency-Key {key:?} was used for a different order request; use a new key"
+            ),
+        });
+    }
+    Ok(Some(Placed {
+        order_id: row.try_get("order_id")?,
+        created: false,
+    }))
+}
+
+/// Records the key for this request, for the order `order_id` about to be stored, inside the
+/// writing transaction; if another request got there first, returns what it placed instead.
+pub(super) async fn claim_key(
+    conn: &mut AnyConnection,
+    ctx: &Orders,
+    user: &User,
+    key: &str,
+    hash: &str,
+    order_id: &str,
+) -> DeskResult<Result<(), Placed>> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, order_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(user.id.clone())
+    .bind(key.to_string())
+    .bind(hash.to_string())
+    .bind(order_id.to_string())
+    .bind(ctx.now_ms())
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(Ok(()));
+    }
+    match lookup_key(conn, user, key, hash).await? {
+        Some(earlier) => Ok(Err(earlier)),
+        None => Err(DeskError::Internal(format!(
+            "idempotency key {key:?} vanished"
+        ))),
+    }
+}
+
+async fn check(
+    ctx: &Orders,
+    user: &User,
+    account: &str,
+    request: &OrderRequest,
+) -> DeskResult<Checked> {
+    let mut problems: Vec<FieldProblem> = Vec::new();
+    let mut conn = ctx.db.pool.acquire().await?;
+    let customer = accounts::customer(&mut conn, account)
+        .await?
+        .ok_or_else(|| {
+            DeskError::Internal(format!("account {account} of {} is gone", user.name))
+        })?;
+    let billing = match accounts::billing(&mut conn, &request.billing_account).await? {
+        Some(b) if b.customer_account == customer.id => Some(b),
+        _ => {
+            problems.push(problem(
+                "billing_account",
+                "unknown_billing_account",
+                format!(
+                    "{:?} is not a billing account of {}",
+                    request.billing_account, customer.id
+                ),
+            ));
+            None
+        }
+    };
+    let today = ctx.today();
+    let date = check_header(request, today, &mut problems);
+    if request.items.is_empty() {
+        problems.push(problem(
+            "items",
+            "required",
+            "an order needs at least one item",
+        ));
+    }
+    if request.items.len() > MAX_ITEMS {
+        problems.push(problem(
+            "items",
+            "max_items",
+            format!(
+                "an order takes at most {MAX_ITEMS} items, not {}",
+                request.items.len()
+            ),
+        ));
+    }
+    let eligibility = OrderContext {
+        segment: customer.segment.clone(),
+        country: customer.country.clone(),
+        date: today,
+    };
+    let mut items = Vec::new();
+    for (i, item) in request.items.iter().enumerate().take(MAX_ITEMS) {
+        let path = format!("items[{i}]");
+        let current =
+            match check_product(&mut conn, ctx, &customer, item, &path, &mut problems).await? {
+                Some(p) => p,
+                None => continue,
+            };
+        let catalog_item = ItemRequest {
+            offering: item.offering.clone(),
+            version: item.version,
+            action: item.action,
+            quantity: item.quantity,
+            characteristics: item.characteristics.clone(),
+        };
+        let current_chars = current
+            .as_ref()
+            .map(|p| typed_characteristics(ctx, p))
+            .transpose()?;
+        let valid = match ctx.catalog.validate_item(
+            &path,
+            &catalog_item,
+            &eligibility,
+            current_chars.as_ref(),
+        ) {
+            Ok(v) => v,
+            Err(mut p) => {
+                problems.append(&mut p);
+                continue;
+            }
+        };
+        let Some(billing) = &billing else { continue };
+        let currency = Currency::from_code(&billing.currency)
+            .map_err(|e| DeskError::Internal(e.to_string()))?;
+        match ctx.catalog.quote(&valid, currency) {
+            Ok(quote) => items.push(new_item(ctx, i, valid, quote, current, item)?),
+            Err(e) => problems.push(problem(
+                format!("{path}.offering"),
+                "pricing",
+                e.to_string(),
+            )),
+        }
+    }
+    check_duplicate_products(&items, &mut problems);
+    if !problems.is_empty() {
+        return Err(DeskError::Validation(problems));
+    }
+    let billing = billing.ok_or_else(|| DeskError::Internal("billing account vanished".into()))?;
+    Ok(Checked {
+        customer,
+        billing,
+        date,
+        items,
+    })
+}
+
+fn check_header(
+    request: &OrderRequest,
+    today: NaiveDate,
+    problems: &mut Vec<Problem>,
+) -> Option<NaiveDate> {
+    let texts = [
+        ("external_id", &request.external_id),
+        ("notes", &request.notes),
+    ];
+    problems.extend(
+        texts
+            .iter()
+            .filter_map(|(path, text)| check_text(*path, text.as_deref()?)),
+    );
+    for (i, item) in request.items.iter().enumerate() {
+        for (name, value) in &item.characteristics {
+            if let Some(text) = value.as_str() {
+                problems.extend(check_text(
+                    format!("items[{i}].characteristics.{name}"),
+                    text,
+                ));
+            }
+        }
+    }
+    if let Some(ext) = &request.external_id {
+        if ext.trim().is_empty() || ext.chars().count() > MAX_EXTERNAL_ID {
+            problems.push(problem(
+                "external_id",
+                "length",
+                format!("must be 1 to {MAX_EXTERNAL_ID} characters"),
+            ));
+        }
+    }
+    if let Some(notes) = &request.notes {
+        if notes.chars().count() > MAX_NOTES {
+            problems.push(problem(
+                "notes",
+                "length",
+                format!("must be at most {MAX_NOTES} characters"),
+            ));
+        }
+    }
+    let raw = request.requested_completion_date.as_deref()?;
+    match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        Ok(d) if d < today => {
+            problems.push(problem(
+                "requested_completion_date",
+                "not_in_past",
+                format!("{d} is before today ({today})"),
+            ));
+            None
+        }
+        Ok(d) => Some(d),
+        Err(_) => {
+            problems.push(problem(
+                "requested_completion_date",
+                "date",
+                format!("{raw:?} is not a date in YYYY-MM-DD form"),
+            ));
+            None
+        }
+    }
+}
+
+/// For modify and delete: the running product, which must be the customer's and active, of
+/// the offering the item changes. `Ok(None)` when a problem was recorded.
+async fn check_product(
+    conn: &mut AnyConnection,
+    ctx: &Orders,
+    customer: &CustomerAccount,
+    item: &OrderItemRequest,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> DeskResult<Option<Option<inventory::Product>>> {
+    let field = format!("{path}.product");
+    let Some(id) = &item.product else {
+        if item.action != OrderAction::Add {
+            problems.push(problem(
+                field,
+                "required",
+                format!(
+                    "a {} item names the running product it changes",
+                    item.action
+                ),
+            ));
+            return Ok(None);
+        }
+        return Ok(Some(None));
+    };
+    if item.action == OrderAction::Add {
+        problems.push(problem(
+            field,
+            "not_allowed",
+            "an add item creates a new product and names none",
+        ));
+        return Ok(None);
+    }
+    let product = match inventory::get(conn, id).await? {
+        // Another account's product is reported exactly like a missing one.
+        Some(p) if p.customer_account == customer.id => p,
+        _ => {
+            problems.push(problem(
+                field,
+                "unknown_product",
+                format!("{id:?} is not a product of {}", customer.id),
+            ));
+            return Ok(None);
+        }
+    };
+    if product.status != status::ACTIVE {
+        problems.push(problem(
+            field,
+            "product_not_active",
+            format!("product {id} is {}, not active", product.status),
+        ));
+        return Ok(None);
+    }
+    let expected = match item.action {
+        OrderAction::Modify => ctx
+            .catalog
+            .versions(&item.offering)
+            .last()
+            .and_then(|o| o.modifies())
+            .map(|m| m.offering.clone()),
+        _ => Some(item.offering.clone()),
+    };
+    if expected.as_deref().is_some_and(|e| e != product.offering) {
+        problems.push(problem(
+            field,
+            "product_offering",
+            format!(
+                "product {id} is a {}, which {} does not change",
+                product.offering, item.offering
+            ),
+        ));
+        return Ok(None);
+    }
+    if let Some(problem) = busy(conn, id, &field).await? {
+        problems.push(problem);
+        return Ok(None);
+    }
+    Ok(Some(Some(product)))
+}
+
+/// Locks a product's row for the rest of the transaction (PostgreSQL; SQLite's writer is
+/// already serial), so that racing orders check [`busy`] one after the other.
+async fn lock_product(conn: &mut AnyConnection, ctx: &Orders, id: &str) -> DeskResult<()> {
+    if ctx.db.backend == l2c_engine::db::Backend::Sqlite {
+        return Ok(());
+    }
+    let lock = format!(
+        "SELECT id FROM products WHERE id = $1{}",
+        ctx.db.backend.lock_rows()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(lock))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The problem if another open order is already changing product `id`. Checked when the
+/// order is validated, and again in the transaction that stores it (after
+/// [`lock_product`]), so two orders racing for one product cannot both be stored.
+async fn busy(conn: &mut AnyConnection, id: &str, field: &str) -> DeskResult<Option<Problem>> {
+    let other = sqlx::query(
+        "SELECT o.id FROM order_items i JOIN orders o ON o.id = i.order_id \
+         WHERE i.product_id = $1 AND i.action <> 'add' AND i.state IN ('acknowledged', 'inProgress')",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    other
+        .map(|row| {
+            let other: String = row.try_get("id")?;
+            Ok(problem(
+                field,
+                "product_busy",
+                format!("order {other} is already changing product {id}"),
+            ))
+        })
+        .transpose()
+}
+
+/// The running product's characteristics, typed, for the catalog's "increase only" checks.
+fn typed_characteristics(
+    ctx: &Orders,
+    product: &inventory::Product,
+) -> DeskResult<std::collections::BTreeMap<String, l2c_catalog::Value>> {
+    let Some(offering) = ctx.catalog.get(&product.offering, product.version) else {
+        return Ok(Default::default());
+    };
+    offering
+        .typed_characteristics(&product.characteristics)
+        .map_err(|e| DeskError::Internal(format!("product {}: {e}", product.id)))
+}
+
+fn check_duplicate_products(items: &[NewItem], problems: &mut Vec<Problem>) {
+    for (i, item) in items.iter().enumerate() {
+        if item.action == OrderAction::Add {
+            continue;
+        }
+        let earlier = items[..i]
+            .iter()
+            .any(|o| o.action != OrderAction::Add && o.product_id == item.product_id);
+        if earlier {
+            problems.push(problem(
+                format!("items[{}].product", item.position),
+                "duplicate_product",
+                format!(
+                    "another item of this order already changes product {}",
+                    item.product_id
+                ),
+            ));
+        }
+    }
+}
+
+fn new_item(
+    ctx: &Orders,
+    position: usize,
+    valid: ValidItem,
+    quote: Quote,
+    current: Option<inventory::Product>,
+    request: &OrderItemRequest,
+) -> DeskResult<NewItem> {
+    let workflow = if valid.action == OrderAction::Delete {
+        DISCONNECT_WORKFLOW.to_string()
+    } else {
+        ctx.catalog
+            .get(&valid.offering, valid.version)
+            .map(|o| o.workflow().to_string())
+            .ok_or_else(|| DeskError::Internal(format!("offering {} vanished", valid.offering)))?
+    };
+    let product_id = match (&current, &request.product) {
+        (Some(p), _) => p.id.clone(),
+        (None, Some(id)) => id.clone(),
+        (None, None) => uuid::Uuid::now_v7().to_string(),
+    };
+    Ok(NewItem {
+        position,
+        item_id: (position + 1).to_string(),
+        action: valid.action,
+        characteristics: serde_json::to_value(&valid.characteristics)?,
+        valid,
+        quote,
+        workflow,
+        product_id,
+        current: current.map(|p| p.characteristics),
+    })
+}
+
+/// The sum of one-time charges, and the monthly recurring value (quarterly and yearly charges
+/// count a third and a twelfth, compared exactly by scaling to a year).
+fn totals(items: &[NewItem], currency: Currency) -> DeskResult<(Money, Money, Decimal)> {
+    let mut one_time = Money::zero(currency);
+    let mut monthly = Money::zero(currency);
+    let mut yearly_value = Decimal::ZERO;
+    let fail = |e: l2c_billing::BillingError| DeskError::Internal(e.to_string());
+    for item in items {
+        one_time = one_time
+            .checked_add(item.quote.one_time_total().map_err(fail)?)
+            .map_err(fail)?;
+        monthly = monthly
+            .checked_add(
+                item.quote
+                    .recurring_total(BillingFrequency::Monthly)
+                    .map_err(fail)?,
+            )
+            .map_err(fail)?;
+        for charge in &item.quote.recurring {
+            if let PriceKind::Recurring(f) = charge.kind {
+                yearly_value += charge.amount.amount() * Decimal::from(12 / f.months());
+            }
+        }
+    }
+    Ok((one_time, monthly, yearly_value))
+}
+
+/// An order checked again inside the write, ready to be inserted with the rest of its batch.
+pub(super) struct Prepared {
+    pub order: NewOrder,
+    pub input: Value,
+    /// The running products it changes (claimed for the batch once its key is).
+    pub changes: Vec<String>,
+}
+
+/// Re-checks `checked` inside the writing transaction (no other open order may be changing
+/// its products, in the database or earlier in the same batch: `taken`) and builds the rows.
+pub(super) async fn prepare(
+    ctx: &Orders,
+    tx: &mut AnyConnection,
+    job: &super::intake::Job,
+    order_id: String,
+    taken: &std::collections::HashSet<String>,
+) -> DeskResult<Prepared> {
+    let (user, request, checked) = (&job.user, &job.request, &job.checked);
+    let currency = Currency::from_code(&checked.billing.currency)
+        .map_err(|e| DeskError::Internal(e.to_string()))?;
+    let (one_time, monthly, yearly_value) = totals(&checked.items, currency)?;
+    let changes: Vec<&NewItem> = checked
+        .items
+        .iter()
+        .filter(|i| i.action != OrderAction::Add)
+        .collect();
+    let mut problems = Vec::new();
+    for item in &changes {
+        let field = format!("items[{}].product", item.position);
+        if taken.contains(&item.product_id) {
+            problems.push(problem(
+                field,
+                "product_busy",
+                format!(
+                    "an order placed at the same moment is already changing product {}",
+                    item.product_id
+                ),
+            ));
+            continue;
+        }
+        lock_product(tx, ctx, &item.product_id).await?;
+        problems.extend(busy(tx, &item.product_id, &field).await?);
+    }
+    DeskError::check(problems)?;
+    let changes: Vec<String> = changes.iter().map(|i| i.product_id.clone()).collect();
+    let needs_approval =
+        yearly_value > ctx.settings.commercial_approval_threshold * Decimal::from(12);
+    let order = NewOrder {
+        id: order_id,
+        requester: user.name.clone(),
+        customer_account: checked.customer.id.clone(),
+        billing_account: checked.billing.id.clone(),
+        external_id: request.external_id.clone(),
+        requested_completion_date: checked.date,
+        notes: request.notes.clone(),
+        currency: currency.code().to_string(),
+        one_time_total: one_time.amount().to_string(),
+        monthly_total: monthly.amount().to_string(),
+    };
+    let input = serde_json::to_value(workflow_input(&order, &checked.items, needs_approval))?;
+    Ok(Prepared {
+        order,
+        input,
+        changes,
+    })
+}
+
+fn workflow_input(order: &NewOrder, items: &[NewItem], needs_approval: bool) -> OrderInput {
+    let object = |v: Option<&Value>| v.and_then(Value::as_object).cloned().unwrap_or_default();
+    let items = items
+        .iter()
+        .map(|i| ItemInput {
+            workflow: i.workflow.clone(),
+            order_id: order.id.clone(),
+            item_id: i.item_id.clone(),
+            requester: order.requester.clone(),
+            customer_account: order.customer_account.clone(),
+            billing_account: order.billing_account.clone(),
+            currency: order.currency.clone(),
+            action: i.action,
+            offering: i.valid.offering.clone(),
+            version: i.valid.version,
+            quantity: i.valid.quantity,
+            characteristics: object(Some(&i.characteristics)),
+            product: ProductRef {
+                id: i.product_id.clone(),
+                characteristics: object(i.current.as_ref()),
+            },
+            quote: i.quote.clone(),
+        })
+        .collect();
+    OrderInput {
+        order: OrderHeader {
+            id: order.id.clone(),
+            requester: order.requester.clone(),
+            customer_account: order.customer_account.clone(),
+            billing_account: order.billing_account.clone(),
+            currency: order.currency.clone(),
+            one_time_total: order.one_time_total.clone(),
+            monthly_total: order.monthly_total.clone(),
+            requested_completion_date: order.requested_completion_date.map(|d| d.to_string()),
+            needs_commercial_approval: needs_approval,
+        },
+        requester: order.requester.clone(),
+        items,
+    }
+}

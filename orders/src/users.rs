@@ -1,0 +1,343 @@
+//! Users, roles and bearer API tokens. A token is shown once when its user is created and
+//! stored only as its SHA-256 hash; a request's token is hashed and looked up.
+
+use crate::error::{problem, DeskError, DeskResult};
+use l2c_engine::db::Db;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::fmt;
+use std::str::FromStr;
+
+/// What a user may do (docs/api.md has the full access matrix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Places and cancels orders for one customer account; sees only that account.
+    Requester,
+    /// Acts on approval tasks of their groups.
+    Approver,
+    /// Acts on manual (field) tasks of their groups.
+    Engineer,
+    /// Sees billing: accounts, subscriptions, runs and invoices.
+    Finance,
+    /// Everything, including incidents and users.
+    Admin,
+}
+
+/// Every role.
+pub const ROLES: [Role; 5] = [
+    Role::Requester,
+    Role::Approver,
+    Role::Engineer,
+    Role::Finance,
+    Role::Admin,
+];
+
+impl Role {
+    /// The role's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Requester => "requester",
+            Role::Approver => "approver",
+            Role::Engineer => "engineer",
+            Role::Finance => "finance",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ROLES
+            .iter()
+            .copied()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ROLES.iter().map(|r| r.as_str()).collect();
+                format!("unknown role {s:?} (roles: {})", names.join(", "))
+            })
+    }
+}
+
+/// An authenticated user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    /// The id.
+    pub id: String,
+    /// The unique name (what tasks and history show as the actor).
+    pub name: String,
+    /// The role.
+    pub role: Role,
+    /// The customer account (requesters).
+    pub account: Option<String>,
+    /// The groups whose queues they work (approvers, engineers).
+    pub groups: Vec<String>,
+}
+
+impl User {
+    /// Whether the user works `group`'s queue.
+    pub fn in_group(&self, group: &str) -> bool {
+        self.groups.iter().any(|g| g == group)
+    }
+    /// Whether the user is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Which customer account's data the user is limited to: `Some(account)` for requesters,
+    /// `None` (no limit) for the order desk's roles. A requester without an account is an
+    /// error, never a widening to everything.
+    pub fn account_scope(&self) -> crate::error::DeskResult<Option<&str>> {
+        match (self.role, self.account.as_deref()) {
+            (Role::Requester, Some(account)) => Ok(Some(account)),
+            (Role::Requester, None) => Err(DeskError::Internal(format!(
+                "requester {} has no account",
+                self.name
+            ))),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// A new user, before it is stored.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// The unique name.
+    pub name: String,
+    /// The role.
+    pub role: Role,
+    /// The customer account (required for requesters, refused for others).
+    pub account: Option<String>,
+    /// Groups (approvers and engineers need at least one; others may have none).
+    pub groups: Vec<String>,
+}
+
+/// The SHA-256 of a token, as stored.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    // ThreadRng is a CSPRNG, reseeded from the OS.
+    let bytes: [u8; 32] = rand::random();
+    format!("l2c_{}", hex::encode(bytes))
+}
+
+impl NewUser {
+    /// Checks the fields against the role and the known groups (all problems at once).
+    pub fn validate(&self, known_groups: &[String]) -> DeskResult<()> {
+        let mut problems = Vec::new();
+        let mut add = |path: &str, rule: &'static str, message: String| {
+            problems.push(problem(path, rule, message))
+        };
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+        if !name_ok {
+            add(
+                "name",
+                "name",
+                format!("{:?} must be 1-64 letters, digits or - _ . @", self.name),
+            );
+        }
+        match (self.role, &self.account) {
+            (Role::Requester, None) => add(
+                "account",
+                "required",
+                "a requester needs a customer account".into(),
+            ),
+            (Role::Requester, Some(_)) | (_, None) => {}
+            (role, Some(_)) => add(
+                "account",
+                "not_allowed",
+                format!("only requesters have a customer account, not {role}s"),
+            ),
+        }
+        if matches!(self.role, Role::Approver | Role::Engineer) && self.groups.is_empty() {
+            add(
+                "groups",
+                "required",
+                format!("an {} needs at least one group", self.role),
+            );
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            if !known_groups.contains(g) {
+                add(
+                    &format!("groups[{i}]"),
+                    "unknown_group",
+                    format!(
+                        "{g:?} is not a declared group (groups: {})",
+                        known_groups.join(", ")
+                    ),
+                );
+            }
+        }
+        DeskError::check(problems)
+    }
+}
+
+/// Stores a user and returns it with its token (shown once, stored only as a hash).
+pub async fn add_user(
+    db: &Db,
+    user: &NewUser,
+    known_groups: &[String],
+    now: i64,
+) -> DeskResult<(User, String)> {
+    user.validate(known_groups)?;
+    let token = new_token();
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut tx = db.begin_write().await?;
+    if let Some(account) = &user.account {
+        if crate::accounts::customer(&mut tx, account).await?.is_none() {
+            return Err(DeskError::field(
+                "account",
+                "unknown_account",
+                format!("no customer account {account}"),
+            ));
+        }
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, name, role, account_id, token_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(id.clone())
+    .bind(user.name.clone())
+    .bind(user.role.as_str())
+    .bind(user.account.clone())
+    .bind(hash_token(&token))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(DeskError::Conflict(format!(
+            "a user named {} already exists",
+            user.name
+        )));
+    }
+    let mut groups = user.groups.clone();
+    groups.sort();
+    groups.dedup();
+    for g in &groups {
+        sqlx::query("INSERT INTO user_groups (user_id, group_name) VALUES ($1, $2)")
+            .bind(id.clone())
+            .bind(g.clone())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    let stored = User {
+        id,
+        name: user.name.clone(),
+        role: user.role,
+        account: user.account.clone(),
+        groups,
+    };
+    Ok((stored, token))
+}
+
+/// The user a bearer token belongs to.
+pub async fn user_by_token(db: &Db, token: &str) -> DeskResult<Option<User>> {
+    let row = sqlx::query("SELECT id, name, role, account_id FROM users WHERE token_hash = $1")
+        .bind(hash_token(token))
+        .fetch_optional(&db.pool)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let id: String = row.try_get("id")?;
+    let role: String = row.try_get("role")?;
+    let groups =
+        sqlx::query("SELECT group_name FROM user_groups WHERE user_id = $1 ORDER BY group_name")
+            .bind(id.clone())
+            .fetch_all(&db.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("group_name"))
+            .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(User {
+        id,
+        name: row.try_get("name")?,
+        role: role.parse().map_err(DeskError::Internal)?,
+        account: row.try_get("account_id")?,
+        groups,
+    }))
+}
+
+/// Members of every group, for the engine's `quorum = "all"`.
+pub async fn group_members(db: &Db) -> DeskResult<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT g.group_name, u.name FROM user_groups g JOIN users u ON u.id = g.user_id \
+         ORDER BY g.group_name, u.name",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("group_name")?, r.try_get("name")?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups() -> Vec<String> {
+        vec!["finance".into(), "sales-managers".into()]
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert!(a.starts_with("l2c_") && a.len() == 68);
+        assert_eq!(hash_token(&a).len(), 64);
+        assert_ne!(hash_token(&a), hash_token(&b));
+        assert_eq!(hash_token(&a), hash_token(&a));
+    }
+
+    #[test]
+    fn roles_need_their_fields() {
+        let requester = NewUser {
+            name: "rita".into(),
+            role: Role::Requester,
+            account: None,
+            groups: vec![],
+        };
+        let Err(DeskError::Validation(p)) = requester.validate(&groups()) else {
+            panic!("a requester without an account is refused");
+        };
+        assert_eq!((p[0].path.as_str(), p[0].rule), ("account", "required"));
+        let approver = NewUser {
+            name: "bad name!".into(),
+            role: Role::Approver,
+            account: Some("ACME".into()),
+            groups: vec!["nobody".into()],
+        };
+        let Err(DeskError::Validation(p)) = approver.validate(&groups()) else {
+            panic!("refused");
+        };
+        let rules: Vec<_> = p.iter().map(|p| (p.path.as_str(), p.rule)).collect();
+        assert_eq!(
+            rules,
+            [
+                ("name", "name"),
+                ("account", "not_allowed"),
+                ("groups[0]", "unknown_group")
+            ]
+        );
+        assert_eq!("admin".parse::<Role>(), Ok(Role::Admin));
+        assert!("root".parse::<Role>().is_err());
+    }
+}

@@ -3,7 +3,7 @@
 //! rejection, cancellation, an upgrade, validation, idempotency, the sandbox clock, and the
 //! operational endpoints. Access rules and concurrency are in tests/api_access.rs.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::client::Api;
@@ -29,8 +29,8 @@ fn wan(bandwidth: i64) -> Value {
         "characteristics": {"bandwidth_mbps": bandwidth, "a_end_site": "FRA-001", "b_end_site": "MUC-002"}}]})
 }
 
-async fn start(backend: Backend) -> Option<Api> {
-    Some(Api::start(world(backend).await?).await)
+async fn start(backend: Backend) -> Api {
+    Api::start(world(backend).await).await
 }
 
 /// Places `body` as rita; returns the order.
@@ -70,9 +70,7 @@ fn events(order: &Value) -> Vec<String> {
 }
 
 async fn an_order_is_delivered_over_http(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let placed = place(&api, wan(100)).await;
     assert_eq!(placed["state"], "acknowledged");
     assert_eq!(placed["monthly_total"], "450.00");
@@ -128,9 +126,7 @@ async fn deliver_rest(api: &Api, placed: &Value) -> Value {
 }
 
 async fn commercial_rejection_needs_a_reason(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let placed = place(&api, wan(10000)).await;
     let id = placed["id"].as_str().expect("id");
     let task = api.task("sam", "sales-managers").await;
@@ -156,9 +152,7 @@ async fn commercial_rejection_needs_a_reason(backend: Backend) {
 }
 
 async fn field_rejection_compensates_the_network(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let placed = place(&api, wan(100)).await;
     let id = placed["id"].as_str().expect("id");
     act(&api, "nina", "network-engineering", "approve", json!({})).await;
@@ -199,9 +193,7 @@ async fn field_rejection_compensates_the_network(backend: Backend) {
 }
 
 async fn cancellation_while_in_progress(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let placed = place(&api, wan(100)).await;
     let id = placed["id"].as_str().expect("id");
     act(&api, "nina", "network-engineering", "approve", json!({})).await;
@@ -233,9 +225,7 @@ async fn cancellation_while_in_progress(backend: Backend) {
 }
 
 async fn a_running_link_is_upgraded_over_http(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let delivered = deliver(&api, 100).await;
     let product = delivered["items"][0]["product"].as_str().expect("product");
     let up = place(&api, json!({"billing_account": "ACME-EUR", "items": [{"action": "modify",
@@ -265,9 +255,7 @@ async fn a_running_link_is_upgraded_over_http(backend: Backend) {
 }
 
 async fn validation_problems_carry_paths(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let r = api.post("rita", "/api/v1/orders", json!({"billing_account": "GLOBEX-EUR", "items": [
         {"action": "add", "offering": "wan-link", "characteristics": {"bandwidth_mbps": 7, "a_end_site": "frankfurt"}},
         {"action": "modify", "offering": "bandwidth-upgrade", "characteristics": {"bandwidth_mbps": 1000}}]})).await;
@@ -310,9 +298,7 @@ async fn validation_problems_carry_paths(backend: Backend) {
 }
 
 async fn malformed_requests_are_4xx_problems(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let orders = api.url("/api/v1/orders");
     let token = api.world.tokens["rita"].clone();
     let raw = |body: &'static str, ct: &'static str| {
@@ -382,9 +368,7 @@ async fn malformed_requests_are_4xx_problems(backend: Backend) {
 }
 
 async fn placement_is_idempotent(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let post = |key: &'static str, body: Value| {
         api.http
             .post(api.url("/api/v1/orders"))
@@ -424,9 +408,7 @@ async fn placement_is_idempotent(backend: Backend) {
 }
 
 async fn sla_escalates_on_the_sandbox_clock(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let placed = place(&api, wan(100)).await;
     let id = placed["id"].as_str().expect("id");
     api.task("nina", "network-engineering").await;
@@ -475,9 +457,7 @@ async fn sla_escalates_on_the_sandbox_clock(backend: Backend) {
 }
 
 async fn tmf622_orders(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let base = "/tmf-api/productOrderingManagement/v4/productOrder";
     let body = json!({"@type": "ProductOrder", "externalId": "PO-9", "requestedCompletionDate": "2099-01-31T00:00:00Z",
         "note": [{"text": "rack 4"}], "billingAccount": {"id": "ACME-EUR"},
@@ -523,9 +503,7 @@ async fn tmf622_orders(backend: Backend) {
 }
 
 async fn operations_endpoints(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let get = |path: &str| api.send(None, api.http.get(api.url(path)));
     assert_eq!(get("/healthz").await.status, 200);
     let ready = get("/readyz").await;
@@ -593,9 +571,7 @@ async fn operations_endpoints(backend: Backend) {
 /// The replacement of a network element: RMA and shipping by the simulated network, a day in
 /// transit (a timer the sandbox clock moves past), the swap on site, verification, billing.
 async fn a_network_element_is_replaced(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let placed = place(&api, json!({"billing_account": "ACME-EUR", "items": [{"action": "add",
         "offering": "network-element-replacement",
         "characteristics": {"device_model": "juniper-mx204", "site": "FRA-001", "reason": "hardware-fault"}}]})).await;

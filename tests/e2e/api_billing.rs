@@ -3,7 +3,7 @@
 //! exports the run (UBL once the buyer is known), and bad requests get problems with their
 //! field paths.
 
-mod support;
+use crate::support;
 
 use l2c_invoicing::run::run_interrupted;
 use l2c_invoicing::{resume, AsOf};
@@ -19,8 +19,8 @@ scenarios!(
     ubl_documents_over_http
 );
 
-async fn start(backend: Backend) -> Option<Api> {
-    Some(Api::start(world(backend).await?).await)
+async fn start(backend: Backend) -> Api {
+    Api::start(world(backend).await).await
 }
 
 async fn deliver(api: &Api) {
@@ -50,9 +50,7 @@ async fn deliver(api: &Api) {
 }
 
 async fn an_order_is_billed_over_http(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     deliver(&api).await;
     let dry = api
         .post("fay", "/api/v1/billing-runs", json!({"dry_run": true}))
@@ -188,9 +186,7 @@ async fn an_order_is_billed_over_http(backend: Backend) {
 }
 
 async fn a_run_goes_on_in_the_background(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     deliver(&api).await;
     let dry = api
         .post(
@@ -224,9 +220,7 @@ async fn a_run_goes_on_in_the_background(backend: Backend) {
 }
 
 async fn a_stalled_run_is_resumed_by_the_scheduler(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     deliver(&api).await;
     let app = &api.world.app;
     // A run whose process died right after it began: running, no page billed.
@@ -263,9 +257,7 @@ async fn a_stalled_run_is_resumed_by_the_scheduler(backend: Backend) {
 }
 
 async fn bad_billing_requests_are_problems(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let bad_date = api
         .post("fay", "/api/v1/billing-runs", json!({"date": "2026-02-30"}))
         .await;
@@ -314,9 +306,7 @@ async fn bad_billing_requests_are_problems(backend: Backend) {
 }
 
 async fn ubl_documents_over_http(backend: Backend) {
-    let Some(api) = start(backend).await else {
-        return;
-    };
+    let api = start(backend).await;
     let app = api.world.app.clone();
     support::billing::set_buyers(&app).await;
     let port = support::billing::Charge("port", "monthly", "100.00", 1, "2026-03-01", None);

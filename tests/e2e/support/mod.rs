@@ -1,8 +1,6 @@
 //! Test support for the l2c package: an [`App`] on a fresh database (a SQLite file, or a new
 //! PostgreSQL database when `L2C_TEST_DATABASE_URL` is set), with accounts and users.
 
-#![allow(dead_code)]
-
 pub mod billing;
 pub mod client;
 
@@ -35,20 +33,24 @@ pub struct World {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// A database URL for `backend`; `None` for PostgreSQL when `L2C_TEST_DATABASE_URL` is unset.
-pub async fn database_url(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
+/// A fresh database's URL for `backend` (and the folder of a SQLite file). PostgreSQL needs
+/// `L2C_TEST_DATABASE_URL`: a PostgreSQL test runs only when it was set for the build, and then
+/// fails without it or without a server, never passes silently.
+pub async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("l2c.db").display());
-            Some((url, Some(dir)))
+            (url, Some(dir))
         }
         Backend::Postgres => {
-            let admin = std::env::var("L2C_TEST_DATABASE_URL").ok()?;
+            let admin = std::env::var("L2C_TEST_DATABASE_URL").unwrap_or_else(|_| {
+                panic!("a PostgreSQL test runs, but L2C_TEST_DATABASE_URL is not set (it was when the tests were built)")
+            });
             let url = l2c_engine::db::create_postgres_database(&admin, "l2c_test")
                 .await
                 .unwrap_or_else(|e| panic!("L2C_TEST_DATABASE_URL is set but PostgreSQL at {admin} refused a test database: {e}"));
-            Some((url, None))
+            (url, None)
         }
     }
 }
@@ -73,16 +75,13 @@ async fn user(
 }
 
 /// A world on `backend` with the sandbox clock and these settings.
-pub async fn world_with(backend: Backend, settings: Settings) -> Option<World> {
+pub async fn world_with(backend: Backend, settings: Settings) -> World {
     world_opts(backend, |o| o.settings = settings).await
 }
 
 /// A world on `backend` with the sandbox clock; `configure` adjusts the app's options.
-pub async fn world_opts(
-    backend: Backend,
-    configure: impl FnOnce(&mut AppOptions),
-) -> Option<World> {
-    let (url, dir) = database_url(backend).await?;
+pub async fn world_opts(backend: Backend, configure: impl FnOnce(&mut AppOptions)) -> World {
+    let (url, dir) = database_url(backend).await;
     let mut options = AppOptions::new(url.clone());
     configure(&mut options);
     options.sandbox = true;
@@ -131,7 +130,7 @@ pub async fn world_opts(
     let ada = user(&app, t, "ada", Role::Admin, None, &[]).await;
     user(&app, t, "fay", Role::Finance, None, &[]).await;
     user(&app, t, "lena", Role::Approver, None, &["network-leads"]).await;
-    Some(World {
+    World {
         app,
         rita,
         other,
@@ -142,11 +141,11 @@ pub async fn world_opts(
         tokens,
         url,
         _dir: dir,
-    })
+    }
 }
 
 /// A world with default settings.
-pub async fn world(backend: Backend) -> Option<World> {
+pub async fn world(backend: Backend) -> World {
     world_with(backend, Settings::default()).await
 }
 
@@ -158,15 +157,19 @@ macro_rules! scenarios {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(super::support::Backend::Sqlite).await
+                    super::$name($crate::support::Backend::Sqlite).await
                 }
             )*
         }
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    not(l2c_postgres),
+                    ignore = "PostgreSQL: set L2C_TEST_DATABASE_URL when building and running the tests"
+                )]
                 async fn $name() {
-                    super::$name(super::support::Backend::Postgres).await
+                    super::$name($crate::support::Backend::Postgres).await
                 }
             )*
         }

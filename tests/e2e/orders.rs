@@ -3,7 +3,7 @@
 //! commercial rejection, cancellation, the upgrade of a running link, validation and
 //! idempotent placement.
 
-mod support;
+use crate::support;
 
 use l2c_engine::runtime::Outcome;
 use l2c_orders::error::DeskError;
@@ -96,9 +96,7 @@ async fn deliver_wan_link(w: &World, bandwidth: i64) -> (String, String) {
 }
 
 async fn a_wan_link_is_delivered_and_billed(backend: Backend) {
-    let Some(w) = world(backend).await else {
-        return;
-    };
+    let w = world(backend).await;
     let placed = place(&w.app.orders, &w.rita, &wan_link(100), None)
         .await
         .expect("placed");
@@ -204,9 +202,7 @@ async fn a_wan_link_is_delivered_and_billed(backend: Backend) {
 }
 
 async fn commercial_rejection_ends_the_order_with_its_reason(backend: Backend) {
-    let Some(w) = world(backend).await else {
-        return;
-    };
+    let w = world(backend).await;
     let placed = place(&w.app.orders, &w.rita, &wan_link(1000), None)
         .await
         .expect("placed");
@@ -269,9 +265,7 @@ async fn commercial_rejection_ends_the_order_with_its_reason(backend: Backend) {
 }
 
 async fn cancellation_in_progress_compensates(backend: Backend) {
-    let Some(w) = world(backend).await else {
-        return;
-    };
+    let w = world(backend).await;
     let placed = place(&w.app.orders, &w.rita, &wan_link(100), None)
         .await
         .expect("placed");
@@ -346,9 +340,7 @@ async fn cancellation_in_progress_compensates(backend: Backend) {
 }
 
 async fn a_running_link_is_upgraded(backend: Backend) {
-    let Some(w) = world(backend).await else {
-        return;
-    };
+    let w = world(backend).await;
     let (_, product) = deliver_wan_link(&w, 100).await;
     let upgrade = request(json!({
         "billing_account": "ACME-EUR",
@@ -420,9 +412,7 @@ async fn a_running_link_is_upgraded(backend: Backend) {
 }
 
 async fn every_validation_problem_is_reported_with_its_path(backend: Backend) {
-    let Some(w) = world(backend).await else {
-        return;
-    };
+    let w = world(backend).await;
     let bad = request(json!({
         "billing_account": "GLOBEX-EUR",
         "requested_completion_date": "2001-01-01",
@@ -459,9 +449,7 @@ async fn every_validation_problem_is_reported_with_its_path(backend: Backend) {
 }
 
 async fn placement_is_idempotent_per_key(backend: Backend) {
-    let Some(w) = world(backend).await else {
-        return;
-    };
+    let w = world(backend).await;
     let first = place(&w.app.orders, &w.rita, &wan_link(100), Some("key-1"))
         .await
         .expect("placed");
@@ -521,9 +509,7 @@ async fn placement_is_idempotent_per_key(backend: Backend) {
 /// inside the batch (a key reused with another body) leaves every other one stored, and two
 /// racing requests with one key and one body place one order.
 async fn concurrent_orders_commit_together_and_fail_alone(backend: Backend) {
-    let Some(w) = world(backend).await else {
-        return;
-    };
+    let w = world(backend).await;
     let mut calls = Vec::new();
     for i in 0..40 {
         let (key, bandwidth) = match i {
@@ -578,9 +564,7 @@ async fn concurrent_orders_commit_together_and_fail_alone(backend: Backend) {
 /// Many upgrades of one running link placed at once: validation alone cannot see the others,
 /// the write re-checks inside its transaction, so exactly one is stored.
 async fn racing_changes_of_one_product_store_one(backend: Backend) {
-    let Some(w) = world(backend).await else {
-        return;
-    };
+    let w = world(backend).await;
     let (_, product) = deliver_wan_link(&w, 100).await;
     let upgrade = request(json!({"billing_account": "ACME-EUR",
         "items": [{"action": "modify", "offering": "bandwidth-upgrade", "product": product,
@@ -612,9 +596,7 @@ async fn racing_changes_of_one_product_store_one(backend: Backend) {
 /// Many large orders at once: a batch's multi-row statements are cut into chunks that fit
 /// each backend's limit on bound parameters, and every item of every order is stored.
 async fn large_batches_are_written_in_chunks(backend: Backend) {
-    let Some(w) = world(backend).await else {
-        return;
-    };
+    let w = world(backend).await;
     let item = json!({"action": "add", "offering": "lan-setup",
         "characteristics": {"site": "FRA-001", "port_count": 24, "poe": false}});
     let big = request(json!({"billing_account": "ACME-EUR", "items": vec![item; 100]}));
@@ -646,9 +628,7 @@ async fn large_batches_are_written_in_chunks(backend: Backend) {
 /// The database refuses one order of a batch (a trigger stands in for any constraint): that
 /// order fails, the batch is written again order by order, and every other order is stored.
 async fn an_order_the_database_refuses_fails_alone(backend: Backend) {
-    let Some(w) = world(backend).await else {
-        return;
-    };
+    let w = world(backend).await;
     let trigger: &[&str] = match backend {
         Backend::Sqlite => &["CREATE TRIGGER refuse_poison BEFORE INSERT ON orders \
             WHEN NEW.external_id = 'POISON' BEGIN SELECT RAISE(ABORT, 'poison'); END"],

@@ -3,7 +3,7 @@
 //! the workflow's output, and the order completes — through the real l2c server, on SQLite and
 //! (when `L2C_TEST_DATABASE_URL` is set) PostgreSQL. A 4xx answer fails the item for good.
 
-mod support;
+use crate::support;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -97,7 +97,7 @@ async fn crm_server(crm: Arc<Crm>) -> String {
     format!("http://bot:pa55@{addr}/tickets?key=s3cret")
 }
 
-async fn start(backend: Backend, script: Vec<u16>) -> Option<(Api, Arc<Crm>, tempfile::TempDir)> {
+async fn start(backend: Backend, script: Vec<u16>) -> (Api, Arc<Crm>, tempfile::TempDir) {
     let crm = Arc::new(Crm {
         script: Mutex::new(script),
         ..Crm::default()
@@ -110,7 +110,7 @@ async fn start_with(
     backend: Backend,
     crm: Arc<Crm>,
     url: String,
-) -> Option<(Api, Arc<Crm>, tempfile::TempDir)> {
+) -> (Api, Arc<Crm>, tempfile::TempDir) {
     start_workflow(backend, crm, url, LAN_WITH_WEBHOOK).await
 }
 
@@ -119,7 +119,7 @@ async fn start_workflow(
     crm: Arc<Crm>,
     url: String,
     lan_workflow: &str,
-) -> Option<(Api, Arc<Crm>, tempfile::TempDir)> {
+) -> (Api, Arc<Crm>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
     for entry in
         std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows")).expect("workflows")
@@ -141,8 +141,8 @@ async fn start_workflow(
             },
         );
     })
-    .await?;
-    Some((Api::start(world).await, crm, dir))
+    .await;
+    (Api::start(world).await, crm, dir)
 }
 
 async fn place_lan(api: &Api) -> String {
@@ -166,9 +166,7 @@ async fn drive(api: &Api, order: &str, state: &str) -> Value {
 }
 
 async fn webhook_fails_twice_then_succeeds(backend: Backend) {
-    let Some((api, crm, _dir)) = start(backend, vec![503, 429]).await else {
-        return;
-    };
+    let (api, crm, _dir) = start(backend, vec![503, 429]).await;
     let order = place_lan(&api).await;
     let o = drive(&api, &order, "completed").await;
     let calls = crm.calls.lock().expect("calls").clone();
@@ -198,9 +196,7 @@ async fn webhook_fails_twice_then_succeeds(backend: Backend) {
 }
 
 async fn webhook_client_error_is_fatal(backend: Backend) {
-    let Some((api, crm, _dir)) = start(backend, vec![422]).await else {
-        return;
-    };
+    let (api, crm, _dir) = start(backend, vec![422]).await;
     let order = place_lan(&api).await;
     let o = drive(&api, &order, "failed").await;
     assert_eq!(
@@ -231,9 +227,7 @@ async fn unreachable_webhook_becomes_an_incident(backend: Backend) {
         closed.local_addr().expect("addr")
     );
     drop(closed);
-    let Some((api, crm, _dir)) = start_with(backend, Arc::new(Crm::default()), url).await else {
-        return;
-    };
+    let (api, crm, _dir) = start_with(backend, Arc::new(Crm::default()), url).await;
     let order = place_lan(&api).await;
     let mut incidents = json!([]);
     for _ in 0..300 {
@@ -285,11 +279,7 @@ to = "done"
 async fn cancellation_waits_for_slow_compensations(backend: Backend) {
     let crm = Arc::new(Crm::default());
     let url = crm_server(crm.clone()).await;
-    let Some((api, crm, _dir)) =
-        start_workflow(backend, crm, url, LAN_WITH_TICKET_COMPENSATION).await
-    else {
-        return;
-    };
+    let (api, crm, _dir) = start_workflow(backend, crm, url, LAN_WITH_TICKET_COMPENSATION).await;
     let order = place_lan(&api).await;
     api.task("fred", "field-engineers").await;
     *crm.script.lock().expect("script") = vec![503, 503, 503];

@@ -20,7 +20,7 @@ pub fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).expect("decimal")
 }
 
-pub async fn open(backend: Backend, per_chunk: usize) -> Option<World> {
+pub async fn open(backend: Backend, per_chunk: usize) -> World {
     let mut settings = Settings::default();
     settings.billing.accounts_per_chunk = per_chunk;
     world_with(backend, settings).await

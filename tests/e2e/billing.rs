@@ -7,7 +7,7 @@
 //! Subscriptions are stored directly, as the billing activation handlers store them (those
 //! handlers are tested through whole orders in tests/orders.rs and tests/api_billing.rs).
 
-mod support;
+use crate::support;
 
 use l2c::app::App;
 use l2c_billing::{TaxCategory, TaxRate};
@@ -37,9 +37,7 @@ scenarios!(
 );
 
 async fn a_run_repeated_three_times_invoices_once(backend: Backend) {
-    let Some(w) = open(backend, 4).await else {
-        return;
-    };
+    let w = open(backend, 4).await;
     six_accounts(&w.app).await;
     let first = run_on(&w.app, "2026-03-01").await;
     let before = snapshot(&w.app).await;
@@ -63,9 +61,7 @@ async fn a_run_repeated_three_times_invoices_once(backend: Backend) {
 }
 
 async fn an_interrupted_run_resumes_to_the_same_invoices(backend: Backend) {
-    let Some(w) = open(backend, 2).await else {
-        return;
-    };
+    let w = open(backend, 2).await;
     six_accounts(&w.app).await;
     // The run is killed after its first page of two accounts (ACME-EUR, with nothing to
     // bill, and B0) committed.
@@ -89,9 +85,7 @@ async fn an_interrupted_run_resumes_to_the_same_invoices(backend: Backend) {
     );
     let interrupted = snapshot(&w.app).await;
 
-    let Some(u) = open(backend, 2).await else {
-        return;
-    };
+    let u = open(backend, 2).await;
     six_accounts(&u.app).await;
     run_on(&u.app, "2026-03-01").await;
     let uninterrupted = snapshot(&u.app).await;
@@ -102,9 +96,7 @@ async fn an_interrupted_run_resumes_to_the_same_invoices(backend: Backend) {
 /// Two unfinished runs for one date (two requests that raced): the stalled one is claimed,
 /// and that run — not the other — goes on to its end.
 async fn a_stalled_run_is_resumed_itself(backend: Backend) {
-    let Some(w) = open(backend, 2).await else {
-        return;
-    };
+    let w = open(backend, 2).await;
     six_accounts(&w.app).await;
     let req = request(AsOf::Date(d("2026-03-01")));
     let stalled = run_interrupted(&w.app.invoicing, &req, 1)
@@ -149,9 +141,7 @@ async fn a_stalled_run_is_resumed_itself(backend: Backend) {
 }
 
 async fn accounts_are_billed_at_their_own_local_midnight(backend: Backend) {
-    let Some(w) = open(backend, 10).await else {
-        return;
-    };
+    let w = open(backend, 10).await;
     account(&w.app, "TONGA", 1, "Pacific/Tongatapu", "EUR").await; // UTC+13
     account(&w.app, "HAWAII", 1, "Pacific/Honolulu", "USD").await; // UTC-10
     for (acc, sub) in [("TONGA", "ST"), ("HAWAII", "SH")] {
@@ -187,9 +177,7 @@ async fn accounts_are_billed_at_their_own_local_midnight(backend: Backend) {
 }
 
 async fn cycle_day_31_bills_leap_february(backend: Backend) {
-    let Some(w) = open(backend, 10).await else {
-        return;
-    };
+    let w = open(backend, 10).await;
     account(&w.app, "EOM", 31, "UTC", "EUR").await;
     let port = Charge("port", "monthly", "29.00", 1, "2024-01-31", None);
     subscribe(&w.app, "EOM", "S", "wan-link", &[port]).await;
@@ -213,9 +201,7 @@ async fn cycle_day_31_bills_leap_february(backend: Backend) {
 }
 
 async fn changes_after_invoicing_are_adjusted_on_the_next_invoice(backend: Backend) {
-    let Some(w) = open(backend, 10).await else {
-        return;
-    };
+    let w = open(backend, 10).await;
     account(&w.app, "CHG", 1, "Europe/Berlin", "EUR").await;
     let up = Charge("port-100", "monthly", "300.00", 1, "2026-06-01", None);
     subscribe(&w.app, "CHG", "UP", "wan-link", &[up]).await;
@@ -267,9 +253,7 @@ async fn changes_after_invoicing_are_adjusted_on_the_next_invoice(backend: Backe
 }
 
 async fn vat_is_computed_per_rate_on_summed_bases(backend: Backend) {
-    let Some(w) = open(backend, 10).await else {
-        return;
-    };
+    let w = open(backend, 10).await;
     let mut reduced = BillingAccount {
         id: "VAT".into(),
         customer_account: "ACME".into(),
@@ -316,9 +300,7 @@ async fn vat_is_computed_per_rate_on_summed_bases(backend: Backend) {
 }
 
 async fn a_dry_run_writes_nothing(backend: Backend) {
-    let Some(w) = open(backend, 4).await else {
-        return;
-    };
+    let w = open(backend, 4).await;
     six_accounts(&w.app).await;
     let mut req = request(AsOf::Date(d("2026-03-01")));
     req.dry_run = true;
@@ -363,9 +345,7 @@ async fn a_dry_run_writes_nothing(backend: Backend) {
 }
 
 async fn drafts_are_numbered_when_issued_and_voids_leave_no_gap(backend: Backend) {
-    let Some(w) = open(backend, 4).await else {
-        return;
-    };
+    let w = open(backend, 4).await;
     six_accounts(&w.app).await;
     let mut req = request(AsOf::Date(d("2026-03-01")));
     req.issue = false;
@@ -415,9 +395,7 @@ async fn drafts_are_numbered_when_issued_and_voids_leave_no_gap(backend: Backend
 }
 
 async fn a_credit_note_corrects_an_invoice_and_the_next_run_bills_again(backend: Backend) {
-    let Some(w) = open(backend, 4).await else {
-        return;
-    };
+    let w = open(backend, 4).await;
     account(&w.app, "CN", 1, "UTC", "EUR").await;
     let port = Charge("port", "monthly", "100.00", 1, "2026-03-01", None);
     subscribe(&w.app, "CN", "S", "wan-link", &[port]).await;
@@ -463,9 +441,7 @@ async fn a_credit_note_corrects_an_invoice_and_the_next_run_bills_again(backend:
 }
 
 async fn runs_for_two_periods_at_once_bill_each_day_once(backend: Backend) {
-    let Some(w) = open(backend, 2).await else {
-        return;
-    };
+    let w = open(backend, 2).await;
     six_accounts(&w.app).await;
     let (march, april) = tokio::join!(
         run(&w.app.invoicing, request(AsOf::Date(d("2026-03-01")))),
@@ -495,9 +471,7 @@ async fn runs_for_two_periods_at_once_bill_each_day_once(backend: Backend) {
 }
 
 async fn issued_documents_keep_their_parties_and_rounding(backend: Backend) {
-    let Some(w) = open(backend, 4).await else {
-        return;
-    };
+    let w = open(backend, 4).await;
     account(&w.app, "KEEP", 1, "UTC", "EUR").await;
     set_buyers(&w.app).await;
     let port = Charge("port", "monthly", "100.00", 1, "2026-03-01", None);
@@ -527,9 +501,7 @@ async fn issued_documents_keep_their_parties_and_rounding(backend: Backend) {
 }
 
 async fn an_account_that_cannot_be_read_fails_alone(backend: Backend) {
-    let Some(w) = open(backend, 4).await else {
-        return;
-    };
+    let w = open(backend, 4).await;
     six_accounts(&w.app).await;
     // B2's stored charge is damaged: its amount is not a number.
     let mut tx = w.app.db.begin_write().await.expect("tx");

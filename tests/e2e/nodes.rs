@@ -2,7 +2,7 @@
 //! an order placed through one node's API is approved and worked through the other's, both
 //! nodes' workers share the steps, and every step runs once.
 
-mod support;
+use crate::support;
 
 use l2c::app::{App, AppOptions};
 use l2c::server::Server;
@@ -14,9 +14,7 @@ use support::{world, Backend};
 scenarios!(two_nodes_share_one_database);
 
 async fn two_nodes_share_one_database(backend: Backend) {
-    let Some(w) = world(backend).await else {
-        return;
-    };
+    let w = world(backend).await;
     let url = w.app.db.url.clone();
     let api = Api::start(w).await;
     let mut options = AppOptions::new(url);

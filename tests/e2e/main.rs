@@ -1,0 +1,31 @@
+//! The end-to-end tests, one test binary (one link on two cores): the real server on port 0
+//! with its workers, the `l2c` binary, and orders through their real workflows, on SQLite and
+//! on PostgreSQL. The PostgreSQL twin of each scenario is built in when
+//! `L2C_TEST_DATABASE_URL` is set at build time (`.ci/run` sets it) and reported as ignored
+//! otherwise; a twin that runs and cannot reach PostgreSQL fails.
+//!
+//! - [`api`]: orders over HTTP from placement to completion, rejection, cancellation, upgrades,
+//!   validation, idempotency, the sandbox clock and the operational endpoints.
+//! - [`api_access`]: who may do what, nobody approving their own order, racing approvers.
+//! - [`api_billing`]: billing over HTTP after a real order; exports; problems.
+//! - [`billing`], [`billing_exports`], [`billing_schedules`]: billing runs on the database.
+//! - [`cli`]: the binary's commands; [`nodes`]: two nodes on one database.
+//! - [`orders`]: orders through their workflows; [`schema`]: the schema and its migrations;
+//!   [`webhook`]: webhook handlers against a real HTTP receiver.
+//! - [`support`]: the worlds, clients and fixtures the tests share.
+
+// First, so that its `scenarios!` macro is in scope in the modules below.
+#[macro_use]
+mod support;
+
+mod api;
+mod api_access;
+mod api_billing;
+mod billing;
+mod billing_exports;
+mod billing_schedules;
+mod cli;
+mod nodes;
+mod orders;
+mod schema;
+mod webhook;

@@ -4,7 +4,7 @@
 mod support;
 
 use l2c_engine::handler::{HandlerError, Handlers};
-use l2c_engine::runtime::Outcome;
+use l2c_engine::runtime::{InstanceStatus, Outcome};
 use l2c_engine::EngineError;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,7 +65,7 @@ fn logged(log: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
     log.lock().expect("log").clone()
 }
 
-async fn status(h: &Harness, id: &str) -> String {
+async fn status(h: &Harness, id: &str) -> InstanceStatus {
     h.engine.instance(id).await.expect("instance").status
 }
 

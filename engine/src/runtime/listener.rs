@@ -3,6 +3,7 @@
 //! change, so its own records (an order's state, the product inventory) move exactly once and
 //! together with the engine's.
 
+use super::status::InstanceStatus;
 use crate::error::Result;
 use crate::payload::{decode, PayloadError};
 use futures::future::BoxFuture;
@@ -33,6 +34,29 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The instance's status once the change is made: running when it started, compensating,
+    /// or the status it ended with. `None` only for an `Ended` whose status is not an instance
+    /// status (the engine never sends one).
+    pub fn status(&self) -> Option<InstanceStatus> {
+        match self {
+            Change::Started => Some(InstanceStatus::Running),
+            Change::Compensating { .. } => Some(InstanceStatus::Compensating),
+            Change::Ended { status } => InstanceStatus::parse(status),
+        }
+    }
+
+    /// The final status the instance takes (`Ended`) or will take once compensated
+    /// (`Compensating`); `None` when it has just started (or the name is not a status).
+    pub fn outcome(&self) -> Option<InstanceStatus> {
+        match self {
+            Change::Started => None,
+            Change::Compensating { outcome, .. } => InstanceStatus::parse(outcome),
+            Change::Ended { status } => InstanceStatus::parse(status),
+        }
+    }
+}
+
 /// One instance's lifecycle change.
 #[derive(Debug, Clone)]
 pub struct InstanceChange {
@@ -51,6 +75,11 @@ pub struct InstanceChange {
 }
 
 impl InstanceChange {
+    /// The instance's status once the change is made; see [`Change::status`].
+    pub fn status(&self) -> Option<InstanceStatus> {
+        self.change.status()
+    }
+
     /// The instance's input as `T`; the error names the field that does not fit (see
     /// [`crate::payload`]), and `?` turns it into an [`crate::EngineError::Payload`], which
     /// rolls the transaction back.
@@ -90,6 +119,31 @@ mod tests {
             input: Arc::new(input),
             change: Change::Started,
         }
+    }
+
+    #[test]
+    fn a_change_tells_the_status_it_leaves_the_instance_in() {
+        let compensating = Change::Compensating {
+            outcome: "rejected".into(),
+            reason: "too dear".into(),
+            actor: Some("mona".into()),
+        };
+        let ended = Change::Ended {
+            status: "cancelled".into(),
+        };
+        assert_eq!(Change::Started.status(), Some(InstanceStatus::Running));
+        assert_eq!(Change::Started.outcome(), None);
+        assert_eq!(compensating.status(), Some(InstanceStatus::Compensating));
+        assert_eq!(compensating.outcome(), Some(InstanceStatus::Rejected));
+        assert_eq!(ended.status(), Some(InstanceStatus::Cancelled));
+        assert_eq!(ended.outcome(), Some(InstanceStatus::Cancelled));
+        let mut heard = change(Value::Null);
+        heard.change = ended;
+        assert_eq!(heard.status(), Some(InstanceStatus::Cancelled));
+        let odd = Change::Ended {
+            status: "done".into(),
+        };
+        assert_eq!(odd.status(), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod worker;
 pub use compensate::COMPENSATE_PREFIX;
 pub use listener::{Change, InstanceChange, Listener};
 pub use query::{HistoryEvent, IncidentView, InstanceView, StepView, TaskView};
+pub use status::{InstanceStatus, UnknownStatus};
 pub use tasks::Outcome;
 pub use worker::{Worker, WorkerHandle};
 

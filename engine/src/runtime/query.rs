@@ -1,6 +1,7 @@
 //! Read-only views: instances with their steps, history (the order's timeline), task queues and
 //! incidents.
 
+use super::status::InstanceStatus;
 use super::Engine;
 use crate::clock::from_ms;
 use crate::error::{EngineError, Result};
@@ -21,8 +22,8 @@ pub struct InstanceView {
     pub workflow: String,
     /// The definition version (content hash) it runs.
     pub version: String,
-    /// running, compensating, completed, rejected, failed or cancelled.
-    pub status: String,
+    /// Running, compensating, or how it ended.
+    pub status: InstanceStatus,
     /// The parent instance, for subflow children.
     pub parent_id: Option<String>,
     /// The caller's key (e.g. an order id).
@@ -163,7 +164,7 @@ impl Engine {
             id: row.try_get("id")?,
             workflow: row.try_get("workflow")?,
             version: row.try_get("version")?,
-            status: row.try_get("status")?,
+            status: stored_status(row.try_get("status")?)?,
             parent_id: row.try_get("parent_id")?,
             business_key: row.try_get("business_key")?,
             input: serde_json::from_str(&input)?,
@@ -296,6 +297,12 @@ impl Engine {
     }
 }
 
+/// A stored instance status; anything else is a column that cannot be decoded.
+fn stored_status(name: String) -> Result<InstanceStatus> {
+    name.parse::<InstanceStatus>()
+        .map_err(|e| EngineError::Database(sqlx::Error::Decode(Box::new(e))))
+}
+
 fn step_view(row: &AnyRow) -> Result<StepView> {
     Ok(StepView {
         id: row.try_get("id")?,
@@ -352,7 +359,7 @@ mod tests {
             id: "i".into(),
             workflow: "wan-link".into(),
             version: "h".into(),
-            status: "running".into(),
+            status: InstanceStatus::Running,
             parent_id: None,
             business_key: None,
             input: serde_json::json!({"port": "seven"}),

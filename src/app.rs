@@ -89,7 +89,7 @@ pub struct App {
 /// Refuses any actor acting on a task of their own order.
 fn nobody_approves_their_own(req: &ActorCheckRequest<'_>) -> Result<(), String> {
     // Order and item workflows carry their requester; other workflows have none to check.
-    let requester = serde_json::from_value::<PlacedBy>(req.input.clone()).ok();
+    let requester = req.input_as::<PlacedBy>().ok();
     if requester.is_some_and(|r| r.requester == req.actor) {
         return Err(format!(
             "{} placed this order; nobody approves or works on their own order",

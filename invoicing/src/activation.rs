@@ -11,6 +11,7 @@ use l2c_catalog::{Catalog, Charge, OrderAction, PriceKind, Quote, ValidItem};
 use l2c_engine::clock::Clock;
 use l2c_engine::db::Db;
 use l2c_engine::handler::{HandlerError, HandlerResult, Handlers, TaskContext};
+use l2c_orders::payload::ItemInput;
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
 use std::sync::Arc;
@@ -44,21 +45,6 @@ fn local_today(
 
 fn db_error(e: sqlx::Error) -> HandlerError {
     HandlerError::Retryable(format!("billing database: {e}"))
-}
-
-fn field<'v>(input: &'v Value, pointer: &str) -> Result<&'v str, HandlerError> {
-    input
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .ok_or_else(|| HandlerError::Fatal(format!("the item has no {pointer}")))
-}
-
-/// The item's (order, item) ids.
-fn item_ids(input: &Value) -> Result<(String, String), HandlerError> {
-    Ok((
-        field(input, "/order_id")?.to_string(),
-        field(input, "/item_id")?.to_string(),
-    ))
 }
 
 impl Billing {
@@ -132,17 +118,12 @@ impl Billing {
     }
 
     async fn activate(&self, ctx: TaskContext) -> HandlerResult {
-        let input = &ctx.input;
-        let (order_id, item_id) = item_ids(input)?;
-        let product = field(input, "/product/id")?.to_string();
-        let quote: Quote =
-            serde_json::from_value(input.get("quote").cloned().unwrap_or(Value::Null))
-                .map_err(|e| HandlerError::Fatal(format!("the item's quote: {e}")))?;
+        let item: ItemInput = ctx.input_as()?;
+        let (order_id, item_id, product) = (&item.order_id, &item.item_id, &item.product.id);
+        let quote = &item.quote;
         let mut tx = self.db.begin_write().await.map_err(db_error)?;
-        let today = self
-            .today(&mut tx, field(input, "/billing_account")?)
-            .await?;
-        let existing = subscription_of(&mut tx, &product).await?;
+        let today = self.today(&mut tx, &item.billing_account).await?;
+        let existing = subscription_of(&mut tx, product).await?;
         let subscription = match existing {
             Some(id) => id,
             None => {
@@ -153,7 +134,7 @@ impl Billing {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8)",
                 )
                 .bind(id.clone())
-                .bind(field(input, "/billing_account")?.to_string())
+                .bind(item.billing_account.clone())
                 .bind(product.clone())
                 .bind(quote.offering.clone())
                 .bind(i64::from(quote.version))
@@ -167,18 +148,18 @@ impl Billing {
             }
         };
         let charges = quote.one_time.iter().chain(quote.recurring.iter());
-        insert_charges(&mut tx, &subscription, &order_id, &item_id, charges, today).await?;
+        insert_charges(&mut tx, &subscription, order_id, item_id, charges, today).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(json!({ "subscription": subscription, "billing_start": today.to_string() }))
     }
 
     /// Removes what this item added (an activation or a change) and reopens what it ended.
     async fn remove_item_charges(&self, ctx: TaskContext) -> HandlerResult {
-        let (order_id, item_id) = item_ids(&ctx.input)?;
-        let product = field(&ctx.input, "/product/id")?.to_string();
+        let item: ItemInput = ctx.input_as()?;
+        let (order_id, item_id) = (item.order_id, item.item_id);
         let by = format!("{order_id}/{item_id}");
         let mut tx = self.db.begin_write().await.map_err(db_error)?;
-        let Some(subscription) = subscription_of(&mut tx, &product).await? else {
+        let Some(subscription) = subscription_of(&mut tx, &item.product.id).await? else {
             return Ok(json!({ "billing_reverted": false }));
         };
         sqlx::query("DELETE FROM subscription_charges WHERE subscription_id = $1 AND order_id = $2 AND item_id = $3")
@@ -217,18 +198,17 @@ impl Billing {
     /// A modify item: re-prices the running product with its new characteristics at its
     /// pinned version; the old recurring charges end today and the new ones start today.
     async fn change(&self, ctx: TaskContext) -> HandlerResult {
-        let input = &ctx.input;
-        let (order_id, item_id) = item_ids(input)?;
-        let product = field(input, "/product/id")?.to_string();
+        let item: ItemInput = ctx.input_as()?;
+        let (order_id, item_id, product) = (&item.order_id, &item.item_id, &item.product.id);
         let by = format!("{order_id}/{item_id}");
         let mut tx = self.db.begin_write().await.map_err(db_error)?;
-        let Some(subscription) = subscription_of(&mut tx, &product).await? else {
+        let Some(subscription) = subscription_of(&mut tx, product).await? else {
             return Err(HandlerError::Fatal(format!(
                 "product {product} has no subscription"
             )));
         };
         let today = self.subscription_today(&mut tx, &subscription).await?;
-        let quote = self.reprice(&mut tx, &product, input).await?;
+        let quote = self.reprice(&mut tx, &item).await?;
         sqlx::query(
             "UPDATE subscription_charges SET effective_to = $1, ended_by = $2 \
              WHERE subscription_id = $3 AND kind = 'recurring' AND effective_to IS NULL \
@@ -242,20 +222,19 @@ impl Billing {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        let own: Quote = serde_json::from_value(input.get("quote").cloned().unwrap_or(Value::Null))
-            .map_err(|e| HandlerError::Fatal(format!("the item's quote: {e}")))?;
-        let charges = own.one_time.iter().chain(quote.recurring.iter());
-        insert_charges(&mut tx, &subscription, &order_id, &item_id, charges, today).await?;
+        let charges = item.quote.one_time.iter().chain(quote.recurring.iter());
+        insert_charges(&mut tx, &subscription, order_id, item_id, charges, today).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(json!({ "subscription": subscription, "change_date": today.to_string() }))
     }
 
+    /// The running product's prices with the item's changed characteristics.
     async fn reprice(
         &self,
         conn: &mut AnyConnection,
-        product: &str,
-        input: &Value,
+        item: &ItemInput,
     ) -> Result<Quote, HandlerError> {
+        let product = item.product.id.as_str();
         let row = sqlx::query("SELECT p.offering, p.version, p.quantity, p.characteristics, s.currency FROM products p JOIN subscriptions s ON s.product_id = p.id WHERE p.id = $1")
             .bind(product.to_string())
             .fetch_optional(&mut *conn)
@@ -275,16 +254,13 @@ impl Billing {
             ))
         })?;
         let mut merged: Value = serde_json::from_str(&stored).map_err(|e| fatal(e.to_string()))?;
-        if let (Some(m), Some(new)) = (
-            merged.as_object_mut(),
-            input.get("characteristics").and_then(Value::as_object),
-        ) {
-            for (k, v) in new {
+        if let Some(m) = merged.as_object_mut() {
+            for (k, v) in &item.characteristics {
                 m.insert(k.clone(), v.clone());
             }
         }
         let characteristics = offering.typed_characteristics(&merged).map_err(fatal)?;
-        let item = ValidItem {
+        let repriced = ValidItem {
             offering: offering_id,
             version,
             action: OrderAction::Add,
@@ -293,15 +269,15 @@ impl Billing {
         };
         let currency = Currency::from_code(&currency).map_err(|e| fatal(e.to_string()))?;
         self.catalog
-            .quote(&item, currency)
+            .quote(&repriced, currency)
             .map_err(|e| fatal(e.to_string()))
     }
 
     async fn end(&self, ctx: TaskContext) -> HandlerResult {
-        let (order_id, item_id) = item_ids(&ctx.input)?;
-        let product = field(&ctx.input, "/product/id")?.to_string();
+        let item: ItemInput = ctx.input_as()?;
+        let (order_id, item_id) = (&item.order_id, &item.item_id);
         let mut tx = self.db.begin_write().await.map_err(db_error)?;
-        let Some(subscription) = subscription_of(&mut tx, &product).await? else {
+        let Some(subscription) = subscription_of(&mut tx, &item.product.id).await? else {
             return Ok(json!({ "billing_ended": false }));
         };
         let today = self.subscription_today(&mut tx, &subscription).await?;

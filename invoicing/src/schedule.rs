@@ -41,6 +41,15 @@ pub struct Schedules {
     pub engine: l2c_engine::Engine,
 }
 
+/// The input of one occurrence's workflow instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Occurrence {
+    /// The schedule's name.
+    schedule: String,
+    /// When it is due, RFC 3339 in whole seconds.
+    due_at: String,
+}
+
 /// A schedule as created.
 #[derive(Clone, Debug, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -313,8 +322,10 @@ async fn start_occurrence(
     name: &str,
     due: i64,
 ) -> DeskResult<String> {
-    let due_at = ms_to_utc(due)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let input = json!({ "schedule": name, "due_at": due_at });
+    let input = serde_json::to_value(Occurrence {
+        schedule: name.to_string(),
+        due_at: ms_to_utc(due)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })?;
     let key = format!("billing-schedule:{name}");
     Ok(sched
         .engine
@@ -451,18 +462,15 @@ fn db_err(e: sqlx::Error) -> HandlerError {
 }
 
 async fn occurrence(inv: &Invoicing, ctx: TaskContext) -> HandlerResult {
-    let name = ctx
-        .input
-        .get("schedule")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string();
-    let due: DateTime<Utc> = ctx
-        .input
-        .get("due_at")
-        .and_then(|v| v.as_str())
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(|| HandlerError::Fatal("the occurrence has no due_at".into()))?;
+    let Occurrence {
+        schedule: name,
+        due_at,
+    } = ctx.input_as()?;
+    let due: DateTime<Utc> = due_at.parse().map_err(|e| {
+        HandlerError::Fatal(format!(
+            "input: due_at: {due_at:?} is not an RFC 3339 instant: {e}"
+        ))
+    })?;
     let row = sqlx::query(
         "SELECT cron, time_zone, next_due, zone_marks FROM billing_schedules WHERE name = $1",
     )

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use l2c_engine::clock::from_ms;
 use l2c_engine::db::Backend;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -121,8 +121,8 @@ pub struct NewProduct<'a> {
     pub version: u32,
     /// How many.
     pub quantity: u32,
-    /// Characteristics (JSON object).
-    pub characteristics: &'a Value,
+    /// Characteristics.
+    pub characteristics: &'a Map<String, Value>,
     /// The order creating it.
     pub order_id: &'a str,
 }
@@ -151,7 +151,7 @@ pub async fn insert_pending(
                 .bind(p.offering.to_string())
                 .bind(i64::from(p.version))
                 .bind(i64::from(p.quantity))
-                .bind(p.characteristics.to_string())
+                .bind(Value::Object(p.characteristics.clone()).to_string())
                 .bind(status::PENDING_ACTIVE)
                 .bind(p.order_id.to_string())
                 .bind(now)
@@ -186,15 +186,15 @@ pub async fn set_status(conn: &mut AnyConnection, id: &str, to: &str, now: i64) 
 pub async fn modify(
     conn: &mut AnyConnection,
     id: &str,
-    changes: &Value,
+    changes: &Map<String, Value>,
     now: i64,
 ) -> DeskResult<()> {
     let product = get(&mut *conn, id)
         .await?
         .ok_or_else(|| DeskError::not_found("product", id))?;
     let mut chars = product.characteristics;
-    if let (Some(target), Some(source)) = (chars.as_object_mut(), changes.as_object()) {
-        for (k, v) in source {
+    if let Some(target) = chars.as_object_mut() {
+        for (k, v) in changes {
             target.insert(k.clone(), v.clone());
         }
     }

@@ -95,21 +95,11 @@ pub struct PlacedBy {
     pub requester: String,
 }
 
-impl ItemInput {
-    /// A characteristic's text value, as the running product has it changed by this item:
-    /// the item's own value first, else the running product's.
-    pub fn characteristic(&self, name: &str) -> Option<&Value> {
-        self.characteristics
-            .get(name)
-            .or_else(|| self.product.characteristics.get(name))
-    }
-}
-
 /// Reads a workflow input as `T`. l2c built every input it reads, so a mismatch is an internal
 /// error, and its message names the field that did not fit.
 pub fn read<T: DeserializeOwned>(input: &Value) -> DeskResult<T> {
-    serde_path_to_error::deserialize(input)
-        .map_err(|e| DeskError::Internal(format!("workflow input: {}: {}", e.path(), e.inner())))
+    l2c_engine::payload::decode("workflow input", input)
+        .map_err(|e| DeskError::Internal(e.to_string()))
 }
 
 #[cfg(test)]
@@ -133,7 +123,7 @@ mod tests {
         let parsed: ItemInput = read(&item()).expect("item");
         assert_eq!(parsed.action, OrderAction::Add);
         assert_eq!(
-            parsed.characteristic("bandwidth_mbps"),
+            parsed.characteristics.get("bandwidth_mbps"),
             Some(&Value::from(100))
         );
         let again = serde_json::to_value(&parsed).expect("serializes");

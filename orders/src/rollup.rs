@@ -8,12 +8,14 @@ use super::state::{roll_up, ItemState, OrderState};
 use super::store::{item_states, lock_state, set_item_state, transition};
 use crate::error::{DeskError, DeskResult};
 use crate::inventory::{self, status, NewProduct};
+use crate::payload::{self, ItemInput};
 use futures::future::BoxFuture;
+use l2c_catalog::OrderAction;
 use l2c_engine::clock::Clock;
 use l2c_engine::db::Backend;
+use l2c_engine::runtime::InstanceStatus;
 use l2c_engine::runtime::{Change, InstanceChange, Listener};
 use l2c_engine::EngineError;
-use serde_json::Value;
 use sqlx::AnyConnection;
 use std::sync::Arc;
 
@@ -75,29 +77,17 @@ impl Listener for OrderListener {
 }
 
 /// The product an `add` item's workflow creates, from the item's input.
-pub(super) fn new_product<'v>(input: &'v Value, order_id: &'v str) -> DeskResult<NewProduct<'v>> {
-    let number = |field: &str| -> DeskResult<u32> {
-        input
-            .get(field)
-            .and_then(Value::as_u64)
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| DeskError::Internal(format!("item input has no {field}")))
-    };
-    Ok(NewProduct {
-        id: input
-            .pointer("/product/id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| DeskError::Internal("item input has no product id".into()))?,
-        customer_account: item_text(input, "customer_account")?,
-        billing_account: item_text(input, "billing_account")?,
-        offering: item_text(input, "offering")?,
-        version: number("version")?,
-        quantity: number("quantity")?,
-        characteristics: input
-            .get("characteristics")
-            .ok_or_else(|| DeskError::Internal("item input has no characteristics".into()))?,
-        order_id,
-    })
+pub(super) fn new_product(item: &ItemInput) -> NewProduct<'_> {
+    NewProduct {
+        id: &item.product.id,
+        customer_account: &item.customer_account,
+        billing_account: &item.billing_account,
+        offering: &item.offering,
+        version: item.version,
+        quantity: item.quantity,
+        characteristics: &item.characteristics,
+        order_id: &item.order_id,
+    }
 }
 
 /// The engine's error for a change the order records refuse (a database error stays one, so
@@ -119,14 +109,6 @@ struct Apply<'a> {
     now: i64,
     order_id: &'a str,
     change: &'a InstanceChange,
-}
-
-/// A text field of an item workflow's input.
-pub(super) fn item_text<'v>(input: &'v Value, field: &str) -> DeskResult<&'v str> {
-    input
-        .get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| DeskError::Internal(format!("item input has no {field}")))
 }
 
 impl Apply<'_> {
@@ -173,7 +155,7 @@ impl Apply<'_> {
                     .await?;
                 Ok(())
             }
-            Change::Ended { status } => self.order_ended(status).await,
+            Change::Ended { .. } => self.order_ended(self.change.status()).await,
         }
     }
 
@@ -189,11 +171,11 @@ impl Apply<'_> {
         ))
     }
 
-    async fn order_ended(&mut self, status: &str) -> DeskResult<()> {
+    async fn order_ended(&mut self, status: Option<InstanceStatus>) -> DeskResult<()> {
         let (reason, actor) = self.decision().await?;
         let (reason, actor) = (reason.as_deref(), actor.as_deref());
         match status {
-            "completed" => {
+            Some(InstanceStatus::Completed) => {
                 let states = item_states(self.conn, self.order_id).await?;
                 let Some(to) = roll_up(&states) else {
                     return Err(DeskError::Internal(
@@ -203,11 +185,11 @@ impl Apply<'_> {
                 self.move_order(OrderState::InProgress, None, None).await?;
                 self.move_order(to, None, None).await
             }
-            "rejected" => {
+            Some(InstanceStatus::Rejected) => {
                 self.cancel_open_items().await?;
                 self.move_order(OrderState::Rejected, actor, reason).await
             }
-            "cancelled" => {
+            Some(InstanceStatus::Cancelled) => {
                 self.cancel_open_items().await?;
                 // Items still compensating (releasing a port, removing billing) keep the
                 // order pendingCancellation; the last of them to end cancels it.
@@ -252,13 +234,8 @@ impl Apply<'_> {
     }
 
     async fn item(mut self) -> DeskResult<()> {
-        let input = self.change.input.clone();
-        let item_id = item_text(&input, "item_id")?;
-        let product_id = input
-            .pointer("/product/id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| DeskError::Internal("item input has no product id".into()))?;
-        let action = item_text(&input, "action")?;
+        let item: ItemInput = payload::read(&self.change.input)?;
+        let item_id = item.item_id.as_str();
         match &self.change.change {
             // Applied in bulk for the whole transaction before this loop (started::apply).
             Change::Started => Ok(()),
@@ -273,44 +250,35 @@ impl Apply<'_> {
                 .await?;
                 Ok(())
             }
-            Change::Ended { status } => {
+            Change::Ended { .. } => {
                 // The order's row first: a cancellation assessing this order at the same
                 // moment either sees this item's end or waits for it (PostgreSQL).
                 lock_state(self.conn, self.backend, self.order_id).await?;
-                let to = match status.as_str() {
-                    "completed" => ItemState::Completed,
-                    "cancelled" => ItemState::Cancelled,
+                let to = match self.change.status() {
+                    Some(InstanceStatus::Completed) => ItemState::Completed,
+                    Some(InstanceStatus::Cancelled) => ItemState::Cancelled,
                     _ => ItemState::Failed,
                 };
                 set_item_state(self.conn, self.order_id, item_id, to, None).await?;
-                self.apply_to_inventory(action, to, product_id, &input)
-                    .await?;
+                self.apply_to_inventory(&item, to).await?;
                 self.finish_cancellation().await
             }
         }
     }
 
-    async fn apply_to_inventory(
-        &mut self,
-        action: &str,
-        outcome: ItemState,
-        product_id: &str,
-        input: &Value,
-    ) -> DeskResult<()> {
-        let now = self.now;
-        match (action, outcome) {
-            ("add", ItemState::Completed) => {
+    async fn apply_to_inventory(&mut self, item: &ItemInput, outcome: ItemState) -> DeskResult<()> {
+        let (now, product_id) = (self.now, item.product.id.as_str());
+        match (item.action, outcome) {
+            (OrderAction::Add, ItemState::Completed) => {
                 inventory::set_status(self.conn, product_id, status::ACTIVE, now).await
             }
-            ("add", _) => {
+            (OrderAction::Add, _) => {
                 inventory::set_status(self.conn, product_id, status::TERMINATED, now).await
             }
-            ("modify", ItemState::Completed) => {
-                let empty = Value::Object(Default::default());
-                let changes = input.get("characteristics").unwrap_or(&empty);
-                inventory::modify(self.conn, product_id, changes, now).await
+            (OrderAction::Modify, ItemState::Completed) => {
+                inventory::modify(self.conn, product_id, &item.characteristics, now).await
             }
-            ("delete", ItemState::Completed) => {
+            (OrderAction::Delete, ItemState::Completed) => {
                 inventory::set_status(self.conn, product_id, status::TERMINATED, now).await
             }
             _ => Ok(()),

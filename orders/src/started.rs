@@ -5,13 +5,14 @@
 //! [`super::rollup::OrderListener`] sends every item start here, one or many.
 
 use super::place::business_key_order;
-use super::rollup::{item_text, SYSTEM_ACTOR};
+use super::rollup::SYSTEM_ACTOR;
 use super::state::OrderState;
 use super::store::{insert_events, NewEvent};
 use crate::error::{DeskError, DeskResult};
+use crate::payload::{self, ItemInput};
+use l2c_catalog::OrderAction;
 use l2c_engine::db::Backend;
 use l2c_engine::runtime::{Change, InstanceChange};
-use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,9 +29,8 @@ pub fn is_item_start(change: &InstanceChange) -> bool {
 
 struct Start<'a> {
     order_id: &'a str,
-    item_id: &'a str,
     instance_id: &'a str,
-    input: &'a Value,
+    item: ItemInput,
 }
 
 /// Applies every item start among `changes` (see [`is_item_start`]).
@@ -49,9 +49,8 @@ pub async fn apply(
             .ok_or_else(|| DeskError::Internal("item start without an order".into()))?;
         starts.push(Start {
             order_id,
-            item_id: item_text(&c.input, "item_id")?,
             instance_id: &c.instance_id,
-            input: &c.input,
+            item: payload::read(&c.input)?,
         });
     }
     if starts.is_empty() {
@@ -82,7 +81,7 @@ async fn items_in_progress(
         for s in chunk {
             q = q
                 .bind(s.order_id.to_string())
-                .bind(s.item_id.to_string())
+                .bind(s.item.item_id.clone())
                 .bind(s.instance_id.to_string());
         }
         q.execute(&mut *conn).await?;
@@ -99,9 +98,9 @@ async fn products_pending(
 ) -> DeskResult<()> {
     let products = starts
         .iter()
-        .filter(|s| s.input.get("action").and_then(Value::as_str) == Some("add"))
-        .map(|s| super::rollup::new_product(s.input, s.order_id))
-        .collect::<DeskResult<Vec<_>>>()?;
+        .filter(|s| s.item.action == OrderAction::Add)
+        .map(|s| super::rollup::new_product(&s.item))
+        .collect::<Vec<_>>();
     crate::inventory::insert_pending(conn, backend, &products, now).await?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 use l2c_engine::db::Db;
 use l2c_engine::handler::{HandlerError, HandlerResult, Handlers, TaskContext};
+use l2c_orders::payload::ItemInput;
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::future::Future;
@@ -42,19 +43,9 @@ fn db_error(e: sqlx::Error) -> HandlerError {
     HandlerError::Retryable(format!("network database: {e}"))
 }
 
-/// The product a call is for: every resource is held by it.
-fn holder(ctx: &TaskContext) -> Result<String, HandlerError> {
-    ctx.input
-        .pointer("/product/id")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| HandlerError::Fatal("the item has no product id".into()))
-}
-
-fn characteristic(ctx: &TaskContext, name: &str) -> Option<Value> {
-    ctx.input
-        .pointer(&format!("/characteristics/{name}"))
-        .cloned()
+/// The item a call is for; every resource is held by its product (`item.product.id`).
+fn item(ctx: &TaskContext) -> Result<ItemInput, HandlerError> {
+    ctx.input_as()
 }
 
 impl Network {
@@ -191,7 +182,8 @@ impl Network {
     }
 
     async fn reserve_port(&self, ctx: TaskContext) -> HandlerResult {
-        let holder = holder(&ctx)?;
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
         if let Some((port, _, _)) = self.port_of(&holder).await? {
             return Ok(json!({ "port": port }));
         }
@@ -220,7 +212,8 @@ impl Network {
     }
 
     async fn release_port(&self, ctx: TaskContext) -> HandlerResult {
-        let holder = holder(&ctx)?;
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
         sqlx::query("UPDATE net_ports SET state = 'free', holder = NULL, bandwidth_mbps = NULL WHERE holder = $1")
             .bind(holder)
             .execute(&self.db.pool)
@@ -230,8 +223,12 @@ impl Network {
     }
 
     async fn configure_pe(&self, ctx: TaskContext) -> HandlerResult {
-        let holder = holder(&ctx)?;
-        let bandwidth = characteristic(&ctx, "bandwidth_mbps").and_then(|v| v.as_i64());
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
+        let bandwidth = item
+            .characteristics
+            .get("bandwidth_mbps")
+            .and_then(Value::as_i64);
         let done = sqlx::query(
             "UPDATE net_ports SET state = 'configured', bandwidth_mbps = $1 WHERE holder = $2",
         )
@@ -249,7 +246,8 @@ impl Network {
     }
 
     async fn deconfigure_pe(&self, ctx: TaskContext) -> HandlerResult {
-        let holder = holder(&ctx)?;
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
         sqlx::query("UPDATE net_ports SET state = 'reserved', bandwidth_mbps = NULL WHERE holder = $1 AND state = 'configured'")
             .bind(holder)
             .execute(&self.db.pool)
@@ -260,7 +258,8 @@ impl Network {
 
     /// Passes when the product's port is configured.
     async fn port_test(&self, ctx: TaskContext, what: &str) -> HandlerResult {
-        let holder = holder(&ctx)?;
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
         match self.port_of(&holder).await? {
             Some((port, state, bw)) if state == "configured" => {
                 Ok(json!({ what: "passed", "port": port, "bandwidth_mbps": bw }))
@@ -272,8 +271,12 @@ impl Network {
     }
 
     async fn reconfigure(&self, ctx: TaskContext) -> HandlerResult {
-        let holder = holder(&ctx)?;
-        let new = characteristic(&ctx, "bandwidth_mbps").and_then(|v| v.as_i64());
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
+        let new = item
+            .characteristics
+            .get("bandwidth_mbps")
+            .and_then(Value::as_i64);
         let Some((port, state, old)) = self.port_of(&holder).await? else {
             return Err(HandlerError::Fatal(format!(
                 "product {holder} has no PE port"
@@ -301,7 +304,8 @@ impl Network {
     }
 
     async fn restore(&self, ctx: TaskContext) -> HandlerResult {
-        let holder = holder(&ctx)?;
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
         let key = ctx.idempotency_key.replace("compensate:", "");
         let Some(detail) = self.work(&holder, &format!("bandwidth:{key}")).await? else {
             return Ok(json!({ "bandwidth_restored": false }));
@@ -316,8 +320,12 @@ impl Network {
     }
 
     async fn allocate_lan(&self, ctx: TaskContext) -> HandlerResult {
-        let holder = holder(&ctx)?;
-        let ports = characteristic(&ctx, "port_count")
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
+        let ports = item
+            .characteristics
+            .get("port_count")
+            .cloned()
             .and_then(|v| v.as_i64())
             .unwrap_or(0);
         let switches = (ports + 47) / 48;
@@ -327,19 +335,25 @@ impl Network {
     }
 
     async fn open_rma(&self, ctx: TaskContext) -> HandlerResult {
-        let holder = holder(&ctx)?;
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
         let rma = format!(
             "RMA-{}",
             &holder.replace('-', "")[..10.min(holder.len())].to_uppercase()
         );
-        let model = characteristic(&ctx, "device_model").unwrap_or(Value::Null);
+        let model = item
+            .characteristics
+            .get("device_model")
+            .cloned()
+            .unwrap_or(Value::Null);
         self.put_work(&holder, "rma", json!({ "rma": rma, "model": model }))
             .await?;
         Ok(json!({ "rma": rma }))
     }
 
     async fn ship(&self, ctx: TaskContext) -> HandlerResult {
-        let holder = holder(&ctx)?;
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
         if self.work(&holder, "rma").await?.is_none() {
             return Err(HandlerError::Fatal(format!(
                 "product {holder} has no open RMA"
@@ -360,7 +374,8 @@ impl Network {
     }
 
     async fn require_work(&self, ctx: TaskContext, kind: &str, output: Value) -> HandlerResult {
-        let holder = holder(&ctx)?;
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
         match self.work(&holder, kind).await? {
             Some(_) => Ok(output),
             None => Err(HandlerError::Fatal(format!(
@@ -370,7 +385,8 @@ impl Network {
     }
 
     async fn drop_work(&self, ctx: TaskContext, kind: &str) -> HandlerResult {
-        let holder = holder(&ctx)?;
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
         sqlx::query("DELETE FROM net_work WHERE holder = $1 AND kind = $2")
             .bind(holder)
             .bind(kind.to_string())
@@ -381,7 +397,8 @@ impl Network {
     }
 
     async fn decommission(&self, ctx: TaskContext) -> HandlerResult {
-        let holder = holder(&ctx)?;
+        let item = item(&ctx)?;
+        let holder = item.product.id.clone();
         let mut tx = self.db.begin_write().await.map_err(db_error)?;
         let ports = sqlx::query("UPDATE net_ports SET state = 'free', holder = NULL, bandwidth_mbps = NULL WHERE holder = $1")
             .bind(holder.clone())

@@ -1,7 +1,7 @@
 //! Wiring: the database, catalog, workflows, handlers, the order listener and the engine,
 //! put together once and shared (cheaply cloned) by the HTTP API, the workers and the CLI.
 
-use crate::handlers::{network::Network, webhook::Webhooks};
+use crate::handlers::network::Network;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use anyhow::Context;
@@ -9,10 +9,8 @@ use chrono::NaiveDate;
 use l2c_catalog::{Catalog, LifecycleStatus};
 use l2c_engine::clock::{Clock, SystemClock, TestClock};
 use l2c_engine::db::Db;
-use l2c_engine::handler::Handlers;
 use l2c_engine::runtime::{ActorCheckRequest, EngineOptions};
 use l2c_engine::Engine;
-use l2c_invoicing::activation::Billing;
 use l2c_invoicing::schedule::Schedules;
 use l2c_invoicing::Invoicing;
 use l2c_orders::error::{DeskError, DeskResult};
@@ -83,6 +81,8 @@ pub struct App {
     pub invoicing: Invoicing,
     /// Billing schedules (invoicing and the engine that fires them).
     pub schedules: Schedules,
+    /// The loaded workflows' stages the simulated network serves (`workflow/stage (handler)`).
+    pub simulated: Arc<Vec<String>>,
     members: Arc<RwLock<HashMap<String, Vec<String>>>>,
 }
 
@@ -119,30 +119,26 @@ impl App {
         } else {
             (Arc::new(SystemClock), None)
         };
-        let mut handlers = Handlers::new();
-        let network = Network::new(db.clone(), options.settings.network.failure_rate);
-        network
-            .seed(
-                options.settings.network.routers,
-                options.settings.network.ports_per_router,
-                clock.now_ms(),
-            )
-            .await
-            .context("seed the simulated network")?;
-        network.register(&mut handlers);
-        Billing::new(db.clone(), catalog.clone(), clock.clone()).register(&mut handlers);
+        let network = &options.settings.network;
+        if network.simulator {
+            Network::new(db.clone(), network.failure_rate)
+                .seed(network.routers, network.ports_per_router, clock.now_ms())
+                .await
+                .context("seed the simulated network")?;
+        }
         let invoicing = Invoicing {
             db: db.clone(),
             settings: Arc::new(options.settings.billing.clone()),
             clock: clock.clone(),
         };
-        l2c_invoicing::schedule::register(&invoicing, &mut handlers);
-        Webhooks::new(&options.settings.webhooks)?.register(&mut handlers);
+        let mut handlers =
+            crate::handlers::register(&db, &catalog, &clock, &invoicing, &options.settings)?;
         let metrics = Arc::new(Metrics::new());
         handlers.instrument(metrics.observer());
         let names: Vec<String> = handlers.names().into_iter().collect();
         let loaded = crate::workflows::load(options.workflows_dir.as_deref(), &names)?;
         check_offerings(&catalog, &loaded.definitions)?;
+        let simulated = Arc::new(crate::handlers::simulated_stages(&loaded.definitions));
         let members: Arc<RwLock<HashMap<String, Vec<String>>>> = Arc::default();
         let directory_members = members.clone();
         let engine = Engine::builder(db.clone())
@@ -187,6 +183,7 @@ impl App {
             orders,
             invoicing,
             schedules,
+            simulated,
         };
         app.refresh_directory().await?;
         Ok(app)

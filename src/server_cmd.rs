@@ -72,9 +72,23 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// Warns when workflows outside the sandbox commission on the simulated network: nothing
+/// real is provisioned for those stages.
+fn warn_if_simulated(app: &App) {
+    if app.sandbox.is_none() && !app.simulated.is_empty() {
+        tracing::warn!(
+            stages = %app.simulated.join(", "),
+            "these stages run on the built-in simulated network, which provisions nothing real; \
+             point them at your systems with webhooks, or set [network] simulator = false \
+             (docs/configuration.md, Commissioning)"
+        );
+    }
+}
+
 /// `l2c serve`.
 pub async fn serve(db: &DbArgs, listen: SocketAddr, sandbox: bool) -> Result<()> {
     let app = db.open(sandbox).await?;
+    warn_if_simulated(&app);
     let workers = app.settings.workers;
     let server = Server::start(app, listen, workers).await?;
     let stop = shutdown_signal();
@@ -99,6 +113,7 @@ pub async fn serve(db: &DbArgs, listen: SocketAddr, sandbox: bool) -> Result<()>
 /// `l2c worker`.
 pub async fn worker(db: &DbArgs) -> Result<()> {
     let app = db.open(false).await?;
+    warn_if_simulated(&app);
     let workers = spawn_workers(&app, app.settings.workers);
     let stop = shutdown_signal();
     println!("l2c worker running ({} workers)", app.settings.workers);

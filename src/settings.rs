@@ -26,10 +26,16 @@ pub struct Settings {
     pub billing: BillingSettings,
 }
 
-/// The built-in simulated network.
+/// The built-in simulated network, which serves the `network.*` handlers of the shipped
+/// workflows: the default for the demo, the sandbox and tests. A provider's real systems take
+/// over stage by stage through webhooks (docs/configuration.md, "Commissioning").
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkSettings {
+    /// Whether the simulator's `network.*` handlers are registered. With `false`, workflows
+    /// that still name one fail to load, naming the stage; `l2c serve` warns at start while
+    /// the simulator serves stages outside the sandbox.
+    pub simulator: bool,
     /// PE routers to create ports on (when the network is empty).
     pub routers: u32,
     /// Ports per router.
@@ -68,6 +74,7 @@ impl Default for Settings {
 impl Default for NetworkSettings {
     fn default() -> Self {
         NetworkSettings {
+            simulator: true,
             routers: 4,
             ports_per_router: 64,
             failure_rate: 0.0,

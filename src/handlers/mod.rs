@@ -6,7 +6,53 @@
 pub mod network;
 pub mod webhook;
 
-use l2c_engine::handler::NOOP;
+use crate::settings::Settings;
+use l2c_catalog::Catalog;
+use l2c_engine::clock::Clock;
+use l2c_engine::db::Db;
+use l2c_engine::definition::{Definitions, StageKind};
+use l2c_engine::handler::{Handlers, NOOP};
+use l2c_invoicing::activation::Billing;
+use l2c_invoicing::Invoicing;
+use l2c_orders::error::DeskResult;
+use std::sync::Arc;
+
+/// Every handler l2c serves with these settings: the simulated network (when it is on),
+/// billing activation, scheduled billing runs and the configured webhooks.
+pub fn register(
+    db: &Db,
+    catalog: &Arc<Catalog>,
+    clock: &Arc<dyn Clock>,
+    invoicing: &Invoicing,
+    settings: &Settings,
+) -> DeskResult<Handlers> {
+    let mut handlers = Handlers::new();
+    if settings.network.simulator {
+        network::Network::new(db.clone(), settings.network.failure_rate).register(&mut handlers);
+    }
+    Billing::new(db.clone(), catalog.clone(), clock.clone()).register(&mut handlers);
+    l2c_invoicing::schedule::register(invoicing, &mut handlers);
+    webhook::Webhooks::new(&settings.webhooks)?.register(&mut handlers);
+    Ok(handlers)
+}
+
+/// The stages of `definitions` that the simulated network serves, as
+/// `workflow/stage (handler)`.
+pub fn simulated_stages(definitions: &Definitions) -> Vec<String> {
+    let mut stages = Vec::new();
+    for (name, definition) in definitions.iter() {
+        for stage in &definition.stages {
+            let StageKind::Task(task) = &stage.kind else {
+                continue;
+            };
+            let handlers = std::iter::once(&task.handler).chain(task.compensation.as_ref());
+            for handler in handlers.filter(|h| network::NAMES.contains(&h.as_str())) {
+                stages.push(format!("{name}/{} ({handler})", stage.id));
+            }
+        }
+    }
+    stages
+}
 
 /// Every handler name l2c registers.
 pub fn builtin_names() -> Vec<&'static str> {
@@ -15,4 +61,59 @@ pub fn builtin_names() -> Vec<&'static str> {
     names.extend(l2c_invoicing::activation::NAMES);
     names.push(l2c_invoicing::schedule::HANDLER);
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[tokio::test]
+    async fn the_declared_names_are_the_registered_ones_and_the_shipped_workflows_use_them() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("l2c.db").display());
+        let db = Db::connect(&url, 1).await.expect("db");
+        let clock: Arc<dyn Clock> = Arc::new(l2c_engine::clock::SystemClock);
+        let catalog = Arc::new(Catalog::builtin().expect("catalog"));
+        let settings = Settings::default();
+        let invoicing = Invoicing {
+            db: db.clone(),
+            settings: Arc::new(settings.billing.clone()),
+            clock: clock.clone(),
+        };
+        let registered = register(&db, &catalog, &clock, &invoicing, &settings)
+            .expect("handlers")
+            .names();
+        let declared: BTreeSet<String> = builtin_names().into_iter().map(String::from).collect();
+        assert_eq!(registered, declared);
+        let mut off = Settings::default();
+        off.network.simulator = false;
+        let without = register(&db, &catalog, &clock, &invoicing, &off).expect("handlers");
+        let simulated: Vec<String> = without
+            .names()
+            .into_iter()
+            .filter(|n| network::NAMES.contains(&n.as_str()))
+            .collect();
+        assert!(simulated.is_empty(), "the simulator is off: {simulated:?}");
+
+        let names: Vec<String> = declared.iter().cloned().collect();
+        let loaded = crate::workflows::load(None, &names).expect("the shipped workflows load");
+        let mut used = BTreeSet::new();
+        for (_, definition) in loaded.definitions.iter() {
+            for stage in &definition.stages {
+                if let StageKind::Task(task) = &stage.kind {
+                    used.insert(task.handler.clone());
+                    used.extend(task.compensation.clone());
+                }
+            }
+        }
+        let unused: Vec<&String> = declared
+            .iter()
+            .filter(|n| !used.contains(*n) && n.as_str() != NOOP)
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "declared but used by no shipped workflow: {unused:?}"
+        );
+    }
 }

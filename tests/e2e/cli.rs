@@ -347,7 +347,7 @@ fn commands_set_up_a_database_that_serve_and_worker_run() {
     let mut server = Command::new(env!("CARGO_BIN_EXE_l2c"))
         .args([&["serve", "--listen", "127.0.0.1:0"][..], &db].concat())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("serve starts");
     let mut line = String::new();
@@ -388,4 +388,40 @@ fn commands_set_up_a_database_that_serve_and_worker_run() {
         let status = process.wait().expect("exits");
         assert!(status.success(), "a graceful shutdown exits 0: {status:?}");
     }
+    let mut log = String::new();
+    let stderr = server.stderr.take().expect("stderr");
+    std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut log).expect("log");
+    assert!(
+        log.contains("simulated network") && log.contains("wan-link/reserve-port"),
+        "serve outside the sandbox warns that the shipped workflows run on the simulator: {log}"
+    );
+}
+
+#[test]
+fn without_the_simulator_the_shipped_workflows_name_their_missing_handlers() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("l2c.toml");
+    std::fs::write(&config, "[network]\nsimulator = false\n").expect("config");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("l2c.db").display());
+    let out = l2c(&[
+        "account",
+        "add-customer",
+        "ACME",
+        "--name",
+        "Acme",
+        "--segment",
+        "enterprise",
+        "--country",
+        "DE",
+        "--database-url",
+        &url,
+        "--config",
+        config.to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("network.reserve-port"),
+        "the unknown handler is named: {}",
+        text(&out.stderr)
+    );
 }

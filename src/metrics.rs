@@ -11,7 +11,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use sqlx::Row;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,13 +134,7 @@ impl Metrics {
 
     /// Reads the gauges from the database and renders everything in the text format.
     pub async fn render(&self, app: &App) -> DeskResult<String> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
-            .fetch_all(&app.db.pool)
-            .await?;
-        let mut counts: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-        for r in rows {
-            counts.insert(r.try_get("state")?, r.try_get("n")?);
-        }
+        let counts = l2c_orders::store::count_by_state(&app.db).await?;
         // Every TMF622 state is reported (0 when none), so concurrent scrapes never see a
         // half-cleared family.
         for state in l2c_orders::state::ORDER_STATES {

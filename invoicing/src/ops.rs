@@ -7,9 +7,9 @@
 use super::draft::{payment_terms, Draft};
 use super::lines::date;
 use super::read::{self, kind_of, InvoiceView};
-use super::write::{assign_numbers, series_key, store, Origin};
+use super::write::{assign_numbers, mark_issued, series_key, store, void, Issue, Origin};
 use super::Invoicing;
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Datelike, Days};
 use l2c_billing::{Currency, DocumentKind, Period};
 use l2c_orders::accounts;
 use l2c_orders::error::{internal, DeskError, DeskResult};
@@ -25,16 +25,6 @@ pub async fn issue_drafts(ctx: &Invoicing, run_id: &str) -> DeskResult<usize> {
         }
         issued += n;
     }
-}
-
-/// A draft as it will be issued: its series key, number date and due date.
-struct Issue {
-    id: String,
-    key: String,
-    today: NaiveDate,
-    due: Option<NaiveDate>,
-    payment_terms: Option<String>,
-    buyer: Option<String>,
 }
 
 /// Issues up to 500 drafts of the run in one transaction. Numbers are taken per series in
@@ -67,24 +57,7 @@ async fn issue_batch(ctx: &Invoicing, run_id: &str) -> DeskResult<usize> {
     let keys: Vec<String> = issues.iter().map(|i| i.key.clone()).collect();
     let numbers = assign_numbers(&mut tx, &keys).await?;
     for (i, number) in issues.iter().zip(numbers) {
-        // The document is made now: it takes the account's terms and buyer as they are.
-        let changed = sqlx::query(
-            "UPDATE invoices SET status = 'issued', series = $1, number = $2, issue_date = $3, \
-             due_date = $4, issued_at = $5, payment_terms = $6, buyer = $7 \
-             WHERE id = $8 AND status = 'draft'",
-        )
-        .bind(i.key.clone())
-        .bind(number)
-        .bind(i.today.to_string())
-        .bind(i.due.map(|d| d.to_string()))
-        .bind(ctx.clock.now_ms())
-        .bind(i.payment_terms.clone())
-        .bind(i.buyer.clone())
-        .bind(i.id.clone())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed != 1 {
+        if !mark_issued(&mut tx, i, &number, ctx.clock.now_ms()).await? {
             return Err(DeskError::Conflict(format!(
                 "invoice {} is no longer a draft",
                 i.id
@@ -133,10 +106,7 @@ pub async fn void_draft(ctx: &Invoicing, id: &str) -> DeskResult<InvoiceView> {
             view.status
         )));
     }
-    sqlx::query("UPDATE invoices SET status = 'void' WHERE id = $1 AND status = 'draft'")
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
+    void(&mut tx, id).await?;
     let view = read::invoice(&mut tx, id).await?;
     tx.commit().await?;
     Ok(view)

@@ -22,14 +22,7 @@ pub const STALLED_AFTER: Duration = Duration::from_secs(60);
 
 /// Marks the run as making progress now.
 pub(super) async fn touch(ctx: &Invoicing, id: &str) -> DeskResult<()> {
-    let mut tx = ctx.db.begin_write().await?;
-    sqlx::query("UPDATE billing_runs SET updated_at = $1 WHERE id = $2")
-        .bind(ctx.clock.now_ms())
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
+    super::run::beat(ctx, id, None).await.map(|_| ())
 }
 
 /// While a process works on a run: its heartbeat. Dropping it stops the beats.
@@ -70,20 +63,8 @@ pub async fn claim_stalled(ctx: &Invoicing) -> DeskResult<Vec<(String, RunReques
     let mut claimed = Vec::new();
     for row in &rows {
         let id: String = row.try_get("id")?;
-        let mut tx = ctx.db.begin_write().await?;
-        let taken = sqlx::query(
-            "UPDATE billing_runs SET updated_at = $1 WHERE id = $2 AND status = 'running' \
-             AND COALESCE(updated_at, started_at) = $3",
-        )
-        .bind(now)
-        .bind(id.clone())
-        .bind(row.try_get::<i64, _>("seen")?)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        tx.commit().await?;
-        if !taken {
+        let seen: i64 = row.try_get("seen")?;
+        if !super::run::beat(ctx, &id, Some(seen)).await? {
             continue;
         }
         // Claimed first, so a run that cannot be resumed is reported once per stall.

@@ -418,6 +418,28 @@ async fn finish(ctx: &Invoicing, id: &str, status: &str, error: Option<String>) 
     Ok(())
 }
 
+/// A heartbeat of run `id`: its `updated_at` becomes now. With `seen`, only a running run
+/// last seen at exactly that moment beats (a claim: one node wins it). True if it beat.
+pub(super) async fn beat(ctx: &Invoicing, id: &str, seen: Option<i64>) -> DeskResult<bool> {
+    let sql = match seen {
+        None => "UPDATE billing_runs SET updated_at = $1 WHERE id = $2",
+        Some(_) => {
+            "UPDATE billing_runs SET updated_at = $1 WHERE id = $2 AND status = 'running' \
+             AND COALESCE(updated_at, started_at) = $3"
+        }
+    };
+    let mut query = sqlx::query(sql)
+        .bind(ctx.clock.now_ms())
+        .bind(id.to_string());
+    if let Some(seen) = seen {
+        query = query.bind(seen);
+    }
+    let mut tx = ctx.db.begin_write().await?;
+    let beat = query.execute(&mut *tx).await?.rows_affected() == 1;
+    tx.commit().await?;
+    Ok(beat)
+}
+
 /// Stops a run's pages after `pages` of them, as a process killed between two pages would:
 /// the run stays `running` and the next run for the same moment resumes it. For tests.
 pub async fn run_interrupted(

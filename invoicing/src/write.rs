@@ -10,6 +10,52 @@ use l2c_orders::error::DeskResult;
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 
+/// A draft as it will be issued: its series key, number date and due date.
+pub(crate) struct Issue {
+    pub id: String,
+    pub key: String,
+    pub today: chrono::NaiveDate,
+    pub due: Option<chrono::NaiveDate>,
+    pub payment_terms: Option<String>,
+    pub buyer: Option<String>,
+}
+
+/// Issues a draft with `number`: the document is made now, so it takes the account's terms
+/// and buyer as they are. False if it is no longer a draft.
+pub(crate) async fn mark_issued(
+    conn: &mut AnyConnection,
+    issue: &Issue,
+    number: &str,
+    now: i64,
+) -> DeskResult<bool> {
+    let changed = sqlx::query(
+        "UPDATE invoices SET status = 'issued', series = $1, number = $2, issue_date = $3, \
+         due_date = $4, issued_at = $5, payment_terms = $6, buyer = $7 \
+         WHERE id = $8 AND status = 'draft'",
+    )
+    .bind(issue.key.clone())
+    .bind(number.to_string())
+    .bind(issue.today.to_string())
+    .bind(issue.due.map(|d| d.to_string()))
+    .bind(now)
+    .bind(issue.payment_terms.clone())
+    .bind(issue.buyer.clone())
+    .bind(issue.id.clone())
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// Voids a draft (an issued document stays as it is).
+pub(crate) async fn void(conn: &mut AnyConnection, id: &str) -> DeskResult<()> {
+    sqlx::query("UPDATE invoices SET status = 'void' WHERE id = $1 AND status = 'draft'")
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// How a stored document came about.
 pub struct Origin<'a> {
     /// The run that made it (none for a credit note made by hand).

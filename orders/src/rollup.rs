@@ -5,7 +5,10 @@
 use super::place::business_key_order;
 use super::started;
 use super::state::{roll_up, ItemState, OrderState};
-use super::store::{item_states, lock_state, set_item_state, transition};
+use super::store::{
+    cancel_open_items, item_states, lock_state, record_decision, set_item_error, set_item_state,
+    transition,
+};
 use crate::error::{DeskError, DeskResult};
 use crate::inventory::{self, status, NewProduct};
 use crate::payload::{self, ItemInput};
@@ -147,13 +150,7 @@ impl Apply<'_> {
         match &self.change.change {
             Change::Started => Ok(()),
             Change::Compensating { reason, actor, .. } => {
-                sqlx::query("UPDATE orders SET reason = $1, decided_by = $2 WHERE id = $3")
-                    .bind(reason.clone())
-                    .bind(actor.clone())
-                    .bind(self.order_id.to_string())
-                    .execute(&mut *self.conn)
-                    .await?;
-                Ok(())
+                record_decision(self.conn, self.order_id, reason, actor.as_deref()).await
             }
             Change::Ended { .. } => self.order_ended(self.change.status()).await,
         }
@@ -224,13 +221,7 @@ impl Apply<'_> {
     }
 
     async fn cancel_open_items(&mut self) -> DeskResult<()> {
-        sqlx::query(
-            "UPDATE order_items SET state = 'cancelled' WHERE order_id = $1 AND state = 'acknowledged'",
-        )
-        .bind(self.order_id.to_string())
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(())
+        cancel_open_items(self.conn, self.order_id).await
     }
 
     async fn item(mut self) -> DeskResult<()> {
@@ -240,15 +231,7 @@ impl Apply<'_> {
             // Applied in bulk for the whole transaction before this loop (started::apply).
             Change::Started => Ok(()),
             Change::Compensating { reason, .. } => {
-                sqlx::query(
-                    "UPDATE order_items SET error = $1 WHERE order_id = $2 AND item_id = $3",
-                )
-                .bind(reason.clone())
-                .bind(self.order_id.to_string())
-                .bind(item_id.to_string())
-                .execute(&mut *self.conn)
-                .await?;
-                Ok(())
+                set_item_error(self.conn, self.order_id, item_id, reason).await
             }
             Change::Ended { .. } => {
                 // The order's row first: a cancellation assessing this order at the same

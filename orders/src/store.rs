@@ -10,6 +10,7 @@ use l2c_engine::db::Backend;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// An order about to be stored.
 #[derive(Debug, Clone)]
@@ -264,6 +265,134 @@ pub async fn set_item_state(
     Ok(true)
 }
 
+/// Records why an order's workflow stopped and who decided (when it begins compensating).
+pub async fn record_decision(
+    conn: &mut AnyConnection,
+    order_id: &str,
+    reason: &str,
+    actor: Option<&str>,
+) -> DeskResult<()> {
+    sqlx::query("UPDATE orders SET reason = $1, decided_by = $2 WHERE id = $3")
+        .bind(reason.to_string())
+        .bind(actor.map(str::to_string))
+        .bind(order_id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The items of an order that never started are cancelled with it.
+pub async fn cancel_open_items(conn: &mut AnyConnection, order_id: &str) -> DeskResult<()> {
+    sqlx::query(
+        "UPDATE order_items SET state = 'cancelled' WHERE order_id = $1 AND state = 'acknowledged'",
+    )
+    .bind(order_id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records why an item's workflow stopped.
+pub async fn set_item_error(
+    conn: &mut AnyConnection,
+    order_id: &str,
+    item_id: &str,
+    error: &str,
+) -> DeskResult<()> {
+    sqlx::query("UPDATE order_items SET error = $1 WHERE order_id = $2 AND item_id = $3")
+        .bind(error.to_string())
+        .bind(order_id.to_string())
+        .bind(item_id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Each `(order, item, instance)` records its instance and, if still acknowledged, becomes
+/// inProgress.
+pub async fn items_in_progress(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    starts: &[(&str, &str, &str)],
+) -> DeskResult<()> {
+    for chunk in starts.chunks(backend.chunk_rows(300, 3)) {
+        let sql = format!(
+            "WITH v (order_id, item_id, instance_id) AS (VALUES {}) \
+             UPDATE order_items SET instance_id = v.instance_id, \
+             state = CASE WHEN order_items.state = 'acknowledged' THEN 'inProgress' \
+             ELSE order_items.state END \
+             FROM v WHERE order_items.order_id = v.order_id AND order_items.item_id = v.item_id",
+            backend.values_list(chunk.len(), 3, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (order_id, item_id, instance_id) in chunk {
+            q = q
+                .bind(order_id.to_string())
+                .bind(item_id.to_string())
+                .bind(instance_id.to_string());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Orders whose state allows it become inProgress, with their state event; the rows are
+/// locked in id order on PostgreSQL first; `actor` is recorded as the events' actor.
+pub async fn orders_in_progress(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    now: i64,
+    orders: &BTreeSet<&str>,
+    actor: &str,
+) -> DeskResult<()> {
+    let ids: Vec<&str> = orders.iter().copied().collect();
+    let mut from: BTreeMap<String, OrderState> = BTreeMap::new();
+    for chunk in ids.chunks(backend.chunk_rows(500, 1)) {
+        let sql = format!(
+            "SELECT id, state FROM orders WHERE id IN ({}) ORDER BY id{}",
+            backend.in_list(chunk.len(), 1),
+            backend.lock_rows()
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let state: String = row.try_get("state")?;
+            let state: OrderState = state.parse().map_err(DeskError::Internal)?;
+            if state != OrderState::InProgress && state.can_become(OrderState::InProgress) {
+                from.insert(row.try_get("id")?, state);
+            }
+        }
+    }
+    let moving: Vec<(&String, &OrderState)> = from.iter().collect();
+    for chunk in moving.chunks(backend.chunk_rows(500, 1)) {
+        let sql = format!(
+            "UPDATE orders SET state = 'inProgress', updated_at = {}, completed_at = NULL \
+             WHERE id IN ({})",
+            backend.param(1),
+            backend.in_list(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        for (id, _) in chunk {
+            q = q.bind(id.to_string());
+        }
+        q.execute(&mut *conn).await?;
+        let events: Vec<NewEvent<'_>> = chunk
+            .iter()
+            .map(|(id, state)| NewEvent {
+                order_id: id,
+                from: Some(**state),
+                to: OrderState::InProgress,
+                actor: Some(actor),
+                reason: None,
+            })
+            .collect();
+        insert_events(conn, backend, &events, now).await?;
+    }
+    Ok(())
+}
+
 /// The items' states, in position order.
 pub async fn item_states(conn: &mut AnyConnection, order_id: &str) -> DeskResult<Vec<ItemState>> {
     let rows = sqlx::query("SELECT state FROM order_items WHERE order_id = $1 ORDER BY position")
@@ -422,4 +551,16 @@ pub async fn events(conn: &mut AnyConnection, id: &str) -> DeskResult<Vec<OrderE
             })
         })
         .collect()
+}
+
+/// How many orders are in each state (states without orders are left out).
+pub async fn count_by_state(db: &l2c_engine::db::Db) -> DeskResult<HashMap<String, i64>> {
+    let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
+        .fetch_all(&db.pool)
+        .await?;
+    let mut counts = HashMap::new();
+    for r in rows {
+        counts.insert(r.try_get("state")?, r.try_get("n")?);
+    }
+    Ok(counts)
 }

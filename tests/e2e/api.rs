@@ -1,7 +1,7 @@
 //! End-to-end tests through the real HTTP API: the server on port 0 with its workers, on SQLite
 //! and (when `L2C_TEST_DATABASE_URL` is set) PostgreSQL. Orders from placement to completion,
 //! rejection, cancellation, an upgrade, validation, idempotency, the sandbox clock, and the
-//! operational endpoints. Access rules and concurrency are in tests/api_access.rs.
+//! operational endpoints. Access rules and concurrency are in `api_access`.
 
 use crate::support;
 

@@ -5,7 +5,7 @@
 //! made with, and accounts that fail alone.
 //!
 //! Subscriptions are stored directly, as the billing activation handlers store them (those
-//! handlers are tested through whole orders in tests/orders.rs and tests/api_billing.rs).
+//! handlers are tested through whole orders in the `orders` and `api_billing` modules).
 
 use crate::support;
 

@@ -83,7 +83,7 @@ pub struct App {
     pub schedules: Schedules,
     /// The loaded workflows' stages the simulated network serves (`workflow/stage (handler)`).
     pub simulated: Arc<Vec<String>>,
-    members: Arc<RwLock<HashMap<String, Vec<String>>>>,
+    members: Members,
 }
 
 /// Refuses any actor acting on a task of their own order.
@@ -103,22 +103,12 @@ impl App {
     /// Connects, migrates, loads the catalog and workflows, and builds the engine.
     pub async fn open(options: AppOptions) -> anyhow::Result<App> {
         options.settings.check()?;
-        let db = Db::connect(&options.database_url, options.max_connections)
-            .await
-            .with_context(|| format!("connect to {}", redact(&options.database_url)))?;
-        crate::schema::migrate(&db)
-            .await
-            .context("apply migrations")?;
+        let db = database(&options).await?;
         let catalog = Arc::new(match &options.catalog_file {
             Some(f) => Catalog::from_file(f)?,
             None => Catalog::builtin()?,
         });
-        let (clock, sandbox): (Arc<dyn Clock>, Option<TestClock>) = if options.sandbox {
-            let test = TestClock::at(chrono::Utc::now());
-            (Arc::new(test.clone()), Some(test))
-        } else {
-            (Arc::new(SystemClock), None)
-        };
+        let (clock, sandbox) = clocks(options.sandbox);
         let network = &options.settings.network;
         if network.simulator {
             Network::new(db.clone(), network.failure_rate)
@@ -139,21 +129,14 @@ impl App {
         let loaded = crate::workflows::load(options.workflows_dir.as_deref(), &names)?;
         check_offerings(&catalog, &loaded.definitions)?;
         let simulated = Arc::new(crate::handlers::simulated_stages(&loaded.definitions));
-        let members: Arc<RwLock<HashMap<String, Vec<String>>>> = Arc::default();
-        let directory_members = members.clone();
+        let members: Members = Arc::default();
         let engine = Engine::builder(db.clone())
             .definitions(loaded.definitions, loaded.known)
             .handlers(handlers)
             .clock(clock.clone())
             .options(options.engine.clone())
             .actor_check(Arc::new(nobody_approves_their_own))
-            .directory(Arc::new(move |group: &str| {
-                directory_members
-                    .read()
-                    .ok()
-                    .and_then(|m| m.get(group).cloned())
-                    .unwrap_or_default()
-            }))
+            .directory(directory(&members))
             .listener(Arc::new(OrderListener::new(db.backend, clock.clone())))
             .build()
             .await?;
@@ -218,6 +201,42 @@ impl App {
             .await
             .map_err(|e| DeskError::Internal(e.to_string()))?;
         Ok(added)
+    }
+}
+
+/// Group members by group, for `quorum = "all"`.
+type Members = Arc<RwLock<HashMap<String, Vec<String>>>>;
+
+/// The engine's view of `members`.
+fn directory(members: &Members) -> l2c_engine::runtime::Directory {
+    let members = members.clone();
+    Arc::new(move |group: &str| {
+        members
+            .read()
+            .ok()
+            .and_then(|m| m.get(group).cloned())
+            .unwrap_or_default()
+    })
+}
+
+/// Connects and applies every migration.
+async fn database(options: &AppOptions) -> anyhow::Result<Db> {
+    let db = Db::connect(&options.database_url, options.max_connections)
+        .await
+        .with_context(|| format!("connect to {}", redact(&options.database_url)))?;
+    crate::schema::migrate(&db)
+        .await
+        .context("apply migrations")?;
+    Ok(db)
+}
+
+/// The clock everything reads: the system's, or a sandbox's test clock starting now.
+fn clocks(sandbox: bool) -> (Arc<dyn Clock>, Option<TestClock>) {
+    if sandbox {
+        let test = TestClock::at(chrono::Utc::now());
+        (Arc::new(test.clone()), Some(test))
+    } else {
+        (Arc::new(SystemClock), None)
     }
 }
 

@@ -49,6 +49,61 @@ pub struct Page {
     pub failures: Vec<(String, String)>,
 }
 
+/// The rows of up to `size` billing accounts after `after` in `scope`'s zones, locked with
+/// `lock` (PostgreSQL).
+async fn account_rows(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    scope: &RunScope,
+    after: &str,
+    size: usize,
+    lock: bool,
+) -> DeskResult<Vec<sqlx::any::AnyRow>> {
+    let zone_filter = match &scope.zones {
+        Some(z) => format!(" AND time_zone IN ({})", backend.in_list(z.len(), 2)),
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT {BILLING_COLUMNS} FROM billing_accounts WHERE id > {}{zone_filter} ORDER BY id \
+         LIMIT {size}{}",
+        backend.param(1),
+        if lock { backend.lock_rows() } else { "" }
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after.to_string());
+    for zone in scope.zones.iter().flatten() {
+        query = query.bind(zone.clone());
+    }
+    Ok(query.fetch_all(&mut *conn).await?)
+}
+
+/// Adds each account's charges and billing history to its work; an account whose rows
+/// cannot be read gets a failure instead.
+async fn attach_history(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    settings: &BillingSettings,
+    work: &mut [AccountWork],
+    by_id: &HashMap<String, usize>,
+    failures: &mut Vec<(String, String)>,
+) -> DeskResult<()> {
+    let ids: Vec<String> = work.iter().map(|w| w.account.id.clone()).collect();
+    for (account, term) in charges(conn, backend, &ids, work, by_id, settings).await? {
+        match (term, by_id.get(&account).and_then(|i| work.get_mut(*i))) {
+            (Ok(term), Some(w)) => w.charges.push(term),
+            (Err(e), _) => failures.push((account, format!("a charge: {e}"))),
+            (Ok(_), None) => {}
+        }
+    }
+    for (account, line) in billed(conn, backend, &ids, work, by_id).await? {
+        match (line, by_id.get(&account).and_then(|i| work.get_mut(*i))) {
+            (Ok(line), Some(w)) => w.billed.push(line),
+            (Err(e), _) => failures.push((account, format!("an invoice line: {e}"))),
+            (Ok(_), None) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Reads the page of up to `size` accounts after `after`. With `lock` (a run's writing
 /// transaction) the accounts' rows are locked first on PostgreSQL, so two runs rating the
 /// same account for different periods take turns and the second sees the first's invoices.
@@ -70,21 +125,7 @@ pub async fn page(
     if scope.zones.as_ref().is_some_and(Vec::is_empty) {
         return Ok(nothing);
     }
-    let zone_filter = match &scope.zones {
-        Some(z) => format!(" AND time_zone IN ({})", backend.in_list(z.len(), 2)),
-        None => String::new(),
-    };
-    let sql = format!(
-        "SELECT {BILLING_COLUMNS} FROM billing_accounts WHERE id > {}{zone_filter} ORDER BY id \
-         LIMIT {size}{}",
-        backend.param(1),
-        if lock { backend.lock_rows() } else { "" }
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after.to_string());
-    for zone in scope.zones.iter().flatten() {
-        query = query.bind(zone.clone());
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
+    let rows = account_rows(conn, backend, scope, after, size, lock).await?;
     let Some(last) = rows.last() else {
         return Ok(nothing);
     };
@@ -112,21 +153,7 @@ pub async fn page(
         .enumerate()
         .map(|(i, w)| (w.account.id.clone(), i))
         .collect();
-    let ids: Vec<String> = work.iter().map(|w| w.account.id.clone()).collect();
-    for (account, term) in charges(conn, backend, &ids, &work, &by_id, settings).await? {
-        match (term, by_id.get(&account).and_then(|i| work.get_mut(*i))) {
-            (Ok(term), Some(w)) => w.charges.push(term),
-            (Err(e), _) => failures.push((account, format!("a charge: {e}"))),
-            (Ok(_), None) => {}
-        }
-    }
-    for (account, line) in billed(conn, backend, &ids, &work, &by_id).await? {
-        match (line, by_id.get(&account).and_then(|i| work.get_mut(*i))) {
-            (Ok(line), Some(w)) => w.billed.push(line),
-            (Err(e), _) => failures.push((account, format!("an invoice line: {e}"))),
-            (Ok(_), None) => {}
-        }
-    }
+    attach_history(conn, backend, settings, &mut work, &by_id, &mut failures).await?;
     // One failure per account (the first), and no work for it.
     let mut seen = std::collections::HashSet::new();
     failures.retain(|(id, _)| seen.insert(id.clone()));

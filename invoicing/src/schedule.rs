@@ -493,16 +493,52 @@ async fn occurrence(inv: &Invoicing, ctx: TaskContext) -> HandlerResult {
         serde_json::from_str(&marks_text).map_err(|e| HandlerError::Fatal(e.to_string()))?;
     let all = zones(inv, &time_zone).await.map_err(handler_error)?;
     let trigger = format!("schedule:{name}");
-    let mut runs = Vec::new();
-    if time_zone == ACCOUNT_ZONE {
-        // Every zone whose local time has come since it was last billed, each as of its own
-        // occurrence: a zone that appeared after the pending occurrence was chosen is billed
-        // at the next one, late rather than never. Each zone's run has its own trigger (so a
-        // retry resumes the right one) and its mark is kept as soon as it is billed; a zone
-        // that fails does not keep the others from being billed.
+    let runs = if time_zone == ACCOUNT_ZONE {
+        let pending = Pending {
+            name: &name,
+            due,
+            cron: &cron,
+            trigger: &trigger,
+        };
+        pending.bill_zones(inv, &all, &mut marks).await?
+    } else {
+        let scope = RunScope {
+            as_of: AsOf::Instant(due),
+            zones: None,
+        };
+        vec![bill(inv, scope, &trigger).await?]
+    };
+    // Counting on from this occurrence (not from now) catches up every missed one.
+    let next = next_occurrence(&cron, &all, due)
+        .ok_or_else(|| HandlerError::Fatal(format!("schedule {name} never occurs again")))?;
+    move_on(inv, &name, due, next, &marks).await?;
+    Ok(json!({ "billing_runs": runs, "next_due": next.to_rfc3339() }))
+}
+
+/// The occurrence being billed.
+struct Pending<'a> {
+    name: &'a str,
+    due: DateTime<Utc>,
+    cron: &'a Schedule,
+    trigger: &'a str,
+}
+
+impl Pending<'_> {
+    /// Bills every zone whose local time has come since it was last billed, each as of its
+    /// own occurrence: a zone that appeared after the pending occurrence was chosen is billed
+    /// at the next one, late rather than never. Each zone's run has its own trigger (so a
+    /// retry resumes the right one) and its mark is kept as soon as it is billed; a zone
+    /// that fails does not keep the others from being billed.
+    async fn bill_zones(
+        &self,
+        inv: &Invoicing,
+        zones: &[Tz],
+        marks: &mut BTreeMap<String, i64>,
+    ) -> Result<Vec<String>, HandlerError> {
+        let mut runs = Vec::new();
         let mut failed = None;
-        for zone in &all {
-            let Some(at) = latest_at_or_before(&cron, zone, due) else {
+        for zone in zones {
+            let Some(at) = latest_at_or_before(self.cron, zone, self.due) else {
                 continue;
             };
             if marks
@@ -515,30 +551,32 @@ async fn occurrence(inv: &Invoicing, ctx: TaskContext) -> HandlerResult {
                 as_of: AsOf::Instant(at),
                 zones: Some(vec![zone.name().to_string()]),
             };
-            match bill(inv, scope, &format!("{trigger}:{}", zone.name())).await {
+            match bill(inv, scope, &format!("{}:{}", self.trigger, zone.name())).await {
                 Ok(run) => {
                     runs.push(run);
                     marks.insert(zone.name().to_string(), at.timestamp_millis());
-                    save_marks(inv, &name, due, &marks).await?;
+                    save_marks(inv, self.name, self.due, marks).await?;
                 }
                 Err(e) => failed = Some(e),
             }
         }
-        if let Some(e) = failed {
-            return Err(e);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(runs),
         }
-    } else {
-        let scope = RunScope {
-            as_of: AsOf::Instant(due),
-            zones: None,
-        };
-        runs.push(bill(inv, scope, &trigger).await?);
     }
-    // Counting on from this occurrence (not from now) catches up every missed one.
-    let next = next_occurrence(&cron, &all, due)
-        .ok_or_else(|| HandlerError::Fatal(format!("schedule {name} never occurs again")))?;
+}
+
+/// Moves schedule `name` from its occurrence `due` to `next`, keeping the zones' marks.
+async fn move_on(
+    inv: &Invoicing,
+    name: &str,
+    due: DateTime<Utc>,
+    next: DateTime<Utc>,
+    marks: &BTreeMap<String, i64>,
+) -> Result<(), HandlerError> {
     let marks_text =
-        serde_json::to_string(&marks).map_err(|e| HandlerError::Fatal(e.to_string()))?;
+        serde_json::to_string(marks).map_err(|e| HandlerError::Fatal(e.to_string()))?;
     let mut tx = inv.db.begin_write().await.map_err(db_err)?;
     sqlx::query(
         "UPDATE billing_schedules SET next_due = $1, instance_id = NULL, zone_marks = $2, \
@@ -547,13 +585,12 @@ async fn occurrence(inv: &Invoicing, ctx: TaskContext) -> HandlerResult {
     .bind(next.timestamp_millis())
     .bind(marks_text)
     .bind(inv.clock.now_ms())
-    .bind(name)
+    .bind(name.to_string())
     .bind(due.timestamp_millis())
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
-    tx.commit().await.map_err(db_err)?;
-    Ok(json!({ "billing_runs": runs, "next_due": next.to_rfc3339() }))
+    tx.commit().await.map_err(db_err)
 }
 
 /// Keeps the per-zone marks of the pending occurrence `due`.

@@ -182,22 +182,66 @@ async fn check(
         .ok_or_else(|| {
             DeskError::Internal(format!("account {account} of {} is gone", user.name))
         })?;
-    let billing = match accounts::billing(&mut conn, &request.billing_account).await? {
-        Some(b) if b.customer_account == customer.id => Some(b),
-        _ => {
-            problems.push(problem(
-                "billing_account",
-                "unknown_billing_account",
-                format!(
-                    "{:?} is not a billing account of {}",
-                    request.billing_account, customer.id
-                ),
-            ));
-            None
-        }
-    };
+    let billing = check_billing_account(&mut conn, request, &customer, &mut problems).await?;
     let today = ctx.today();
     let date = check_header(request, today, &mut problems);
+    check_item_count(request, &mut problems);
+    let eligibility = OrderContext {
+        segment: customer.segment.clone(),
+        country: customer.country.clone(),
+        date: today,
+    };
+    let mut items = Vec::new();
+    for (i, item) in request.items.iter().enumerate().take(MAX_ITEMS) {
+        let checking = ItemCheck {
+            ctx,
+            customer: &customer,
+            billing: billing.as_ref(),
+            eligibility: &eligibility,
+        };
+        if let Some(new) = checking.item(&mut conn, i, item, &mut problems).await? {
+            items.push(new);
+        }
+    }
+    check_duplicate_products(&items, &mut problems);
+    if !problems.is_empty() {
+        return Err(DeskError::Validation(problems));
+    }
+    let billing = billing.ok_or_else(|| DeskError::Internal("billing account vanished".into()))?;
+    Ok(Checked {
+        customer,
+        billing,
+        date,
+        items,
+    })
+}
+
+/// The order's billing account, which must be one of the customer's.
+async fn check_billing_account(
+    conn: &mut AnyConnection,
+    request: &OrderRequest,
+    customer: &CustomerAccount,
+    problems: &mut Vec<FieldProblem>,
+) -> DeskResult<Option<BillingAccount>> {
+    Ok(
+        match accounts::billing(conn, &request.billing_account).await? {
+            Some(b) if b.customer_account == customer.id => Some(b),
+            _ => {
+                problems.push(problem(
+                    "billing_account",
+                    "unknown_billing_account",
+                    format!(
+                        "{:?} is not a billing account of {}",
+                        request.billing_account, customer.id
+                    ),
+                ));
+                None
+            }
+        },
+    )
+}
+
+fn check_item_count(request: &OrderRequest, problems: &mut Vec<FieldProblem>) {
     if request.items.is_empty() {
         problems.push(problem(
             "items",
@@ -215,19 +259,32 @@ async fn check(
             ),
         ));
     }
-    let eligibility = OrderContext {
-        segment: customer.segment.clone(),
-        country: customer.country.clone(),
-        date: today,
-    };
-    let mut items = Vec::new();
-    for (i, item) in request.items.iter().enumerate().take(MAX_ITEMS) {
+}
+
+/// What checking one item needs from its order.
+struct ItemCheck<'a> {
+    ctx: &'a Orders,
+    customer: &'a CustomerAccount,
+    billing: Option<&'a BillingAccount>,
+    eligibility: &'a OrderContext,
+}
+
+impl ItemCheck<'_> {
+    /// Item `i` checked against the inventory and the catalog and priced; `None` when a
+    /// problem was recorded (or the billing account is unknown, so nothing can be priced).
+    async fn item(
+        &self,
+        conn: &mut AnyConnection,
+        i: usize,
+        item: &OrderItemRequest,
+        problems: &mut Vec<FieldProblem>,
+    ) -> DeskResult<Option<NewItem>> {
         let path = format!("items[{i}]");
-        let current =
-            match check_product(&mut conn, ctx, &customer, item, &path, &mut problems).await? {
-                Some(p) => p,
-                None => continue,
-            };
+        let Some(current) =
+            check_product(conn, self.ctx, self.customer, item, &path, problems).await?
+        else {
+            return Ok(None);
+        };
         let catalog_item = ItemRequest {
             offering: item.offering.clone(),
             version: item.version,
@@ -237,43 +294,38 @@ async fn check(
         };
         let current_chars = current
             .as_ref()
-            .map(|p| typed_characteristics(ctx, p))
+            .map(|p| typed_characteristics(self.ctx, p))
             .transpose()?;
-        let valid = match ctx.catalog.validate_item(
+        let catalog = &self.ctx.catalog;
+        let valid = match catalog.validate_item(
             &path,
             &catalog_item,
-            &eligibility,
+            self.eligibility,
             current_chars.as_ref(),
         ) {
             Ok(v) => v,
             Err(mut p) => {
                 problems.append(&mut p);
-                continue;
+                return Ok(None);
             }
         };
-        let Some(billing) = &billing else { continue };
+        let Some(billing) = self.billing else {
+            return Ok(None);
+        };
         let currency = Currency::from_code(&billing.currency)
             .map_err(|e| DeskError::Internal(e.to_string()))?;
-        match ctx.catalog.quote(&valid, currency) {
-            Ok(quote) => items.push(new_item(ctx, i, valid, quote, current, item)?),
-            Err(e) => problems.push(problem(
-                format!("{path}.offering"),
-                "pricing",
-                e.to_string(),
-            )),
+        match catalog.quote(&valid, currency) {
+            Ok(quote) => Ok(Some(new_item(self.ctx, i, valid, quote, current, item)?)),
+            Err(e) => {
+                problems.push(problem(
+                    format!("{path}.offering"),
+                    "pricing",
+                    e.to_string(),
+                ));
+                Ok(None)
+            }
         }
     }
-    check_duplicate_products(&items, &mut problems);
-    if !problems.is_empty() {
-        return Err(DeskError::Validation(problems));
-    }
-    let billing = billing.ok_or_else(|| DeskError::Internal("billing account vanished".into()))?;
-    Ok(Checked {
-        customer,
-        billing,
-        date,
-        items,
-    })
 }
 
 fn check_header(

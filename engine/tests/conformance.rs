@@ -1,15 +1,19 @@
-//! The engine's conformance suite: every scenario runs on SQLite and, when
-//! `L2C_TEST_DATABASE_URL` is set, on PostgreSQL (a fresh database per test).
+//! The engine's conformance suite: every scenario runs on SQLite and on PostgreSQL (a fresh
+//! database per test). The PostgreSQL twins are ignored unless the tests were built with
+//! `L2C_TEST_DATABASE_URL` set; then they need it at run time too.
 
+#[path = "support/scenario.rs"]
+mod scenario;
 mod support;
 
 use l2c_engine::handler::{HandlerError, Handlers};
 use l2c_engine::runtime::{InstanceStatus, Outcome};
 use l2c_engine::EngineError;
+use scenario::{count, harness, harness_with, timeline, Harness};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use support::{count, harness, harness_with, timeline, Backend, Harness};
+use support::Backend;
 
 conformance!(
     linear_flow,
@@ -98,9 +102,7 @@ to = "done"
 
 async fn linear_flow(backend: Backend) {
     let (handlers, log) = logging_handlers(&["log"]);
-    let Some(h) = harness(backend, &[("linear", LINEAR)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("linear", LINEAR)], handlers).await;
     let id = h
         .engine
         .start("linear", json!({"n": 1}), Some("order-1"))
@@ -159,9 +161,7 @@ to = "done"
 
 async fn fork_and_join(backend: Backend) {
     let (handlers, log) = logging_handlers(&["log"]);
-    let Some(h) = harness(backend, &[("fork", FORK_JOIN)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("fork", FORK_JOIN)], handlers).await;
     let id = h
         .engine
         .start("fork", json!({}), None)
@@ -217,9 +217,7 @@ to = "done"
 
 async fn join_across_transactions(backend: Backend) {
     let (handlers, log) = logging_handlers(&["log"]);
-    let Some(h) = harness(backend, &[("fa", FORK_APPROVAL)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("fa", FORK_APPROVAL)], handlers).await;
     // Three instances, so one worker batch carries several instances' arrivals.
     let mut ids = Vec::new();
     for _ in 0..3 {
@@ -298,9 +296,7 @@ to = "done"
 
 async fn dead_path_false_condition(backend: Backend) {
     let (handlers, log) = logging_handlers(&["log"]);
-    let Some(h) = harness(backend, &[("cond", CONDITIONAL)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("cond", CONDITIONAL)], handlers).await;
     let id = h
         .engine
         .start("cond", json!({"mrc": 10}), None)
@@ -322,9 +318,7 @@ async fn dead_path_false_condition(backend: Backend) {
 
 async fn live_path_true_condition(backend: Backend) {
     let (handlers, log) = logging_handlers(&["log"]);
-    let Some(h) = harness(backend, &[("cond", CONDITIONAL)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("cond", CONDITIONAL)], handlers).await;
     let id = h
         .engine
         .start("cond", json!({"mrc": 5000}), None)
@@ -371,9 +365,7 @@ async fn one_task(h: &Harness, id: &str) -> String {
 async fn quorum_any(backend: Backend) {
     let (handlers, log) = logging_handlers(&["log"]);
     let def = approval("\"any\"");
-    let Some(h) = harness(backend, &[("appr", &def)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("appr", &def)], handlers).await;
     let id = h
         .engine
         .start("appr", json!({}), None)
@@ -414,13 +406,10 @@ async fn quorum_all(backend: Backend) {
     let def = approval("\"all\"");
     let directory: l2c_engine::runtime::Directory =
         Arc::new(|_group: &str| vec!["alice".to_string(), "bob".to_string()]);
-    let Some(h) = harness_with(backend, &[("appr", &def)], handlers, |b| {
+    let h = harness_with(backend, &[("appr", &def)], handlers, |b| {
         b.directory(directory)
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let id = h
         .engine
         .start("appr", json!({}), None)
@@ -457,9 +446,7 @@ async fn quorum_all(backend: Backend) {
 async fn quorum_count(backend: Backend) {
     let (handlers, _log) = logging_handlers(&["log"]);
     let def = approval("2");
-    let Some(h) = harness(backend, &[("appr", &def)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("appr", &def)], handlers).await;
     let id = h
         .engine
         .start("appr", json!({}), None)
@@ -502,13 +489,10 @@ async fn forbidden_actor_is_refused(backend: Backend) {
             Ok(())
         }
     });
-    let Some(h) = harness_with(backend, &[("appr", &def)], handlers, |b| {
+    let h = harness_with(backend, &[("appr", &def)], handlers, |b| {
         b.actor_check(check)
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let id = h
         .engine
         .start("appr", json!({"requester": "alice"}), None)
@@ -538,9 +522,7 @@ async fn forbidden_actor_is_refused(backend: Backend) {
 async fn reject_needs_a_reason(backend: Backend) {
     let (handlers, log) = logging_handlers(&["log"]);
     let def = approval("\"any\"");
-    let Some(h) = harness(backend, &[("appr", &def)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("appr", &def)], handlers).await;
     let id = h
         .engine
         .start("appr", json!({}), None)
@@ -625,9 +607,7 @@ async fn run_with_backoff(h: &Harness, rounds: usize) {
 async fn retry_then_success(backend: Backend) {
     let calls = Arc::new(AtomicUsize::new(0));
     let handlers = flaky(Arc::new(AtomicUsize::new(2)), calls.clone());
-    let Some(h) = harness(backend, &[("flaky", FLAKY)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("flaky", FLAKY)], handlers).await;
     let id = h
         .engine
         .start("flaky", json!({}), None)
@@ -653,9 +633,7 @@ async fn incident_retry_and_skip(backend: Backend) {
     let calls = Arc::new(AtomicUsize::new(0));
     let fail_first = Arc::new(AtomicUsize::new(usize::MAX));
     let handlers = flaky(fail_first.clone(), calls.clone());
-    let Some(h) = harness(backend, &[("flaky", FLAKY)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("flaky", FLAKY)], handlers).await;
     let retried = h
         .engine
         .start("flaky", json!({}), None)
@@ -755,9 +733,7 @@ to = "done"
 
 async fn compensation_in_reverse_on_reject(backend: Backend) {
     let (handlers, log) = logging_handlers(&["log"]);
-    let Some(h) = harness(backend, &[("comp", COMPENSATED)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("comp", COMPENSATED)], handlers).await;
     let id = h
         .engine
         .start("comp", json!({}), None)
@@ -817,9 +793,7 @@ to = "done"
 
 async fn timer_stage_waits_for_the_clock(backend: Backend) {
     let (handlers, log) = logging_handlers(&["log"]);
-    let Some(h) = harness(backend, &[("timer", TIMER)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("timer", TIMER)], handlers).await;
     let id = h
         .engine
         .start("timer", json!({}), None)
@@ -861,9 +835,7 @@ to = "done"
 
 async fn sla_reminds_reassigns_and_rejects(backend: Backend) {
     let (handlers, _log) = logging_handlers(&["log"]);
-    let Some(h) = harness(backend, &[("sla", SLA)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("sla", SLA)], handlers).await;
     let id = h.engine.start("sla", json!({}), None).await.expect("start");
     h.engine.run_until_idle().await.expect("run");
     h.clock.advance(chrono::Duration::minutes(61));
@@ -946,9 +918,7 @@ async fn subflow_reports_failed_children(backend: Backend) {
         ("child-ok", CHILD_OK),
         ("child-bad", CHILD_BAD),
     ];
-    let Some(h) = harness(backend, &defs, handlers).await else {
-        return;
-    };
+    let h = harness(backend, &defs, handlers).await;
     let items = json!({"items": [
         {"workflow": "child-ok", "sku": "a"},
         {"workflow": "child-bad", "sku": "b"},
@@ -969,9 +939,7 @@ async fn subflow_reports_failed_children(backend: Backend) {
 async fn subflow_waits_for_children_after_one_ends_at_once(backend: Backend) {
     let (handlers, log) = logging_handlers(&["log"]);
     let defs = [("parent", PARENT), ("until", UNTIL), ("child-ok", CHILD_OK)];
-    let Some(h) = harness(backend, &defs, handlers).await else {
-        return;
-    };
+    let h = harness(backend, &defs, handlers).await;
     // The first child's timer has no date: it fails in the transaction that creates it,
     // before its sibling exists. The subflow must still wait for the sibling.
     let items = json!({"items": [
@@ -1042,9 +1010,7 @@ async fn a_branch_that_succeeds_after_its_sibling_failed_is_undone(backend: Back
         tokio::task::yield_now().await;
         Ok(json!({"b": true}))
     });
-    let Some(h) = harness(backend, &[("fs", FAIL_AND_SUCCEED)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("fs", FAIL_AND_SUCCEED)], handlers).await;
     let id = h.engine.start("fs", json!({}), None).await.expect("start");
     h.engine.run_until_idle().await.expect("run");
     assert_eq!(logged(&log), ["start", "undo:b"]);
@@ -1063,9 +1029,7 @@ async fn a_branch_that_succeeds_after_its_sibling_failed_is_undone(backend: Back
 
 async fn cancellation_compensates(backend: Backend) {
     let (handlers, log) = logging_handlers(&["log"]);
-    let Some(h) = harness(backend, &[("comp", COMPENSATED)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("comp", COMPENSATED)], handlers).await;
     let id = h
         .engine
         .start("comp", json!({}), None)
@@ -1104,9 +1068,7 @@ async fn cancellation_compensates(backend: Backend) {
 
 async fn start_joins_the_callers_transaction(backend: Backend) {
     let (handlers, _log) = logging_handlers(&["log"]);
-    let Some(h) = harness(backend, &[("linear", LINEAR)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("linear", LINEAR)], handlers).await;
     let mut tx = h.engine.db().begin_write().await.expect("begin");
     let rolled_back = h
         .engine
@@ -1151,9 +1113,7 @@ to = "done"
 
 async fn timer_until_a_date_from_the_input(backend: Backend) {
     let (handlers, _log) = logging_handlers(&["log"]);
-    let Some(h) = harness(backend, &[("until", UNTIL)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("until", UNTIL)], handlers).await;
     let due = (support::start_time() + chrono::Duration::hours(3)).to_rfc3339();
     let id = h
         .engine
@@ -1171,9 +1131,7 @@ async fn timer_until_a_date_from_the_input(backend: Backend) {
 async fn release_lets_another_approver_act(backend: Backend) {
     let (handlers, _log) = logging_handlers(&["log"]);
     let def = approval("\"any\"");
-    let Some(h) = harness(backend, &[("appr", &def)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("appr", &def)], handlers).await;
     let id = h
         .engine
         .start("appr", json!({}), None)
@@ -1227,9 +1185,7 @@ async fn handler_timeout_counts_as_a_retryable_failure(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
         Ok(Value::Null)
     });
-    let Some(h) = harness(backend, &[("slow", SLOW_ONCE)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("slow", SLOW_ONCE)], handlers).await;
     let id = h
         .engine
         .start("slow", json!({}), None)

@@ -4,13 +4,14 @@
 mod support;
 
 use futures::future::BoxFuture;
+use l2c_engine::clock::TestClock;
 use l2c_engine::handler::{HandlerError, Handlers};
 use l2c_engine::runtime::{Change, InstanceChange, Listener};
-use l2c_engine::EngineError;
+use l2c_engine::{Engine, EngineError};
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 use std::sync::Arc;
-use support::{harness_with, Backend, Harness};
+use support::{build, start_time, test_db, Backend, TestDb};
 
 conformance!(
     changes_are_written_in_the_engines_transaction,
@@ -99,7 +100,13 @@ from = "work"
 to = "done"
 "#;
 
-async fn setup(backend: Backend, refuse: Option<&'static str>) -> Option<Harness> {
+/// An engine with a [`Recorder`] on a fresh database, which lives as long as the test.
+struct Setup {
+    engine: Engine,
+    _db: TestDb,
+}
+
+async fn setup(backend: Backend, refuse: Option<&'static str>) -> Setup {
     let mut handlers = Handlers::new();
     handlers.register("boom", |_ctx| async {
         Err(HandlerError::Fatal("no such port".into()))
@@ -112,16 +119,19 @@ async fn setup(backend: Backend, refuse: Option<&'static str>) -> Option<Harness
     let recorder = Arc::new(Recorder {
         refuse_workflow: refuse,
     });
-    let h = harness_with(backend, &defs, handlers, |b| b.listener(recorder)).await?;
+    let db = test_db(backend).await;
+    let clock = TestClock::at(start_time());
+    let engine = build(&db, &clock, &defs, handlers, |b| b.listener(recorder)).await;
+    let h = Setup { engine, _db: db };
     sqlx::query("CREATE TABLE heard (instance_id TEXT, workflow TEXT, key TEXT, what TEXT)")
         .execute(&h.engine.db().pool)
         .await
         .expect("create heard");
-    Some(h)
+    h
 }
 
 /// `(workflow, key, what)` rows heard about `workflow`, in insertion order.
-async fn heard(h: &Harness, workflow: &str) -> Vec<(String, Option<String>, String)> {
+async fn heard(h: &Setup, workflow: &str) -> Vec<(String, Option<String>, String)> {
     let rows = sqlx::query("SELECT workflow, key, what FROM heard WHERE workflow = $1")
         .bind(workflow.to_string())
         .fetch_all(&h.engine.db().pool)
@@ -139,9 +149,7 @@ async fn heard(h: &Harness, workflow: &str) -> Vec<(String, Option<String>, Stri
 }
 
 async fn changes_are_written_in_the_engines_transaction(backend: Backend) {
-    let Some(h) = setup(backend, None).await else {
-        return;
-    };
+    let h = setup(backend, None).await;
     let items = json!({"items": [{"workflow": "child-ok"}, {"workflow": "child-bad"}]});
     h.engine
         .start("parent", items, Some("order-1"))
@@ -178,9 +186,7 @@ async fn changes_are_written_in_the_engines_transaction(backend: Backend) {
 }
 
 async fn a_refusing_listener_rolls_the_start_back(backend: Backend) {
-    let Some(h) = setup(backend, Some("child-bad")).await else {
-        return;
-    };
+    let h = setup(backend, Some("child-bad")).await;
     let items = json!({"items": [{"workflow": "child-ok"}, {"workflow": "child-bad"}]});
     let refused = h.engine.start("parent", items, Some("order-2")).await;
     assert!(
@@ -197,9 +203,7 @@ async fn a_refusing_listener_rolls_the_start_back(backend: Backend) {
 }
 
 async fn cancel_in_rolls_back_with_the_caller(backend: Backend) {
-    let Some(h) = setup(backend, None).await else {
-        return;
-    };
+    let h = setup(backend, None).await;
     let id = h
         .engine
         .start("parent", json!({"items": [{"workflow": "child-ok"}]}), None)

@@ -1,17 +1,20 @@
-//! Conformance scenarios about concurrency and durability, on SQLite and (when
-//! `L2C_TEST_DATABASE_URL` is set) PostgreSQL: racing workers, lease fencing, a crashed
+//! Conformance scenarios about concurrency and durability, on SQLite and PostgreSQL (ignored
+//! unless built with `L2C_TEST_DATABASE_URL` set): racing workers, lease fencing, a crashed
 //! runtime resuming, and definition versions.
 
+#[path = "support/scenario.rs"]
+mod scenario;
 mod support;
 
 use l2c_engine::handler::Handlers;
 use l2c_engine::runtime::Outcome;
+use scenario::{count, harness, harness_with, timeline, Harness};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{build, count, harness, harness_with, timeline, Backend, Harness};
+use support::{build, Backend};
 use tokio::sync::Notify;
 
 conformance!(
@@ -96,9 +99,7 @@ async fn all_completed(h: &Harness, ids: &[String]) -> bool {
 
 async fn racing_workers_run_each_step_once(backend: Backend) {
     let (handlers, calls) = counting(Arc::new(AtomicBool::new(false)));
-    let Some(h) = harness(backend, &[("three", THREE_STEPS)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("three", THREE_STEPS)], handlers).await;
     let mut ids = Vec::new();
     for n in 0..60 {
         ids.push(
@@ -159,9 +160,7 @@ async fn expired_lease_is_fenced(backend: Backend) {
             Ok(json!({"by": "second"}))
         }
     });
-    let Some(h) = harness(backend, &[("slow", SLOW)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("slow", SLOW)], handlers).await;
     let id = h
         .engine
         .start("slow", json!({}), None)
@@ -202,9 +201,7 @@ async fn crashed_runtime_resumes_without_repeats(backend: Backend) {
     let hang = Arc::new(AtomicBool::new(true));
     let defs = [("three", THREE_STEPS)];
     let (handlers, before) = counting(hang.clone());
-    let Some(h) = harness(backend, &defs, handlers).await else {
-        return;
-    };
+    let h = harness(backend, &defs, handlers).await;
     let id = h
         .engine
         .start("three", json!({}), None)
@@ -288,9 +285,7 @@ to = "done"
 
 async fn definition_change_keeps_running_instances(backend: Backend) {
     let (handlers, _) = counting(Arc::new(AtomicBool::new(false)));
-    let Some(h) = harness(backend, &[("appr", APPROVE_V1)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("appr", APPROVE_V1)], handlers).await;
     let old = h
         .engine
         .start("appr", json!({}), None)
@@ -345,10 +340,7 @@ async fn shutdown_releases_unfinished_steps(backend: Backend) {
             poll_interval: Duration::from_millis(20),
         })
     };
-    let Some(h) = harness_with(backend, &[("three", THREE_STEPS)], handlers, short_lease).await
-    else {
-        return;
-    };
+    let h = harness_with(backend, &[("three", THREE_STEPS)], handlers, short_lease).await;
     let id = h
         .engine
         .start("three", json!({}), None)
@@ -391,9 +383,7 @@ async fn shutdown_releases_unfinished_steps(backend: Backend) {
 /// do) while several spawned workers claim and record: on SQLite all of them share one
 /// writer, and a handler must never wait for a worker that waits for it.
 async fn handlers_that_write_do_not_stall_workers(backend: Backend) {
-    let Some(db) = support::test_db(backend).await else {
-        return;
-    };
+    let db = support::test_db(backend).await;
     sqlx::query("CREATE TABLE handler_writes (id TEXT PRIMARY KEY)")
         .execute(&db.db.pool)
         .await
@@ -495,9 +485,7 @@ async fn branch_recorded_meanwhile_is_kept(backend: Backend) {
             Ok(json!({ ctx.stage.clone(): "done" }))
         }
     });
-    let Some(h) = harness(backend, &[("fork", FORK)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("fork", FORK)], handlers).await;
     let id = h
         .engine
         .start("fork", json!({}), None)
@@ -553,9 +541,7 @@ impl l2c_engine::runtime::Listener for Refuser {
 async fn an_unrecordable_result_becomes_an_incident(backend: Backend) {
     let (handlers, _) = counting(Arc::new(AtomicBool::new(false)));
     let listen = |b: l2c_engine::runtime::EngineBuilder| b.listener(Arc::new(Refuser));
-    let Some(h) = harness_with(backend, &[("three", THREE_STEPS)], handlers, listen).await else {
-        return;
-    };
+    let h = harness_with(backend, &[("three", THREE_STEPS)], handlers, listen).await;
     let mut ids = Vec::new();
     for i in 0..6 {
         let input = json!({ "poison": i == 3 });
@@ -616,9 +602,7 @@ async fn panicking_handlers_fail_their_step_not_the_worker(backend: Backend) {
             }
         }
     });
-    let Some(h) = harness(backend, &[("three", THREE_STEPS)], handlers).await else {
-        return;
-    };
+    let h = harness(backend, &[("three", THREE_STEPS)], handlers).await;
     let mut bad = Vec::new();
     for how in ["call", "poll", "later"] {
         bad.push(

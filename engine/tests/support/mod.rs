@@ -1,7 +1,11 @@
-//! Test support: a fresh database per test (a SQLite file, or a new PostgreSQL database when
-//! `L2C_TEST_DATABASE_URL` is set) and an engine on a test clock.
-
-#![allow(dead_code)]
+//! Test support: a fresh database per test (a SQLite file, or a new PostgreSQL database on the
+//! server `L2C_TEST_DATABASE_URL` names) and an engine on it with a test clock.
+//! `scenario.rs` adds the scenario suites' `Harness` (engine, clock and database together)
+//! and history timelines; a test binary that uses them includes it beside this module.
+//!
+//! The [`conformance!`] macro runs each scenario on both backends. The PostgreSQL twins are
+//! compiled as ignored unless `L2C_TEST_DATABASE_URL` was set when the tests were built (see
+//! `engine/build.rs`); once they run, a missing variable or an unreachable server fails them.
 
 use chrono::{TimeZone, Utc};
 use l2c_engine::clock::TestClock;
@@ -22,13 +26,27 @@ pub enum Backend {
 /// A database that lives as long as the test.
 pub struct TestDb {
     pub db: Db,
-    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
-/// A fresh, migrated database; `None` for PostgreSQL when `L2C_TEST_DATABASE_URL` is unset.
-/// When it is set, failing to reach the server fails the test.
-pub async fn test_db(backend: Backend) -> Option<TestDb> {
+/// The variable naming the PostgreSQL server the twins run on.
+const POSTGRES_URL: &str = "L2C_TEST_DATABASE_URL";
+
+/// The PostgreSQL server's URL; a test that needs it fails without it.
+fn postgres_admin_url() -> String {
+    match std::env::var(POSTGRES_URL) {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "{POSTGRES_URL} is not set: this PostgreSQL test needs a server to run on, e.g. \
+             {POSTGRES_URL}=postgres://postgres@127.0.0.1:5432/postgres (set it when building \
+             and when running the tests; built without it, the PostgreSQL tests are ignored)"
+        ),
+    }
+}
+
+/// A fresh, migrated database. For PostgreSQL a new database on the server
+/// `L2C_TEST_DATABASE_URL` names; a missing variable or an unreachable server fails the test.
+pub async fn test_db(backend: Backend) -> TestDb {
     let (url, dir) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -36,11 +54,11 @@ pub async fn test_db(backend: Backend) -> Option<TestDb> {
             (url, Some(dir))
         }
         Backend::Postgres => {
-            let admin_url = std::env::var("L2C_TEST_DATABASE_URL").ok()?;
+            let admin_url = postgres_admin_url();
             let url = l2c_engine::db::create_postgres_database(&admin_url, "l2c_test")
                 .await
                 .unwrap_or_else(|e| {
-                    panic!("L2C_TEST_DATABASE_URL is set but PostgreSQL at {admin_url} refused a test database: {e}")
+                    panic!("{POSTGRES_URL} is set but PostgreSQL at {admin_url} refused a test database: {e}")
                 });
             (url, None)
         }
@@ -49,7 +67,7 @@ pub async fn test_db(backend: Backend) -> Option<TestDb> {
         .await
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
     db.migrate().await.expect("migrations apply");
-    Some(TestDb { db, url, _dir: dir })
+    TestDb { db, _dir: dir }
 }
 
 /// Groups every test definition may use.
@@ -60,13 +78,6 @@ pub fn start_time() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
         .single()
         .expect("valid date")
-}
-
-/// An engine on a test database and a test clock.
-pub struct Harness {
-    pub engine: Engine,
-    pub clock: TestClock,
-    pub db: TestDb,
 }
 
 /// Loads `(name, toml)` definitions for the given handlers.
@@ -83,19 +94,6 @@ pub fn definitions(defs: &[(&str, &str)], handlers: &Handlers) -> (Definitions, 
         .collect();
     let set = Definitions::from_sources(&sources, &known).unwrap_or_else(|e| panic!("{e}"));
     (set, known)
-}
-
-/// Builds a harness; `configure` adds actor checks, directories or options.
-pub async fn harness_with(
-    backend: Backend,
-    defs: &[(&str, &str)],
-    handlers: Handlers,
-    configure: impl FnOnce(EngineBuilder) -> EngineBuilder,
-) -> Option<Harness> {
-    let db = test_db(backend).await?;
-    let clock = TestClock::at(start_time());
-    let engine = build(&db, &clock, defs, handlers, configure).await;
-    Some(Harness { engine, clock, db })
 }
 
 /// An engine on an existing test database (a second node, or a restart).
@@ -120,35 +118,8 @@ pub async fn build(
     configure(builder).build().await.expect("engine builds")
 }
 
-/// A harness with default configuration.
-pub async fn harness(
-    backend: Backend,
-    defs: &[(&str, &str)],
-    handlers: Handlers,
-) -> Option<Harness> {
-    harness_with(backend, defs, handlers, |b| b).await
-}
-
-/// The events of an instance's history, as `event:stage` strings.
-pub async fn timeline(engine: &Engine, id: &str) -> Vec<String> {
-    engine
-        .history(id)
-        .await
-        .expect("history")
-        .into_iter()
-        .map(|e| match e.stage {
-            Some(s) => format!("{}:{s}", e.event),
-            None => e.event,
-        })
-        .collect()
-}
-
-/// How many history entries match `event:stage`.
-pub fn count(timeline: &[String], entry: &str) -> usize {
-    timeline.iter().filter(|e| e.as_str() == entry).count()
-}
-
-/// Generates one test per scenario and backend.
+/// Generates one test per scenario and backend: `sqlite::<name>` and `postgres::<name>`,
+/// the latter ignored unless built with `L2C_TEST_DATABASE_URL` set.
 #[macro_export]
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -163,6 +134,10 @@ macro_rules! conformance {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    not(l2c_postgres),
+                    ignore = "PostgreSQL: set L2C_TEST_DATABASE_URL when building and running the tests"
+                )]
                 async fn $name() {
                     super::$name(super::support::Backend::Postgres).await
                 }

@@ -3,9 +3,10 @@
 //! Catalog amounts are already at the currency's minor unit and units are whole numbers, so a
 //! quote is exact and needs no rounding.
 
+use crate::catalog::Catalog;
+use crate::error::CatalogError;
 use crate::model::{OrderAction, PriceAmount, PriceKind};
 use crate::validate::ValidItem;
-use crate::{Catalog, CatalogError};
 use l2c_billing::{BillingError, BillingFrequency, Currency, Money};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -1,10 +1,10 @@
 //! Validation of an order item against its offering: every problem at once, each with the
 //! path of the field and the rule it broke.
 
+use crate::catalog::Catalog;
 use crate::error::Problem;
 use crate::model::{LifecycleStatus, Offering, OrderAction};
 use crate::value::Value;
-use crate::Catalog;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -3,13 +3,32 @@
 //! (a credit is negative); a credit note's document lines are the same lines negated, so its
 //! amounts read as what is owed back.
 
-use super::load::AccountWork;
 use chrono::{Days, NaiveDate};
 use l2c_billing::{
-    rate, DocumentKind, Invoice, InvoiceLine, Money, Party, Period, RatedLine, Rounding,
+    rate, BilledLine, BillingCycle, ChargeTerm, Currency, DocumentKind, Invoice, InvoiceLine,
+    Money, Party, Period, RatedLine, Rounding,
 };
+use l2c_orders::accounts::BillingAccount;
 use l2c_orders::error::{internal, DeskResult};
 use rust_decimal::Decimal;
+
+/// An account whose period is due, with its charges and billing history.
+pub struct AccountWork {
+    /// The account.
+    pub account: BillingAccount,
+    /// Its currency.
+    pub currency: Currency,
+    /// Its cycle.
+    pub cycle: BillingCycle,
+    /// The account's local date the run bills for.
+    pub local_date: NaiveDate,
+    /// The period due on that date.
+    pub due: Period,
+    /// Its charges as they stand.
+    pub charges: Vec<ChargeTerm>,
+    /// What its invoices (issued or draft) already bill.
+    pub billed: Vec<BilledLine>,
+}
 
 /// An invoice or credit note a run would issue for one account.
 #[derive(Clone, Debug)]

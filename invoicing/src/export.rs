@@ -6,8 +6,7 @@
 //! Peppol BIS Billing 3.0 XML per issued document (drafts have no number yet).
 
 use super::draft::document;
-use super::read::{self, invoice_from_row, kind_of, InvoiceView, LineRow};
-use super::run::RunView;
+use super::read::{self, invoice_from_row, kind_of, InvoiceView, LineRow, RunView};
 use l2c_billing::{Currency, DocumentKind, IssuedDocument, RatedLine};
 use l2c_engine::db::Db;
 use l2c_orders::error::{DeskError, DeskResult};

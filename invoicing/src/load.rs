@@ -2,13 +2,12 @@
 //! the run's date in each account's own time zone, its subscriptions' charges, and the lines
 //! already billed. Pages are ranges of account ids, so every query is a range scan.
 
+use super::draft::AccountWork;
 use super::lines::{date, LineRow, LINE_FIELDS};
-use super::{AsOf, RunScope};
+use crate::context::{AsOf, RunScope};
 use crate::settings::BillingSettings;
-use chrono::NaiveDate;
 use l2c_billing::{
-    BilledLine, BillingCycle, BillingCycleDay, ChargeKind, ChargeTerm, Currency, Money, Period,
-    Rounding,
+    BilledLine, BillingCycle, BillingCycleDay, ChargeKind, ChargeTerm, Currency, Money, Rounding,
 };
 use l2c_engine::db::Backend;
 use l2c_orders::accounts::{billing_from_row, BillingAccount, BILLING_COLUMNS};
@@ -17,24 +16,6 @@ use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
-
-/// An account whose period is due, with its charges and billing history.
-pub struct AccountWork {
-    /// The account.
-    pub account: BillingAccount,
-    /// Its currency.
-    pub currency: Currency,
-    /// Its cycle.
-    pub cycle: BillingCycle,
-    /// The account's local date the run bills for.
-    pub local_date: NaiveDate,
-    /// The period due on that date.
-    pub due: Period,
-    /// Its charges as they stand.
-    pub charges: Vec<ChargeTerm>,
-    /// What its invoices (issued or draft) already bill.
-    pub billed: Vec<BilledLine>,
-}
 
 /// The next page after `after`: the accounts in scope (all of them, for `last_id`), and the
 /// work for those whose due period has no run invoice yet.

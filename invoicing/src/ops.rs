@@ -8,7 +8,7 @@ use super::draft::{payment_terms, Draft};
 use super::lines::date;
 use super::read::{self, kind_of, InvoiceView};
 use super::write::{assign_numbers, mark_issued, series_key, store, void, Issue, Origin};
-use super::Invoicing;
+use crate::context::Invoicing;
 use chrono::{Datelike, Days};
 use l2c_billing::{Currency, DocumentKind, Period};
 use l2c_orders::accounts;

@@ -2,7 +2,6 @@
 //! (lines, VAT breakdown, totals, parties) the exports write.
 
 use super::draft::document;
-use super::run::RunView;
 use l2c_billing::{
     Currency, DocumentKind, Invoice, IssuedDocument, Party, Period, PrecedingInvoice, RatedLine,
     Rounding,
@@ -21,6 +20,36 @@ use std::str::FromStr;
 
 const RUN_COLUMNS: &str = "id, as_of, trigger_name, issue, status, accounts, invoices, lines, \
     failed, error, started_at, finished_at";
+
+/// A run as stored.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunView {
+    /// The run's id.
+    pub id: String,
+    /// The date (or instant) it billed for.
+    pub as_of: String,
+    /// `manual` or `schedule:<name>`.
+    pub trigger: String,
+    /// Whether it issued its invoices (or left drafts).
+    pub issue: bool,
+    /// running, completed or failed.
+    pub status: String,
+    /// Accounts looked at.
+    pub accounts: i64,
+    /// Documents written.
+    pub invoices: i64,
+    /// Lines written.
+    pub lines: i64,
+    /// Accounts it could not bill (their stored data cannot be read); the others are billed.
+    pub failed: i64,
+    /// Why it failed, or which accounts it could not bill.
+    pub error: Option<String>,
+    /// When it started (ms since the epoch).
+    pub started_at: i64,
+    /// When it finished.
+    pub finished_at: Option<i64>,
+}
 
 fn run_from_row(r: &AnyRow) -> DeskResult<RunView> {
     let issue: i64 = r.try_get("issue")?;

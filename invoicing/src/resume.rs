@@ -11,7 +11,7 @@
 //! Scheduled runs are not resumed here: their occurrence's engine step retries them.
 
 use super::run::{self, RunRequest};
-use super::{AsOf, Invoicing, RunScope};
+use crate::context::{AsOf, Invoicing, RunScope};
 use l2c_orders::error::DeskResult;
 use sqlx::Row;
 use std::time::Duration;

@@ -7,11 +7,9 @@ use super::draft::{draft, Draft};
 use super::load::page;
 use super::read::{RunTotal, TotalsSum};
 use super::write::{store, Origin};
-use super::Invoicing;
-use super::{AsOf, RunScope};
+use crate::context::{AsOf, Invoicing, RunScope};
 use chrono::{Days, NaiveDate};
 use l2c_orders::error::{DeskError, DeskResult};
-use serde::Serialize;
 use sqlx::Row;
 
 /// What to run.
@@ -66,36 +64,6 @@ impl DryRun {
             self.failures.push(failure);
         }
     }
-}
-
-/// A run as stored.
-#[derive(Clone, Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct RunView {
-    /// The run's id.
-    pub id: String,
-    /// The date (or instant) it billed for.
-    pub as_of: String,
-    /// `manual` or `schedule:<name>`.
-    pub trigger: String,
-    /// Whether it issued its invoices (or left drafts).
-    pub issue: bool,
-    /// running, completed or failed.
-    pub status: String,
-    /// Accounts looked at.
-    pub accounts: i64,
-    /// Documents written.
-    pub invoices: i64,
-    /// Lines written.
-    pub lines: i64,
-    /// Accounts it could not bill (their stored data cannot be read); the others are billed.
-    pub failed: i64,
-    /// Why it failed, or which accounts it could not bill.
-    pub error: Option<String>,
-    /// When it started (ms since the epoch).
-    pub started_at: i64,
-    /// When it finished.
-    pub finished_at: Option<i64>,
 }
 
 /// Runs billing: a dry run in memory, or a stored run (resuming an unfinished one for the

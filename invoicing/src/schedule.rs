@@ -13,7 +13,8 @@
 //! occurrence earlier ([`follow_new_zones`], checked about every half minute); it is never
 //! skipped, at worst billed at the occurrence that was pending.
 
-use super::{run, AsOf, Invoicing, RunOutcome, RunRequest, RunScope};
+use crate::context::{AsOf, Invoicing, RunScope};
+use crate::run::{run, RunOutcome, RunRequest};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
 use cron::Schedule;

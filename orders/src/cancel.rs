@@ -4,9 +4,9 @@
 
 use super::state::{ItemState, OrderState};
 use super::store::{item_states, lock_state, transition};
+use crate::context::Orders;
 use crate::error::{check_text, DeskError, DeskResult};
 use crate::users::User;
-use crate::Orders;
 use sqlx::AnyConnection;
 
 /// How a cancellation request ended.
@@ -18,7 +18,7 @@ pub enum Cancellation {
     Refused(String),
 }
 
-/// Requests cancellation of an order the caller may see (see [`super::visible`]).
+/// Requests cancellation of an order the caller may see (see [`crate::view::visible`]).
 pub async fn cancel(
     ctx: &Orders,
     user: &User,
@@ -26,7 +26,7 @@ pub async fn cancel(
     reason: &str,
 ) -> DeskResult<Cancellation> {
     // Visibility first: an order the caller may not see is not found, whatever they sent.
-    super::visible(ctx, user, order_id).await?;
+    crate::view::visible(ctx, user, order_id).await?;
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(DeskError::field(

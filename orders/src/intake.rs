@@ -8,29 +8,18 @@
 //! thousand. The writer, not the request, owns the write: a client that
 //! goes away cannot leave its order half-written or hold up anyone else's.
 
-use super::model::OrderRequest;
-use super::place::{
-    business_key, claim_key, lookup_key, prepare, Checked, Placed, Prepared, ORDER_WORKFLOW,
-};
-use super::store::{insert_orders, OrderRows};
+use crate::context::Orders;
 use crate::error::{DeskError, DeskResult};
-use crate::users::User;
-use crate::Orders;
+use crate::model::Placed;
+use crate::payload::{business_key, ORDER_WORKFLOW};
+use crate::prepare::{claim_key, lookup_key, prepare, Job, Prepared};
+use crate::store::{insert_orders, OrderRows};
 use sqlx::AnyConnection;
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most orders one transaction writes.
 const MAX_BATCH: usize = 256;
-
-/// An order ready to be written.
-pub(super) struct Job {
-    pub user: User,
-    pub request: OrderRequest,
-    pub checked: Checked,
-    pub key: Option<String>,
-    pub hash: String,
-}
 
 struct Queued {
     job: Job,
@@ -75,7 +64,7 @@ pub fn start(ctx: Orders, receiver: Receiver) {
 }
 
 /// Queues `job` for the writer and waits for what it placed.
-pub(super) async fn submit(ctx: &Orders, job: Job) -> DeskResult<Placed> {
+pub(crate) async fn submit(ctx: &Orders, job: Job) -> DeskResult<Placed> {
     let (reply, placed) = oneshot::channel();
     ctx.intake
         .queue
@@ -214,7 +203,7 @@ async fn accept(
             return Ok(Accepted::Earlier(earlier));
         }
     }
-    let prepared = match prepare(ctx, tx, job, order_id, taken).await {
+    let prepared = match prepare(tx, ctx.db.backend, &ctx.settings, job, order_id, taken).await {
         Ok(p) => p,
         Err(e) => {
             // Another node may have placed this very request meanwhile (its key became
@@ -228,8 +217,15 @@ async fn accept(
         }
     };
     if let Some(key) = &job.key {
-        if let Err(earlier) =
-            claim_key(tx, ctx, &job.user, key, &job.hash, &prepared.order.id).await?
+        if let Err(earlier) = claim_key(
+            tx,
+            ctx.now_ms(),
+            &job.user,
+            key,
+            &job.hash,
+            &prepared.order.id,
+        )
+        .await?
         {
             return Ok(Accepted::Earlier(earlier));
         }

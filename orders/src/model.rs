@@ -165,3 +165,13 @@ pub struct TimelineEntry {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: Option<Value>,
 }
+
+/// What placing returned: the order id and whether it was placed now or earlier with the
+/// same idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// The order.
+    pub order_id: String,
+    /// False when an earlier request with the same key placed it.
+    pub created: bool,
+}

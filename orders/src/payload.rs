@@ -11,6 +11,21 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The business key of an order's workflow instances.
+pub fn business_key(order_id: &str) -> String {
+    format!("order:{order_id}")
+}
+
+/// The order id in a business key made by [`business_key`].
+pub fn business_key_order(key: &str) -> Option<&str> {
+    key.strip_prefix("order:")
+}
+
+/// The workflow every `delete` item runs.
+pub const DISCONNECT_WORKFLOW: &str = "disconnect";
+/// The order-level workflow.
+pub const ORDER_WORKFLOW: &str = "order";
+
 /// What the order workflow (`workflows/order.toml`) is started with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderInput {

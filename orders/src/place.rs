@@ -3,54 +3,20 @@
 //! the start of its workflow stored in one transaction. A repeated `Idempotency-Key` returns
 //! the order the first request placed.
 
-use super::model::{OrderItemRequest, OrderRequest, MAX_EXTERNAL_ID, MAX_ITEMS, MAX_NOTES};
-use super::store::{NewItem, NewOrder};
 use crate::accounts::{self, BillingAccount, CustomerAccount};
+use crate::context::Orders;
 use crate::error::{check_text, problem, DeskError, DeskResult, FieldProblem};
 use crate::inventory::{self, status};
-use crate::payload::{ItemInput, OrderHeader, OrderInput, ProductRef};
+use crate::model::{OrderItemRequest, OrderRequest, Placed, MAX_EXTERNAL_ID, MAX_ITEMS, MAX_NOTES};
+use crate::payload::DISCONNECT_WORKFLOW;
+use crate::prepare::{busy, lookup_key, Checked, Job};
+use crate::store::NewItem;
 use crate::users::{Role, User};
-use crate::Orders;
 use chrono::NaiveDate;
-use l2c_billing::{BillingFrequency, Currency, Money};
-use l2c_catalog::{ItemRequest, OrderAction, OrderContext, PriceKind, Problem, Quote, ValidItem};
-use rust_decimal::Decimal;
-use serde_json::Value;
+use l2c_billing::Currency;
+use l2c_catalog::{ItemRequest, OrderAction, OrderContext, Problem, Quote, ValidItem};
 use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, Row};
-
-/// The business key of an order's workflow instances.
-pub fn business_key(order_id: &str) -> String {
-    format!("order:{order_id}")
-}
-
-/// The order id in a business key made by [`business_key`].
-pub fn business_key_order(key: &str) -> Option<&str> {
-    key.strip_prefix("order:")
-}
-
-/// The workflow every `delete` item runs.
-pub const DISCONNECT_WORKFLOW: &str = "disconnect";
-/// The order-level workflow.
-pub const ORDER_WORKFLOW: &str = "order";
-
-/// What placing returned: the order id and whether it was placed now or earlier with the
-/// same idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placed {
-    /// The order.
-    pub order_id: String,
-    /// False when an earlier request with the same key placed it.
-    pub created: bool,
-}
-
-/// An order that passed every check, priced, ready to be stored.
-pub(super) struct Checked {
-    customer: CustomerAccount,
-    billing: BillingAccount,
-    date: Option<NaiveDate>,
-    pub(super) items: Vec<NewItem>,
-}
+use sqlx::AnyConnection;
 
 /// Places `request` for `user`; `idempotency_key` (from the header) makes a retry safe.
 pub async fn place(
@@ -86,14 +52,14 @@ pub async fn place(
         }
     }
     let checked = check(ctx, user, &account, request).await?;
-    let job = super::intake::Job {
+    let job = Job {
         user: user.clone(),
         request: request.clone(),
         checked,
         key: idempotency_key.map(str::to_string),
         hash,
     };
-    super::intake::submit(ctx, job).await
+    crate::intake::submit(ctx, job).await
 }
 
 fn request_hash(request: &OrderRequest) -> DeskResult<String> {
@@ -104,69 +70,6 @@ fn request_hash(request: &OrderRequest) -> DeskResult<String> {
 async fn replay(ctx: &Orders, user: &User, key: &str, hash: &str) -> DeskResult<Option<Placed>> {
     let mut conn = ctx.db.pool.acquire().await?;
     lookup_key(&mut conn, user, key, hash).await
-}
-
-pub(super) async fn lookup_key(
-    conn: &mut AnyConnection,
-    user: &User,
-    key: &str,
-    hash: &str,
-) -> DeskResult<Option<Placed>> {
-    let row = sqlx::query(
-        "SELECT request_hash, order_id FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
-    )
-    .bind(user.id.clone())
-    .bind(key.to_string())
-    .fetch_optional(conn)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let stored: String = row.try_get("request_hash")?;
-    if stored != hash {
-        return Err(DeskError::BadRequest {
-            rule: "idempotency_key_reused",
-            message: format!(
-                "Idempotency-Key {key:?} was used for a different order request; use a new key"
-            ),
-        });
-    }
-    Ok(Some(Placed {
-        order_id: row.try_get("order_id")?,
-        created: false,
-    }))
-}
-
-/// Records the key for this request, for the order `order_id` about to be stored, inside the
-/// writing transaction; if another request got there first, returns what it placed instead.
-pub(super) async fn claim_key(
-    conn: &mut AnyConnection,
-    ctx: &Orders,
-    user: &User,
-    key: &str,
-    hash: &str,
-    order_id: &str,
-) -> DeskResult<Result<(), Placed>> {
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, order_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-    )
-    .bind(user.id.clone())
-    .bind(key.to_string())
-    .bind(hash.to_string())
-    .bind(order_id.to_string())
-    .bind(ctx.now_ms())
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 1 {
-        return Ok(Ok(()));
-    }
-    match lookup_key(conn, user, key, hash).await? {
-        Some(earlier) => Ok(Err(earlier)),
-        None => Err(DeskError::Internal(format!(
-            "idempotency key {key:?} vanished"
-        ))),
-    }
 }
 
 async fn check(
@@ -472,46 +375,6 @@ async fn check_product(
     Ok(Some(Some(product)))
 }
 
-/// Locks a product's row for the rest of the transaction (PostgreSQL; SQLite's writer is
-/// already serial), so that racing orders check [`busy`] one after the other.
-async fn lock_product(conn: &mut AnyConnection, ctx: &Orders, id: &str) -> DeskResult<()> {
-    if ctx.db.backend == l2c_engine::db::Backend::Sqlite {
-        return Ok(());
-    }
-    let lock = format!(
-        "SELECT id FROM products WHERE id = $1{}",
-        ctx.db.backend.lock_rows()
-    );
-    sqlx::query(sqlx::AssertSqlSafe(lock))
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// The problem if another open order is already changing product `id`. Checked when the
-/// order is validated, and again in the transaction that stores it (after
-/// [`lock_product`]), so two orders racing for one product cannot both be stored.
-async fn busy(conn: &mut AnyConnection, id: &str, field: &str) -> DeskResult<Option<Problem>> {
-    let other = sqlx::query(
-        "SELECT o.id FROM order_items i JOIN orders o ON o.id = i.order_id \
-         WHERE i.product_id = $1 AND i.action <> 'add' AND i.state IN ('acknowledged', 'inProgress')",
-    )
-    .bind(id.to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
-    other
-        .map(|row| {
-            let other: String = row.try_get("id")?;
-            Ok(problem(
-                field,
-                "product_busy",
-                format!("order {other} is already changing product {id}"),
-            ))
-        })
-        .transpose()
-}
-
 /// The running product's characteristics, typed, for the catalog's "increase only" checks.
 fn typed_characteristics(
     ctx: &Orders,
@@ -578,139 +441,4 @@ fn new_item(
         product_id,
         current: current.map(|p| p.characteristics),
     })
-}
-
-/// The sum of one-time charges, and the monthly recurring value (quarterly and yearly charges
-/// count a third and a twelfth, compared exactly by scaling to a year).
-fn totals(items: &[NewItem], currency: Currency) -> DeskResult<(Money, Money, Decimal)> {
-    let mut one_time = Money::zero(currency);
-    let mut monthly = Money::zero(currency);
-    let mut yearly_value = Decimal::ZERO;
-    let fail = |e: l2c_billing::BillingError| DeskError::Internal(e.to_string());
-    for item in items {
-        one_time = one_time
-            .checked_add(item.quote.one_time_total().map_err(fail)?)
-            .map_err(fail)?;
-        monthly = monthly
-            .checked_add(
-                item.quote
-                    .recurring_total(BillingFrequency::Monthly)
-                    .map_err(fail)?,
-            )
-            .map_err(fail)?;
-        for charge in &item.quote.recurring {
-            if let PriceKind::Recurring(f) = charge.kind {
-                yearly_value += charge.amount.amount() * Decimal::from(12 / f.months());
-            }
-        }
-    }
-    Ok((one_time, monthly, yearly_value))
-}
-
-/// An order checked again inside the write, ready to be inserted with the rest of its batch.
-pub(super) struct Prepared {
-    pub order: NewOrder,
-    pub input: Value,
-    /// The running products it changes (claimed for the batch once its key is).
-    pub changes: Vec<String>,
-}
-
-/// Re-checks `checked` inside the writing transaction (no other open order may be changing
-/// its products, in the database or earlier in the same batch: `taken`) and builds the rows.
-pub(super) async fn prepare(
-    ctx: &Orders,
-    tx: &mut AnyConnection,
-    job: &super::intake::Job,
-    order_id: String,
-    taken: &std::collections::HashSet<String>,
-) -> DeskResult<Prepared> {
-    let (user, request, checked) = (&job.user, &job.request, &job.checked);
-    let currency = Currency::from_code(&checked.billing.currency)
-        .map_err(|e| DeskError::Internal(e.to_string()))?;
-    let (one_time, monthly, yearly_value) = totals(&checked.items, currency)?;
-    let changes: Vec<&NewItem> = checked
-        .items
-        .iter()
-        .filter(|i| i.action != OrderAction::Add)
-        .collect();
-    let mut problems = Vec::new();
-    for item in &changes {
-        let field = format!("items[{}].product", item.position);
-        if taken.contains(&item.product_id) {
-            problems.push(problem(
-                field,
-                "product_busy",
-                format!(
-                    "an order placed at the same moment is already changing product {}",
-                    item.product_id
-                ),
-            ));
-            continue;
-        }
-        lock_product(tx, ctx, &item.product_id).await?;
-        problems.extend(busy(tx, &item.product_id, &field).await?);
-    }
-    DeskError::check(problems)?;
-    let changes: Vec<String> = changes.iter().map(|i| i.product_id.clone()).collect();
-    let needs_approval =
-        yearly_value > ctx.settings.commercial_approval_threshold * Decimal::from(12);
-    let order = NewOrder {
-        id: order_id,
-        requester: user.name.clone(),
-        customer_account: checked.customer.id.clone(),
-        billing_account: checked.billing.id.clone(),
-        external_id: request.external_id.clone(),
-        requested_completion_date: checked.date,
-        notes: request.notes.clone(),
-        currency: currency.code().to_string(),
-        one_time_total: one_time.amount().to_string(),
-        monthly_total: monthly.amount().to_string(),
-    };
-    let input = serde_json::to_value(workflow_input(&order, &checked.items, needs_approval))?;
-    Ok(Prepared {
-        order,
-        input,
-        changes,
-    })
-}
-
-fn workflow_input(order: &NewOrder, items: &[NewItem], needs_approval: bool) -> OrderInput {
-    let object = |v: Option<&Value>| v.and_then(Value::as_object).cloned().unwrap_or_default();
-    let items = items
-        .iter()
-        .map(|i| ItemInput {
-            workflow: i.workflow.clone(),
-            order_id: order.id.clone(),
-            item_id: i.item_id.clone(),
-            requester: order.requester.clone(),
-            customer_account: order.customer_account.clone(),
-            billing_account: order.billing_account.clone(),
-            currency: order.currency.clone(),
-            action: i.action,
-            offering: i.valid.offering.clone(),
-            version: i.valid.version,
-            quantity: i.valid.quantity,
-            characteristics: object(Some(&i.characteristics)),
-            product: ProductRef {
-                id: i.product_id.clone(),
-                characteristics: object(i.current.as_ref()),
-            },
-            quote: i.quote.clone(),
-        })
-        .collect();
-    OrderInput {
-        order: OrderHeader {
-            id: order.id.clone(),
-            requester: order.requester.clone(),
-            customer_account: order.customer_account.clone(),
-            billing_account: order.billing_account.clone(),
-            currency: order.currency.clone(),
-            one_time_total: order.one_time_total.clone(),
-            monthly_total: order.monthly_total.clone(),
-            requested_completion_date: order.requested_completion_date.map(|d| d.to_string()),
-            needs_commercial_approval: needs_approval,
-        },
-        requester: order.requester.clone(),
-        items,
-    }
 }

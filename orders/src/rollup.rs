@@ -2,7 +2,6 @@
 //! [`Listener`], called inside the engine's own transaction so nothing is missed or applied
 //! twice.
 
-use super::place::business_key_order;
 use super::started;
 use super::state::{roll_up, ItemState, OrderState};
 use super::store::{
@@ -11,6 +10,7 @@ use super::store::{
 };
 use crate::error::{DeskError, DeskResult};
 use crate::inventory::{self, status, NewProduct};
+use crate::payload::business_key_order;
 use crate::payload::{self, ItemInput};
 use futures::future::BoxFuture;
 use l2c_catalog::OrderAction;

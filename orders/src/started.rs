@@ -4,10 +4,10 @@
 //! inProgress in a handful of multi-row statements instead of eight statements per item.
 //! [`super::rollup::OrderListener`] sends every item start here, one or many.
 
-use super::place::business_key_order;
 use super::rollup::SYSTEM_ACTOR;
 use super::store::{items_in_progress, orders_in_progress};
 use crate::error::{DeskError, DeskResult};
+use crate::payload::business_key_order;
 use crate::payload::{self, ItemInput};
 use l2c_catalog::OrderAction;
 use l2c_engine::db::Backend;

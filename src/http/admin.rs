@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use l2c_invoicing::subscriptions::{self, Subscription};
 use l2c_orders::accounts::{self, BillingAccount, CustomerAccount};
 use l2c_orders::error::DeskError;
-use l2c_orders::place::business_key_order;
+use l2c_orders::payload::business_key_order;
 use l2c_orders::users::{NewUser, Role, User};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

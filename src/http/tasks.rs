@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use l2c_engine::runtime::{Outcome, TaskView};
 use l2c_orders::error::{check_text, DeskError};
-use l2c_orders::place::business_key_order;
+use l2c_orders::payload::business_key_order;
 use l2c_orders::users::{Role, User};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -131,27 +131,29 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args()?;
-    let (db, _dir) = open(&args).await?;
-    db.migrate().await?;
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// The engine on `db` with the five-task workflow and the no-op handler.
+async fn engine(db: &Db, batch: usize) -> BenchResult<Engine> {
     let handlers = Handlers::new();
     let known = Known::new(handlers.names(), Vec::<String>::new());
     let defs = Definitions::single("five.toml", FIVE_TASKS, &known)?;
     let options = EngineOptions {
-        batch_size: args.batch,
+        batch_size: batch,
         ..EngineOptions::default()
     };
-    let engine = Engine::builder(db.clone())
+    Ok(Engine::builder(db.clone())
         .definitions(defs, known)
         .handlers(handlers)
         .options(options)
         .build()
-        .await?;
+        .await?)
+}
 
+/// Starts `instances` instances, 500 per transaction; returns the seconds it took.
+async fn start_all(engine: &Engine, db: &Db, instances: usize) -> BenchResult<f64> {
     let started = Instant::now();
-    for chunk in (0..args.instances).collect::<Vec<_>>().chunks(500) {
+    for chunk in (0..instances).collect::<Vec<_>>().chunks(500) {
         let mut tx = db.begin_write().await?;
         for n in chunk {
             engine
@@ -160,10 +162,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         tx.commit().await?;
     }
-    let start_secs = started.elapsed().as_secs_f64();
+    Ok(started.elapsed().as_secs_f64())
+}
 
+/// Runs `workers` workers until no step is left; returns the seconds it took.
+async fn run_all(engine: &Engine, db: &Db, workers: usize) -> BenchResult<f64> {
     let run = Instant::now();
-    let workers: Vec<_> = (0..args.workers).map(|_| engine.worker().spawn()).collect();
+    let workers: Vec<_> = (0..workers).map(|_| engine.worker().spawn()).collect();
     engine.wake();
     // Every stage is a task and each completion creates the next step in its transaction, so
     // the run is over when no step is ready or running. This probe is an index lookup: a
@@ -184,14 +189,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for w in workers {
         w.shutdown().await?;
     }
+    Ok(run_secs)
+}
+
+/// Fails unless every instance completed.
+async fn check_completed(db: &Db, instances: usize) -> BenchResult<()> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM wf_instances WHERE status = 'completed'")
         .fetch_one(&db.pool)
         .await?;
     let completed = row.try_get::<i64, _>("n")? as usize;
-    if completed != args.instances {
-        return Err(format!("{completed} of {} instances completed", args.instances).into());
+    if completed != instances {
+        return Err(format!("{completed} of {instances} instances completed").into());
     }
+    Ok(())
+}
 
+/// Every task step's time from ready to completed, in milliseconds, sorted.
+async fn step_latencies(db: &Db) -> BenchResult<Vec<i64>> {
     let rows =
         sqlx::query("SELECT finished_at - created_at AS ms FROM wf_steps WHERE kind = 'task'")
             .fetch_all(&db.pool)
@@ -201,6 +215,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|r| r.try_get("ms"))
         .collect::<Result<_, _>>()?;
     latencies.sort_unstable();
+    Ok(latencies)
+}
+
+fn report(args: &Args, start_secs: f64, run_secs: f64, latencies: &[i64]) {
     let steps = args.instances * 5;
     println!("backend            {}", args.backend);
     println!(
@@ -217,10 +235,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("instances/s        {:.0}", args.instances as f64 / run_secs);
     println!(
         "step latency ms    p50 {} p99 {} max {} (ready -> completed, whole backlog queued at once)",
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 99.0),
+        percentile(latencies, 50.0),
+        percentile(latencies, 99.0),
         latencies.last().copied().unwrap_or(0)
     );
     println!("peak RSS           {:.1} MiB", peak_rss_mib());
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> BenchResult<()> {
+    let args = parse_args()?;
+    let (db, _dir) = open(&args).await?;
+    db.migrate().await?;
+    let engine = engine(&db, args.batch).await?;
+    let start_secs = start_all(&engine, &db, args.instances).await?;
+    let run_secs = run_all(&engine, &db, args.workers).await?;
+    check_completed(&db, args.instances).await?;
+    let latencies = step_latencies(&db).await?;
+    report(&args, start_secs, run_secs, &latencies);
     Ok(())
 }

@@ -12,6 +12,7 @@
 use super::error::{stage_at, DefinitionError, Problem, Problems};
 use super::file::{RawGroup, RawGroups, RawWorkflow};
 use super::graph::{build_graph, check_graph, path_between};
+use super::known::{is_kebab, Known, GROUPS_FILE};
 use super::model::{Definition, Stage, Version};
 use super::shape::{deserialize, parse_toml};
 use super::stages::{load_edges, load_stages, Slot, SubflowRef};
@@ -21,39 +22,6 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// The file in a workflows directory that declares the groups; it is not a definition.
-pub const GROUPS_FILE: &str = "groups.toml";
-
-/// How long one attempt of a task stage may run when the stage gives no `timeout`.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The handler and group names a definition may use; the caller knows them (the binary's
-/// registered handlers, the groups file), the loader only checks against them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Known {
-    /// Registered step handler names (task handlers and compensations).
-    pub handlers: BTreeSet<String>,
-    /// Declared group names (approval and manual queues, SLA reassignment).
-    pub groups: BTreeSet<String>,
-}
-
-impl Known {
-    /// Builds the set from any lists of names.
-    pub fn new<H, G>(handlers: H, groups: G) -> Known
-    where
-        H: IntoIterator,
-        H::Item: Into<String>,
-        G: IntoIterator,
-        G::Item: Into<String>,
-    {
-        Known {
-            handlers: handlers.into_iter().map(Into::into).collect(),
-            groups: groups.into_iter().map(Into::into).collect(),
-        }
-    }
-}
 
 /// Reads a groups file (`workflows/groups.toml`) and returns the declared group names.
 pub fn load_groups(path: &Path) -> Result<BTreeSet<String>, DefinitionError> {
@@ -222,14 +190,6 @@ fn internal(file: &str) -> DefinitionError {
         message: "the loader built no definition although it found no problem; please report this"
             .to_owned(),
     }])
-}
-
-pub(super) fn is_kebab(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.ends_with('-')
-        && !s.contains("--")
 }
 
 /// The workflow name a file stands for: its file name without `.toml`, in kebab-case. A bad

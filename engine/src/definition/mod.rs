@@ -13,6 +13,7 @@
 mod error;
 mod file;
 mod graph;
+mod known;
 mod load;
 pub mod model;
 pub mod render;
@@ -20,5 +21,6 @@ mod shape;
 mod stages;
 
 pub use error::{DefinitionError, Problem};
-pub use load::{load_groups, parse_groups, Definitions, Known, DEFAULT_TIMEOUT, GROUPS_FILE};
+pub use known::{Known, DEFAULT_TIMEOUT, GROUPS_FILE};
+pub use load::{load_groups, parse_groups, Definitions};
 pub use model::*;

@@ -7,7 +7,7 @@
 
 use super::error::{edge_at, stage_at, Problems};
 use super::file::{RawEdge, RawEscalation, RawRetry, RawStage};
-use super::load::{is_kebab, Known, DEFAULT_TIMEOUT, GROUPS_FILE};
+use super::known::{is_kebab, Known, DEFAULT_TIMEOUT, GROUPS_FILE};
 use super::model::{
     ChildFailure, ChildWorkflow, Escalation, HumanStage, Quorum, RetryPolicy, SlaAction, StageKind,
     SubflowStage, TaskStage, Wait,

@@ -71,6 +71,19 @@ pub(crate) fn check(invoice: &Invoice) -> Vec<String> {
             t.payable
         ),
     );
+    broken.extend(vat_breakdown(invoice));
+    broken
+}
+
+/// BR-CO-17, BR-S-08 and BR-CO-18: each VAT subtotal is its rate times its base, rounded;
+/// its base is the sum of its lines; every line's rate has a subtotal.
+fn vat_breakdown(invoice: &Invoice) -> Vec<String> {
+    let mut broken = Vec::new();
+    let mut rule = |ok: bool, text: String| {
+        if !ok {
+            broken.push(text);
+        }
+    };
     let minor = invoice.currency().minor_units();
     let half_unit = Decimal::new(5, minor + 1);
     for s in invoice.tax_subtotals() {

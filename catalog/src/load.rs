@@ -2,7 +2,9 @@
 //! it is in, so one run of `l2c catalog check` shows all the mistakes at once.
 
 use crate::error::{CatalogError, LoadProblem};
-use crate::file::{RawCatalog, RawCharacteristic, RawOffering, RawPrice, RawPriceKind, RawTier};
+use crate::file::{
+    RawCatalog, RawCharacteristic, RawEligibility, RawOffering, RawPrice, RawPriceKind, RawTier,
+};
 use crate::model::{
     CharacteristicSpec, ModifySpec, Offering, OrderAction, Price, PriceAmount, PriceKind, Tier,
     TierMatch,
@@ -109,33 +111,7 @@ fn date(
 /// still run; any problem recorded makes the whole load fail.
 fn load_offering(raw: RawOffering, segments: &[String], p: &mut Problems) -> Offering {
     let entry = format!("offering `{}` v{}", raw.id, raw.version);
-    if !is_kebab(&raw.id) {
-        p.add(&entry, "id must be lower-case kebab-case, e.g. `wan-link`");
-    }
-    if raw.version == 0 {
-        p.add(&entry, "version must be 1 or more");
-    }
-    if raw.name.trim().is_empty() {
-        p.add(&entry, "name must not be empty");
-    }
-    if !is_kebab(&raw.workflow) {
-        p.add(
-            &entry,
-            format!(
-                "workflow `{}` must name a file under workflows/ in kebab-case",
-                raw.workflow
-            ),
-        );
-    }
-    let mut actions = raw.actions.clone();
-    actions.sort();
-    actions.dedup();
-    if actions.is_empty() || actions.len() != raw.actions.len() {
-        p.add(
-            &entry,
-            "actions must list add, modify and/or delete, each once",
-        );
-    }
+    check_header(&entry, &raw, p);
     let valid_from = date(&entry, "valid_from", raw.valid_from, p);
     let valid_to = date(&entry, "valid_to", raw.valid_to, p);
     if let (Some(f), Some(t)) = (valid_from, valid_to) {
@@ -143,25 +119,7 @@ fn load_offering(raw: RawOffering, segments: &[String], p: &mut Problems) -> Off
             p.add(&entry, format!("valid_from {f} is after valid_to {t}"));
         }
     }
-    for s in &raw.eligibility.segments {
-        if !segments.contains(s) {
-            p.add(
-                &entry,
-                format!(
-                    "eligibility: segment `{s}` is not in the catalog's segments ({})",
-                    segments.join(", ")
-                ),
-            );
-        }
-    }
-    for c in &raw.eligibility.countries {
-        if c.len() != 2 || iso_country::Country::from_str(c).is_err() {
-            p.add(
-                &entry,
-                format!("eligibility: `{c}` is not an ISO 3166-1 alpha-2 country code"),
-            );
-        }
-    }
+    check_eligibility(&entry, &raw.eligibility, segments, p);
     let characteristics = load_characteristics(&entry, &raw.characteristics, p);
     let prices = load_prices(&entry, &raw.prices, &characteristics, p);
     if prices.len() == raw.prices.len() {
@@ -172,17 +130,7 @@ fn load_offering(raw: RawOffering, segments: &[String], p: &mut Problems) -> Off
         increase: m.increase,
     });
     if let Some(m) = &modifies {
-        if !raw.actions.contains(&OrderAction::Modify) {
-            p.add(&entry, "modifies is set, so actions must include `modify`");
-        }
-        for name in &m.increase {
-            let numeric = characteristics
-                .iter()
-                .any(|c| &c.name == name && c.value_type.is_numeric());
-            if !numeric {
-                p.add(&entry, format!("modifies.increase: `{name}` is not a numeric characteristic of this offering"));
-            }
-        }
+        check_modifies(&entry, m, &raw.actions, &characteristics, p);
     }
     Offering {
         id: raw.id,
@@ -198,6 +146,91 @@ fn load_offering(raw: RawOffering, segments: &[String], p: &mut Problems) -> Off
         characteristics,
         prices,
         modifies,
+    }
+}
+
+/// The offering's id, version, name, workflow and actions.
+fn check_header(entry: &str, raw: &RawOffering, p: &mut Problems) {
+    if !is_kebab(&raw.id) {
+        p.add(entry, "id must be lower-case kebab-case, e.g. `wan-link`");
+    }
+    if raw.version == 0 {
+        p.add(entry, "version must be 1 or more");
+    }
+    if raw.name.trim().is_empty() {
+        p.add(entry, "name must not be empty");
+    }
+    if !is_kebab(&raw.workflow) {
+        p.add(
+            entry,
+            format!(
+                "workflow `{}` must name a file under workflows/ in kebab-case",
+                raw.workflow
+            ),
+        );
+    }
+    let mut actions = raw.actions.clone();
+    actions.sort();
+    actions.dedup();
+    if actions.is_empty() || actions.len() != raw.actions.len() {
+        p.add(
+            entry,
+            "actions must list add, modify and/or delete, each once",
+        );
+    }
+}
+
+/// Eligibility names known segments and real countries.
+fn check_eligibility(
+    entry: &str,
+    eligibility: &RawEligibility,
+    segments: &[String],
+    p: &mut Problems,
+) {
+    for s in &eligibility.segments {
+        if !segments.contains(s) {
+            p.add(
+                entry,
+                format!(
+                    "eligibility: segment `{s}` is not in the catalog's segments ({})",
+                    segments.join(", ")
+                ),
+            );
+        }
+    }
+    for c in &eligibility.countries {
+        if c.len() != 2 || iso_country::Country::from_str(c).is_err() {
+            p.add(
+                entry,
+                format!("eligibility: `{c}` is not an ISO 3166-1 alpha-2 country code"),
+            );
+        }
+    }
+}
+
+/// A modify offering needs the modify action, and increases only numeric characteristics.
+fn check_modifies(
+    entry: &str,
+    m: &ModifySpec,
+    actions: &[OrderAction],
+    characteristics: &[CharacteristicSpec],
+    p: &mut Problems,
+) {
+    if !actions.contains(&OrderAction::Modify) {
+        p.add(entry, "modifies is set, so actions must include `modify`");
+    }
+    for name in &m.increase {
+        let numeric = characteristics
+            .iter()
+            .any(|c| &c.name == name && c.value_type.is_numeric());
+        if !numeric {
+            p.add(
+                entry,
+                format!(
+                    "modifies.increase: `{name}` is not a numeric characteristic of this offering"
+                ),
+            );
+        }
     }
 }
 

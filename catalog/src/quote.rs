@@ -5,7 +5,7 @@
 
 use crate::catalog::Catalog;
 use crate::error::CatalogError;
-use crate::model::{OrderAction, PriceAmount, PriceKind};
+use crate::model::{OrderAction, Price, PriceAmount, PriceKind};
 use crate::validate::ValidItem;
 use l2c_billing::{BillingError, BillingFrequency, Currency, Money};
 use rust_decimal::Decimal;
@@ -95,53 +95,8 @@ impl Catalog {
             return Ok(quote);
         }
         for price in prices {
-            let unit_amount = match price.amount() {
-                PriceAmount::Flat(m) => *m,
-                PriceAmount::Tiered { by, tiers } => {
-                    let value = item
-                        .characteristics
-                        .get(by)
-                        .ok_or_else(|| fail(format!("`{by}` has no value")))?;
-                    let tier = tiers.iter().find(|t| t.when.matches(value));
-                    tier.ok_or_else(|| {
-                        fail(format!(
-                            "no tier of price `{}` covers `{by}` = {value}",
-                            price.id()
-                        ))
-                    })?
-                    .amount
-                }
-            };
-            let per_unit = match price.per_unit() {
-                Some(name) => item
-                    .characteristics
-                    .get(name)
-                    .and_then(|v| v.as_integer())
-                    .and_then(|n| u64::try_from(n).ok())
-                    .ok_or_else(|| fail(format!("`{name}` has no whole-number value")))?,
-                None => 1,
-            };
-            let units = per_unit
-                .checked_mul(u64::from(item.quantity))
-                .ok_or_else(|| {
-                    fail(format!(
-                        "{per_unit} units x quantity {} is too many",
-                        item.quantity
-                    ))
-                })?;
-            let amount = unit_amount
-                .times(Decimal::from(units))
-                .map_err(|e| fail(e.to_string()))?;
-            if amount.amount().is_zero() {
+            let Some(charge) = charge(item, price).map_err(fail)? else {
                 continue;
-            }
-            let charge = Charge {
-                price_id: price.id().to_owned(),
-                name: price.name().to_owned(),
-                kind: price.kind(),
-                unit_amount,
-                units,
-                amount,
             };
             match price.kind() {
                 PriceKind::OneTime => quote.one_time.push(charge),
@@ -150,4 +105,50 @@ impl Catalog {
         }
         Ok(quote)
     }
+}
+
+/// What `price` charges for `item`: its unit amount (flat, or the tier its characteristic
+/// falls in) times its units (per-unit characteristic times quantity); `None` for a zero
+/// charge.
+fn charge(item: &ValidItem, price: &Price) -> Result<Option<Charge>, String> {
+    let unit_amount = match price.amount() {
+        PriceAmount::Flat(m) => *m,
+        PriceAmount::Tiered { by, tiers } => {
+            let value = item
+                .characteristics
+                .get(by)
+                .ok_or_else(|| format!("`{by}` has no value"))?;
+            let tier = tiers.iter().find(|t| t.when.matches(value));
+            tier.ok_or_else(|| {
+                format!("no tier of price `{}` covers `{by}` = {value}", price.id())
+            })?
+            .amount
+        }
+    };
+    let per_unit = match price.per_unit() {
+        Some(name) => item
+            .characteristics
+            .get(name)
+            .and_then(|v| v.as_integer())
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| format!("`{name}` has no whole-number value"))?,
+        None => 1,
+    };
+    let units = per_unit
+        .checked_mul(u64::from(item.quantity))
+        .ok_or_else(|| format!("{per_unit} units x quantity {} is too many", item.quantity))?;
+    let amount = unit_amount
+        .times(Decimal::from(units))
+        .map_err(|e| e.to_string())?;
+    if amount.amount().is_zero() {
+        return Ok(None);
+    }
+    Ok(Some(Charge {
+        price_id: price.id().to_owned(),
+        name: price.name().to_owned(),
+        kind: price.kind(),
+        unit_amount,
+        units,
+        amount,
+    }))
 }

@@ -13,8 +13,10 @@
 //!   gives the rows; the handlers' columns of the instances are read afterwards
 //!   ([`attach_contexts`]) and no copies are kept.
 
-use super::state::{decode_rows, write_history, Event, Inst, StoredInstance, INSTANCE_JSON};
-use super::{Inner, COMPENSATE_PREFIX};
+use super::compensate::COMPENSATE_PREFIX;
+use super::inner::Inner;
+use super::rows::decode_rows;
+use super::state::{write_history, Event, Inst, StoredInstance, INSTANCE_JSON};
 use crate::db::{Backend, CHUNK};
 use crate::definition::{Definition, StageKind, TaskStage};
 use crate::error::Result;

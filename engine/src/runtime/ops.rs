@@ -1,9 +1,10 @@
 //! Operator and order-desk actions on instances: retrying or skipping an incident, and
 //! cancelling a running instance (which stops its work and compensates).
 
+use super::engine::Engine;
 use super::state::{Event, Tx};
 use super::status::*;
-use super::{retry_transient, Engine};
+use super::transient::retry_transient;
 use crate::error::{EngineError, Result};
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};

@@ -7,6 +7,7 @@
 //! writer is held, so a human task with two SLA timers and two join arrivals written one by
 //! one cost about ten statements per order; buffered, they cost a few per batch.
 
+use super::rows::decode_rows;
 use crate::db::{Backend, CHUNK};
 use crate::error::Result;
 use sqlx::AnyConnection;
@@ -141,7 +142,7 @@ impl Pending {
             for id in chunk {
                 self.joins.entry(id.to_string()).or_default();
             }
-            for s in super::state::decode_rows(backend, &rows, StoredJoin::from_row)? {
+            for s in decode_rows(backend, &rows, StoredJoin::from_row)? {
                 let joined = Joined {
                     arrived: s.arrived,
                     live: s.live > 0,

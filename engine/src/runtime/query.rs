@@ -1,8 +1,8 @@
 //! Read-only views: instances with their steps, history (the order's timeline), task queues and
 //! incidents.
 
+use super::engine::Engine;
 use super::status::InstanceStatus;
-use super::Engine;
 use crate::clock::from_ms;
 use crate::error::{EngineError, Result};
 use crate::payload::{decode, PayloadError};

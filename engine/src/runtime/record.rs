@@ -4,9 +4,9 @@
 //! a failure backs off, becomes an incident, or fails the instance.
 
 use super::claim::{task_stage, Claimed};
+use super::inner::Inner;
 use super::state::{Event, Tx};
 use super::status::*;
-use super::Inner;
 use crate::db::{Backend, CHUNK};
 use crate::definition::{Definition, RetryPolicy};
 use crate::error::Result;

@@ -6,9 +6,10 @@
 //! [`Tx::sync`] first, so a query never misses a row this transaction has buffered. Join
 //! arrivals are counted in memory instead (see [`Pending`]).
 
+use super::inner::Inner;
 use super::listener::{Change, InstanceChange};
 use super::pending::Pending;
-use super::Inner;
+use super::rows::decode_rows;
 use crate::db::{Backend, CHUNK};
 use crate::definition::Definition;
 use crate::error::{EngineError, Result};
@@ -472,23 +473,6 @@ impl<'c> Tx<'c> {
     async fn write_events(&mut self) -> Result<()> {
         let events = std::mem::take(&mut self.events);
         write_history(&mut *self.conn, self.inner.db.backend, self.now, &events).await
-    }
-}
-
-/// Rows of a query that returns one aggregated `rows` JSON array on SQLite (see
-/// [`Tx::load`] for why) and plain rows on PostgreSQL. On SQLite each row is itself a JSON
-/// array of the columns in the order of `T`'s fields (shorter than an object with keys).
-pub(crate) fn decode_rows<T: serde::de::DeserializeOwned>(
-    backend: Backend,
-    rows: &[sqlx::any::AnyRow],
-    from_row: fn(&sqlx::any::AnyRow) -> Result<T>,
-) -> Result<Vec<T>> {
-    match backend {
-        Backend::Sqlite => match rows.first() {
-            Some(row) => Ok(serde_json::from_str(&row.try_get::<String, _>("rows")?)?),
-            None => Ok(Vec::new()),
-        },
-        Backend::Postgres => rows.iter().map(from_row).collect(),
     }
 }
 

@@ -1,10 +1,11 @@
-//! Human tasks: what approval and manual stages put in a group's queue, and the calls people
-//! make on them — claim, release, approve, reject (a reason is required), done — with quorum
-//! and the pluggable actor check ("nobody approves their own order").
+//! Human tasks inside a transaction: what approval and manual stages put in a group's queue,
+//! and what a decision on one does — approve, reject (a reason is required), done — with
+//! quorum, the pluggable actor check ("nobody approves their own order") and SLA escalations.
+//! The engine's calls that people make on tasks are in `task_calls`.
 
+use super::actor::ActorCheckRequest;
 use super::state::{Event, Tx};
 use super::status::*;
-use super::{retry_transient, ActorCheckRequest, Engine};
 use crate::definition::{SlaAction, StageKind};
 use crate::error::{EngineError, Result};
 use serde_json::{json, Value};
@@ -28,13 +29,13 @@ pub enum Outcome {
 }
 
 /// A task row as a transaction reads it.
-struct TaskRow {
-    instance_id: String,
-    stage: String,
+pub(super) struct TaskRow {
+    pub(super) instance_id: String,
+    pub(super) stage: String,
     kind: String,
     group: String,
-    state: String,
-    claimed_by: Option<String>,
+    pub(super) state: String,
+    pub(super) claimed_by: Option<String>,
     required: i64,
     members: Option<Vec<String>>,
     approvals: i64,
@@ -42,7 +43,7 @@ struct TaskRow {
 
 /// Who acts: a person (checked) or the SLA (not checked).
 #[derive(Clone, Copy)]
-enum Actor<'a> {
+pub(super) enum Actor<'a> {
     Person(&'a str),
     System(&'a str),
 }
@@ -55,75 +56,8 @@ impl Actor<'_> {
     }
 }
 
-impl Engine {
-    /// Claims a task: others cannot act on it until it is released or decided.
-    pub async fn claim_task(&self, task_id: &str, actor: &str) -> Result<()> {
-        retry_transient(|| async {
-            let mut tx = self.inner.db.begin_write().await?;
-            let mut t = Tx::new(&self.inner, &mut tx);
-            let task = t.open_task(task_id, Actor::Person(actor)).await?;
-            t.refuse_repeat(task_id, actor).await?;
-            sqlx::query("UPDATE wf_tasks SET claimed_by = $1, updated_at = $2 WHERE id = $3")
-                .bind(actor.to_string())
-                .bind(t.now)
-                .bind(task_id.to_string())
-                .execute(&mut *t.conn)
-                .await?;
-            let event = Event::new(&task.instance_id, "task.claimed").stage(&task.stage);
-            t.push_event(event.actor(actor));
-            t.finish().await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Releases a task the actor claimed, back to the group's queue.
-    pub async fn release_task(&self, task_id: &str, actor: &str) -> Result<()> {
-        retry_transient(|| async {
-            let mut tx = self.inner.db.begin_write().await?;
-            let mut t = Tx::new(&self.inner, &mut tx);
-            let task = t.task_row(task_id).await?;
-            if task.state != "open" || task.claimed_by.as_deref() != Some(actor) {
-                return Err(EngineError::Conflict(format!(
-                    "task {task_id} is not claimed by {actor}"
-                )));
-            }
-            sqlx::query("UPDATE wf_tasks SET claimed_by = NULL, updated_at = $1 WHERE id = $2")
-                .bind(t.now)
-                .bind(task_id.to_string())
-                .execute(&mut *t.conn)
-                .await?;
-            let event = Event::new(&task.instance_id, "task.released").stage(&task.stage);
-            t.push_event(event.actor(actor));
-            t.finish().await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Approves, rejects or completes a task.
-    pub async fn complete_task(&self, task_id: &str, actor: &str, outcome: Outcome) -> Result<()> {
-        let announce = retry_transient(|| async {
-            let mut tx = self.inner.db.begin_write().await?;
-            let mut t = Tx::new(&self.inner, &mut tx);
-            t.decide(task_id, Actor::Person(actor), outcome.clone())
-                .await?;
-            let announce = t.finish().await?;
-            tx.commit().await?;
-            Ok(announce)
-        })
-        .await?;
-        if announce {
-            self.wake();
-        }
-        Ok(())
-    }
-}
-
 impl Tx<'_> {
-    async fn task_row(&mut self, task_id: &str) -> Result<TaskRow> {
+    pub(super) async fn task_row(&mut self, task_id: &str) -> Result<TaskRow> {
         self.sync().await?;
         let sql = format!(
             "SELECT instance_id, stage, kind, group_name, state, claimed_by, required, members, \
@@ -150,7 +84,7 @@ impl Tx<'_> {
     }
 
     /// The task, if it is open, not claimed by someone else, and the actor may act on it.
-    async fn open_task(&mut self, task_id: &str, actor: Actor<'_>) -> Result<TaskRow> {
+    pub(super) async fn open_task(&mut self, task_id: &str, actor: Actor<'_>) -> Result<TaskRow> {
         let task = self.task_row(task_id).await?;
         if task.state != "open" {
             return Err(EngineError::Conflict(format!(
@@ -186,7 +120,7 @@ impl Tx<'_> {
         Ok(task)
     }
 
-    async fn refuse_repeat(&mut self, task_id: &str, actor: &str) -> Result<()> {
+    pub(super) async fn refuse_repeat(&mut self, task_id: &str, actor: &str) -> Result<()> {
         let decided =
             sqlx::query("SELECT outcome FROM wf_task_decisions WHERE task_id = $1 AND actor = $2")
                 .bind(task_id.to_string())
@@ -201,7 +135,12 @@ impl Tx<'_> {
         }
     }
 
-    async fn decide(&mut self, task_id: &str, actor: Actor<'_>, outcome: Outcome) -> Result<()> {
+    pub(super) async fn decide(
+        &mut self,
+        task_id: &str,
+        actor: Actor<'_>,
+        outcome: Outcome,
+    ) -> Result<()> {
         let task = self.open_task(task_id, actor).await?;
         check_outcome(&task.kind, &outcome)?;
         if let Actor::Person(person) = actor {

@@ -2,8 +2,9 @@
 //! many workers or nodes poll, because firing marks the row in the same transaction that acts
 //! on it (and PostgreSQL skips rows another node has locked).
 
+use super::inner::Inner;
 use super::state::{Event, Tx};
-use super::{retry_transient, Inner};
+use super::transient::retry_transient;
 use crate::error::Result;
 use sqlx::Row;
 

@@ -11,9 +11,12 @@
 //! them: batching, concurrency, error isolation, heartbeats and shutdown.
 
 use super::claim::{claim, Claimed};
+use super::engine::Engine;
+use super::inner::Inner;
 use super::record::{record, Done};
 use super::state::{write_history, Event, STALE_COPY};
-use super::{retry_transient, Engine, Inner};
+use super::timers::fire_due;
+use super::transient::retry_transient;
 use crate::db::{Backend, NOTIFY_CHANNEL};
 use crate::error::{EngineError, Result};
 use crate::handler::HandlerError;
@@ -108,7 +111,7 @@ impl Worker {
         if !done.is_empty() {
             self.record_and_claim(&done, 0).await?;
         }
-        let timers = super::timers::fire_due(inner, inner.options.batch_size).await?;
+        let timers = fire_due(inner, inner.options.batch_size).await?;
         Ok(steps + timers)
     }
 
@@ -149,7 +152,7 @@ impl Worker {
                         }
                     }
                 }
-                let fired = match super::timers::fire_due(&inner, batch).await {
+                let fired = match fire_due(&inner, batch).await {
                     Ok(fired) => fired,
                     Err(e) => {
                         self.pause_after(&e, &mut stopped).await;

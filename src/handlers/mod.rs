@@ -36,22 +36,31 @@ pub fn register(
     Ok(handlers)
 }
 
+/// Every handler a task stage of `definitions` names (its own and its compensation), as
+/// `(workflow, stage, handler)`.
+fn task_handlers(definitions: &Definitions) -> impl Iterator<Item = (&str, &str, &str)> + '_ {
+    definitions.iter().flat_map(|(name, definition)| {
+        definition.stages.iter().flat_map(move |stage| {
+            let handlers: Vec<&str> = match &stage.kind {
+                StageKind::Task(task) => std::iter::once(task.handler.as_str())
+                    .chain(task.compensation.as_deref())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            handlers
+                .into_iter()
+                .map(move |h| (name, stage.id.as_str(), h))
+        })
+    })
+}
+
 /// The stages of `definitions` that the simulated network serves, as
 /// `workflow/stage (handler)`.
 pub fn simulated_stages(definitions: &Definitions) -> Vec<String> {
-    let mut stages = Vec::new();
-    for (name, definition) in definitions.iter() {
-        for stage in &definition.stages {
-            let StageKind::Task(task) = &stage.kind else {
-                continue;
-            };
-            let handlers = std::iter::once(&task.handler).chain(task.compensation.as_ref());
-            for handler in handlers.filter(|h| network::NAMES.contains(&h.as_str())) {
-                stages.push(format!("{name}/{} ({handler})", stage.id));
-            }
-        }
-    }
-    stages
+    task_handlers(definitions)
+        .filter(|(_, _, handler)| network::NAMES.contains(handler))
+        .map(|(workflow, stage, handler)| format!("{workflow}/{stage} ({handler})"))
+        .collect()
 }
 
 /// Every handler name l2c registers.
@@ -98,15 +107,9 @@ mod tests {
 
         let names: Vec<String> = declared.iter().cloned().collect();
         let loaded = crate::workflows::load(None, &names).expect("the shipped workflows load");
-        let mut used = BTreeSet::new();
-        for (_, definition) in loaded.definitions.iter() {
-            for stage in &definition.stages {
-                if let StageKind::Task(task) = &stage.kind {
-                    used.insert(task.handler.clone());
-                    used.extend(task.compensation.clone());
-                }
-            }
-        }
+        let used: BTreeSet<String> = task_handlers(&loaded.definitions)
+            .map(|(_, _, handler)| handler.to_string())
+            .collect();
         let unused: Vec<&String> = declared
             .iter()
             .filter(|n| !used.contains(*n) && n.as_str() != NOOP)

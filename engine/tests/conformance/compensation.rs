@@ -124,13 +124,21 @@ to = "done"
 
 async fn a_branch_that_succeeds_after_its_sibling_failed_is_undone(backend: Backend) {
     let (mut handlers, log) = logging_handlers(&["log"]);
-    handlers.register("boom", |_ctx| async {
-        Err(HandlerError::Fatal("no such port".into()))
+    // `b` finishes only once `a` has failed, so its result comes later in the same recorded
+    // batch whichever of the two the worker polls first: `a` fails without waiting, in the
+    // poll that lets `b` go on.
+    let failed = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signal = failed.clone();
+    handlers.register("boom", move |_ctx| {
+        signal.notify_one();
+        async { Err(HandlerError::Fatal("no such port".into())) }
     });
-    // `b` finishes after `a` failed, so its result comes later in the same recorded batch.
-    handlers.register("slow", |_ctx| async {
-        tokio::task::yield_now().await;
-        Ok(json!({"b": true}))
+    handlers.register("slow", move |_ctx| {
+        let failed = failed.clone();
+        async move {
+            failed.notified().await;
+            Ok(json!({"b": true}))
+        }
     });
     let h = harness(backend, &[("fs", FAIL_AND_SUCCEED)], handlers).await;
     let id = h.engine.start("fs", json!({}), None).await.expect("start");

@@ -262,10 +262,7 @@ pub async fn remove(sched: &Schedules, name: &str) -> DeskResult<()> {
 /// skipped the incident) goes on with the occurrence after that one.
 pub async fn ensure_instances(sched: &Schedules) -> DeskResult<usize> {
     let rows = sqlx::query(
-        "SELECT s.name, s.cron, s.time_zone, s.next_due, s.instance_id FROM billing_schedules s \
-         LEFT JOIN wf_instances i ON i.id = s.instance_id \
-         WHERE s.instance_id IS NULL OR i.id IS NULL \
-         OR i.status NOT IN ('running', 'compensating')",
+        "SELECT name, cron, time_zone, next_due, instance_id FROM billing_schedules ORDER BY name",
     )
     .fetch_all(&sched.invoicing.db.pool)
     .await?;
@@ -274,6 +271,12 @@ pub async fn ensure_instances(sched: &Schedules) -> DeskResult<usize> {
         let name: String = r.try_get("name")?;
         let old_due: i64 = r.try_get("next_due")?;
         let old_instance: Option<String> = r.try_get("instance_id")?;
+        if let Some(id) = &old_instance {
+            let status = sched.engine.instance_status(id).await?;
+            if status.is_some_and(|s| !s.is_final()) {
+                continue;
+            }
+        }
         let mut due = old_due;
         if old_instance.is_some() {
             let cron = Schedule::from_str(&r.try_get::<String, _>("cron")?)

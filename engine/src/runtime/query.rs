@@ -140,6 +140,17 @@ const TASK_COLUMNS: &str = "t.id, t.instance_id, t.stage, t.kind, t.group_name, 
 const TASK_FROM: &str = "wf_tasks t JOIN wf_instances i ON i.id = t.instance_id";
 
 impl Engine {
+    /// The status of an instance, or `None` when there is no instance with this id (for
+    /// callers that keep an instance id and only need to know whether it still moves).
+    pub async fn instance_status(&self, id: &str) -> Result<Option<InstanceStatus>> {
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM wf_instances WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.inner.db.pool)
+                .await?;
+        status.map(stored_status).transpose()
+    }
+
     /// An instance with its steps.
     pub async fn instance(&self, id: &str) -> Result<InstanceView> {
         let pool = &self.inner.db.pool;

@@ -107,6 +107,7 @@ async fn people(app: &App) -> Result<Vec<(String, String)>, Failure> {
             role: Role::Requester,
             account: Some(id.clone()),
             groups: vec![],
+            password: None,
         };
         let (_, token) = app.add_user(&user).await?;
         tokens.push((token, format!("{id}-EUR")));

@@ -164,6 +164,7 @@ async fn set_up(app: &App, base: &str) -> Result<Desk> {
             role: Role::Admin,
             account: None,
             groups: vec![],
+            password: None,
         })
         .await?;
     let http = reqwest::Client::new();

@@ -108,6 +108,16 @@ enum UserCommand {
         /// The customer account (requesters).
         #[arg(long)]
         account: Option<String>,
+        /// Read a password for the web desk from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Set a user's password for the web desk, read from standard input (one line).
+    Passwd {
+        /// The user's name.
+        name: String,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -212,15 +222,24 @@ async fn run_async(command: Command) -> anyhow::Result<()> {
             role,
             groups,
             account,
+            password_stdin,
             db,
         }) => {
+            let password = match password_stdin {
+                true => Some(server_cmd::read_password()?),
+                false => None,
+            };
             let user = NewUser {
                 name,
                 role,
                 account,
                 groups,
+                password,
             };
             server_cmd::add_user(&db, user).await
+        }
+        Command::User(UserCommand::Passwd { name, db }) => {
+            server_cmd::set_password(&db, &name).await
         }
         Command::Account(AccountCommand::AddCustomer {
             id,

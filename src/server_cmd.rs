@@ -8,7 +8,7 @@ use l2c::server::{spawn_workers, stop_workers, Server};
 use l2c::settings::Settings;
 use l2c_engine::db::Db;
 use l2c_orders::accounts::{self, BillingAccount, CustomerAccount};
-use l2c_orders::users::{NewUser, Role};
+use l2c_orders::users::{self, NewUser, Role};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -140,6 +140,24 @@ pub async fn add_user(db: &DbArgs, user: NewUser) -> Result<()> {
     println!("user {} ({}) added", user.name, user.role);
     println!("token (shown once; l2c keeps only its hash): {token}");
     Ok(())
+}
+
+/// `l2c user passwd NAME`.
+pub async fn set_password(db: &DbArgs, name: &str) -> Result<()> {
+    let password = read_password()?;
+    let app = db.open(false).await?;
+    users::set_password(&app.db, name, &password).await?;
+    println!("password of {name} set");
+    Ok(())
+}
+
+/// One line of standard input, without its line end (a password piped in or typed).
+pub fn read_password() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("read the password from standard input")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 /// Parses a role for clap.

@@ -18,7 +18,7 @@
 //! - [`cancel`]: cancellation through assessingCancellation and pendingCancellation.
 //! - [`model`]: requests and views; [`store`]: the order tables.
 //! - [`inventory`]: the running products; [`accounts`]: customer and billing accounts;
-//!   [`users`]: users, roles and API tokens.
+//!   [`users`]: users, roles and API tokens; [`passwords`]: sign-in passwords (argon2id).
 //! - [`error`]: the desk's one error type (shared by l2c-invoicing).
 
 pub mod accounts;
@@ -28,6 +28,7 @@ pub mod error;
 pub mod intake;
 pub mod inventory;
 pub mod model;
+pub mod passwords;
 pub mod payload;
 pub mod place;
 pub mod prepare;

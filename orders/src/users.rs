@@ -1,5 +1,6 @@
-//! Users, roles and bearer API tokens. A token is shown once when its user is created and
-//! stored only as its SHA-256 hash; a request's token is hashed and looked up.
+//! Users, roles, bearer API tokens and sign-in passwords. A token is shown once when its user
+//! is created and stored only as its SHA-256 hash; a request's token is hashed and looked up.
+//! A password is stored only as its argon2id hash ([`crate::passwords`]).
 
 use crate::error::{problem, DeskError, DeskResult};
 use l2c_engine::db::Db;
@@ -120,6 +121,8 @@ pub struct NewUser {
     pub account: Option<String>,
     /// Groups (approvers and engineers need at least one; others may have none).
     pub groups: Vec<String>,
+    /// A password for the web desk (none: the user signs in with the token only).
+    pub password: Option<String>,
 }
 
 /// The SHA-256 of a token, as stored.
@@ -185,6 +188,11 @@ impl NewUser {
                 );
             }
         }
+        if let Some(Err(DeskError::Validation(p))) =
+            self.password.as_deref().map(crate::passwords::check_rule)
+        {
+            problems.extend(p);
+        }
         DeskError::check(problems)
     }
 }
@@ -197,6 +205,10 @@ pub async fn add_user(
     now: i64,
 ) -> DeskResult<(User, String)> {
     user.validate(known_groups)?;
+    let password_hash = match &user.password {
+        Some(p) => Some(crate::passwords::hash_blocking(p.clone()).await?),
+        None => None,
+    };
     let token = new_token();
     let id = uuid::Uuid::now_v7().to_string();
     let mut tx = db.begin_write().await?;
@@ -210,14 +222,15 @@ pub async fn add_user(
         }
     }
     let inserted = sqlx::query(
-        "INSERT INTO users (id, name, role, account_id, token_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        "INSERT INTO users (id, name, role, account_id, token_hash, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
     .bind(id.clone())
     .bind(user.name.clone())
     .bind(user.role.as_str())
     .bind(user.account.clone())
     .bind(hash_token(&token))
+    .bind(password_hash)
     .bind(now)
     .execute(&mut *tx)
     .await?;
@@ -254,9 +267,53 @@ pub async fn user_by_token(db: &Db, token: &str) -> DeskResult<Option<User>> {
         .bind(hash_token(token))
         .fetch_optional(&db.pool)
         .await?;
-    let Some(row) = row else {
-        return Ok(None);
+    match row {
+        Some(row) => Ok(Some(with_groups(db, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The user `name` if `password` is theirs; `None` for a wrong password, an unknown name or
+/// a user without a password alike (and after the same work, see [`crate::passwords`]).
+pub async fn user_by_password(db: &Db, name: &str, password: &str) -> DeskResult<Option<User>> {
+    let row =
+        sqlx::query("SELECT id, name, role, account_id, password_hash FROM users WHERE name = $1")
+            .bind(name.to_string())
+            .fetch_optional(&db.pool)
+            .await?;
+    let stored = match &row {
+        Some(r) => r.try_get::<Option<String>, _>("password_hash")?,
+        None => None,
     };
+    if !crate::passwords::verify_blocking(stored, password.to_string()).await? {
+        return Ok(None);
+    }
+    match row {
+        Some(row) => Ok(Some(with_groups(db, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Sets (or replaces) `name`'s password.
+pub async fn set_password(db: &Db, name: &str, password: &str) -> DeskResult<()> {
+    crate::passwords::check_rule(password)?;
+    let hash = crate::passwords::hash_blocking(password.to_string()).await?;
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
+        .bind(hash)
+        .bind(name.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    if n == 0 {
+        return Err(DeskError::not_found("user", name));
+    }
+    Ok(())
+}
+
+/// A user row (id, name, role, account_id) with the user's groups.
+async fn with_groups(db: &Db, row: &sqlx::any::AnyRow) -> DeskResult<User> {
     let id: String = row.try_get("id")?;
     let role: String = row.try_get("role")?;
     let groups =
@@ -267,13 +324,13 @@ pub async fn user_by_token(db: &Db, token: &str) -> DeskResult<Option<User>> {
             .iter()
             .map(|r| r.try_get::<String, _>("group_name"))
             .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(User {
+    Ok(User {
         id,
         name: row.try_get("name")?,
         role: role.parse().map_err(DeskError::Internal)?,
         account: row.try_get("account_id")?,
         groups,
-    }))
+    })
 }
 
 /// Members of every group, for the engine's `quorum = "all"`.
@@ -314,6 +371,7 @@ mod tests {
             role: Role::Requester,
             account: None,
             groups: vec![],
+            password: None,
         };
         let Err(DeskError::Validation(p)) = requester.validate(&groups()) else {
             panic!("a requester without an account is refused");
@@ -324,6 +382,7 @@ mod tests {
             role: Role::Approver,
             account: Some("ACME".into()),
             groups: vec!["nobody".into()],
+            password: None,
         };
         let Err(DeskError::Validation(p)) = approver.validate(&groups()) else {
             panic!("refused");

@@ -80,6 +80,9 @@ pub struct NewUserRequest {
     /// Groups (approvers and engineers need at least one).
     #[serde(default)]
     pub groups: Vec<String>,
+    /// A password for the web desk, 10 to 256 characters (none: token only).
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 /// A created user and its token, shown this once.
@@ -191,6 +194,7 @@ pub async fn add_user(
         role: body.role,
         account: body.account,
         groups: body.groups,
+        password: body.password,
     };
     let (user, token) = state.app.add_user(&new).await?;
     Ok((StatusCode::CREATED, Json(CreatedUser { user, token })))

@@ -15,6 +15,7 @@ scenarios!(
     nobody_approves_their_own_order,
     twenty_racing_approvals_one_wins,
     incidents_are_retried_and_skipped,
+    a_user_created_with_a_password_signs_in_with_it,
 );
 
 fn wan(bandwidth: i64) -> Value {
@@ -481,4 +482,66 @@ async fn wait_incident(api: &Api) -> Value {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("no incident appeared");
+}
+
+async fn a_user_created_with_a_password_signs_in_with_it(backend: Backend) {
+    use l2c_orders::users::{set_password, user_by_password};
+    let w = world(backend).await;
+    let api = Api::start(w).await;
+    let short = api
+        .post(
+            "ada",
+            "/api/v1/users",
+            json!({"name": "pia", "role": "finance", "password": "short"}),
+        )
+        .await;
+    assert_eq!(short.status, 422, "{:?}", short.body);
+    assert_eq!(
+        short.body["errors"][0]["path"], "password",
+        "{:?}",
+        short.body
+    );
+    let r = api
+        .post(
+            "ada",
+            "/api/v1/users",
+            json!({"name": "pia", "role": "finance", "password": "pia's long secret"}),
+        )
+        .await;
+    assert_eq!(
+        r.status, 201,
+        "the refused attempt stored nothing: {:?}",
+        r.body
+    );
+    assert!(!r.body.to_string().contains("long secret"), "{:?}", r.body);
+    let db = &api.world.app.db;
+    let pia = user_by_password(db, "pia", "pia's long secret")
+        .await
+        .expect("look up");
+    assert_eq!(pia.map(|u| u.name).as_deref(), Some("pia"));
+    for (name, password) in [
+        ("pia", "pia's long secreT"),
+        ("nobody", "pia's long secret"),
+        ("rita", ""),
+    ] {
+        let found = user_by_password(db, name, password).await.expect("look up");
+        assert!(found.is_none(), "{name} / {password:?}");
+    }
+    set_password(db, "pia", "a brand new secret")
+        .await
+        .expect("set");
+    assert!(user_by_password(db, "pia", "pia's long secret")
+        .await
+        .expect("old")
+        .is_none());
+    assert!(user_by_password(db, "pia", "a brand new secret")
+        .await
+        .expect("new")
+        .is_some());
+    let missing = set_password(db, "nobody", "a brand new secret").await;
+    assert!(
+        matches!(missing, Err(l2c_orders::error::DeskError::NotFound { .. })),
+        "{missing:?}"
+    );
+    api.stop().await;
 }

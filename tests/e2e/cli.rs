@@ -425,3 +425,74 @@ fn without_the_simulator_the_shipped_workflows_name_their_missing_handlers() {
         text(&out.stderr)
     );
 }
+
+fn l2c_with_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_l2c"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the l2c binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write the password");
+    child.wait_with_output().expect("l2c ends")
+}
+
+#[tokio::test]
+async fn user_passwords_are_read_from_standard_input() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = db_url(&dir);
+    let db = ["--database-url", url.as_str()];
+    ok(&l2c(&[&["migrate"][..], &db].concat()));
+    let add = [
+        &[
+            "user",
+            "add",
+            "fay",
+            "--role",
+            "finance",
+            "--password-stdin",
+        ][..],
+        &db,
+    ]
+    .concat();
+    ok(&l2c_with_stdin(&add, "fay's long secret\n"));
+    let short = l2c_with_stdin(&[&["user", "passwd", "fay"][..], &db].concat(), "short\n");
+    assert!(!short.status.success());
+    assert!(
+        text(&short.stderr).contains("password"),
+        "{}",
+        text(&short.stderr)
+    );
+    let ghost = l2c_with_stdin(
+        &[&["user", "passwd", "ghost"][..], &db].concat(),
+        "ghost's secret\n",
+    );
+    assert!(!ghost.status.success());
+    assert!(
+        text(&ghost.stderr).contains("ghost"),
+        "{}",
+        text(&ghost.stderr)
+    );
+
+    let pool = l2c_engine::db::Db::connect(&url, 1).await.expect("open");
+    let fay = |p: &'static str| l2c_orders::users::user_by_password(&pool, "fay", p);
+    assert!(fay("fay's long secret").await.expect("look up").is_some());
+    assert!(
+        fay("short").await.expect("look up").is_none(),
+        "the refused change kept the old one"
+    );
+    ok(&l2c_with_stdin(
+        &[&["user", "passwd", "fay"][..], &db].concat(),
+        "fay's newer secret\r\n",
+    ));
+    assert!(fay("fay's newer secret").await.expect("look up").is_some());
+    assert!(fay("fay's long secret").await.expect("look up").is_none());
+}

@@ -68,6 +68,7 @@ async fn user(
         role,
         account: account.map(str::to_string),
         groups: groups.iter().map(|g| g.to_string()).collect(),
+        password: None,
     };
     let (user, token) = app.add_user(&new).await.expect("user");
     tokens.insert(name.to_string(), token);

@@ -18,7 +18,8 @@
 //! - [`cancel`]: cancellation through assessingCancellation and pendingCancellation.
 //! - [`model`]: requests and views; [`store`]: the order tables.
 //! - [`inventory`]: the running products; [`accounts`]: customer and billing accounts;
-//!   [`users`]: users, roles and API tokens; [`passwords`]: sign-in passwords (argon2id).
+//!   [`users`]: users, roles and API tokens; [`passwords`]: sign-in passwords (argon2id);
+//!   [`sessions`]: web desk sessions with their CSRF tokens.
 //! - [`error`]: the desk's one error type (shared by l2c-invoicing).
 
 pub mod accounts;
@@ -33,6 +34,7 @@ pub mod payload;
 pub mod place;
 pub mod prepare;
 pub mod rollup;
+pub mod sessions;
 pub mod settings;
 pub mod started;
 pub mod state;

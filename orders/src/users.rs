@@ -312,6 +312,18 @@ pub async fn set_password(db: &Db, name: &str, password: &str) -> DeskResult<()>
     Ok(())
 }
 
+/// The user with this id.
+pub async fn user_by_id(db: &Db, id: &str) -> DeskResult<Option<User>> {
+    let row = sqlx::query("SELECT id, name, role, account_id FROM users WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    match row {
+        Some(row) => Ok(Some(with_groups(db, &row).await?)),
+        None => Ok(None),
+    }
+}
+
 /// A user row (id, name, role, account_id) with the user's groups.
 async fn with_groups(db: &Db, row: &sqlx::any::AnyRow) -> DeskResult<User> {
     let id: String = row.try_get("id")?;

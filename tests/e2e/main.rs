@@ -28,4 +28,5 @@ mod cli;
 mod nodes;
 mod orders;
 mod schema;
+mod sessions;
 mod webhook;

@@ -266,16 +266,19 @@ pub async fn ensure_instances(sched: &Schedules) -> DeskResult<usize> {
     )
     .fetch_all(&sched.invoicing.db.pool)
     .await?;
+    let instances = rows
+        .iter()
+        .filter_map(|r| r.try_get::<Option<String>, _>("instance_id").transpose())
+        .collect::<Result<Vec<String>, _>>()?;
+    let statuses = sched.engine.instance_statuses(&instances).await?;
     let mut started = 0;
     for r in &rows {
         let name: String = r.try_get("name")?;
         let old_due: i64 = r.try_get("next_due")?;
         let old_instance: Option<String> = r.try_get("instance_id")?;
-        if let Some(id) = &old_instance {
-            let status = sched.engine.instance_status(id).await?;
-            if status.is_some_and(|s| !s.is_final()) {
-                continue;
-            }
+        let moving = |id: &String| statuses.get(id).is_some_and(|s| !s.is_final());
+        if old_instance.as_ref().is_some_and(moving) {
+            continue;
         }
         let mut due = old_due;
         if old_instance.is_some() {

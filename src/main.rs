@@ -225,10 +225,7 @@ async fn run_async(command: Command) -> anyhow::Result<()> {
             password_stdin,
             db,
         }) => {
-            let password = match password_stdin {
-                true => Some(server_cmd::read_password()?),
-                false => None,
-            };
+            let password = password_stdin.then(server_cmd::read_password).transpose()?;
             let user = NewUser {
                 name,
                 role,

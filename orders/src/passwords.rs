@@ -3,7 +3,7 @@
 //! password) costs as much as checking a wrong password, so the time an answer takes does not
 //! tell whether the user exists.
 
-use crate::error::{DeskError, DeskResult};
+use crate::error::{problem, DeskError, DeskResult, FieldProblem};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use std::sync::LazyLock;
@@ -13,17 +13,21 @@ pub const MIN_PASSWORD: usize = 10;
 /// The most characters a password may have (argon2 takes any length; this bounds the work).
 pub const MAX_PASSWORD: usize = 256;
 
+/// What is wrong with a new password, at the field `password`, if anything.
+pub fn rule_problem(password: &str) -> Option<FieldProblem> {
+    let n = password.chars().count();
+    (!(MIN_PASSWORD..=MAX_PASSWORD).contains(&n)).then(|| {
+        problem(
+            "password",
+            "length",
+            format!("a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters; this one has {n}"),
+        )
+    })
+}
+
 /// Checks a new password against the rule, naming the field `password`.
 pub fn check_rule(password: &str) -> DeskResult<()> {
-    let n = password.chars().count();
-    if (MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
-        return Ok(());
-    }
-    Err(DeskError::field(
-        "password",
-        "length",
-        format!("a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters; this one has {n}"),
-    ))
+    DeskError::check(rule_problem(password).into_iter().collect())
 }
 
 /// The argon2id hash of `password` with a fresh random salt (CPU-heavy: call it from

@@ -4,7 +4,7 @@
 //! every form of that session must send back.
 
 use crate::error::DeskResult;
-use crate::users::{hash_token, user_by_id, User};
+use crate::users::{hash_token, with_groups, User, USER_COLUMNS};
 use l2c_engine::db::Db;
 use sqlx::Row;
 
@@ -70,18 +70,20 @@ pub async fn open(db: &Db, user_id: &str, now: i64) -> DeskResult<Opened> {
 /// The live session a cookie's id names at `now`, if any. An expired session is deleted.
 pub async fn find(db: &Db, id: &str, now: i64) -> DeskResult<Option<Session>> {
     let key = hash_token(id);
-    let row = sqlx::query(
-        "SELECT user_id, csrf, created_at, seen_at FROM web_sessions WHERE id_hash = $1",
-    )
-    .bind(key.clone())
-    .fetch_optional(&db.pool)
-    .await?;
+    let sql = format!(
+        "SELECT s.csrf, s.created_at, s.seen_at, {USER_COLUMNS} FROM web_sessions s \
+         JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key.clone())
+        .fetch_optional(&db.pool)
+        .await?;
     let Some(row) = row else {
         return Ok(None);
     };
     let (created, seen): (i64, i64) = (row.try_get("created_at")?, row.try_get("seen_at")?);
     if now - seen >= IDLE_MS || now - created >= ABSOLUTE_MS {
-        close(db, id).await?;
+        delete(db, key).await?;
         return Ok(None);
     }
     if now - seen >= SEEN_EVERY_MS {
@@ -93,17 +95,21 @@ pub async fn find(db: &Db, id: &str, now: i64) -> DeskResult<Option<Session>> {
             .await?;
         tx.commit().await?;
     }
-    let (user_id, csrf): (String, String) = (row.try_get("user_id")?, row.try_get("csrf")?);
-    Ok(user_by_id(db, &user_id)
-        .await?
-        .map(|user| Session { user, csrf }))
+    Ok(Some(Session {
+        csrf: row.try_get("csrf")?,
+        user: with_groups(db, &row).await?,
+    }))
 }
 
 /// Closes the session a cookie's id names (sign-out); closing an unknown id does nothing.
 pub async fn close(db: &Db, id: &str) -> DeskResult<()> {
+    delete(db, hash_token(id)).await
+}
+
+async fn delete(db: &Db, key: String) -> DeskResult<()> {
     let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
-        .bind(hash_token(id))
+        .bind(key)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -188,10 +188,12 @@ impl NewUser {
                 );
             }
         }
-        if let Some(Err(DeskError::Validation(p))) =
-            self.password.as_deref().map(crate::passwords::check_rule)
+        if let Some(p) = self
+            .password
+            .as_deref()
+            .and_then(crate::passwords::rule_problem)
         {
-            problems.extend(p);
+            problems.push(p);
         }
         DeskError::check(problems)
     }
@@ -205,6 +207,7 @@ pub async fn add_user(
     now: i64,
 ) -> DeskResult<(User, String)> {
     user.validate(known_groups)?;
+    // Hashed before the write transaction: argon2 takes a while and must not hold the writer.
     let password_hash = match &user.password {
         Some(p) => Some(crate::passwords::hash_blocking(p.clone()).await?),
         None => None,
@@ -263,7 +266,8 @@ pub async fn add_user(
 
 /// The user a bearer token belongs to.
 pub async fn user_by_token(db: &Db, token: &str) -> DeskResult<Option<User>> {
-    let row = sqlx::query("SELECT id, name, role, account_id FROM users WHERE token_hash = $1")
+    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.token_hash = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(hash_token(token))
         .fetch_optional(&db.pool)
         .await?;
@@ -276,23 +280,24 @@ pub async fn user_by_token(db: &Db, token: &str) -> DeskResult<Option<User>> {
 /// The user `name` if `password` is theirs; `None` for a wrong password, an unknown name or
 /// a user without a password alike (and after the same work, see [`crate::passwords`]).
 pub async fn user_by_password(db: &Db, name: &str, password: &str) -> DeskResult<Option<User>> {
-    let row =
-        sqlx::query("SELECT id, name, role, account_id, password_hash FROM users WHERE name = $1")
-            .bind(name.to_string())
-            .fetch_optional(&db.pool)
-            .await?;
+    let sql = format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.name = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(name.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
     let stored = match &row {
         Some(r) => r.try_get::<Option<String>, _>("password_hash")?,
         None => None,
     };
-    if !crate::passwords::verify_blocking(stored, password.to_string()).await? {
-        return Ok(None);
-    }
+    let verified = crate::passwords::verify_blocking(stored, password.to_string()).await?;
     match row {
-        Some(row) => Ok(Some(with_groups(db, &row).await?)),
-        None => Ok(None),
+        Some(row) if verified => Ok(Some(with_groups(db, &row).await?)),
+        _ => Ok(None),
     }
 }
+
+/// The columns [`with_groups`] reads, for queries that join `users` as `u`.
+pub(crate) const USER_COLUMNS: &str = "u.id, u.name, u.role, u.account_id";
 
 /// Sets (or replaces) `name`'s password.
 pub async fn set_password(db: &Db, name: &str, password: &str) -> DeskResult<()> {
@@ -312,20 +317,8 @@ pub async fn set_password(db: &Db, name: &str, password: &str) -> DeskResult<()>
     Ok(())
 }
 
-/// The user with this id.
-pub async fn user_by_id(db: &Db, id: &str) -> DeskResult<Option<User>> {
-    let row = sqlx::query("SELECT id, name, role, account_id FROM users WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&db.pool)
-        .await?;
-    match row {
-        Some(row) => Ok(Some(with_groups(db, &row).await?)),
-        None => Ok(None),
-    }
-}
-
-/// A user row (id, name, role, account_id) with the user's groups.
-async fn with_groups(db: &Db, row: &sqlx::any::AnyRow) -> DeskResult<User> {
+/// A user row ([`USER_COLUMNS`]) with the user's groups.
+pub(crate) async fn with_groups(db: &Db, row: &sqlx::any::AnyRow) -> DeskResult<User> {
     let id: String = row.try_get("id")?;
     let role: String = row.try_get("role")?;
     let groups =

@@ -5,11 +5,27 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn l2c(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_l2c"))
+    l2c_with_stdin(args, "")
+}
+
+/// Runs l2c with `input` on its standard input (closed after it).
+fn l2c_with_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_l2c"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the l2c binary runs")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the l2c binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write the input");
+    child.wait_with_output().expect("l2c ends")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -424,25 +440,6 @@ fn without_the_simulator_the_shipped_workflows_name_their_missing_handlers() {
         "the unknown handler is named: {}",
         text(&out.stderr)
     );
-}
-
-fn l2c_with_stdin(args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_l2c"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the l2c binary runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write the password");
-    child.wait_with_output().expect("l2c ends")
 }
 
 #[tokio::test]

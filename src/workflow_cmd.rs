@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use clap::ValueEnum;
-use l2c_engine::definition::{load_groups, render, Definitions, Known, GROUPS_FILE};
+use l2c_engine::definition::{load_groups, render, svg, Definitions, Known, GROUPS_FILE};
 use std::path::Path;
 
 /// How `show` draws a definition.
@@ -15,6 +15,8 @@ pub enum Format {
     Dot,
     /// A Mermaid flowchart for Markdown.
     Mermaid,
+    /// An SVG drawing, as the web pages show it (`> workflow.svg`).
+    Svg,
 }
 
 /// Loads the groups file and every definition of `dir`, checked against the handlers compiled
@@ -64,6 +66,8 @@ pub fn show(dir: &Path, name: &str, format: Format) -> Result<()> {
         Format::Text => render::text(&definition),
         Format::Dot => render::dot(&definition),
         Format::Mermaid => render::mermaid(&definition),
+        // A definition on its own: no instance, so no stage has a state.
+        Format::Svg => svg::svg(&definition, &|_| None),
     };
     print!("{drawing}");
     Ok(())

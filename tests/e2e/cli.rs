@@ -262,8 +262,50 @@ fn workflow_show_draws_dot_mermaid_and_text() {
         "{}",
         text(&out.stderr)
     );
-    let out = l2c(&["workflow", "show", "order", "--dir", dir, "--format", "svg"]);
+    let out = l2c(&["workflow", "show", "order", "--dir", dir, "--format", "png"]);
     assert_eq!(out.status.code(), Some(2), "clap refuses an unknown format");
+}
+
+#[test]
+fn workflow_show_draws_a_shipped_workflow_as_an_svg_document() {
+    use quick_xml::events::Event;
+    let out = l2c(&["workflow", "show", "wan-link", "--format", "svg"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let svg = text(&out.stdout);
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    let mut reader = quick_xml::Reader::from_str(&svg);
+    let (mut depth, mut stages, mut ids) = (0usize, 0, Vec::new());
+    let mut in_text = false;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                depth += 1;
+                let class = e
+                    .try_get_attribute("class")
+                    .expect("well-formed attributes")
+                    .map(|a| a.value.into_owned())
+                    .unwrap_or_default();
+                stages += usize::from(class.starts_with("stage "));
+                in_text = e.name().as_ref() == "text";
+            }
+            Ok(Event::Text(t)) if in_text => ids.push(t.xml10_content().into_owned()),
+            Ok(Event::End(_)) => {
+                depth -= 1;
+                in_text = false;
+            }
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("not well-formed: {e}\n{svg}"),
+        }
+    }
+    assert_eq!(depth, 0, "every element closed");
+    assert_eq!(stages, 7, "one group per stage of wan-link: {svg}");
+    for id in ["feasibility", "reserve-port", "install-cpe", "done"] {
+        assert!(ids.iter().any(|t| t == id), "{id} drawn: {ids:?}");
+    }
 }
 
 fn db_url(dir: &tempfile::TempDir) -> String {

@@ -9,6 +9,7 @@
 //!     expressions);
 //!   - `graph`: the petgraph graph as a whole (cycles, one start, reachability, ends).
 //! - [`render`]: dot, Mermaid and text drawings.
+//! - [`svg`]: an SVG drawing, laid out here, coloured by an instance's stage states.
 
 mod error;
 mod file;
@@ -19,6 +20,7 @@ pub mod model;
 pub mod render;
 mod shape;
 mod stages;
+pub mod svg;
 
 pub use error::{DefinitionError, Problem};
 pub use known::{Known, DEFAULT_TIMEOUT, GROUPS_FILE};

@@ -53,15 +53,23 @@ struct Desk {
     fred: As,
 }
 
-/// Runs the demo and prints it.
-pub async fn run() -> Result<()> {
+/// The demo users' password: their name and this (the web desk wants at least 10 characters).
+const PASSWORD_SUFFIX: &str = "-demo-desk";
+
+fn demo_password(name: &str) -> String {
+    format!("{name}{PASSWORD_SUFFIX}")
+}
+
+/// Runs the demo and prints it; with `serve`, keeps serving there until Ctrl-C.
+pub async fn run(serve: Option<std::net::SocketAddr>) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display());
     let mut options = AppOptions::new(url);
     options.sandbox = true;
     options.engine.poll_interval = Duration::from_millis(10);
     let app = App::open(options).await?;
-    let server = Server::start(app.clone(), "127.0.0.1:0".parse()?, 2).await?;
+    let listen = serve.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let server = Server::start(app.clone(), listen, 2).await?;
     println!(
         "l2c demo: the server runs on {} with a fresh SQLite database and a sandbox clock\n",
         server.url()
@@ -79,8 +87,36 @@ pub async fn run() -> Result<()> {
     print_products(&desk.rita.get("/api/v1/products").await?);
     print_subscriptions(&desk.rita.get("/api/v1/subscriptions").await?);
     bill(&desk).await?;
-    println!("\nAPI docs: `l2c serve` then http://127.0.0.1:8080/api/docs");
+    print_web(&server.url(), serve.is_some());
+    if serve.is_some() {
+        tokio::signal::ctrl_c().await?;
+    }
     server.shutdown().await
+}
+
+fn print_web(url: &str, serving: bool) {
+    println!("\n7. The web desk");
+    if serving {
+        println!("   Open {url}/ and sign in as one of these (Ctrl-C stops the server):");
+    } else {
+        println!(
+            "   `l2c demo --serve` keeps this running at http://127.0.0.1:8080/ to sign in as:"
+        );
+    }
+    for (name, what) in [
+        (
+            "rita",
+            "requester of ACME: catalog, orders, products, invoices",
+        ),
+        ("sam", "approver, sales-managers"),
+        ("nina", "approver, network-engineering"),
+        ("fred", "engineer, field-engineers"),
+        ("fay", "finance"),
+        ("ada", "admin"),
+    ] {
+        println!("   {name:5} password {:17} {what}", demo_password(name));
+    }
+    println!("   API docs: {url}/api/docs");
 }
 
 /// Moves the sandbox clock and returns its new time.
@@ -164,7 +200,7 @@ async fn set_up(app: &App, base: &str) -> Result<Desk> {
             role: Role::Admin,
             account: None,
             groups: vec![],
-            password: None,
+            password: Some(demo_password("ada")),
         })
         .await?;
     let http = reqwest::Client::new();
@@ -201,7 +237,8 @@ async fn set_up(app: &App, base: &str) -> Result<Desk> {
         ("fred", "engineer", None, Some("field-engineers")),
         ("fay", "finance", None, None),
     ] {
-        let body = json!({"name": name, "role": role, "account": account, "groups": group.into_iter().collect::<Vec<_>>()});
+        let body = json!({"name": name, "role": role, "account": account,
+            "groups": group.into_iter().collect::<Vec<_>>(), "password": demo_password(name)});
         let created = admin.post("/api/v1/users", body).await?;
         tokens.push(created["token"].as_str().unwrap_or_default().to_string());
         println!(

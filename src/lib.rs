@@ -8,7 +8,8 @@
 //! - [`handlers`]: what `task` stages call, and every handler name in one list.
 //! - [`settings`], [`workflows`]: configuration and the shipped definitions.
 //! - [`schema`]: every crate's migrations, applied together.
-//! - [`http`]: the HTTP API; [`metrics`]: Prometheus metrics; [`server`]: `l2c serve`.
+//! - [`http`]: the HTTP API; [`web`]: the web desk's pages; [`metrics`]: Prometheus metrics;
+//!   [`server`]: `l2c serve`, where the API and the web desk are wired together.
 
 pub mod app;
 pub mod handlers;
@@ -17,4 +18,5 @@ pub mod metrics;
 pub mod schema;
 pub mod server;
 pub mod settings;
+pub mod web;
 pub mod workflows;

@@ -37,8 +37,16 @@ enum Command {
     #[command(subcommand)]
     Catalog(CatalogCommand),
     /// Walk through orders on a fresh temporary database: placing, approving, commissioning,
-    /// a rejection, an upgrade, timelines and subscriptions, over the real HTTP API.
-    Demo,
+    /// a rejection, an upgrade, timelines and subscriptions, over the real HTTP API; then
+    /// prints the web desk's address and the demo users' passwords.
+    Demo {
+        /// Keep serving after the scenario (until Ctrl-C), to sign in and click through.
+        #[arg(long)]
+        serve: bool,
+        /// Where to listen with --serve (without it, a free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
     /// Serve the HTTP API with workers and timers.
     Serve {
         #[command(flatten)]
@@ -276,7 +284,7 @@ async fn run_async(command: Command) -> anyhow::Result<()> {
             server_cmd::add_billing(&db, account).await
         }
         Command::Billing(command) => billing_cmd::execute(command).await,
-        Command::Demo => demo::run().await,
+        Command::Demo { serve, listen } => demo::run(serve.then_some(listen)).await,
         // Handled synchronously in main.
         Command::Catalog(_) | Command::Workflow(_) => Ok(()),
     }

@@ -1,13 +1,59 @@
-//! `l2c serve` and `l2c worker` as a library: the HTTP API and the engine's workers (which
-//! also fire timers) on one app, with graceful shutdown — the listener stops accepting,
-//! in-flight requests finish, then workers finish or release their in-flight steps.
+//! `l2c serve` and `l2c worker` as a library: the HTTP API, the web desk and the engine's
+//! workers (which also fire timers) on one app, with graceful shutdown — the listener stops
+//! accepting, in-flight requests finish, then workers finish or release their in-flight steps.
+//! [`router`] is the one place the API and the web desk meet.
 
 use crate::app::App;
+use crate::http::{self, ApiState};
+use axum::extract::DefaultBodyLimit;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
 use l2c_engine::runtime::WorkerHandle;
+use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tower_http::compression::CompressionLayer;
+
+/// The whole site: the API and the web desk, with metrics, the body limit and compression
+/// for all of it; a path nothing serves is a problem under the API's prefixes and a page
+/// elsewhere.
+pub fn router(app: App) -> Router {
+    let state = ApiState::new(app.clone());
+    Router::new()
+        .merge(http::router(state.clone()))
+        .merge(crate::web::router(app))
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            http::ops::track,
+        ))
+        .layer(DefaultBodyLimit::max(http::MAX_BODY))
+        .layer(CompressionLayer::new())
+}
+
+async fn fallback(uri: Uri) -> Response {
+    let path = uri.path();
+    if path.starts_with("/api/") || path.starts_with("/tmf-api/") {
+        http::no_route().await.into_response()
+    } else {
+        crate::web::not_found().await
+    }
+}
+
+/// Serves the site on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
 
 /// A running server.
 pub struct Server {
@@ -54,7 +100,7 @@ impl Server {
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
-        let http = tokio::spawn(crate::http::serve(app.clone(), listener, shutdown));
+        let http = tokio::spawn(serve(app.clone(), listener, shutdown));
         let workers = spawn_workers(&app, workers);
         Ok(Server {
             addr,

@@ -24,6 +24,17 @@ pub struct Settings {
     pub workers: usize,
     /// Billing runs and invoices.
     pub billing: BillingSettings,
+    /// The web desk.
+    pub web: WebSettings,
+}
+
+/// The web desk's pages (docs/web.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    /// Whether browsers reach l2c over HTTPS (directly or through a proxy): session cookies
+    /// are then marked `Secure`, so they are never sent in clear.
+    pub behind_tls: bool,
 }
 
 /// The built-in simulated network, which serves the `network.*` handlers of the shipped
@@ -67,6 +78,7 @@ impl Default for Settings {
             webhooks: BTreeMap::new(),
             workers: 2,
             billing: BillingSettings::default(),
+            web: WebSettings::default(),
         }
     }
 }

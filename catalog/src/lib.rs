@@ -10,7 +10,8 @@
 //! every mistake with the entry it is in. An order item is validated with
 //! [`Catalog::validate_item`] (all problems at once, with paths) and priced with
 //! [`Catalog::quote`] at the version it is pinned to, so publishing a new version never changes
-//! what an earlier order agreed to.
+//! what an earlier order agreed to. [`rule_words`] says a characteristic's rules in words for
+//! order forms.
 
 mod catalog;
 mod error;
@@ -21,6 +22,7 @@ mod quote;
 mod tiers;
 mod validate;
 mod value;
+mod words;
 
 pub use error::{CatalogError, LoadProblem, Problem};
 pub use model::{
@@ -30,6 +32,7 @@ pub use model::{
 pub use quote::{Charge, Quote};
 pub use validate::{ItemRequest, OrderContext, ValidItem, MAX_QUANTITY};
 pub use value::{Value, ValueType};
+pub use words::{pattern_words, rule_words};
 
 pub use catalog::{Catalog, BUILTIN_CATALOG};
 

@@ -420,3 +420,41 @@ fn a_delete_takes_no_characteristics_and_costs_nothing() {
     let q = c.quote(&valid, eur()).expect("priced");
     assert!(q.one_time.is_empty() && q.recurring.is_empty(), "{q:?}");
 }
+
+#[test]
+fn orderable_lists_the_newest_version_each_customer_may_order() {
+    let catalog = builtin();
+    let ids = |c: &OrderContext| -> Vec<(String, u32)> {
+        catalog
+            .orderable(c)
+            .into_iter()
+            .map(|o| (o.id().to_owned(), o.version()))
+            .collect()
+    };
+    let enterprise = ctx();
+    let listed = ids(&enterprise);
+    assert!(listed.contains(&("wan-link".into(), 2)), "{listed:?}");
+    assert!(
+        !listed.contains(&("wan-link".into(), 1)),
+        "retired v1 is not offered"
+    );
+    assert!(
+        !listed.iter().any(|(id, _)| id == "sd-wan-edge"),
+        "a draft is not offered"
+    );
+    let smb = OrderContext {
+        segment: "smb".into(),
+        ..ctx()
+    };
+    assert_eq!(ids(&smb), vec![("lan-setup".to_owned(), 1)]);
+    let us = OrderContext {
+        country: "US".into(),
+        ..ctx()
+    };
+    let listed = ids(&us);
+    assert!(listed.contains(&("wan-link".into(), 2)), "{listed:?}");
+    assert!(
+        !listed.iter().any(|(id, _)| id == "lan-setup"),
+        "lan-setup is not sold in the US"
+    );
+}

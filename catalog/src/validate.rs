@@ -3,7 +3,7 @@
 
 use crate::catalog::Catalog;
 use crate::error::Problem;
-use crate::model::{LifecycleStatus, Offering, OrderAction};
+use crate::model::{Eligibility, LifecycleStatus, Offering, OrderAction};
 use crate::value::Value;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -190,6 +190,38 @@ impl Catalog {
     }
 }
 
+impl Eligibility {
+    /// Whether customers of `segment` may order (an empty list admits every segment).
+    pub fn admits_segment(&self, segment: &str) -> bool {
+        self.segments.is_empty() || self.segments.iter().any(|s| s == segment)
+    }
+
+    /// Whether customers in `country` may order (an empty list admits every country).
+    pub fn admits_country(&self, country: &str) -> bool {
+        self.countries.is_empty() || self.countries.iter().any(|c| c == country)
+    }
+}
+
+impl Catalog {
+    /// What a customer may order: for each offering id, the newest version that takes orders
+    /// on the context's date and whose eligibility admits the customer, in id order. This is
+    /// the rule [`Catalog::validate_item`] applies to an item without a pinned version.
+    pub fn orderable(&self, ctx: &OrderContext) -> Vec<&Offering> {
+        let mut ids: Vec<&str> = self.offerings().iter().map(Offering::id).collect();
+        ids.dedup();
+        ids.into_iter()
+            .filter_map(|id| {
+                let newest = self
+                    .versions(id)
+                    .filter(|o| o.orderable_on(ctx.date))
+                    .last()?;
+                let e = newest.eligibility();
+                (e.admits_segment(&ctx.segment) && e.admits_country(&ctx.country)).then_some(newest)
+            })
+            .collect()
+    }
+}
+
 fn list(items: &[String]) -> String {
     items.join(", ")
 }
@@ -216,7 +248,7 @@ fn check_terms(offering: &Offering, item: &ItemRequest, ctx: &OrderContext, r: &
         );
     }
     let e = offering.eligibility();
-    if !e.segments.is_empty() && !e.segments.contains(&ctx.segment) {
+    if !e.admits_segment(&ctx.segment) {
         r.add(
             "offering",
             "eligibility",
@@ -228,7 +260,7 @@ fn check_terms(offering: &Offering, item: &ItemRequest, ctx: &OrderContext, r: &
             ),
         );
     }
-    if !e.countries.is_empty() && !e.countries.contains(&ctx.country) {
+    if !e.admits_country(&ctx.country) {
         r.add(
             "offering",
             "eligibility",

@@ -20,6 +20,7 @@
 //! - [`inventory`]: the running products; [`accounts`]: customer and billing accounts;
 //!   [`users`]: users, roles and API tokens; [`passwords`]: sign-in passwords (argon2id);
 //!   [`sessions`]: web desk sessions with their CSRF tokens.
+//! - [`work`]: the task queues, who may act on which task, and acting on it.
 //! - [`error`]: the desk's one error type (shared by l2c-invoicing).
 
 pub mod accounts;
@@ -41,6 +42,7 @@ pub mod state;
 pub mod store;
 pub mod users;
 pub mod view;
+pub mod work;
 
 pub use context::Orders;
 pub use settings::OrderSettings;

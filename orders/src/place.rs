@@ -13,7 +13,7 @@ use crate::prepare::{busy, lookup_key, Checked, Job};
 use crate::store::NewItem;
 use crate::users::{Role, User};
 use chrono::NaiveDate;
-use l2c_billing::Currency;
+use l2c_billing::{Currency, Money};
 use l2c_catalog::{ItemRequest, OrderAction, OrderContext, Problem, Quote, ValidItem};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
@@ -25,18 +25,7 @@ pub async fn place(
     request: &OrderRequest,
     idempotency_key: Option<&str>,
 ) -> DeskResult<Placed> {
-    if user.role != Role::Requester {
-        return Err(DeskError::Forbidden(format!(
-            "only requesters place orders; {} is a {}",
-            user.name, user.role
-        )));
-    }
-    let account = user
-        .account_scope()?
-        .ok_or_else(|| {
-            DeskError::Internal(format!("{} places orders without an account", user.name))
-        })?
-        .to_string();
+    let account = requester_account(user)?;
     if let Some(key) = idempotency_key {
         if key.is_empty() || key.len() > 255 {
             return Err(DeskError::BadRequest {
@@ -60,6 +49,47 @@ pub async fn place(
         hash,
     };
     crate::intake::submit(ctx, job).await
+}
+
+/// The account `user` orders for: only requesters place orders, each for their account.
+fn requester_account(user: &User) -> DeskResult<String> {
+    if user.role != Role::Requester {
+        return Err(DeskError::Forbidden(format!(
+            "only requesters place orders; {} is a {}",
+            user.name, user.role
+        )));
+    }
+    let account = user.account_scope()?.ok_or_else(|| {
+        DeskError::Internal(format!("{} places orders without an account", user.name))
+    })?;
+    Ok(account.to_string())
+}
+
+/// An order as placing would store it, priced, with nothing stored: what a confirm step and
+/// a live quote show.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// Each item's quote, in request order.
+    pub items: Vec<Quote>,
+    /// The sum of the one-time charges.
+    pub one_time_total: Money,
+    /// The monthly recurring charges.
+    pub monthly_total: Money,
+}
+
+/// Checks `request` for `user` exactly as [`place`] does (every problem at once) and prices
+/// it, storing nothing.
+pub async fn preview(ctx: &Orders, user: &User, request: &OrderRequest) -> DeskResult<Preview> {
+    let account = requester_account(user)?;
+    let checked = check(ctx, user, &account, request).await?;
+    let currency = Currency::from_code(&checked.billing.currency)
+        .map_err(|e| DeskError::Internal(e.to_string()))?;
+    let (one_time_total, monthly_total, _) = crate::prepare::totals(&checked.items, currency)?;
+    Ok(Preview {
+        items: checked.items.into_iter().map(|i| i.quote).collect(),
+        one_time_total,
+        monthly_total,
+    })
 }
 
 fn request_hash(request: &OrderRequest) -> DeskResult<String> {

@@ -145,7 +145,7 @@ pub(crate) async fn busy(
 
 /// The sum of one-time charges, and the monthly recurring value (quarterly and yearly charges
 /// count a third and a twelfth, compared exactly by scaling to a year).
-fn totals(items: &[NewItem], currency: Currency) -> DeskResult<(Money, Money, Decimal)> {
+pub(crate) fn totals(items: &[NewItem], currency: Currency) -> DeskResult<(Money, Money, Decimal)> {
     let mut one_time = Money::zero(currency);
     let mut monthly = Money::zero(currency);
     let mut yearly_value = Decimal::ZERO;

@@ -505,29 +505,119 @@ pub async fn list(
     account: Option<&str>,
     limit: i64,
 ) -> DeskResult<Vec<OrderView>> {
-    let rows = match account {
-        Some(a) => {
-            let sql = format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE customer_account_id = $1 \
-                 ORDER BY created_at DESC, id DESC LIMIT $2"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(a.to_string())
-                .bind(limit)
-                .fetch_all(conn)
-                .await?
-        }
-        None => {
-            let sql = format!(
-                "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, id DESC LIMIT $1"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(limit)
-                .fetch_all(conn)
-                .await?
-        }
+    let filter = OrderFilter {
+        limit,
+        ..OrderFilter::default()
     };
+    search(conn, account, &filter).await
+}
+
+/// Which orders a list shows: a state, a search text (an order id, an external id, or part of
+/// any characteristic value such as a site code, case-insensitive), and a page.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    /// Only orders in this state.
+    pub state: Option<OrderState>,
+    /// The search text.
+    pub text: Option<String>,
+    /// Orders to skip (newest first).
+    pub offset: i64,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// `text` as a LIKE pattern that matches it anywhere, its wildcards taken literally.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Orders (without items) matching `filter`, newest first: of one customer account, or all
+/// for `None`.
+pub async fn search(
+    conn: &mut AnyConnection,
+    account: Option<&str>,
+    filter: &OrderFilter,
+) -> DeskResult<Vec<OrderView>> {
+    let mut clauses = Vec::new();
+    let mut binds: Vec<String> = Vec::new();
+    if let Some(a) = account {
+        binds.push(a.to_string());
+        clauses.push(format!("customer_account_id = ${}", binds.len()));
+    }
+    if let Some(state) = filter.state {
+        binds.push(state.as_str().to_string());
+        clauses.push(format!("state = ${}", binds.len()));
+    }
+    if let Some(text) = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        binds.push(text.to_string());
+        let exact = binds.len();
+        binds.push(contains_pattern(text));
+        let like = binds.len();
+        clauses.push(format!(
+            "(id = ${exact} OR external_id = ${exact} OR EXISTS (SELECT 1 FROM order_items oi \
+             WHERE oi.order_id = orders.id AND LOWER(oi.characteristics) LIKE ${like} ESCAPE '\\'))"
+        ));
+    }
+    let filter_sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders {filter_sql} ORDER BY created_at DESC, id DESC \
+         LIMIT ${} OFFSET ${}",
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        query = query.bind(b);
+    }
+    let rows = query
+        .bind(filter.limit.clamp(1, 500))
+        .bind(filter.offset.max(0))
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(order_from_row).collect()
+}
+
+/// The offerings each of `order_ids` orders, in item order (for lists, which load no items).
+pub async fn offerings_of(
+    conn: &mut AnyConnection,
+    order_ids: &[String],
+) -> DeskResult<HashMap<String, Vec<String>>> {
+    let mut found: HashMap<String, Vec<String>> = HashMap::new();
+    if order_ids.is_empty() {
+        return Ok(found);
+    }
+    let marks: Vec<String> = (1..=order_ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT order_id, offering FROM order_items WHERE order_id IN ({}) \
+         ORDER BY order_id, position",
+        marks.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in order_ids {
+        query = query.bind(id.clone());
+    }
+    for row in query.fetch_all(conn).await? {
+        let offering: String = row.try_get("offering")?;
+        let list = found.entry(row.try_get("order_id")?).or_default();
+        if !list.contains(&offering) {
+            list.push(offering);
+        }
+    }
+    Ok(found)
 }
 
 /// The order's own state history, oldest first.

@@ -5,7 +5,7 @@ use crate::context::Orders;
 use crate::error::{DeskError, DeskResult};
 use crate::model::{OrderView, TimelineEntry};
 use crate::payload::business_key;
-use crate::store;
+use crate::store::{self, OrderFilter};
 use crate::users::{Role, User};
 
 /// The order, if `user` may see it: requesters see their account's orders, the order desk
@@ -33,6 +33,13 @@ pub async fn list(ctx: &Orders, user: &User, limit: i64) -> DeskResult<Vec<Order
     let mut conn = ctx.db.pool.acquire().await?;
     let account = user.account_scope()?;
     store::list(&mut conn, account, limit.clamp(1, 500)).await
+}
+
+/// Orders `user` may see that match `filter`, newest first.
+pub async fn search(ctx: &Orders, user: &User, filter: &OrderFilter) -> DeskResult<Vec<OrderView>> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    let account = user.account_scope()?;
+    store::search(&mut conn, account, filter).await
 }
 
 /// The order's timeline: its state changes and its workflows' history, oldest first.

@@ -97,18 +97,23 @@ fn unauthenticated(message: &str) -> ApiError {
 impl Caller {
     /// The caller, if their role is one of `roles`; else 403.
     pub fn require(&self, roles: &[Role]) -> Result<&User, ApiError> {
-        if roles.contains(&self.0.role) {
-            Ok(&self.0)
-        } else {
-            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(DeskError::Forbidden(format!(
-                "{} is a {}; this needs the role {}",
-                self.0.name,
-                self.0.role,
-                names.join(" or ")
-            ))
-            .into())
-        }
+        Ok(require(&self.0, roles)?)
+    }
+}
+
+/// `user`, if their role is one of `roles`; else a refusal naming the roles (the web desk
+/// checks its pages with the same role sets, [`Roles`]).
+pub fn require<'u>(user: &'u User, roles: &[Role]) -> Result<&'u User, DeskError> {
+    if roles.contains(&user.role) {
+        Ok(user)
+    } else {
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(DeskError::Forbidden(format!(
+            "{} is a {}; this needs the role {}",
+            user.name,
+            user.role,
+            names.join(" or ")
+        )))
     }
 }
 

@@ -22,13 +22,10 @@ pub mod tmf;
 
 use crate::app::App;
 use crate::metrics::Metrics;
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use l2c_orders::users::User;
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, RwLock};
-use tokio::net::TcpListener;
 
 /// The largest request body the API reads (1 MiB: a 100-item order is far below it).
 pub const MAX_BODY: usize = 1 << 20;
@@ -59,7 +56,8 @@ impl ApiState {
     }
 }
 
-/// The whole API.
+/// The whole API: `/api/v1`, TMF622, OpenAPI and the operations endpoints, with the metrics
+/// middleware and the body limit; no fallback (the server wiring adds one for the whole site).
 pub fn router(state: ApiState) -> Router {
     let mut v1 = api_v1();
     if state.app.sandbox.is_some() {
@@ -70,13 +68,12 @@ pub fn router(state: ApiState) -> Router {
         .nest("/tmf-api/productOrderingManagement/v4", tmf::router())
         .merge(ops::router())
         .merge(openapi::router())
-        .fallback(|| async { problem::ApiError::no_route() })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            ops::track,
-        ))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+/// The answer for a path no API route serves.
+pub async fn no_route() -> problem::ApiError {
+    problem::ApiError::no_route()
 }
 
 fn api_v1() -> Router<ApiState> {
@@ -88,16 +85,4 @@ fn api_v1() -> Router<ApiState> {
         .merge(inventory::router())
         .merge(billing::router())
         .merge(invoices::router())
-}
-
-/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
-pub async fn serve(
-    app: App,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let router = router(ApiState::new(app));
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/tasks`: the queues of the caller's groups, and claim, release, approve, reject
-//! (with a reason) and complete. Approvers act on approval tasks of their groups, engineers
-//! on manual tasks of theirs; the engine refuses anyone acting on their own order.
+//! (with a reason) and complete. Who sees and acts on which task is `l2c_orders::work`'s rule
+//! (the web desk's too).
 
 use super::extract::{Allowed, ApiJson, ApiPath, ApiQuery, Caller, TaskWorkers};
 use super::problem::ApiResult;
@@ -9,10 +9,10 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use l2c_engine::runtime::{Outcome, TaskView};
-use l2c_orders::error::{check_text, DeskError};
+use l2c_engine::runtime::TaskView;
 use l2c_orders::payload::business_key_order;
-use l2c_orders::users::{Role, User};
+use l2c_orders::users::User;
+use l2c_orders::work::{self, Action};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -54,6 +54,8 @@ pub struct Task {
     pub approvals: i64,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// When its next SLA escalation fires, if one is pending.
+    pub sla_due: Option<DateTime<Utc>>,
 }
 
 impl From<TaskView> for Task {
@@ -74,6 +76,7 @@ impl From<TaskView> for Task {
             required: t.required,
             approvals: t.approvals,
             created_at: t.created_at,
+            sla_due: t.sla_due,
         }
     }
 }
@@ -104,33 +107,8 @@ pub struct CompleteRequest {
     pub data: Option<Value>,
 }
 
-fn may_view(user: &User, task: &TaskView) -> bool {
-    user.is_admin() || user.in_group(&task.group)
-}
-
-/// The task, if the caller may act on it: a member of its group with the role its kind needs.
-/// A task of another group is not found, as `GET /tasks/{id}` reports it.
-async fn actionable(state: &ApiState, user: &User, id: &str) -> ApiResult<TaskView> {
-    let task = state.app.engine.task(id).await?;
-    if !may_view(user, &task) {
-        return Err(DeskError::not_found("task", id).into());
-    }
-    let role = if task.kind == "approval" {
-        Role::Approver
-    } else {
-        Role::Engineer
-    };
-    if !user.in_group(&task.group) || user.role != role {
-        return Err(DeskError::Forbidden(format!(
-            "task {id} is a {} task of {}; only {}s of that group act on it",
-            task.kind, task.group, role
-        ))
-        .into());
-    }
-    Ok(task)
-}
-
-/// The open tasks of the caller's groups (admins: every group), oldest first.
+/// The open tasks of the caller's groups (admins: every group), by SLA deadline (the
+/// earliest, overdue, first), then oldest first.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskQuery),
     responses((status = 200, body = Vec<Task>)), security(("bearer" = [])))]
 pub async fn list_tasks(
@@ -138,29 +116,9 @@ pub async fn list_tasks(
     caller: Caller,
     ApiQuery(q): ApiQuery<TaskQuery>,
 ) -> ApiResult<Json<Vec<Task>>> {
-    let user = caller.require(&[Role::Approver, Role::Engineer, Role::Admin])?;
-    let groups: Vec<String> = match (&q.group, user.is_admin()) {
-        (Some(g), _) if user.is_admin() || user.in_group(g) => vec![g.clone()],
-        (Some(g), _) => {
-            return Err(DeskError::Forbidden(format!("{} is not in group {g}", user.name)).into())
-        }
-        (None, true) => state.app.groups.to_vec(),
-        (None, false) => user.groups.clone(),
-    };
-    let mut tasks = Vec::new();
-    for g in &groups {
-        tasks.extend(
-            state
-                .app
-                .engine
-                .open_tasks(g)
-                .await?
-                .into_iter()
-                .map(Task::from),
-        );
-    }
-    tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-    Ok(Json(tasks))
+    let groups = work::queue_groups(&caller.0, &state.app.groups, q.group.as_deref())?;
+    let tasks = work::open_tasks(&state.app.orders, &groups).await?;
+    Ok(Json(tasks.into_iter().map(Task::from).collect()))
 }
 
 /// One task of the caller's groups.
@@ -173,15 +131,17 @@ pub async fn get_task(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Task>> {
-    let task = state.app.engine.task(&id).await?;
-    if !may_view(&caller.0, &task) {
-        return Err(DeskError::not_found("task", id).into());
-    }
-    Ok(Json(task.into()))
+    Ok(Json(
+        work::visible_task(&state.app.orders, &caller.0, &id)
+            .await?
+            .into(),
+    ))
 }
 
-async fn current(state: &ApiState, id: &str) -> ApiResult<Json<Task>> {
-    Ok(Json(state.app.engine.task(id).await?.into()))
+async fn act(state: &ApiState, user: &User, id: &str, action: Action) -> ApiResult<Json<Task>> {
+    Ok(Json(
+        work::act(&state.app.orders, user, id, action).await?.into(),
+    ))
 }
 
 /// Claim a task: others cannot act on it until it is released or decided.
@@ -194,9 +154,7 @@ pub async fn claim(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Task>> {
-    actionable(&state, &caller.0, &id).await?;
-    state.app.engine.claim_task(&id, &caller.0.name).await?;
-    current(&state, &id).await
+    act(&state, &caller.0, &id, Action::Claim).await
 }
 
 /// Release a task the caller claimed.
@@ -209,24 +167,7 @@ pub async fn release(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Task>> {
-    actionable(&state, &caller.0, &id).await?;
-    state.app.engine.release_task(&id, &caller.0.name).await?;
-    current(&state, &id).await
-}
-
-async fn decide(
-    state: &ApiState,
-    user: &User,
-    id: &str,
-    outcome: Outcome,
-) -> ApiResult<Json<Task>> {
-    actionable(state, user, id).await?;
-    state
-        .app
-        .engine
-        .complete_task(id, &user.name, outcome)
-        .await?;
-    current(state, id).await
+    act(&state, &caller.0, &id, Action::Release).await
 }
 
 /// Approve an approval task.
@@ -240,7 +181,7 @@ pub async fn approve(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Task>> {
-    decide(&state, &caller.0, &id, Outcome::Approve).await
+    act(&state, &caller.0, &id, Action::Approve).await
 }
 
 /// Reject a task; the reason is required and ends the order's workflow as rejected.
@@ -255,11 +196,7 @@ pub async fn reject(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RejectRequest>,
 ) -> ApiResult<Json<Task>> {
-    DeskError::check(check_text("reason", &body.reason).into_iter().collect())?;
-    let outcome = Outcome::Reject {
-        reason: body.reason,
-    };
-    decide(&state, &user, &id, outcome).await
+    act(&state, &user, &id, Action::Reject(body.reason)).await
 }
 
 /// Complete a manual task, with the data the work produced.
@@ -275,8 +212,5 @@ pub async fn complete(
     body: Option<ApiJson<CompleteRequest>>,
 ) -> ApiResult<Json<Task>> {
     let data = body.and_then(|ApiJson(b)| b.data).unwrap_or(Value::Null);
-    if !(data.is_null() || data.is_object()) {
-        return Err(DeskError::field("data", "object", "data must be a JSON object").into());
-    }
-    decide(&state, &user, &id, Outcome::Done { data }).await
+    act(&state, &user, &id, Action::Complete(data)).await
 }

@@ -12,6 +12,7 @@
 //! - [`cli`]: the binary's commands; [`nodes`]: two nodes on one database.
 //! - [`orders`]: orders through their workflows; [`schema`]: the schema and its migrations;
 //!   [`webhook`]: webhook handlers against a real HTTP receiver.
+//! - [`web`]: the web desk's pages, through the router and in a real Chromium.
 //! - [`support`]: the worlds, clients and fixtures the tests share.
 
 // First, so that its `scenarios!` macro is in scope in the modules below.
@@ -29,4 +30,5 @@ mod nodes;
 mod orders;
 mod schema;
 mod sessions;
+mod web;
 mod webhook;

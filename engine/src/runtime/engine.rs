@@ -148,6 +148,24 @@ impl Engine {
         self.inner.current(name)
     }
 
+    /// The definition version an instance runs (`instance.workflow`, `instance.version`): the
+    /// one to draw it with, even after a newer version was loaded.
+    pub async fn definition_of(&self, name: &str, version: &str) -> Result<Arc<Definition>> {
+        let mut conn = self.inner.db.pool.acquire().await?;
+        self.inner
+            .definition_version(&mut conn, name, version)
+            .await
+    }
+
+    /// The newest loaded definition of every workflow, by name.
+    pub fn definitions(&self) -> Vec<Arc<Definition>> {
+        self.inner
+            .current
+            .read()
+            .map(|map| map.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Starts an instance of the newest version of `workflow` in its own transaction.
     pub async fn start(
         &self,

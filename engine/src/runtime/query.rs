@@ -116,6 +116,8 @@ pub struct TaskView {
     pub created_at: DateTime<Utc>,
     /// The business key of its instance (e.g. the order it belongs to).
     pub business_key: Option<String>,
+    /// When its next SLA escalation fires, if one is pending.
+    pub sla_due: Option<DateTime<Utc>>,
 }
 
 /// A step whose retries are exhausted, waiting for an operator.
@@ -136,7 +138,9 @@ pub struct IncidentView {
 }
 
 const TASK_COLUMNS: &str = "t.id, t.instance_id, t.stage, t.kind, t.group_name, t.state, \
-    t.claimed_by, t.required, t.approvals, t.created_at, i.business_key";
+    t.claimed_by, t.required, t.approvals, t.created_at, i.business_key, \
+    (SELECT MIN(w.due_at) FROM wf_timers w WHERE w.step_id = t.id AND w.purpose = 'sla' \
+     AND w.state = 'pending') AS sla_due";
 const TASK_FROM: &str = "wf_tasks t JOIN wf_instances i ON i.id = t.instance_id";
 
 impl Engine {
@@ -351,6 +355,7 @@ fn task_view(row: &AnyRow) -> Result<TaskView> {
         approvals: row.try_get("approvals")?,
         created_at: from_ms(row.try_get("created_at")?),
         business_key: row.try_get("business_key")?,
+        sla_due: row.try_get::<Option<i64>, _>("sla_due")?.map(from_ms),
     })
 }
 

@@ -1,0 +1,120 @@
+// l2c order desk: small enhancements; every page works without them.
+"use strict";
+
+function $(selector, root) { return (root || document).querySelector(selector); }
+function $$(selector, root) { return Array.from((root || document).querySelectorAll(selector)); }
+
+// Live quote: post the order form to its quote URL as fields change.
+function liveQuote(form) {
+  const box = $(".quote", form);
+  if (!box) return;
+  let timer = null;
+  let asked = 0;
+  const show = (answer, ticket) => {
+    if (ticket !== asked) return;
+    box.hidden = false;
+    const body = $("tbody", box);
+    body.replaceChildren();
+    $(".quote-problem", box).textContent = "";
+    if (!answer.ok) {
+      const problems = Object.values(answer.problems || {}).flat();
+      $(".quote-problem", box).textContent = "No quote yet: " + problems.join("; ");
+      $$("[data-total]", box).forEach((el) => { el.textContent = "-"; });
+      return;
+    }
+    for (const line of answer.lines) {
+      const row = document.createElement("tr");
+      for (const [value, cls] of [[line.item], [line.name], [line.kind], [line.amount, "num"]]) {
+        const cell = document.createElement("td");
+        cell.textContent = value;
+        if (cls) cell.className = cls;
+        row.appendChild(cell);
+      }
+      body.appendChild(row);
+    }
+    $("[data-total=one_time]", box).textContent = answer.one_time_total;
+    $("[data-total=monthly]", box).textContent = answer.monthly_total;
+  };
+  const ask = () => {
+    const ticket = ++asked;
+    fetch(form.dataset.quote, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      credentials: "same-origin",
+    }).then((r) => r.json()).then((a) => show(a, ticket)).catch(() => {});
+  };
+  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(ask, 250); });
+  form.addEventListener("change", () => { clearTimeout(timer); timer = setTimeout(ask, 50); });
+  ask();
+}
+
+// A form that places or decides something is sent once, however often it is clicked.
+function once(form) {
+  form.addEventListener("submit", (event) => {
+    if (form.dataset.sent) { event.preventDefault(); return; }
+    form.dataset.sent = "1";
+  });
+}
+
+// Inbox: j/k move, Enter opens, x ticks; the list refreshes itself while nothing is ticked.
+function inbox(table) {
+  let at = -1;
+  const rows = () => $$("tr.task", table);
+  const select = (i) => {
+    const all = rows();
+    if (!all.length) return;
+    at = Math.max(0, Math.min(i, all.length - 1));
+    all.forEach((r, n) => r.classList.toggle("selected", n === at));
+    const link = $("a", all[at]);
+    if (link) link.focus();
+  };
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "j") { select(at + 1); e.preventDefault(); }
+    if (e.key === "k") { select(at - 1); e.preventDefault(); }
+    if (e.key === "x" && at >= 0) { const box = $("input[type=checkbox]", rows()[at]); if (box) box.checked = !box.checked; }
+    if (e.key === "Enter" && at >= 0 && document.activeElement === document.body) {
+      window.location = rows()[at].dataset.href;
+    }
+  });
+  const every = Number(table.dataset.refresh || 0);
+  if (!every) return;
+  setInterval(() => {
+    if ($$("input[type=checkbox]:checked", table).length || at >= 0) return;
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then((r) => r.text())
+      .then((html) => {
+        const fresh = new DOMParser().parseFromString(html, "text/html");
+        const body = $("#inbox-rows", fresh);
+        if (body) $("#inbox-rows").replaceWith(body);
+      }).catch(() => {});
+  }, every);
+}
+
+// Task page: a approves, r goes to the reason.
+function taskKeys() {
+  const approve = $("#approve");
+  const reason = $("#reason");
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "a" && approve) { e.preventDefault(); approve.click(); }
+    if (e.key === "r" && reason) { e.preventDefault(); reason.focus(); }
+  });
+}
+
+function shortcuts() {
+  const dialog = $("#shortcuts");
+  if (!dialog) return;
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, textarea, select")) return;
+    if (e.key === "?") { e.preventDefault(); dialog.showModal(); }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $$("form.order-form").forEach(liveQuote);
+  $$("form.once, #approve-form, form[action$='/reject'], form[action$='/complete']").forEach(once);
+  $$("table.inbox").forEach(inbox);
+  taskKeys();
+  shortcuts();
+});

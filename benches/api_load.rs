@@ -19,10 +19,10 @@
 
 mod common;
 
-use common::{cpu_time, fresh_database, peak_rss_mib, Failure};
+use common::{cpu_time, eur_customer, fresh_database, peak_rss_mib, Failure};
 use l2c::app::{App, AppOptions};
 use l2c::server::Server;
-use l2c_orders::accounts::{self, BillingAccount, CustomerAccount};
+
 use l2c_orders::users::{NewUser, Role};
 use serde_json::json;
 use std::sync::Arc;
@@ -83,25 +83,7 @@ async fn people(app: &App) -> Result<Vec<(String, String)>, Failure> {
     let mut tokens = Vec::new();
     for i in 0..50 {
         let id = format!("CUST{i:02}");
-        let now = app.now_ms();
-        let customer = CustomerAccount {
-            id: id.clone(),
-            name: id.clone(),
-            segment: "enterprise".into(),
-            country: "DE".into(),
-        };
-        accounts::add_customer(&app.db, &customer, now).await?;
-        let billing = BillingAccount {
-            id: format!("{id}-EUR"),
-            customer_account: id.clone(),
-            name: id.clone(),
-            currency: "EUR".into(),
-            cycle_day: 1,
-            time_zone: "Europe/Berlin".into(),
-            payment_terms_days: 30,
-            ..Default::default()
-        };
-        accounts::add_billing(&app.db, &billing, now).await?;
+        eur_customer(app, &id).await?;
         let user = NewUser {
             name: format!("req{i:02}"),
             role: Role::Requester,

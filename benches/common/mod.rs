@@ -31,6 +31,31 @@ pub async fn fresh_database(
     ))
 }
 
+/// An enterprise customer in Germany, `id`, with one EUR billing account `<id>-EUR`.
+pub async fn eur_customer(app: &l2c::app::App, id: &str) -> Result<(), Failure> {
+    use l2c_orders::accounts::{self, BillingAccount, CustomerAccount};
+    let now = app.now_ms();
+    let customer = CustomerAccount {
+        id: id.to_string(),
+        name: id.to_string(),
+        segment: "enterprise".into(),
+        country: "DE".into(),
+    };
+    accounts::add_customer(&app.db, &customer, now).await?;
+    let billing = BillingAccount {
+        id: format!("{id}-EUR"),
+        customer_account: id.to_string(),
+        name: id.to_string(),
+        currency: "EUR".into(),
+        cycle_day: 1,
+        time_zone: "Europe/Berlin".into(),
+        payment_terms_days: 30,
+        ..Default::default()
+    };
+    accounts::add_billing(&app.db, &billing, now).await?;
+    Ok(())
+}
+
 /// The fields of the line a child process of this bench printed after `prefix`, or why
 /// there is none (the child failed, or printed no such line).
 pub fn child_result(

@@ -17,7 +17,7 @@
 //!   runs that stalled (their process died), resumed by any node's scheduler.
 //! - [`ops`]: issuing, voiding and crediting documents.
 //! - [`read`]: runs, invoices and documents for the API and the exports; [`lines`]: their
-//!   lines as stored.
+//!   lines as stored; [`visible`]: who sees which invoices.
 //! - [`export`]: CSV, JSON and UBL, streamed.
 //! - [`schedule`]: cron schedules fired by the engine's timers.
 //! - [`settings`]: the `[billing]` settings.
@@ -35,6 +35,7 @@ pub mod run;
 pub mod schedule;
 pub mod settings;
 pub mod subscriptions;
+pub mod visible;
 pub mod write;
 
 pub use context::{AsOf, Invoicing, RunScope};

@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use l2c_invoicing::ops;
-use l2c_invoicing::read::{self, InvoiceFilter, InvoiceView};
-use l2c_orders::accounts;
+use l2c_invoicing::read::InvoiceView;
+use l2c_invoicing::visible::{self, Wanted};
 use l2c_orders::error::{DeskError, DeskResult};
-use l2c_orders::users::{Role, User};
+use l2c_orders::users::User;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -29,7 +29,7 @@ pub fn router() -> Router<ApiState> {
 }
 
 /// A document as UBL XML, or a problem naming every field EN 16931 still needs.
-pub(super) fn ubl_response(document: &l2c_billing::IssuedDocument) -> ApiResult<Response> {
+pub fn ubl_response(document: &l2c_billing::IssuedDocument) -> ApiResult<Response> {
     let problems = document.problems();
     if !problems.is_empty() {
         let list = problems
@@ -64,14 +64,6 @@ pub struct InvoiceQuery {
     pub after: Option<String>,
 }
 
-/// The billing accounts a requester may see invoices of; `None` for finance and admins.
-async fn own_accounts(state: &ApiState, user: &User) -> DeskResult<Option<Vec<String>>> {
-    Ok(match user.account_scope()? {
-        Some(customer) => Some(accounts::billing_account_ids(&state.app.db, customer).await?),
-        None => None,
-    })
-}
-
 /// Invoices in creation order, a page at a time: all for finance and admins; a requester's
 /// own accounts' issued ones.
 #[utoipa::path(get, path = "/api/v1/invoices", tag = "billing", params(InvoiceQuery),
@@ -81,17 +73,10 @@ pub async fn list_invoices(
     caller: Caller,
     ApiQuery(query): ApiQuery<InvoiceQuery>,
 ) -> ApiResult<Json<Vec<InvoiceView>>> {
-    let user = caller.require(&[Role::Requester, Role::Finance, Role::Admin])?;
-    let own = own_accounts(&state, user).await?;
-    let accounts = match (own, query.account) {
-        (Some(own), Some(one)) => Some(own.into_iter().filter(|a| *a == one).collect()),
-        (Some(own), None) => Some(own),
-        (None, one) => one.map(|a| vec![a]),
-    };
-    let filter = InvoiceFilter {
-        issued_only: user.role == Role::Requester,
+    let user = caller.require(visible::INVOICE_READERS)?;
+    let wanted = Wanted {
         run: query.run,
-        accounts,
+        account: query.account,
         number: query.number,
         after: query.after,
     };
@@ -99,7 +84,9 @@ pub async fn list_invoices(
     if !(1..=1000).contains(&limit) {
         return Err(DeskError::field("limit", "range", "must be 1 to 1000").into());
     }
-    Ok(Json(read::invoices(&state.app.db, &filter, limit).await?))
+    Ok(Json(
+        visible::invoices(&state.app.db, user, wanted, limit).await?,
+    ))
 }
 
 /// An invoice with its lines, VAT breakdown and totals.
@@ -114,17 +101,8 @@ pub struct InvoiceDetail {
 }
 
 /// The invoice `id` if `user` may see it.
-async fn visible(state: &ApiState, user: &User, id: &str) -> DeskResult<InvoiceDetail> {
-    let user_accounts = own_accounts(state, user).await?;
-    let mut conn = state.app.db.pool.acquire().await?;
-    let invoice = read::invoice(&mut conn, id).await?;
-    // Checked before the document is read: another account's invoice is not even loaded.
-    if let Some(own) = user_accounts {
-        if !own.contains(&invoice.billing_account) || invoice.status != "issued" {
-            return Err(DeskError::not_found("invoice", id));
-        }
-    }
-    let document = read::stored_document(&mut conn, &invoice).await?;
+async fn detail(state: &ApiState, user: &User, id: &str) -> DeskResult<InvoiceDetail> {
+    let (invoice, document) = visible::invoice(&state.app.db, user, id).await?;
     Ok(InvoiceDetail { invoice, document })
 }
 
@@ -138,8 +116,8 @@ pub async fn get_invoice(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<InvoiceDetail>> {
-    let user = caller.require(&[Role::Requester, Role::Finance, Role::Admin])?;
-    Ok(Json(visible(&state, user, &id).await?))
+    let user = caller.require(visible::INVOICE_READERS)?;
+    Ok(Json(detail(&state, user, &id).await?))
 }
 
 /// One invoice as a UBL 2.1 (Peppol BIS Billing 3.0) document.
@@ -152,16 +130,10 @@ pub async fn invoice_ubl(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
-    let user = caller.require(&[Role::Requester, Role::Finance, Role::Admin])?;
-    let detail = visible(&state, user, &id).await?;
-    if detail.invoice.status != "issued" {
-        return Err(DeskError::Conflict(format!(
-            "invoice {id} is {}: only issued documents have a UBL form",
-            detail.invoice.status
-        ))
-        .into());
-    }
-    ubl_response(&detail.document)
+    let user = caller.require(visible::INVOICE_READERS)?;
+    let (invoice, document) = visible::invoice(&state.app.db, user, &id).await?;
+    visible::ubl_allowed(&invoice)?;
+    ubl_response(&document)
 }
 
 /// Voids a draft.

@@ -52,7 +52,7 @@ pub async fn eligible<'a>(
     let today = app.orders.today();
     let offerings: Vec<&Offering> = match viewer.user.account_scope()? {
         Some(account) => {
-            let mut conn = app.db.pool.acquire().await?;
+            let mut conn = state.conn().await?;
             let customer = accounts::customer(&mut conn, account)
                 .await?
                 .ok_or_else(|| DeskError::not_found("customer account", account))?;

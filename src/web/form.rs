@@ -148,7 +148,7 @@ pub fn order_inputs(
             "Quantity",
             Kind::Number,
             value("quantity", "1"),
-            &format!("How many, 1 to {MAX_QUANTITY}; each is its own product."),
+            &format!("How many, 1 to {MAX_QUANTITY}; the charges are multiplied by it."),
         );
         q.min = "1".into();
         q.max = MAX_QUANTITY.to_string();
@@ -180,7 +180,7 @@ pub fn order_inputs(
 }
 
 /// A characteristic's label: its name in words (`bandwidth_mbps` → `Bandwidth mbps`).
-fn label(name: &str) -> String {
+pub fn label(name: &str) -> String {
     let words = name.replace('_', " ");
     let mut chars = words.chars();
     match chars.next() {

@@ -13,16 +13,19 @@
 //!
 //! Modules: [`assets`] (embedded CSS and scripts), [`headers`] (CSP and friends),
 //! [`session`], [`sign_in`] with [`throttle`], [`page`], [`error`], and the pages:
-//! [`catalog`], [`order_form`] (with [`form`]), [`orders`], [`timeline`], [`tasks`].
+//! [`catalog`], [`order_form`] (with [`form`]), [`orders`], [`timeline`], [`products`],
+//! [`invoices`], [`tasks`].
 
 pub mod assets;
 pub mod catalog;
 pub mod error;
 pub mod form;
 pub mod headers;
+pub mod invoices;
 pub mod order_form;
 pub mod orders;
 pub mod page;
+pub mod products;
 pub mod session;
 pub mod sign_in;
 pub mod tasks;
@@ -53,6 +56,15 @@ impl WebState {
     }
 }
 
+impl WebState {
+    /// A database connection, for the domain functions that read through one.
+    pub async fn conn(
+        &self,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, l2c_orders::error::DeskError> {
+        Ok(self.app.db.pool.acquire().await?)
+    }
+}
+
 /// Every page, the sign-in and the static assets, with the pages' security headers.
 pub fn router(app: App) -> Router {
     Router::new()
@@ -62,6 +74,8 @@ pub fn router(app: App) -> Router {
         .merge(order_form::router())
         .merge(orders::router())
         .merge(tasks::router())
+        .merge(products::router())
+        .merge(invoices::router())
         .merge(assets::router())
         .layer(axum::middleware::from_fn(headers::secure))
         .with_state(WebState::new(app))

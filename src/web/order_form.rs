@@ -74,7 +74,7 @@ async fn target<'a>(
             product: None,
         });
     };
-    let mut conn = state.app.db.pool.acquire().await.map_err(DeskError::from)?;
+    let mut conn = state.conn().await?;
     let found = inventory::get(&mut conn, product_id).await?;
     let product = found
         .filter(|p| may_see(&viewer.user, &p.customer_account))

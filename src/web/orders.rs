@@ -105,13 +105,7 @@ async fn list(State(state): State<WebState>, viewer: Viewer, Query(q): Query<Lis
     let more = orders.len() as i64 > PAGE;
     orders.truncate(PAGE as usize);
     let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
-    let mut conn = state
-        .app
-        .db
-        .pool
-        .acquire()
-        .await
-        .map_err(|e| fail(e.into()))?;
+    let mut conn = state.conn().await.map_err(fail)?;
     let offerings = store::offerings_of(&mut conn, &ids).await.map_err(fail)?;
     drop(conn);
     let rows = orders
@@ -281,7 +275,7 @@ fn item_rows(order: &OrderView) -> Vec<ItemRow> {
                     m.iter()
                         .map(|(k, v)| {
                             let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                            (k.clone(), v)
+                            (super::form::label(k), v)
                         })
                         .collect()
                 })
@@ -340,7 +334,7 @@ async fn instances(
     state: &WebState,
     order_id: &str,
 ) -> Result<Vec<(String, InstanceView)>, DeskError> {
-    let mut conn = state.app.db.pool.acquire().await?;
+    let mut conn = state.conn().await?;
     let own = store::instance_id(&mut conn, order_id).await?;
     let items = store::item_instances(&mut conn, order_id).await?;
     drop(conn);

@@ -67,7 +67,11 @@ fn sections(role: Role) -> &'static [(&'static str, &'static str)] {
             ("/orders", "Orders"),
             ("/catalog", "Catalog"),
         ],
-        Role::Finance => &[("/orders", "Orders"), ("/catalog", "Catalog")],
+        Role::Finance => &[
+            ("/orders", "Orders"),
+            ("/invoices", "Invoices"),
+            ("/catalog", "Catalog"),
+        ],
     }
 }
 

@@ -446,20 +446,28 @@ async fn bulk(State(state): State<WebState>, posted: Posted<Vec<(String, String)
     if ids.is_empty() {
         results.push("Tick the tasks to act on first.".to_string());
     }
+    let stages = all_stages(&state);
     for id in ids {
         let action = match what {
             Some("approve") => Action::Approve,
             _ => Action::Claim,
         };
         let verb = action.done_word();
-        let line = match work::act(&state.app.orders, &viewer.user, id, action).await {
-            Ok(t) => format!("{id} (order {}): {verb}", order_of(&t)),
+        let outcome = work::act(&state.app.orders, &viewer.user, id, action).await;
+        let task = work::visible_task(&state.app.orders, &viewer.user, id)
+            .await
+            .ok();
+        let what = task.as_ref().map_or_else(
+            || format!("Task {id}"),
+            |t| format!("{} of order {}", stages.title(&t.stage), order_of(t)),
+        );
+        results.push(match outcome {
+            Ok(_) => format!("{what}: {verb}"),
             Err(e) => format!(
-                "{id}: not {verb}: {}",
+                "{what}: not {verb}, {}",
                 super::error::WebError::from(e).message()
             ),
-        };
-        results.push(line);
+        });
     }
     inbox_page(&state, &viewer, &InboxQuery::default(), results)
         .await

@@ -10,15 +10,18 @@ function liveQuote(form) {
   if (!box) return;
   let timer = null;
   let asked = 0;
+  const touched = new Set();
   const show = (answer, ticket) => {
     if (ticket !== asked) return;
     box.hidden = false;
     const body = $("tbody", box);
     body.replaceChildren();
     $(".quote-problem", box).textContent = "";
+    const problems = answer.ok ? {} : (answer.problems || {});
+    markFields(form, problems, touched);
     if (!answer.ok) {
-      const problems = Object.values(answer.problems || {}).flat();
-      $(".quote-problem", box).textContent = "No quote yet: " + problems.join("; ");
+      const general = problems[""] || ["complete the fields marked *"];
+      $(".quote-problem", box).textContent = "No quote yet: " + general.join("; ");
       $$("[data-total]", box).forEach((el) => { el.textContent = "-"; });
       return;
     }
@@ -43,9 +46,39 @@ function liveQuote(form) {
       credentials: "same-origin",
     }).then((r) => r.json()).then((a) => show(a, ticket)).catch(() => {});
   };
-  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(ask, 250); });
-  form.addEventListener("change", () => { clearTimeout(timer); timer = setTimeout(ask, 50); });
+  const later = (ms) => (event) => {
+    if (event.target.name) touched.add(event.target.name);
+    clearTimeout(timer);
+    timer = setTimeout(ask, ms);
+  };
+  form.addEventListener("input", later(250));
+  form.addEventListener("change", later(50));
   ask();
+}
+
+// Shows each field's problems as the quote reports them: new ones only at fields the user has
+// touched (an untouched empty field is not yet wrong), fixed ones go everywhere.
+function markFields(form, problems, touched) {
+  $$(".field", form).forEach((field) => {
+    const input = $("input[name], select[name], textarea[name]", field);
+    if (!input) return;
+    const messages = problems[input.name];
+    let error = $(".error", field);
+    if (messages && touched.has(input.name)) {
+      if (!error) {
+        error = document.createElement("p");
+        error.className = "error";
+        field.appendChild(error);
+      }
+      error.textContent = messages.join("; ");
+      field.classList.add("invalid");
+      input.setAttribute("aria-invalid", "true");
+    } else if (!messages) {
+      if (error) error.remove();
+      field.classList.remove("invalid");
+      input.removeAttribute("aria-invalid");
+    }
+  });
 }
 
 // A form that places or decides something is sent once, however often it is clicked.

@@ -5,6 +5,7 @@
 
 mod browser;
 mod desk;
+mod products;
 mod requester;
 mod work;
 

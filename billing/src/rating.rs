@@ -154,6 +154,9 @@ pub fn rate(
     let mut slots: BTreeMap<(&str, &str, NaiveDate), (Period, Slot<'_>)> = BTreeMap::new();
     for term in charges {
         for (period, covered) in expected_coverage(cycle, due, term)? {
+            if worth_nothing(term, &period, &covered, rounding)? {
+                continue;
+            }
             let slot = slots
                 .entry((
                     term.subscription.as_str(),
@@ -225,6 +228,30 @@ fn expected_coverage(
         out.push((period, Period::new(from, to)?));
     }
     Ok(out)
+}
+
+/// Whether the days `covered` of charge period `period` price to nothing once rounded. Such
+/// days are not due at all: rated at once they would make a zero line, which no invoice
+/// carries, so rated bit by bit (billed whole, then shortened) they must not stay billed
+/// either; the credit then gives back the whole charge. One rule, so both ways agree on what
+/// each charge period has billed.
+fn worth_nothing(
+    term: &ChargeTerm,
+    period: &Period,
+    covered: &Period,
+    rounding: Rounding,
+) -> Result<bool, BillingError> {
+    let unit = match term.kind {
+        ChargeKind::OneTime => term.unit_price.round(rounding),
+        ChargeKind::Recurring(_) => prorate(
+            term.unit_price,
+            covered.start(),
+            covered.end(),
+            period,
+            rounding,
+        )?,
+    };
+    Ok(unit.amount().is_zero())
 }
 
 fn one_day(day: NaiveDate) -> Result<Period, BillingError> {

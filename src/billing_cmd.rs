@@ -25,6 +25,9 @@ pub enum BillingCommand {
         /// Leave the invoices as drafts (issue them later through the API).
         #[arg(long)]
         draft: bool,
+        /// Bill a --date that is still in the future for some account, on purpose.
+        #[arg(long)]
+        ahead: bool,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -62,6 +65,7 @@ pub async fn execute(command: BillingCommand) -> Result<()> {
             date,
             dry_run,
             draft,
+            ahead,
             db,
         } => {
             let app = db.open(false).await?;
@@ -74,6 +78,7 @@ pub async fn execute(command: BillingCommand) -> Result<()> {
                 dry_run,
                 issue: !draft,
                 trigger: "manual".into(),
+                ahead,
             };
             let outcome = run(&app.invoicing, request).await?;
             print_outcome(&app, outcome).await

@@ -95,7 +95,7 @@ pub async fn run(serve: Option<std::net::SocketAddr>) -> Result<()> {
 }
 
 fn print_web(url: &str, serving: bool) {
-    println!("\n7. The web desk");
+    println!("\n8. The web desk");
     if serving {
         println!("   Open {url}/ and sign in as one of these (Ctrl-C stops the server):");
     } else {
@@ -439,7 +439,12 @@ async fn bill(desk: &Desk) -> Result<()> {
         .with_day(1)
         .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
         .context("the next month")?;
-    println!("\n7. Finance (fay) runs billing for {first}");
+    // A run bills a date no later than each account's today: the sandbox clock moves there.
+    let morning = format!("{first}T06:00:00Z");
+    desk.admin
+        .post("/api/v1/sandbox/clock", json!({ "to": morning }))
+        .await?;
+    println!("\n7. On {first} (the sandbox clock moves there) finance (fay) runs billing");
     let run = desk
         .fay
         .post("/api/v1/billing-runs", json!({ "date": first.to_string() }))

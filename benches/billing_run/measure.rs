@@ -16,6 +16,7 @@ pub(crate) async fn billing_run(
         dry_run: false,
         issue: true,
         trigger: trigger.into(),
+        ahead: true,
     };
     match l2c_invoicing::run(&app.invoicing, request).await? {
         RunOutcome::Stored(id) => Ok(id),

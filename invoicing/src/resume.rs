@@ -79,6 +79,8 @@ pub async fn claim_stalled(ctx: &Invoicing) -> DeskResult<Vec<(String, RunReques
             dry_run: false,
             issue: row.try_get::<i64, _>("issue")? != 0,
             trigger: "manual".into(),
+            // Resumed runs were accepted when they began.
+            ahead: true,
         };
         claimed.push((id, request));
     }

@@ -23,6 +23,9 @@ pub struct RunRequest {
     pub issue: bool,
     /// What started it: `manual`, or `schedule:<name>`.
     pub trigger: String,
+    /// Bill a date that is still in the future for some account, on purpose (otherwise
+    /// refused: a mistyped date bills a period early and the real run then bills nothing).
+    pub ahead: bool,
 }
 
 /// What a run did.
@@ -91,6 +94,9 @@ pub struct Started {
 /// (the first half of [`run`], so a caller can answer with the run's id before it ends).
 pub async fn begin(ctx: &Invoicing, request: &RunRequest) -> DeskResult<Started> {
     check_date(ctx, &request.scope.as_of)?;
+    if !request.ahead {
+        check_not_ahead(ctx, &request.scope).await?;
+    }
     let (id, cursor) = start_or_resume(ctx, request).await?;
     Ok(Started { id, cursor })
 }
@@ -140,6 +146,42 @@ fn check_date(ctx: &Invoicing, as_of: &AsOf) -> DeskResult<()> {
             "range",
             format!("{date} is outside the dates a run may bill for: {earliest} to {latest} (a year from today)"),
         ));
+    }
+    Ok(())
+}
+
+/// Refuses a run dated after today in the time zone of an account it would bill (dry runs,
+/// which write nothing, may take any date).
+async fn check_not_ahead(ctx: &Invoicing, scope: &RunScope) -> DeskResult<()> {
+    let AsOf::Date(date) = scope.as_of else {
+        return Ok(());
+    };
+    let zones: Vec<String> = sqlx::query_scalar("SELECT DISTINCT time_zone FROM billing_accounts")
+        .fetch_all(&ctx.db.pool)
+        .await?;
+    let now = ctx.clock.now();
+    for zone in zones {
+        if scope
+            .zones
+            .as_ref()
+            .is_some_and(|only| !only.contains(&zone))
+        {
+            continue;
+        }
+        let Ok(today) = l2c_orders::accounts::local_date(&zone, now) else {
+            continue;
+        };
+        if date > today {
+            return Err(DeskError::field(
+                "date",
+                "future",
+                format!(
+                    "{date} is after today ({today}) for the accounts in {zone}: billing a period \
+                     early leaves nothing for the real run; to bill ahead on purpose say so \
+                     (\"ahead\": true, or --ahead), or make it a dry run"
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -626,6 +626,8 @@ async fn bill(inv: &Invoicing, scope: RunScope, trigger: &str) -> Result<String,
         dry_run: false,
         issue: true,
         trigger: trigger.to_string(),
+        // Scheduled runs bill each account's own date now, never ahead.
+        ahead: false,
     };
     match run(inv, request).await.map_err(handler_error)? {
         RunOutcome::Stored(id) => Ok(id),

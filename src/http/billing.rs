@@ -35,8 +35,8 @@ pub fn router() -> Router<ApiState> {
         )
 }
 
-/// A run to start.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// A run to start; no body at all means every default.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequestBody {
     /// Every account's local date to bill for (YYYY-MM-DD); absent: now, in each account's
@@ -54,6 +54,22 @@ pub struct RunRequestBody {
     /// to its end if the client goes away. Not for dry runs, which are only returned.
     #[serde(default = "yes")]
     pub wait: bool,
+    /// Bill a `date` that is after today for some account, on purpose (refused otherwise,
+    /// 422 naming `date`; dry runs may take any date).
+    #[serde(default)]
+    pub ahead: bool,
+}
+
+impl Default for RunRequestBody {
+    fn default() -> Self {
+        RunRequestBody {
+            date: None,
+            dry_run: false,
+            issue: true,
+            wait: true,
+            ahead: false,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -138,8 +154,9 @@ async fn detail(state: &ApiState, id: &str) -> DeskResult<RunDetail> {
 pub async fn start_run(
     State(state): State<ApiState>,
     _who: Allowed<FinanceAndAdmins>,
-    ApiJson(body): ApiJson<RunRequestBody>,
+    body: Option<ApiJson<RunRequestBody>>,
 ) -> ApiResult<Response> {
+    let body = body.map(|ApiJson(b)| b).unwrap_or_default();
     let as_of = match body.date {
         Some(d) => AsOf::Date(d),
         None => AsOf::Instant(state.app.clock.now()),
@@ -149,6 +166,7 @@ pub async fn start_run(
         dry_run: body.dry_run,
         issue: body.issue,
         trigger: "manual".into(),
+        ahead: body.ahead,
     };
     if !request.dry_run {
         return stored_run(&state, request, body.wait).await;

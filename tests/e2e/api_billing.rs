@@ -16,7 +16,8 @@ scenarios!(
     a_run_goes_on_in_the_background,
     a_stalled_run_is_resumed_by_the_scheduler,
     bad_billing_requests_are_problems,
-    ubl_documents_over_http
+    ubl_documents_over_http,
+    a_run_takes_no_body_and_refuses_a_date_still_ahead,
 );
 
 async fn start(backend: Backend) -> Api {
@@ -353,5 +354,48 @@ async fn ubl_documents_over_http(backend: Backend) {
         .await;
     assert_eq!(zip.status, 200);
     assert_eq!(zip.content_type, "application/zip");
+    api.stop().await;
+}
+
+/// `POST /billing-runs` with no body runs with every default; a date after some account's
+/// today is refused (422 naming `date`) unless it says `ahead`; a dry run may take any date.
+async fn a_run_takes_no_body_and_refuses_a_date_still_ahead(backend: Backend) {
+    let api = start(backend).await;
+    let bare = api
+        .send(Some("fay"), api.http.post(api.url("/api/v1/billing-runs")))
+        .await;
+    assert_eq!(bare.status, 201, "{:?}", bare.body);
+    assert_eq!(bare.body["status"], "completed");
+
+    let tomorrow = (api.world.app.clock.now() + chrono::Duration::days(2))
+        .date_naive()
+        .to_string();
+    let ahead = api
+        .post("fay", "/api/v1/billing-runs", json!({ "date": tomorrow }))
+        .await;
+    assert_eq!(ahead.status, 422, "{:?}", ahead.body);
+    assert_eq!(ahead.body["errors"][0]["path"], "date");
+    assert_eq!(ahead.body["errors"][0]["rule"], "future");
+    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM billing_runs")
+        .fetch_one(&api.world.app.db.pool)
+        .await
+        .expect("runs");
+    assert_eq!(runs, 1, "the refused run was not stored");
+    let dry = api
+        .post(
+            "fay",
+            "/api/v1/billing-runs",
+            json!({ "date": tomorrow, "dry_run": true }),
+        )
+        .await;
+    assert_eq!(dry.status, 200, "{:?}", dry.body);
+    let meant = api
+        .post(
+            "fay",
+            "/api/v1/billing-runs",
+            json!({ "date": tomorrow, "ahead": true }),
+        )
+        .await;
+    assert_eq!(meant.status, 201, "{:?}", meant.body);
     api.stop().await;
 }

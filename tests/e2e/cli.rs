@@ -122,9 +122,11 @@ fn demo_walks_orders_through_the_desk() {
         "\"bandwidth_mbps\":1000",
         "Monthly service                  450.00 monthly",
         "Monthly service                 1290.00 monthly",
-        "7. Finance (fay) runs billing for ",
+        "(the sandbox clock moves there) finance (fay) runs billing",
         "Invoice INV-",
         "VAT S 19% on",
+        "8. The web desk",
+        "rita  password rita-demo-desk",
     ] {
         assert!(stdout.contains(needle), "{needle} in {stdout}");
     }

@@ -124,6 +124,7 @@ pub fn request(as_of: AsOf) -> RunRequest {
         dry_run: false,
         issue: true,
         trigger: "manual".into(),
+        ahead: true,
     }
 }
 

@@ -110,6 +110,52 @@ impl Browser {
             .expect("click");
     }
 
+    /// Marks the current document, so [`Browser::settled`] can tell when another has loaded.
+    async fn mark(&self) {
+        self.client
+            .execute("window.__l2cStale = true;", vec![])
+            .await
+            .expect("mark the page");
+    }
+
+    /// Waits until the marked document has been replaced by a new one that has loaded.
+    async fn settled(&self) {
+        for _ in 0..200 {
+            let fresh = self
+                .client
+                .execute(
+                    "return window.__l2cStale === undefined && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            if matches!(fresh, Ok(serde_json::Value::Bool(true))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no new page after 10 s at {}", self.path().await);
+    }
+
+    /// Clicks what leads to another page (a link, a form's button) and waits for that page.
+    async fn follow(&self, selector: &str) {
+        self.mark().await;
+        self.click(selector).await;
+        self.settled().await;
+    }
+
+    /// Presses `key` on the focused element and waits for the page it leads to.
+    async fn press_to_page(&self, key: &str) {
+        self.mark().await;
+        self.client
+            .active_element()
+            .await
+            .expect("focus")
+            .send_keys(key)
+            .await
+            .expect("key");
+        self.settled().await;
+    }
+
     async fn text(&self, selector: &str) -> String {
         match self.client.find(Self::css(selector)).await {
             Ok(e) => e.text().await.unwrap_or_default(),
@@ -145,11 +191,11 @@ impl Browser {
         self.go("/sign-in").await;
         self.fill("#name", name).await;
         self.fill("#password", &password(name)).await;
-        self.click("form[action='/sign-in'] button").await;
+        self.follow("form[action='/sign-in'] button").await;
     }
 
     async fn sign_out(&self) {
-        self.click("form.who button").await;
+        self.follow("form.who button").await;
     }
 
     /// Reloads `path` until its page contains `text`.
@@ -216,7 +262,7 @@ async fn an_order_from_the_form_to_delivery_in_a_browser() {
     b.sign_in("rita").await;
     assert_eq!(b.path().await, "/catalog");
     b.shot("catalog").await;
-    b.click("a[href='/order/wan-link']").await;
+    b.follow("a[href='/order/wan-link']").await;
     b.client
         .find(Browser::css("#c-bandwidth_mbps"))
         .await
@@ -226,7 +272,7 @@ async fn an_order_from_the_form_to_delivery_in_a_browser() {
         .expect("choose");
     b.fill("#c-a_end_site", "fra-1").await;
     b.fill("#notes", "<script>alert(1)</script>").await;
-    b.click("button[value='review']").await;
+    b.follow("button[value='review']").await;
     let source = b.source().await;
     assert!(
         source.contains("id=\"c-a_end_site\""),
@@ -256,12 +302,16 @@ async fn an_order_from_the_form_to_delivery_in_a_browser() {
     );
     assert_eq!(b.text("[data-total=monthly]").await, "450.00 EUR");
     b.shot("live-quote").await;
-    b.click("button[value='review']").await;
+    b.follow("button[value='review']").await;
     assert!(b.source().await.contains("Place order"));
     b.shot("review").await;
-    b.click("button[value='place']").await;
+    b.follow("button[value='place']").await;
     let path = b.path().await;
-    assert!(path.contains("?placed=1"), "{path}");
+    assert!(
+        path.contains("?placed=1"),
+        "{path}: {}",
+        b.text("main").await
+    );
     let order = path
         .trim_start_matches("/orders/")
         .trim_end_matches("?placed=1")
@@ -283,15 +333,15 @@ async fn an_order_from_the_form_to_delivery_in_a_browser() {
         "the oldest deadline first"
     );
     b.shot("inbox").await;
-    b.click("#inbox-rows tr.task a").await;
-    b.click("form[action$='/reject'] button").await;
+    b.follow("#inbox-rows tr.task a").await;
+    b.follow("form[action$='/reject'] button").await;
     assert!(
         b.text("#reason-error").await.contains("reason"),
         "{}",
         b.source().await
     );
     b.shot("reject-without-reason").await;
-    b.click("#approve").await;
+    b.follow("#approve").await;
     let landed = b.path().await;
     assert!(
         landed.starts_with("/tasks/") && landed.contains("did=approved"),
@@ -310,11 +360,11 @@ async fn an_order_from_the_form_to_delivery_in_a_browser() {
 
     b.sign_in("fred").await;
     b.until("/inbox", "Install the CPE on site").await;
-    b.click("#inbox-rows tr.task a").await;
+    b.follow("#inbox-rows tr.task a").await;
     b.fill("#key0", "cpe_serial").await;
     b.fill("#value0", "SN-4711").await;
     b.shot("cpe-task").await;
-    b.click("form[action$='/complete'] button").await;
+    b.follow("form[action$='/complete'] button").await;
     b.sign_out().await;
 
     b.sign_in("rita").await;
@@ -395,7 +445,7 @@ async fn bulk_approval_and_a_keyboard_only_approval_in_a_browser() {
         .await
         .expect("nora takes one meanwhile");
     b.shot("ticked").await;
-    b.click("button[value='approve']").await;
+    b.follow("button[value='approve']").await;
     let report = b.text(".notice").await;
     assert_eq!(report.matches(": approved").count(), 2, "{report}");
     assert!(
@@ -407,13 +457,7 @@ async fn bulk_approval_and_a_keyboard_only_approval_in_a_browser() {
     b.go("/inbox").await;
     let body = b.client.find(Browser::css("body")).await.expect("body");
     body.send_keys("j").await.expect("j");
-    b.client
-        .active_element()
-        .await
-        .expect("focus")
-        .send_keys(&Key::Enter.to_string())
-        .await
-        .expect("enter");
+    b.press_to_page(&Key::Enter.to_string()).await;
     assert!(
         b.path().await.starts_with("/tasks/"),
         "Enter opens the task: {}",
@@ -442,6 +486,7 @@ async fn bulk_approval_and_a_keyboard_only_approval_in_a_browser() {
         .send_keys(&Key::Escape.to_string())
         .await
         .expect("esc");
+    b.mark().await;
     b.client
         .find(Browser::css("body"))
         .await
@@ -449,12 +494,7 @@ async fn bulk_approval_and_a_keyboard_only_approval_in_a_browser() {
         .send_keys("a")
         .await
         .expect("a");
-    for _ in 0..50 {
-        if b.path().await.contains("did=approved") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    b.settled().await;
     assert!(
         b.path().await.contains("did=approved"),
         "a approves: {}",
@@ -485,7 +525,7 @@ async fn a_form_without_its_csrf_token_is_refused_in_a_browser() {
         )
         .await
         .expect("the token is removed");
-    b.click("button[value='review']").await;
+    b.follow("button[value='review']").await;
     assert_eq!(b.text("h1").await, "This form has expired");
     b.shot("refused").await;
     let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")

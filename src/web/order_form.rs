@@ -19,6 +19,7 @@ use axum::{Json, Router};
 use l2c_catalog::{Offering, OrderAction, PriceKind, Quote};
 use l2c_orders::error::{DeskError, FieldProblem};
 use l2c_orders::inventory::{self, Product};
+use l2c_orders::model::OrderRequest;
 use l2c_orders::place::{self, Preview};
 use l2c_orders::{accounts, may_see};
 use serde::Deserialize;
@@ -267,11 +268,27 @@ fn review_page(
     })
 }
 
-/// The form's problems, or the API's validation problems, as one list; other errors pass.
-fn validation(
+/// The posted form read for its target: the API's request and the form's own problems.
+async fn read<'a>(
+    state: &'a WebState,
+    viewer: &Viewer,
+    id: &str,
+    fields: &Fields,
+) -> Result<(Target<'a>, OrderRequest, Vec<FieldProblem>), WebError> {
+    let target = target(state, viewer, id, field(fields, "product")).await?;
+    let (request, problems) = form::request(target.offering, &target.terms(), fields);
+    Ok((target, request, problems))
+}
+
+/// The priced order, or every problem (the form's and placing's checks) as one list; other
+/// errors pass.
+async fn review(
+    state: &WebState,
+    viewer: &Viewer,
+    request: &OrderRequest,
     form_problems: Vec<FieldProblem>,
-    result: Result<Preview, DeskError>,
 ) -> Result<Result<Preview, Vec<FieldProblem>>, DeskError> {
+    let result = place::preview(&state.app.orders, &viewer.user, request).await;
     match result {
         Ok(p) if form_problems.is_empty() => Ok(Ok(p)),
         Ok(_) => Ok(Err(form_problems)),
@@ -293,10 +310,8 @@ async fn submit(
         form: fields,
     } = posted;
     let fail = |e: WebError| viewer.error(e);
-    let target = target(&state, &viewer, &id, field(&fields, "product"))
-        .await
-        .map_err(fail)?;
-    let (request, form_problems) = form::request(target.offering, &target.terms(), &fields);
+    let (target, request, form_problems) =
+        read(&state, &viewer, &id, &fields).await.map_err(fail)?;
     let orders = &state.app.orders;
     match field(&fields, "step") {
         Some("edit") => form_page(&state, &viewer, &target, Some(&fields), &[])
@@ -318,8 +333,8 @@ async fn submit(
             }
         }
         _ => {
-            let preview = place::preview(orders, &viewer.user, &request).await;
-            match validation(form_problems, preview).map_err(|e| viewer.error(e))? {
+            let reviewed = review(&state, &viewer, &request, form_problems).await;
+            match reviewed.map_err(|e| viewer.error(e))? {
                 Ok(preview) => Ok(review_page(&viewer, &target, &fields, &preview)),
                 Err(problems) => form_page(&state, &viewer, &target, Some(&fields), &problems)
                     .await
@@ -340,12 +355,11 @@ async fn live_quote(
         viewer,
         form: fields,
     } = posted;
-    let target = target(&state, &viewer, &id, field(&fields, "product"))
+    let (_, request, form_problems) = read(&state, &viewer, &id, &fields)
         .await
         .map_err(|e| viewer.error(e))?;
-    let (request, form_problems) = form::request(target.offering, &target.terms(), &fields);
-    let preview = place::preview(&state.app.orders, &viewer.user, &request).await;
-    let body = match validation(form_problems, preview).map_err(|e| viewer.error(e))? {
+    let reviewed = review(&state, &viewer, &request, form_problems).await;
+    let body = match reviewed.map_err(|e| viewer.error(e))? {
         Ok(p) => {
             let currency = p.one_time_total.currency().code();
             let lines: Vec<_> = charge_lines(&p.items)

@@ -4,7 +4,7 @@
 //! stages' states, and cancelling with a reason.
 
 use super::error::WebError;
-use super::page::{money, render, span, when, Chrome, Page};
+use super::page::{money, render, when, Chrome, Page};
 use super::session::{Posted, Viewer};
 use super::timeline::{self, Line, Stages};
 use super::WebState;
@@ -360,15 +360,9 @@ fn waiting_on(tasks: &[TaskView], stages: &Stages, now: i64) -> Vec<Waiting> {
             group: t.group.clone(),
             since: when(&t.created_at),
             overdue: t.sla_due.is_some_and(|d| d.timestamp_millis() < now),
-            deadline: t.sla_due.map(|d| {
-                let left = d.timestamp_millis() - now;
-                let rel = if left < 0 {
-                    format!("{} ago", span(left))
-                } else {
-                    format!("in {}", span(left))
-                };
-                format!("{} ({rel})", when(&d))
-            }),
+            deadline: t
+                .sla_due
+                .map(|d| format!("{} ({})", when(&d), super::page::from_now(&d, now).0)),
         })
         .collect()
 }

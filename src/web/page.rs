@@ -160,6 +160,17 @@ pub fn span(ms: i64) -> String {
     }
 }
 
+/// How far `at` is from `now_ms` in words (`in 3 h 5 min`, `2 d 4 h ago`), and whether it
+/// has passed.
+pub fn from_now(at: &DateTime<Utc>, now_ms: i64) -> (String, bool) {
+    let left = at.timestamp_millis() - now_ms;
+    if left < 0 {
+        (format!("{} ago", span(left)), true)
+    } else {
+        (format!("in {}", span(left)), false)
+    }
+}
+
 /// A money amount with its currency, e.g. `1,750.00 EUR`.
 pub fn money(amount: &str, currency: &str) -> String {
     let (int, frac) = amount.split_once('.').unwrap_or((amount, ""));

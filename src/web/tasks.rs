@@ -5,7 +5,7 @@
 //! `l2c_orders::work`'s; after acting the user lands on the next task of the same queue.
 
 use super::orders::{order_panel, OrderPanel};
-use super::page::{render, span, when, Chrome, Page};
+use super::page::{render, when, Chrome, Page};
 use super::session::{Posted, Viewer};
 use super::timeline::Stages;
 use super::WebState;
@@ -53,17 +53,8 @@ fn order_of(task: &TaskView) -> String {
 
 /// An SLA deadline in words, and whether it has passed.
 fn deadline(task: &TaskView, now: i64) -> (String, bool) {
-    match task.sla_due {
-        None => (String::new(), false),
-        Some(d) => {
-            let left = d.timestamp_millis() - now;
-            if left < 0 {
-                (format!("{} ago", span(left)), true)
-            } else {
-                (format!("in {}", span(left)), false)
-            }
-        }
-    }
+    task.sla_due
+        .map_or((String::new(), false), |d| super::page::from_now(&d, now))
 }
 
 #[derive(Deserialize, Default)]
@@ -454,9 +445,13 @@ async fn bulk(State(state): State<WebState>, posted: Posted<Vec<(String, String)
         };
         let verb = action.done_word();
         let outcome = work::act(&state.app.orders, &viewer.user, id, action).await;
-        let task = work::visible_task(&state.app.orders, &viewer.user, id)
-            .await
-            .ok();
+        // A decided task comes back from acting; only a refused one is looked up again.
+        let task = match &outcome {
+            Ok(t) => Some(t.clone()),
+            Err(_) => work::visible_task(&state.app.orders, &viewer.user, id)
+                .await
+                .ok(),
+        };
         let what = task.as_ref().map_or_else(
             || format!("Task {id}"),
             |t| format!("{} of order {}", stages.title(&t.stage), order_of(t)),

@@ -151,6 +151,10 @@ impl Engine {
     /// The definition version an instance runs (`instance.workflow`, `instance.version`): the
     /// one to draw it with, even after a newer version was loaded.
     pub async fn definition_of(&self, name: &str, version: &str) -> Result<Arc<Definition>> {
+        // Pages draw instances on every view: a version in memory needs no connection.
+        if let Some(def) = self.inner.loaded_version(name, version) {
+            return Ok(def);
+        }
         let mut conn = self.inner.db.pool.acquire().await?;
         self.inner
             .definition_version(&mut conn, name, version)

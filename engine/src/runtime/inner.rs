@@ -65,6 +65,12 @@ impl Inner {
             .and_then(|map| map.get(name).cloned())
     }
 
+    /// A definition version already in memory.
+    pub(crate) fn loaded_version(&self, name: &str, hash: &str) -> Option<Arc<Definition>> {
+        let key = (name.to_string(), hash.to_string());
+        self.versions.read().ok().and_then(|m| m.get(&key).cloned())
+    }
+
     /// A definition version, from memory or from its stored source.
     pub(crate) async fn definition_version(
         &self,
@@ -72,10 +78,10 @@ impl Inner {
         name: &str,
         hash: &str,
     ) -> Result<Arc<Definition>> {
-        let key = (name.to_string(), hash.to_string());
-        if let Some(def) = self.versions.read().ok().and_then(|m| m.get(&key).cloned()) {
+        if let Some(def) = self.loaded_version(name, hash) {
             return Ok(def);
         }
+        let key = (name.to_string(), hash.to_string());
         let row = sqlx::query("SELECT source FROM wf_definitions WHERE name = $1 AND hash = $2")
             .bind(name.to_string())
             .bind(hash.to_string())

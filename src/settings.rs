@@ -221,6 +221,16 @@ country = "DE"
 vat_id = "DE123456789"
 endpoint_scheme = "9930"
 endpoint_id = "DE123456789"
+
+[billing.seller.contact]
+name = "Accounts receivable"
+phone = "+49 30 1234567"
+email = "ar@example.net"
+
+[billing.seller.payment]
+code = "58"
+account = "DE89370400440532013000"
+bic = "COBADEFFXXX"
 "#;
         let s = Settings::from_toml("l2c.toml", text).expect("billing settings");
         assert_eq!(s.billing.rounding, l2c_billing::Rounding::HalfEven);
@@ -236,6 +246,22 @@ endpoint_id = "DE123456789"
             paths,
             ["billing.seller.country", "billing.accounts_per_chunk"]
         );
+        let mistyped = text.replace("DE89370400440532013000", "DE89370400440532013001");
+        let mistyped = mistyped.replace("COBADEFFXXX", "COBADEF");
+        let Err(DeskError::Validation(p)) = Settings::from_toml("l2c.toml", &mistyped) else {
+            panic!("an IBAN whose checksum fails is refused at start-up");
+        };
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["billing.seller.payment.account", "billing.seller.payment.bic"]
+        );
+        let without = text.split("[billing.seller.contact]").next().unwrap_or_default();
+        let Err(DeskError::Validation(p)) = Settings::from_toml("l2c.toml", without) else {
+            panic!("a seller without contact and payment means is refused");
+        };
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["billing.seller.contact", "billing.seller.payment"]);
         let zero = text.replace("percent = \"7\"", "percent = \"0\"");
         assert!(
             Settings::from_toml("l2c.toml", &zero).is_err(),

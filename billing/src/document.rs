@@ -2,7 +2,8 @@
 //! its number, dates, the seller and buyer parties, and for a credit note the invoice it
 //! corrects. Exports (CSV, JSON, UBL) read this one type.
 
-use crate::{BillingError, Invoice, Period};
+use crate::eas::is_eas_code;
+use crate::{BillingError, Contact, Invoice, PaymentMeans, Period};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,12 @@ pub struct Party {
     pub endpoint_scheme: String,
     /// BT-34 / BT-49: the electronic address in that scheme.
     pub endpoint_id: String,
+    /// BG-6 / BG-9: who to ask. Required of the seller (settings), optional for a buyer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+    /// BG-16: how this party is paid; the seller's only (a buyer's is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentMeans>,
 }
 
 impl Party {
@@ -58,6 +65,18 @@ impl Party {
             out.push((
                 "vat_id",
                 "must start with a two-letter country prefix, e.g. DE123456789",
+            ));
+        }
+        if let Some(contact) = &self.contact {
+            out.extend(contact.problems());
+        }
+        if let Some(payment) = &self.payment {
+            out.extend(payment.problems());
+        }
+        if !self.endpoint_scheme.trim().is_empty() && !is_eas_code(&self.endpoint_scheme) {
+            out.push((
+                "endpoint_scheme",
+                "must be a code of the Peppol EAS list, e.g. 0088 (GLN) or 9930 (German VAT id)",
             ));
         }
         out

@@ -366,6 +366,8 @@ pub fn issued_document(
         vat_id: None,
         endpoint_scheme: String::new(),
         endpoint_id: String::new(),
+        contact: None,
+        payment: None,
     };
     let period =
         Period::new(date(&view.period_start)?, date(&view.period_end)?).map_err(internal)?;

@@ -36,6 +36,8 @@ fn party(name: &str, country: &str, vat_id: Option<&str>) -> Party {
         vat_id: vat_id.map(Into::into),
         endpoint_scheme: "0088".into(),
         endpoint_id: "4000001000005".into(),
+        contact: None,
+        payment: None,
     }
 }
 

@@ -231,6 +231,8 @@ pub async fn set_buyers(app: &App) {
         vat_id: Some("DE123456789".into()),
         endpoint_scheme: "9930".into(),
         endpoint_id: "DE123456789".into(),
+        contact: None,
+        payment: None,
     };
     let mut tx = app.db.begin_write().await.expect("tx");
     sqlx::query("UPDATE billing_accounts SET buyer = $1")

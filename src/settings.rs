@@ -254,9 +254,15 @@ bic = "COBADEFFXXX"
         let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["billing.seller.payment.account", "billing.seller.payment.bic"]
+            [
+                "billing.seller.payment.account",
+                "billing.seller.payment.bic"
+            ]
         );
-        let without = text.split("[billing.seller.contact]").next().unwrap_or_default();
+        let without = text
+            .split("[billing.seller.contact]")
+            .next()
+            .unwrap_or_default();
         let Err(DeskError::Validation(p)) = Settings::from_toml("l2c.toml", without) else {
             panic!("a seller without contact and payment means is refused");
         };

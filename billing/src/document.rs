@@ -3,7 +3,7 @@
 //! corrects. Exports (CSV, JSON, UBL) read this one type.
 
 use crate::eas::is_eas_code;
-use crate::{BillingError, Contact, Invoice, PaymentMeans, Period};
+use crate::{BillingError, Contact, Invoice, InvoiceLine, PaymentMeans, Period};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -138,8 +138,32 @@ impl IssuedDocument {
                 let field = format!("invoice.lines[{i}].description");
                 out.push((field, "must not be empty: it is the item name (BR-25)"));
             }
+            let outside = match (&self.period, line.period()) {
+                (Some(document), Some(own)) => !document.covers(&own),
+                _ => false,
+            };
+            if outside {
+                let field = format!("invoice.lines[{i}].period");
+                out.push((
+                    field,
+                    "must lie within the document's period (PEPPOL-EN16931-R110, R111)",
+                ));
+            }
         }
         out
+    }
+
+    /// The document period (BG-14) of a document that bills `base` with `invoice`'s lines:
+    /// `base` widened until it covers every line's period, since a line may adjust a period
+    /// invoiced before or bill a quarter or year ahead, and Peppol refuses a line period
+    /// outside the document's (PEPPOL-EN16931-R110, R111). The period a run billed stays
+    /// with the stored invoice for finance; this one is what the document says it covers.
+    pub fn period_covering(base: Period, invoice: &Invoice) -> Period {
+        invoice
+            .lines()
+            .iter()
+            .filter_map(InvoiceLine::period)
+            .fold(base, |all, line| all.hull(&line))
     }
 
     /// Fails with the first problem [`IssuedDocument::problems`] finds.

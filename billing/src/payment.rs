@@ -27,7 +27,10 @@ impl Contact {
             }
         }
         if !looks_like_email(&self.email) {
-            out.push(("contact.email", "must be an e-mail address such as ar@example.com"));
+            out.push((
+                "contact.email",
+                "must be an e-mail address such as ar@example.com",
+            ));
         }
         out
     }
@@ -99,7 +102,11 @@ impl PaymentMeans {
                  optionally 3 more, e.g. COBADEFFXXX",
             ));
         }
-        if self.account_name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        if self
+            .account_name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty())
+        {
             out.push(("payment.account_name", "must not be empty when given"));
         }
         out
@@ -118,10 +125,11 @@ impl PaymentMeans {
 /// optional branch (3 alphanumerics).
 pub fn is_bic(bic: &str) -> bool {
     let b = bic.as_bytes();
-    let alnum = |s: &[u8]| s.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    (b.len() == 8 || b.len() == 11)
-        && b[..6].iter().all(u8::is_ascii_uppercase)
-        && alnum(&b[6..])
+    let alnum = |s: &[u8]| {
+        s.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    };
+    (b.len() == 8 || b.len() == 11) && b[..6].iter().all(u8::is_ascii_uppercase) && alnum(&b[6..])
 }
 
 #[cfg(test)]
@@ -143,11 +151,23 @@ mod tests {
             .problems()
             .is_empty());
         let fields = |p: PaymentMeans| p.problems().into_iter().map(|(f, _)| f).collect::<Vec<_>>();
-        assert_eq!(fields(sepa("DE89370400440532013001", None)), ["payment.account"]);
-        assert_eq!(fields(sepa("DE89370400440532013000", Some("COBA"))), ["payment.bic"]);
-        let other = PaymentMeans { code: "30".into(), ..sepa("12345678", None) };
+        assert_eq!(
+            fields(sepa("DE89370400440532013001", None)),
+            ["payment.account"]
+        );
+        assert_eq!(
+            fields(sepa("DE89370400440532013000", Some("COBA"))),
+            ["payment.bic"]
+        );
+        let other = PaymentMeans {
+            code: "30".into(),
+            ..sepa("12345678", None)
+        };
         assert!(other.problems().is_empty());
-        let unknown = PaymentMeans { code: "1".into(), ..sepa("DE89370400440532013000", None) };
+        let unknown = PaymentMeans {
+            code: "1".into(),
+            ..sepa("DE89370400440532013000", None)
+        };
         assert_eq!(fields(unknown), ["payment.code"]);
     }
 
@@ -156,7 +176,14 @@ mod tests {
         for ok in ["COBADEFF", "COBADEFFXXX", "DEUTDE5M551"] {
             assert!(is_bic(ok), "{ok}");
         }
-        for bad in ["COBADEF", "COBADEFFXX", "C0BADEFF", "cobadeff", "COBADEFF-XX", "ÄOBADEFF"] {
+        for bad in [
+            "COBADEF",
+            "COBADEFFXX",
+            "C0BADEFF",
+            "cobadeff",
+            "COBADEFF-XX",
+            "ÄOBADEFF",
+        ] {
             assert!(!is_bic(bad), "{bad}");
         }
     }
@@ -169,9 +196,25 @@ mod tests {
             email: "ar@example.net".into(),
         };
         assert!(c.problems().is_empty());
-        for bad in ["ar.example.net", "@example.net", "ar@example", "a r@example.net", "ar@x@y.net"] {
-            let c = Contact { email: bad.into(), ..c.clone() };
-            assert_eq!(c.problems(), [("contact.email", "must be an e-mail address such as ar@example.com")], "{bad}");
+        for bad in [
+            "ar.example.net",
+            "@example.net",
+            "ar@example",
+            "a r@example.net",
+            "ar@x@y.net",
+        ] {
+            let c = Contact {
+                email: bad.into(),
+                ..c.clone()
+            };
+            assert_eq!(
+                c.problems(),
+                [(
+                    "contact.email",
+                    "must be an e-mail address such as ar@example.com"
+                )],
+                "{bad}"
+            );
         }
     }
 }

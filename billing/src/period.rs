@@ -132,6 +132,19 @@ impl Period {
     pub fn contains(&self, date: NaiveDate) -> bool {
         self.start <= date && date < self.end
     }
+
+    /// Whether every day of `other` falls inside the period.
+    pub fn covers(&self, other: &Period) -> bool {
+        self.start <= other.start && other.end <= self.end
+    }
+
+    /// The shortest period that covers both.
+    pub fn hull(&self, other: &Period) -> Period {
+        Period {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
 }
 
 impl fmt::Display for Period {

@@ -148,7 +148,14 @@ impl Billing {
             }
         };
         let charges = quote.one_time.iter().chain(quote.recurring.iter());
-        insert_charges(&mut tx, &subscription, order_id, item_id, charges, today).await?;
+        let at = ChargeAt {
+            subscription: &subscription,
+            order_id,
+            item_id,
+            offering: &quote.offering,
+            from: today,
+        };
+        insert_charges(&mut tx, &at, charges).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(json!({ "subscription": subscription, "billing_start": today.to_string() }))
     }
@@ -222,8 +229,18 @@ impl Billing {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        let charges = item.quote.one_time.iter().chain(quote.recurring.iter());
-        insert_charges(&mut tx, &subscription, order_id, item_id, charges, today).await?;
+        // The modify item's one-time fees are priced by the offering ordered (e.g.
+        // bandwidth-upgrade); the recurring prices, re-quoted, stay the product's own.
+        let mut at = ChargeAt {
+            subscription: &subscription,
+            order_id,
+            item_id,
+            offering: &item.quote.offering,
+            from: today,
+        };
+        insert_charges(&mut tx, &at, item.quote.one_time.iter()).await?;
+        at.offering = &quote.offering;
+        insert_charges(&mut tx, &at, quote.recurring.iter()).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(json!({ "subscription": subscription, "change_date": today.to_string() }))
     }
@@ -312,13 +329,20 @@ async fn subscription_of(
     row.map(|r| r.try_get("id")).transpose().map_err(db_error)
 }
 
+/// Where charges go: their subscription, the order item that adds them, the offering that
+/// priced them and the day they start.
+struct ChargeAt<'a> {
+    subscription: &'a str,
+    order_id: &'a str,
+    item_id: &'a str,
+    offering: &'a str,
+    from: NaiveDate,
+}
+
 async fn insert_charges<'a>(
     conn: &mut AnyConnection,
-    subscription: &str,
-    order_id: &str,
-    item_id: &str,
+    at: &ChargeAt<'_>,
     charges: impl Iterator<Item = &'a Charge>,
-    from: NaiveDate,
 ) -> Result<(), HandlerError> {
     for c in charges {
         let (kind, period) = match c.kind {
@@ -327,12 +351,12 @@ async fn insert_charges<'a>(
         };
         sqlx::query(
             "INSERT INTO subscription_charges (subscription_id, order_id, item_id, price_id, name, \
-             kind, period, unit_amount, units, amount, effective_from) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+             kind, period, unit_amount, units, amount, effective_from, offering) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
         )
-        .bind(subscription.to_string())
-        .bind(order_id.to_string())
-        .bind(item_id.to_string())
+        .bind(at.subscription.to_string())
+        .bind(at.order_id.to_string())
+        .bind(at.item_id.to_string())
         .bind(c.price_id.clone())
         .bind(c.name.clone())
         .bind(kind)
@@ -340,7 +364,8 @@ async fn insert_charges<'a>(
         .bind(c.unit_amount.amount().to_string())
         .bind(i64::try_from(c.units).unwrap_or(i64::MAX))
         .bind(c.amount.amount().to_string())
-        .bind(from.to_string())
+        .bind(at.from.to_string())
+        .bind(at.offering.to_string())
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;

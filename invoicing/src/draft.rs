@@ -39,7 +39,7 @@ pub struct Draft {
     pub period: Period,
     /// The account's local date of the run (the issue date).
     pub issue_date: NaiveDate,
-    /// When an invoice is due (credit notes: none).
+    /// When it is due (BT-9): the issue date plus the account's payment terms.
     pub due_date: Option<NaiveDate>,
     /// The number series it takes its number from when issued.
     pub series: String,
@@ -49,15 +49,24 @@ pub struct Draft {
     pub invoice: Invoice,
     /// The buyer as the account has it now (kept with the document).
     pub buyer: Option<Party>,
-    /// Payment terms in words, e.g. `Net 30 days` (invoices).
+    /// Payment terms in words, e.g. `Net 30 days`.
     pub payment_terms: Option<String>,
     /// The rounding rule its VAT was computed with.
     pub rounding: Rounding,
 }
 
-/// Payment terms in words for `account`'s invoices.
-pub fn payment_terms(days: u32) -> String {
-    format!("Net {days} days")
+/// When a document issued on `issued` is due and its payment terms in words, for an account
+/// with `days` of payment terms. A credit note is due as an invoice would be, the other way
+/// round: the buyer is owed its amount by then, refunded or set off (docs/billing.md).
+pub fn terms(kind: DocumentKind, issued: NaiveDate, days: u32) -> (Option<NaiveDate>, String) {
+    let due = issued.checked_add_days(Days::new(u64::from(days)));
+    let words = match kind {
+        DocumentKind::Invoice => format!("Net {days} days"),
+        DocumentKind::CreditNote => {
+            format!("Refunded or set off against open invoices within {days} days")
+        }
+    };
+    (due, words)
 }
 
 /// The draft for `work`, or `None` when nothing is due.
@@ -80,14 +89,11 @@ pub fn draft(work: &AccountWork, rounding: Rounding) -> DeskResult<Option<Draft>
         DocumentKind::Invoice
     };
     let invoice = document(kind, work.currency, &lines, rounding)?;
-    let (series, due_date) = match kind {
-        DocumentKind::Invoice => (
-            work.account.invoice_series.clone(),
-            work.local_date
-                .checked_add_days(Days::new(u64::from(work.account.payment_terms_days))),
-        ),
-        DocumentKind::CreditNote => (work.account.credit_series.clone(), None),
+    let series = match kind {
+        DocumentKind::Invoice => work.account.invoice_series.clone(),
+        DocumentKind::CreditNote => work.account.credit_series.clone(),
     };
+    let (due_date, words) = terms(kind, work.local_date, work.account.payment_terms_days);
     Ok(Some(Draft {
         account: work.account.id.clone(),
         period: work.due,
@@ -96,8 +102,7 @@ pub fn draft(work: &AccountWork, rounding: Rounding) -> DeskResult<Option<Draft>
         series,
         lines,
         buyer: work.account.buyer.clone(),
-        payment_terms: (kind == DocumentKind::Invoice)
-            .then(|| payment_terms(work.account.payment_terms_days)),
+        payment_terms: Some(words),
         rounding,
         invoice,
     }))

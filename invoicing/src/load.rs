@@ -233,7 +233,8 @@ async fn charges(
     by_id: &HashMap<String, usize>,
     settings: &BillingSettings,
 ) -> DeskResult<Vec<(String, DeskResult<ChargeTerm>)>> {
-    let select = "SELECT s.billing_account_id, s.offering, s.product_id, c.subscription_id, \
+    let select = "SELECT s.billing_account_id, COALESCE(c.offering, s.offering) AS offering, \
+        s.product_id, c.subscription_id, \
         c.order_id, c.item_id, c.price_id, c.name, c.kind, c.period, c.unit_amount, c.units, \
         c.effective_from, c.effective_to FROM subscriptions s \
         JOIN subscription_charges c ON c.subscription_id = s.id \

@@ -4,12 +4,12 @@
 //! days back to the ledger, so the next run bills what is then due again: it corrects, it
 //! does not write off.
 
-use super::draft::{payment_terms, Draft};
+use super::draft::{terms, Draft};
 use super::lines::date;
 use super::read::{self, kind_of, InvoiceView};
 use super::write::{assign_numbers, mark_issued, series_key, store, void, Issue, Origin};
 use crate::context::Invoicing;
-use chrono::{Datelike, Days};
+use chrono::Datelike;
 use l2c_billing::{Currency, DocumentKind, Period};
 use l2c_orders::accounts;
 use l2c_orders::error::{internal, DeskError, DeskResult};
@@ -74,19 +74,18 @@ fn prepare_issue(
     view: &InvoiceView,
 ) -> DeskResult<Issue> {
     let today = account.local_date(ctx.clock.now())?;
-    let invoice = kind_of(view) == DocumentKind::Invoice;
-    let series = if invoice {
-        &account.invoice_series
-    } else {
-        &account.credit_series
+    let kind = kind_of(view);
+    let series = match kind {
+        DocumentKind::Invoice => &account.invoice_series,
+        DocumentKind::CreditNote => &account.credit_series,
     };
-    let days = Days::new(u64::from(account.payment_terms_days));
+    let (due, words) = terms(kind, today, account.payment_terms_days);
     Ok(Issue {
         id: view.id.clone(),
         key: series_key(series, today.year()),
         today,
-        due: invoice.then(|| today.checked_add_days(days)).flatten(),
-        payment_terms: invoice.then(|| payment_terms(account.payment_terms_days)),
+        due,
+        payment_terms: Some(words),
         buyer: account
             .buyer
             .as_ref()
@@ -145,17 +144,23 @@ pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> DeskResult<InvoiceView
         .map_err(internal)?;
     }
     let invoice = super::draft::document(DocumentKind::CreditNote, currency, &lines, rounding)?;
+    let issue_date = account.local_date(ctx.clock.now())?;
+    let (due_date, words) = terms(
+        DocumentKind::CreditNote,
+        issue_date,
+        account.payment_terms_days,
+    );
     let draft = Draft {
         account: view.billing_account.clone(),
         period: Period::new(date(&view.period_start)?, date(&view.period_end)?)
             .map_err(internal)?,
-        issue_date: account.local_date(ctx.clock.now())?,
-        due_date: None,
+        issue_date,
+        due_date,
         series: account.credit_series.clone(),
         lines,
         invoice,
         buyer: account.buyer.clone(),
-        payment_terms: None,
+        payment_terms: Some(words),
         rounding,
     };
     let origin_text = format!("credit:{id}");

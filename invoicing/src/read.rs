@@ -381,7 +381,7 @@ pub fn issued_document(
             .unwrap_or(period.start()),
         due_date: view.due_date.as_deref().map(date).transpose()?,
         buyer_reference: view.billing_account.clone(),
-        period: Some(period),
+        period: Some(IssuedDocument::period_covering(period, &invoice)),
         payment_terms: kept.payment_terms.clone(),
         preceding,
         seller: kept.seller.clone().unwrap_or_else(|| nobody("")),

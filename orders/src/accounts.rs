@@ -177,6 +177,13 @@ impl BillingAccount {
             }
         }
         if let Some(buyer) = &self.buyer {
+            if buyer.payment.is_some() {
+                problems.push(problem(
+                    "buyer.payment",
+                    "party",
+                    "must not be set: payment means are the seller's (settings billing.seller.payment)",
+                ));
+            }
             for (field, rule) in buyer.problems() {
                 problems.push(problem(format!("buyer.{field}"), "party", rule));
             }

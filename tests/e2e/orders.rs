@@ -22,6 +22,7 @@ scenarios!(
     commercial_rejection_ends_the_order_with_its_reason,
     cancellation_in_progress_compensates,
     a_running_link_is_upgraded,
+    an_upgrade_fee_is_taxed_and_labelled_by_the_upgrade,
     every_validation_problem_is_reported_with_its_path,
     placement_is_idempotent_per_key,
     concurrent_orders_commit_together_and_fail_alone,
@@ -410,6 +411,67 @@ async fn a_running_link_is_upgraded(backend: Backend) {
         matches!(&refused, Err(DeskError::Validation(p)) if p[0].rule == "increase_only"),
         "{refused:?}"
     );
+}
+
+/// The reconfiguration fee is priced by bandwidth-upgrade, so it takes that offering's VAT
+/// (7% here) and label; the re-quoted monthly prices stay the WAN link's (19%).
+async fn an_upgrade_fee_is_taxed_and_labelled_by_the_upgrade(backend: Backend) {
+    let w = world(backend).await;
+    sqlx::query("UPDATE billing_accounts SET tax_by_offering = $1 WHERE id = 'ACME-EUR'")
+        .bind(r#"{"bandwidth-upgrade": {"category": "S", "percent": "7"}}"#)
+        .execute(&w.app.db.pool)
+        .await
+        .expect("tax by offering");
+    let (_, product) = deliver_wan_link(&w, 100).await;
+    let upgrade = request(json!({
+        "billing_account": "ACME-EUR",
+        "items": [{"action": "modify", "offering": "bandwidth-upgrade", "product": product,
+                   "characteristics": {"bandwidth_mbps": 500}}]
+    }));
+    place(&w.app.orders, &w.rita, &upgrade, None)
+        .await
+        .expect("upgrade placed");
+    run(&w).await;
+    act(&w, "network-engineering", &w.nina, Outcome::Approve).await;
+    let next_month = (w.app.clock.now() + chrono::Duration::days(40)).date_naive();
+    support::billing::run_on(&w.app, &next_month.to_string()).await;
+    let invoice = support::billing::all_invoices(&w.app).await.remove(0);
+    let (_, doc) = l2c_invoicing::read::document_of(&w.app.db, &invoice.id)
+        .await
+        .expect("document");
+    let fees: Vec<(String, String)> = doc
+        .invoice
+        .lines()
+        .iter()
+        .filter(|l| l.description().starts_with("Reconfiguration"))
+        .map(|l| (l.description().to_string(), l.tax().to_string()))
+        .collect();
+    assert_eq!(
+        fees,
+        [(
+            format!("Reconfiguration (bandwidth-upgrade {product})"),
+            "S 7%".to_string()
+        )]
+    );
+    let rates: Vec<String> = doc
+        .invoice
+        .tax_subtotals()
+        .iter()
+        .map(|s| s.rate.to_string())
+        .collect();
+    assert_eq!(rates, ["S 7%", "S 19%"]);
+    let monthly = doc
+        .invoice
+        .lines()
+        .iter()
+        .filter(|l| l.description().contains("(wan-link "))
+        .map(|l| l.tax().to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        !monthly.is_empty() && monthly.iter().all(|t| t == "S 19%"),
+        "{monthly:?}"
+    );
+    assert!(doc.invoice.check_rules().is_empty());
 }
 
 async fn every_validation_problem_is_reported_with_its_path(backend: Backend) {

@@ -13,6 +13,7 @@
 //! - [`document`]: an issued invoice or credit note with its number, dates and parties,
 //!   [`Contact`] and [`PaymentMeans`] among them; [`eas`] the electronic address schemes.
 //! - [`ubl`]: an issued document as a UBL 2.1 Peppol BIS Billing 3.0 invoice or credit note.
+//! - [`pdf`]: an issued document as a readable A4 PDF invoice or credit note.
 
 mod currency;
 pub mod document;
@@ -22,7 +23,9 @@ pub mod invoice;
 mod invoice_rules;
 mod money;
 mod payment;
+pub mod pdf;
 mod period;
+mod printed;
 pub mod proration;
 pub mod rating;
 pub mod ubl;

@@ -21,10 +21,11 @@ impl Contact {
     /// Every field that breaks a rule, as `(field, rule)` pairs.
     pub fn problems(&self) -> Vec<(&'static str, &'static str)> {
         let mut out = Vec::new();
-        for (field, value) in [("contact.name", &self.name), ("contact.phone", &self.phone)] {
-            if value.trim().is_empty() {
-                out.push((field, "must not be empty (DE-R-002)"));
-            }
+        if self.name.trim().is_empty() {
+            out.push(("contact.name", "must not be empty (DE-R-002)"));
+        }
+        if self.phone.chars().filter(char::is_ascii_digit).count() < 3 {
+            out.push(("contact.phone", "must have at least 3 digits (DE-R-027)"));
         }
         if !looks_like_email(&self.email) {
             out.push((
@@ -36,8 +37,8 @@ impl Contact {
     }
 }
 
-/// One `@` with text on both sides and a dot in the domain: what the German CIUS checks
-/// (BR-DE-27 asks for an `@` with text around it), without rejecting what RFC 5322 allows.
+/// One `@` with text on both sides, a dot inside the domain and no two dots in a row: what
+/// the German CIUS checks (DE-R-028), without refusing what RFC 5322 allows beyond it.
 fn looks_like_email(value: &str) -> bool {
     let Some((local, domain)) = value.split_once('@') else {
         return false;
@@ -47,6 +48,7 @@ fn looks_like_email(value: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
+        && !value.contains("..")
         && !value.chars().any(char::is_whitespace)
 }
 
@@ -93,7 +95,7 @@ impl PaymentMeans {
                 ));
             }
         } else if self.account.trim().is_empty() {
-            out.push(("payment.account", "must not be empty (PEPPOL-EN16931-R061)"));
+            out.push(("payment.account", "must not be empty (BR-61)"));
         }
         if self.bic.as_deref().is_some_and(|b| !is_bic(b)) {
             out.push((
@@ -202,6 +204,7 @@ mod tests {
             "ar@example",
             "a r@example.net",
             "ar@x@y.net",
+            "ar@b..de",
         ] {
             let c = Contact {
                 email: bad.into(),
@@ -216,5 +219,13 @@ mod tests {
                 "{bad}"
             );
         }
+        let c = Contact {
+            phone: "+4".into(),
+            ..c
+        };
+        assert_eq!(
+            c.problems(),
+            [("contact.phone", "must have at least 3 digits (DE-R-027)")]
+        );
     }
 }

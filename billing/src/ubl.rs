@@ -9,23 +9,33 @@
 //!   enforce (a misplaced element fails XSD validation before any business rule runs);
 //! - every amount carries `currencyID` and exactly the currency's minor-unit decimals
 //!   (`1250.00` EUR, `1250` JPY), printed from the `Decimal`, never through a float;
-//! - text is escaped by quick-xml, so names such as `Smith & Sons <Ltd>` are safe.
+//! - text is escaped by quick-xml, so names such as `Smith & Sons <Ltd>` are safe;
+//! - no element is ever empty (PEPPOL-EN16931-R008): an optional value that is blank is left
+//!   out, and so is a group that would have nothing in it;
+//! - the seller's and buyer's contact (BG-6 / BG-9) follow their legal entity, and the seller's
+//!   payment means (BG-16, with the account credited, BG-17) are written on invoices and credit
+//!   notes alike, with the document number as remittance information (BT-83);
+//! - where seller and buyer are both in Germany, a "not subject to VAT" breakdown states its
+//!   rate as 0, which Peppol's German rule DE-R-014 requires of every breakdown (EN 16931 lets
+//!   category O leave it out, and l2c does everywhere else; lines never carry it, BR-O-05).
 //!
 //! Nothing is computed here: lines, VAT breakdown and totals come from [`Invoice`] as composed,
-//! so the XML shows exactly the amounts l2c booked. The tests in `billing/tests/ubl.rs` parse the
-//! output back and check EN 16931 BR-01..BR-16, the line rules BR-21..BR-27 and the totals rules
-//! BR-CO-10..BR-CO-17 on the XML alone.
+//! so the XML shows exactly the amounts l2c booked. The tests in `billing/tests/ubl/` parse the
+//! output back and check, on the XML alone, EN 16931 BR-01..BR-16, the line rules BR-21..BR-27,
+//! the totals rules BR-CO-10..BR-CO-17, Peppol BIS Billing 3.0's own rules and, for German
+//! seller and buyer, Peppol's German national rules (DE-R-*).
 //!
 //! [`Invoice`]: crate::Invoice
 
+use crate::printed::{amount_text, filled, plain_decimal};
 use crate::{
-    BillingError, Currency, DocumentKind, InvoiceLine, IssuedDocument, Money, Party, Period,
-    TaxCategory, TaxRate, TaxSubtotal,
+    BillingError, Contact, Currency, DocumentKind, InvoiceLine, IssuedDocument, Money, Party,
+    PaymentMeans, Period, TaxCategory, TaxRate, TaxSubtotal,
 };
+use base64::Engine as _;
 use chrono::NaiveDate;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
-use rust_decimal::Decimal;
 use std::io;
 
 /// BT-24: the specification identifier Peppol BIS Billing 3.0 requires (PEPPOL-EN16931-R004).
@@ -53,6 +63,7 @@ pub fn write<W: io::Write>(doc: &IssuedDocument, out: W) -> Result<W, BillingErr
         xml: Writer::new_with_indent(out, b' ', 2),
         currency: doc.invoice.currency(),
         kind: Kind::of(doc.invoice.kind()),
+        german_domestic: doc.seller.country == "DE" && doc.buyer.country == "DE",
     };
     ubl.event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     ubl.document(doc)?;
@@ -103,6 +114,8 @@ struct Ubl<W: io::Write> {
     xml: Writer<W>,
     currency: Currency,
     kind: Kind,
+    /// Seller and buyer both in Germany: Peppol's German rules (DE-R-*) apply.
+    german_domestic: bool,
 }
 
 /// The one place an I/O error becomes a billing error.
@@ -204,7 +217,12 @@ impl<W: io::Write> Ubl<W> {
         if let Some(period) = &doc.period {
             self.period(period)?;
         }
-        if let Some(preceding) = &doc.preceding {
+        // BG-3 is optional, BT-25 is not (BR-55): a reference without a number is left out.
+        if let Some(preceding) = doc
+            .preceding
+            .as_ref()
+            .filter(|p| filled(&p.number).is_some())
+        {
             self.group("cac:BillingReference", |u| {
                 u.group("cac:InvoiceDocumentReference", |u| {
                     u.text("cbc:ID", &preceding.number)?;
@@ -212,7 +230,30 @@ impl<W: io::Write> Ubl<W> {
                 })
             })?;
         }
-        Ok(())
+        self.embedded_pdf(doc)
+    }
+
+    /// BG-24: the document's own PDF (BT-125), so a buyer's system that shows no UBL still
+    /// has the invoice as a person reads it, from the same [`IssuedDocument`].
+    fn embedded_pdf(&mut self, doc: &IssuedDocument) -> Result<(), BillingError> {
+        let pdf = crate::pdf::to_vec(doc)?;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(pdf);
+        let filename = format!("{}.pdf", doc.number);
+        let what = match self.kind.is_credit_note() {
+            true => "Credit note as PDF",
+            false => "Invoice as PDF",
+        };
+        self.group("cac:AdditionalDocumentReference", |u| {
+            u.text("cbc:ID", &doc.number)?;
+            u.text("cbc:DocumentDescription", what)?;
+            u.group("cac:Attachment", |u| {
+                let attrs = [
+                    ("mimeCode", "application/pdf"),
+                    ("filename", filename.as_str()),
+                ];
+                u.text_with("cbc:EmbeddedDocumentBinaryObject", &attrs, &encoded)
+            })
+        })
     }
 
     /// BG-14 / BG-26: a period prints its last day, because [`Period`] is half-open.
@@ -237,7 +278,7 @@ impl<W: io::Write> Ubl<W> {
                         u.text("cbc:IdentificationCode", &party.country)
                     })
                 })?;
-                if let Some(vat_id) = &party.vat_id {
+                if let Some(vat_id) = party.vat_id.as_deref().and_then(filled) {
                     u.group("cac:PartyTaxScheme", |u| {
                         u.text("cbc:CompanyID", vat_id)?;
                         u.tax_scheme()
@@ -245,25 +286,94 @@ impl<W: io::Write> Ubl<W> {
                 }
                 u.group("cac:PartyLegalEntity", |u| {
                     u.text("cbc:RegistrationName", &party.name)
-                })
+                })?;
+                match &party.contact {
+                    Some(contact) => u.contact(contact),
+                    None => Ok(()),
+                }
             })
         })
     }
 
-    /// BT-9 for a credit note, and BT-20 payment terms.
-    fn payment(&mut self, doc: &IssuedDocument) -> Result<(), BillingError> {
-        if let (Some(due), true) = (doc.due_date, self.kind.is_credit_note()) {
-            self.group("cac:PaymentMeans", |u| {
-                // BR-49 requires a means code; l2c does not record how a refund is paid,
-                // so it says "instrument not defined" (UNCL4461 code 1).
-                u.text("cbc:PaymentMeansCode", "1")?;
-                u.date("cbc:PaymentDueDate", due)
-            })?;
+    /// BG-6 / BG-9: whichever of name, telephone and e-mail are filled, in the schema's order;
+    /// nothing at all when none is.
+    fn contact(&mut self, contact: &Contact) -> Result<(), BillingError> {
+        let fields = [
+            ("cbc:Name", filled(&contact.name)),
+            ("cbc:Telephone", filled(&contact.phone)),
+            ("cbc:ElectronicMail", filled(&contact.email)),
+        ];
+        if fields.iter().all(|(_, value)| value.is_none()) {
+            return Ok(());
         }
-        if let Some(terms) = &doc.payment_terms {
+        self.group("cac:Contact", |u| {
+            for (name, value) in fields {
+                if let Some(value) = value {
+                    u.text(name, value)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// BG-16 payment instructions and BT-20 payment terms. The seller's payment means go on
+    /// invoices and credit notes alike; a credit note also carries its due date (BT-9) here,
+    /// since UBL 2.1 has no `cbc:DueDate` on a `CreditNote`.
+    fn payment(&mut self, doc: &IssuedDocument) -> Result<(), BillingError> {
+        let credit_note_due = doc.due_date.filter(|_| self.kind.is_credit_note());
+        match &doc.seller.payment {
+            Some(means) => self.payment_means(means, credit_note_due, &doc.number)?,
+            None => {
+                if let Some(due) = credit_note_due {
+                    self.group("cac:PaymentMeans", |u| {
+                        // BR-49 requires a means code; without the seller's payment means
+                        // l2c says "instrument not defined" (UNCL4461 code 1), which needs
+                        // no account (BR-61 asks one of 30 and 58 only).
+                        u.text("cbc:PaymentMeansCode", "1")?;
+                        u.date("cbc:PaymentDueDate", due)
+                    })?;
+                }
+            }
+        }
+        if let Some(terms) = doc.payment_terms.as_deref().and_then(filled) {
             self.group("cac:PaymentTerms", |u| u.text("cbc:Note", terms))?;
         }
         Ok(())
+    }
+
+    /// BG-16 with BG-17, in the UBL 2.1 `PaymentMeans` sequence: code (BT-81, with its name,
+    /// BT-82), a credit note's due date, remittance information (BT-83: the document number, so
+    /// the payment names what it pays), and the account credited (BT-84..BT-86).
+    fn payment_means(
+        &mut self,
+        means: &PaymentMeans,
+        due: Option<NaiveDate>,
+        remittance: &str,
+    ) -> Result<(), BillingError> {
+        self.group("cac:PaymentMeans", |u| {
+            let name = [("name", means.code_name())];
+            u.text_with("cbc:PaymentMeansCode", &name, &means.code)?;
+            if let Some(due) = due {
+                u.date("cbc:PaymentDueDate", due)?;
+            }
+            if let Some(remittance) = filled(remittance) {
+                u.text("cbc:PaymentID", remittance)?;
+            }
+            // BR-50: a credit transfer group always has its account, so none without one.
+            let Some(account) = filled(&means.account) else {
+                return Ok(());
+            };
+            u.group("cac:PayeeFinancialAccount", |u| {
+                u.text("cbc:ID", account)?;
+                if let Some(holder) = means.account_name.as_deref().and_then(filled) {
+                    u.text("cbc:Name", holder)?;
+                }
+                if let Some(bic) = means.bic.as_deref().and_then(filled) {
+                    u.group("cac:FinancialInstitutionBranch", |u| u.text("cbc:ID", bic))?;
+                }
+                Ok(())
+            })
+        })
     }
 
     /// BG-23: one TaxTotal with one TaxSubtotal per (category, rate).
@@ -287,16 +397,20 @@ impl<W: io::Write> Ubl<W> {
         &mut self,
         name: &str,
         rate: TaxRate,
-        with_exemption: bool,
+        breakdown: bool,
     ) -> Result<(), BillingError> {
         self.group(name, |u| {
             let category = rate.category();
             u.text("cbc:ID", category.code())?;
-            // BR-O-05 / BR-O-10..: "not subject to VAT" has no rate at all, not 0%.
+            // BR-O-05: a "not subject to VAT" line has no rate at all, not 0%; its breakdown
+            // has none either, except that DE-R-014 wants a rate in every breakdown between
+            // German parties, where it is 0.
             if category != TaxCategory::OutOfScope {
                 u.text("cbc:Percent", &rate.percent().normalize().to_string())?;
+            } else if breakdown && u.german_domestic {
+                u.text("cbc:Percent", "0")?;
             }
-            if let (Some(reason), true) = (exemption(category), with_exemption) {
+            if let (Some(reason), true) = (exemption(category), breakdown) {
                 if let Some(code) = reason.code {
                     u.text("cbc:TaxExemptionReasonCode", code)?;
                 }
@@ -367,67 +481,4 @@ fn exemption(category: TaxCategory) -> Option<Exemption> {
         TaxCategory::OutOfScope => (Some("VATEX-EU-O"), "Not subject to VAT"),
     };
     Some(Exemption { code, text })
-}
-
-/// The amount with exactly `currency`'s minor-unit decimals. Composed invoices are already
-/// rounded; anything else is refused rather than rounded here, so the XML never differs from
-/// what was booked.
-fn amount_text(money: Money, currency: Currency) -> Result<String, BillingError> {
-    if money.currency() != currency {
-        return Err(BillingError::CurrencyMismatch {
-            left: currency,
-            right: money.currency(),
-        });
-    }
-    if !money.is_rounded() {
-        return Err(BillingError::Document {
-            field: format!("amount {money}"),
-            rule: "must be rounded to the currency's minor unit before export",
-        });
-    }
-    let mut amount = money.amount();
-    amount.rescale(currency.minor_units());
-    Ok(plain_decimal(amount))
-}
-
-/// Decimal text without an exponent, and `0` rather than `-0` (a zero product of a negative
-/// quantity keeps its sign in `Decimal`).
-fn plain_decimal(mut value: Decimal) -> String {
-    if value.is_zero() {
-        value.set_sign_positive(true);
-    }
-    value.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rust_decimal_macros::dec;
-
-    fn eur() -> Currency {
-        Currency::from_code("EUR").expect("EUR")
-    }
-
-    #[test]
-    fn amounts_show_every_minor_digit_and_no_negative_zero() {
-        let jpy = Currency::from_code("JPY").expect("JPY");
-        let bhd = Currency::from_code("BHD").expect("BHD");
-        let text = |a, c| amount_text(Money::new(a, c), c).expect("rounded");
-        assert_eq!(text(dec!(5), eur()), "5.00");
-        assert_eq!(text(dec!(-12.5), eur()), "-12.50");
-        assert_eq!(text(dec!(1200), jpy), "1200");
-        assert_eq!(text(dec!(1.2), bhd), "1.200");
-        assert_eq!(text(-dec!(0.00), eur()), "0.00");
-        assert_eq!(plain_decimal(dec!(-3)), "-3");
-    }
-
-    #[test]
-    fn unrounded_or_foreign_amounts_are_refused() {
-        let usd = Currency::from_code("USD").expect("USD");
-        assert!(amount_text(Money::new(dec!(1.005), eur()), eur()).is_err());
-        assert!(matches!(
-            amount_text(Money::new(dec!(1), usd), eur()),
-            Err(BillingError::CurrencyMismatch { .. })
-        ));
-    }
 }

@@ -1,12 +1,13 @@
-//! Fixtures: currencies, dates, tax rates, parties and lines, composed and issued into
-//! documents, and writing one out and checking it against every rule.
+//! Fixtures: currencies, dates, tax rates, parties (the seller with its contact and SEPA
+//! payment means, as l2c's settings require) and lines, composed and issued into documents,
+//! and writing one out and checking it against every rule.
 
 use super::rules::broken_rules;
 use super::tree::{parse, Node};
 use chrono::NaiveDate;
 use l2c_billing::{
-    ubl, Currency, DocumentKind, Invoice, InvoiceLine, IssuedDocument, Money, Party, Period,
-    Rounding, TaxCategory, TaxRate,
+    ubl, Contact, Currency, DocumentKind, Invoice, InvoiceLine, IssuedDocument, Money, Party,
+    PaymentMeans, Period, Rounding, TaxCategory, TaxRate,
 };
 use rust_decimal::Decimal;
 
@@ -26,7 +27,26 @@ pub(super) fn zero_rate(category: TaxCategory) -> TaxRate {
     TaxRate::new(category, Decimal::ZERO).expect("valid category")
 }
 
-fn party(name: &str, country: &str, vat_id: Option<&str>) -> Party {
+/// The seller's contact (BG-6), which the German rules DE-R-002, DE-R-005..007 ask for.
+pub(super) fn seller_contact() -> Contact {
+    Contact {
+        name: "Accounts receivable".into(),
+        phone: "+49 30 1234567".into(),
+        email: "ar@netz.example.de".into(),
+    }
+}
+
+/// SEPA credit transfer (58) to a German IBAN with its BIC.
+pub(super) fn sepa() -> PaymentMeans {
+    PaymentMeans {
+        code: "58".into(),
+        account: "DE89370400440532013000".into(),
+        account_name: None,
+        bic: Some("COBADEFFXXX".into()),
+    }
+}
+
+pub(super) fn party(name: &str, country: &str, vat_id: Option<&str>) -> Party {
     Party {
         name: name.into(),
         street: "Hauptstraße 1".into(),
@@ -72,7 +92,11 @@ pub(super) fn issued(invoice: Invoice) -> IssuedDocument {
         period: Some(Period::new(d("2026-02-01"), d("2026-03-01")).expect("period")),
         payment_terms: Some("Net 30 days".into()),
         preceding: None,
-        seller: party("Netz & Co GmbH", "DE", Some("DE123456789")),
+        seller: Party {
+            contact: Some(seller_contact()),
+            payment: Some(sepa()),
+            ..party("Netz & Co GmbH", "DE", Some("DE123456789"))
+        },
         buyer: party("Acme Industries AG", "DE", Some("DE987654321")),
         invoice,
     }
@@ -81,6 +105,28 @@ pub(super) fn issued(invoice: Invoice) -> IssuedDocument {
 pub(super) fn xml_of(doc: &IssuedDocument) -> String {
     let bytes = ubl::write(doc, Vec::new()).expect("writes");
     String::from_utf8(bytes).expect("UTF-8")
+}
+
+/// Every rule the written document breaks.
+pub(super) fn broken(xml: &str) -> Vec<String> {
+    broken_rules(&parse(xml))
+}
+
+/// `xml` with its one occurrence of `from` replaced by `to`; panics if `from` is not there
+/// exactly once, so a tampering test cannot pass by missing its target.
+pub(super) fn replaced(xml: &str, from: &str, to: &str) -> String {
+    assert_eq!(xml.matches(from).count(), 1, "{from:?} once in\n{xml}");
+    xml.replacen(from, to, 1)
+}
+
+/// Asserts that `rule` is among what the rules report for `xml`.
+pub(super) fn assert_breaks(xml: &str, rule: &str) {
+    let broken = broken(xml);
+    let prefix = format!("{rule}:");
+    assert!(
+        broken.iter().any(|b| b.starts_with(&prefix)),
+        "{rule} not reported; reported: {broken:#?}\n{xml}"
+    );
 }
 
 /// Writes, parses and checks every rule; returns the tree for further assertions.

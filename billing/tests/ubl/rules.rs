@@ -1,7 +1,9 @@
 //! The rules, run on the parsed tree alone: EN 16931 presence, line and totals rules, the
 //! VAT breakdown, and what the writer promises beyond them (Peppol identifiers, amount
-//! decimals, UBL element order).
+//! decimals, UBL element order); Peppol BIS Billing 3.0's own rules and the German ones are in
+//! [`super::peppol`].
 
+use super::peppol::peppol_rules;
 use super::tree::Node;
 use l2c_billing::Currency;
 use rust_decimal::Decimal;
@@ -46,10 +48,12 @@ pub(super) fn broken_rules(root: &Node) -> Vec<String> {
     total_rules(root, &mut rule);
     vat_breakdown_rules(root, &mut rule);
     writer_rules(root, &mut rule);
+    peppol_rules(root, &mut rule);
     broken
 }
 
-type Rule<'a> = dyn FnMut(&str, bool, String) + 'a;
+/// Reports rule `id` as broken, saying `what`, unless `ok`.
+pub(super) type Rule<'a> = dyn FnMut(&str, bool, String) + 'a;
 
 /// BR-01..BR-16: what every invoice must contain.
 fn presence_rules(root: &Node, rule: &mut Rule<'_>) {
@@ -225,7 +229,7 @@ fn total_rules(root: &Node, rule: &mut Rule<'_>) {
 }
 
 /// XPath `round()`: halves go up (towards positive infinity).
-fn xpath_round(x: Decimal) -> Decimal {
+pub(super) fn xpath_round(x: Decimal) -> Decimal {
     (x + dec!(0.5)).floor()
 }
 
@@ -242,16 +246,10 @@ fn br_co_17_holds(taxable: Decimal, tax: Decimal, percent: Option<Decimal>) -> b
     }
 }
 
-/// One TaxTotal (PEPPOL-EN16931-R053); per breakdown BR-CO-17, and the exemption reason
-/// Peppol requires for E, AE, K, G and O (BR-E-10 and its siblings), which S and Z must not
-/// carry.
+/// Per breakdown BR-CO-17, and the exemption reason Peppol requires for E, AE, K, G and O
+/// (BR-E-10 and its siblings), which S and Z must not carry. (How many tax totals there are
+/// is PEPPOL-EN16931-R053 / R054, in [`super::peppol`].)
 fn vat_breakdown_rules(root: &Node, rule: &mut Rule<'_>) {
-    let totals = root.all("cac:TaxTotal").count();
-    rule(
-        "PEPPOL-EN16931-R053",
-        totals == 1,
-        format!("{totals} tax totals"),
-    );
     let subtotals = root.at("cac:TaxTotal").into_iter();
     for (i, st) in subtotals.flat_map(|t| t.all("cac:TaxSubtotal")).enumerate() {
         let at = |what: String| format!("subtotal {}: {what}", i + 1);
@@ -337,7 +335,7 @@ fn schema_sequence(name: &str) -> Option<&'static [&'static str]> {
             "cbc:CustomizationID", "cbc:ProfileID", "cbc:ID", "cbc:IssueDate", "cbc:DueDate",
             "cbc:InvoiceTypeCode", "cbc:Note", "cbc:DocumentCurrencyCode", "cbc:BuyerReference",
             "cac:InvoicePeriod", "cac:OrderReference", "cac:BillingReference",
-            "cac:AccountingSupplierParty", "cac:AccountingCustomerParty", "cac:PaymentMeans",
+            "cac:AdditionalDocumentReference", "cac:AccountingSupplierParty", "cac:AccountingCustomerParty", "cac:PaymentMeans",
             "cac:PaymentTerms", "cac:AllowanceCharge", "cac:TaxTotal", "cac:LegalMonetaryTotal",
             "cac:InvoiceLine",
         ],
@@ -345,7 +343,8 @@ fn schema_sequence(name: &str) -> Option<&'static [&'static str]> {
             "cbc:CustomizationID", "cbc:ProfileID", "cbc:ID", "cbc:IssueDate",
             "cbc:CreditNoteTypeCode", "cbc:Note", "cbc:DocumentCurrencyCode",
             "cbc:BuyerReference", "cac:InvoicePeriod", "cac:OrderReference",
-            "cac:BillingReference", "cac:AccountingSupplierParty", "cac:AccountingCustomerParty",
+            "cac:BillingReference", "cac:AdditionalDocumentReference",
+            "cac:AccountingSupplierParty", "cac:AccountingCustomerParty",
             "cac:PaymentMeans", "cac:PaymentTerms", "cac:AllowanceCharge", "cac:TaxTotal",
             "cac:LegalMonetaryTotal", "cac:CreditNoteLine",
         ],
@@ -364,7 +363,28 @@ fn schema_sequence(name: &str) -> Option<&'static [&'static str]> {
         "cac:InvoicePeriod" => &["cbc:StartDate", "cbc:EndDate"],
         "cac:BillingReference" => &["cac:InvoiceDocumentReference"],
         "cac:InvoiceDocumentReference" => &["cbc:ID", "cbc:IssueDate"],
-        "cac:PaymentMeans" => &["cbc:PaymentMeansCode", "cbc:PaymentDueDate"],
+        "cac:AdditionalDocumentReference" => &[
+            "cbc:ID", "cbc:DocumentTypeCode", "cbc:DocumentDescription", "cac:Attachment",
+        ],
+        "cac:Attachment" => &["cbc:EmbeddedDocumentBinaryObject", "cac:ExternalReference"],
+        "cac:Contact" => &[
+            "cbc:ID", "cbc:Name", "cbc:Telephone", "cbc:Telefax", "cbc:ElectronicMail",
+            "cbc:Note", "cac:OtherCommunication",
+        ],
+        "cac:PaymentMeans" => &[
+            "cbc:ID", "cbc:PaymentMeansCode", "cbc:PaymentDueDate", "cbc:PaymentChannelCode",
+            "cbc:InstructionID", "cbc:InstructionNote", "cbc:PaymentID", "cac:CardAccount",
+            "cac:PayerFinancialAccount", "cac:PayeeFinancialAccount", "cac:CreditAccount",
+            "cac:PaymentMandate", "cac:TradeFinancing",
+        ],
+        "cac:PayeeFinancialAccount" => &[
+            "cbc:ID", "cbc:Name", "cbc:AliasName", "cbc:AccountTypeCode",
+            "cbc:AccountFormatCode", "cbc:CurrencyCode", "cbc:PaymentNote",
+            "cac:FinancialInstitutionBranch", "cac:Country",
+        ],
+        "cac:FinancialInstitutionBranch" => &[
+            "cbc:ID", "cbc:Name", "cac:FinancialInstitution", "cac:Address",
+        ],
         "cac:PaymentTerms" => &["cbc:Note"],
         "cac:TaxTotal" => &["cbc:TaxAmount", "cac:TaxSubtotal"],
         "cac:TaxSubtotal" => &["cbc:TaxableAmount", "cbc:TaxAmount", "cac:TaxCategory"],

@@ -54,7 +54,8 @@ fn parse_format(text: &str) -> Result<Format, String> {
         "csv" => Ok(Format::Csv),
         "json" => Ok(Format::Json),
         "ubl" => Ok(Format::Ubl),
-        other => Err(format!("{other:?} is not csv, json or ubl")),
+        "pdf" => Ok(Format::Pdf),
+        other => Err(format!("{other:?} is not csv, json, ubl or pdf")),
     }
 }
 

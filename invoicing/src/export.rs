@@ -27,6 +27,8 @@ pub enum Format {
     Json,
     /// A zip of UBL 2.1 documents.
     Ubl,
+    /// A zip of PDF documents (A4).
+    Pdf,
 }
 
 impl Format {
@@ -35,7 +37,7 @@ impl Format {
         match self {
             Format::Csv => "text/csv; charset=utf-8",
             Format::Json => "application/json",
-            Format::Ubl => "application/zip",
+            Format::Ubl | Format::Pdf => "application/zip",
         }
     }
 
@@ -44,8 +46,14 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Json => "json",
-            Format::Ubl => "zip",
+            Format::Ubl | Format::Pdf => "zip",
         }
+    }
+
+    /// Whether the export is one file per issued document (UBL, PDF): only issued documents
+    /// have the number such a file carries, and each needs its buyer's address.
+    pub fn is_per_document(self) -> bool {
+        matches!(self, Format::Ubl | Format::Pdf)
     }
 }
 
@@ -113,9 +121,9 @@ fn io(e: impl std::fmt::Display) -> DeskError {
 /// Flush threshold: chunks of about this size go to the channel.
 const CHUNK_BYTES: usize = 256 * 1024;
 
-/// Refuses a UBL export while a document's account lacks what a UBL document needs, naming
-/// the account and the field, before any byte is sent.
-pub async fn check_ubl_ready(db: &Db, run_id: &str, only: Option<&str>) -> DeskResult<()> {
+/// Refuses a UBL or PDF export while a document's account lacks what such a document needs,
+/// naming the account and the field, before any byte is sent.
+pub async fn check_documents_ready(db: &Db, run_id: &str, only: Option<&str>) -> DeskResult<()> {
     let rows = sqlx::query(
         "SELECT DISTINCT billing_account_id AS id FROM invoices i \
          WHERE i.run_id = $1 AND i.status = 'issued' AND i.buyer IS NULL \
@@ -131,7 +139,7 @@ pub async fn check_ubl_ready(db: &Db, run_id: &str, only: Option<&str>) -> DeskR
             "format",
             "buyer_party",
             format!(
-                "a UBL invoice needs the buyer's address and electronic address: billing account \
+                "a UBL or PDF invoice needs the buyer's address and electronic address: billing account \
                  {id} has no `buyer` ({} account(s) in this run lack it)",
                 rows.len()
             ),
@@ -152,8 +160,8 @@ pub async fn prepare(
     format: Format,
 ) -> DeskResult<RunView> {
     let run = read::run(db, run_id).await?;
-    if format == Format::Ubl {
-        check_ubl_ready(db, run_id, only).await?;
+    if format.is_per_document() {
+        check_documents_ready(db, run_id, only).await?;
     }
     Ok(run)
 }
@@ -201,8 +209,8 @@ pub async fn export(
     let run_id = run.id.as_str();
     let mut writer = DocWriter::new(db, format, run)?;
     let mut lines: u64 = 0;
-    // Only issued documents have the number a UBL document must carry.
-    let passes: &[bool] = if format == Format::Ubl {
+    // Only issued documents have the number a UBL or PDF document must carry.
+    let passes: &[bool] = if format.is_per_document() {
         &[true]
     } else {
         &[true, false]
@@ -306,8 +314,14 @@ struct JsonLine {
 
 enum Sink {
     Csv(Box<csv::Writer<Buffer>>),
-    Json { first: bool },
-    Ubl(Box<zip::ZipWriter<zip::write::StreamWriter<Buffer>>>),
+    Json {
+        first: bool,
+    },
+    /// One UBL or PDF file per document, zipped.
+    Files(
+        Format,
+        Box<zip::ZipWriter<zip::write::StreamWriter<Buffer>>>,
+    ),
 }
 
 /// Writes documents in one format into a [`Buffer`].
@@ -332,7 +346,9 @@ impl<'a> DocWriter<'a> {
                 buffer.write_all(b",\"invoices\":[").map_err(io)?;
                 Sink::Json { first: true }
             }
-            Format::Ubl => Sink::Ubl(Box::new(zip::ZipWriter::new_stream(buffer.clone()))),
+            Format::Ubl | Format::Pdf => {
+                Sink::Files(format, Box::new(zip::ZipWriter::new_stream(buffer.clone())))
+            }
         };
         Ok(DocWriter { db, buffer, sink })
     }
@@ -410,22 +426,29 @@ impl<'a> DocWriter<'a> {
                 }
                 serde_json::to_writer(&mut self.buffer, &json).map_err(io)
             }
-            Sink::Ubl(_) => {
-                let doc = self.ubl_document(view, &lines).await?;
-                let name = format!("{}.xml", view.number.as_deref().unwrap_or(&view.id));
-                let Sink::Ubl(zip) = &mut self.sink else {
+            Sink::Files(..) => {
+                let doc = self.issued_document(view, &lines).await?;
+                let Sink::Files(format, zip) = &mut self.sink else {
                     return Ok(());
                 };
-                let options = zip::write::SimpleFileOptions::default()
-                    .compression_method(zip::CompressionMethod::Deflated);
+                let number = view.number.as_deref().unwrap_or(&view.id);
+                let (name, method) = match format {
+                    Format::Pdf => (format!("{number}.pdf"), zip::CompressionMethod::Stored),
+                    _ => (format!("{number}.xml"), zip::CompressionMethod::Deflated),
+                };
+                // PDF streams are compressed already: deflating them again only costs time.
+                let options = zip::write::SimpleFileOptions::default().compression_method(method);
                 zip.start_file(name, options).map_err(io)?;
-                l2c_billing::ubl::write(&doc, zip.as_mut()).map_err(io)?;
-                Ok(())
+                match format {
+                    Format::Pdf => l2c_billing::pdf::write(&doc, zip.as_mut()).map(|_| ()),
+                    _ => l2c_billing::ubl::write(&doc, zip.as_mut()).map(|_| ()),
+                }
+                .map_err(io)
             }
         }
     }
 
-    async fn ubl_document(
+    async fn issued_document(
         &mut self,
         view: &InvoiceView,
         lines: &[RatedLine],
@@ -443,7 +466,7 @@ impl<'a> DocWriter<'a> {
         match std::mem::replace(&mut self.sink, Sink::Json { first: false }) {
             Sink::Csv(mut w) => w.flush().map_err(io),
             Sink::Json { .. } => self.buffer.write_all(b"]}").map_err(io),
-            Sink::Ubl(zip) => zip.finish().map(|_| ()).map_err(io),
+            Sink::Files(_, zip) => zip.finish().map(|_| ()).map_err(io),
         }
     }
 }

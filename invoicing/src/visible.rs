@@ -70,11 +70,11 @@ pub async fn invoice(db: &Db, user: &User, id: &str) -> DeskResult<(InvoiceView,
     Ok((invoice, document))
 }
 
-/// The UBL form of a visible invoice: only issued documents have one.
-pub fn ubl_allowed(invoice: &InvoiceView) -> DeskResult<()> {
+/// The UBL and PDF forms of a visible invoice: only issued documents have them.
+pub fn files_allowed(invoice: &InvoiceView) -> DeskResult<()> {
     if invoice.status != "issued" {
         return Err(DeskError::Conflict(format!(
-            "invoice {} is {}: only issued documents have a UBL form",
+            "invoice {} is {}: only issued documents have a UBL or PDF form",
             invoice.id, invoice.status
         )));
     }

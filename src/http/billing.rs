@@ -286,14 +286,14 @@ pub async fn issue_run(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
-    /// csv, json or ubl.
+    /// csv, json, ubl or pdf.
     pub format: Format,
     /// Only the document with this number.
     #[serde(default)]
     pub invoice: Option<String>,
 }
 
-/// Streams a run's documents: CSV (one row per line), JSON, or a zip of UBL documents.
+/// Streams a run's documents: CSV (one row per line), JSON, or a zip of UBL or PDF documents.
 #[utoipa::path(get, path = "/api/v1/billing-runs/{id}/export", tag = "billing",
     params(("id" = String, Path, description = "The run id"), ExportQuery),
     responses((status = 200, description = "The export, streamed"),
@@ -305,8 +305,8 @@ pub async fn export_run(
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
     let run = export::prepare(&state.app.db, &id, query.invoice.as_deref(), query.format).await?;
-    if let (Format::Ubl, Some(number)) = (query.format, &query.invoice) {
-        return single_ubl(&state, &id, number).await;
+    if let (true, Some(number)) = (query.format.is_per_document(), &query.invoice) {
+        return single_file(&state, &id, number, query.format).await;
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<export::Chunk>(4);
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<()>();
@@ -347,8 +347,13 @@ pub async fn export_run(
         .into_response())
 }
 
-/// One document of a run, by number, as a bare UBL XML document.
-async fn single_ubl(state: &ApiState, run_id: &str, number: &str) -> ApiResult<Response> {
+/// One document of a run, by number, as a bare UBL XML or PDF document.
+async fn single_file(
+    state: &ApiState,
+    run_id: &str,
+    number: &str,
+    format: Format,
+) -> ApiResult<Response> {
     let filter = InvoiceFilter {
         run: Some(run_id.to_string()),
         number: Some(number.to_string()),
@@ -361,7 +366,7 @@ async fn single_ubl(state: &ApiState, run_id: &str, number: &str) -> ApiResult<R
         .ok_or_else(|| DeskError::not_found("invoice", number))?;
     let mut conn = state.app.db.pool.acquire().await.map_err(DeskError::from)?;
     let document = read::stored_document(&mut conn, &found).await?;
-    super::invoices::ubl_response(&document)
+    super::invoices::file_response(&document, format)
 }
 
 /// Billing schedules, by name.

@@ -1,5 +1,5 @@
 //! `/api/v1/invoices`: invoices and credit notes, a page at a time, one with its whole
-//! document or as UBL; finance voids drafts and corrects invoices with credit notes.
+//! document or as UBL or PDF; finance voids drafts and corrects invoices with credit notes.
 //! Requesters see only their own accounts' issued documents (anything else is 404).
 
 use super::extract::{Allowed, ApiPath, ApiQuery, Caller, FinanceAndAdmins};
@@ -10,6 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use l2c_invoicing::export::Format;
 use l2c_invoicing::ops;
 use l2c_invoicing::read::InvoiceView;
 use l2c_invoicing::visible::{self, Wanted};
@@ -24,12 +25,17 @@ pub fn router() -> Router<ApiState> {
         .route("/invoices", get(list_invoices))
         .route("/invoices/{id}", get(get_invoice))
         .route("/invoices/{id}/ubl", get(invoice_ubl))
+        .route("/invoices/{id}/pdf", get(invoice_pdf))
         .route("/invoices/{id}/void", post(void_invoice))
         .route("/invoices/{id}/credit-note", post(credit_invoice))
 }
 
-/// A document as UBL XML, or a problem naming every field EN 16931 still needs.
-pub fn ubl_response(document: &l2c_billing::IssuedDocument) -> ApiResult<Response> {
+/// A document as a UBL XML or PDF file (`format` is [`Format::Ubl`] or [`Format::Pdf`]),
+/// named by its number, or a problem naming every field EN 16931 still needs.
+pub fn file_response(
+    document: &l2c_billing::IssuedDocument,
+    format: Format,
+) -> ApiResult<Response> {
     let problems = document.problems();
     if !problems.is_empty() {
         let list = problems
@@ -38,9 +44,33 @@ pub fn ubl_response(document: &l2c_billing::IssuedDocument) -> ApiResult<Respons
             .collect();
         return Err(DeskError::Validation(list).into());
     }
-    let xml = l2c_billing::ubl::write(document, Vec::new())
-        .map_err(|e| DeskError::Internal(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, "application/xml")], xml).into_response())
+    let (bytes, media_type, extension, disposition) = match format {
+        Format::Pdf => (
+            l2c_billing::pdf::to_vec(document),
+            "application/pdf",
+            "pdf",
+            "inline",
+        ),
+        _ => (
+            l2c_billing::ubl::write(document, Vec::new()),
+            "application/xml",
+            "xml",
+            "attachment",
+        ),
+    };
+    let bytes = bytes.map_err(|e| DeskError::Internal(e.to_string()))?;
+    let name = document
+        .number
+        .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
+    let disposition = format!("{disposition}; filename=\"{name}.{extension}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, media_type.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Which invoices to list.
@@ -126,14 +156,36 @@ pub async fn get_invoice(
     responses((status = 200, description = "application/xml"),
         (status = 422, body = super::problem::Problem)), security(("bearer" = [])))]
 pub async fn invoice_ubl(
+    state: State<ApiState>,
+    caller: Caller,
+    id: ApiPath<String>,
+) -> ApiResult<Response> {
+    invoice_file(state, caller, id, Format::Ubl).await
+}
+
+/// One invoice as a PDF document (A4).
+#[utoipa::path(get, path = "/api/v1/invoices/{id}/pdf", tag = "billing",
+    params(("id" = String, Path, description = "The invoice id")),
+    responses((status = 200, description = "application/pdf"),
+        (status = 422, body = super::problem::Problem)), security(("bearer" = [])))]
+pub async fn invoice_pdf(
+    state: State<ApiState>,
+    caller: Caller,
+    id: ApiPath<String>,
+) -> ApiResult<Response> {
+    invoice_file(state, caller, id, Format::Pdf).await
+}
+
+async fn invoice_file(
     State(state): State<ApiState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
+    format: Format,
 ) -> ApiResult<Response> {
     let user = caller.require(visible::INVOICE_READERS)?;
     let (invoice, document) = visible::invoice(&state.app.db, user, &id).await?;
-    visible::ubl_allowed(&invoice)?;
-    ubl_response(&document)
+    visible::files_allowed(&invoice)?;
+    file_response(&document, format)
 }
 
 /// Voids a draft.

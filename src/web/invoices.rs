@@ -6,14 +6,14 @@ use super::page::{money, render, Chrome, Page};
 use super::session::Viewer;
 use super::WebState;
 use crate::http::extract::require;
-use crate::http::invoices::ubl_response;
+use crate::http::invoices::file_response;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use l2c_billing::IssuedDocument;
+use l2c_invoicing::export::Format;
 use l2c_invoicing::read::InvoiceView;
 use l2c_invoicing::visible::{self, Wanted, INVOICE_READERS};
 use l2c_orders::error::DeskError;
@@ -28,6 +28,7 @@ pub fn router() -> Router<WebState> {
         .route("/invoices", get(list))
         .route("/invoices/{id}", get(show))
         .route("/invoices/{id}/ubl", get(ubl))
+        .route("/invoices/{id}/pdf", get(pdf))
 }
 
 #[derive(Deserialize)]
@@ -126,7 +127,7 @@ struct DocumentPage {
     net: String,
     tax: String,
     payable: String,
-    ubl: bool,
+    files: bool,
 }
 
 async fn show(State(state): State<WebState>, viewer: Viewer, Path(id): Path<String>) -> Page {
@@ -165,7 +166,7 @@ async fn show(State(state): State<WebState>, viewer: Viewer, Path(id): Path<Stri
         net: m(totals.tax_exclusive),
         tax: m(totals.tax_total),
         payable: m(totals.payable),
-        ubl: visible::ubl_allowed(&invoice).is_ok(),
+        files: visible::files_allowed(&invoice).is_ok(),
         invoice: row(invoice),
         lines,
         vat,
@@ -173,25 +174,27 @@ async fn show(State(state): State<WebState>, viewer: Viewer, Path(id): Path<Stri
     }))
 }
 
-async fn ubl(State(state): State<WebState>, viewer: Viewer, Path(id): Path<String>) -> Page {
+async fn ubl(state: State<WebState>, viewer: Viewer, id: Path<String>) -> Page {
+    file(state, viewer, id, Format::Ubl).await
+}
+
+async fn pdf(state: State<WebState>, viewer: Viewer, id: Path<String>) -> Page {
+    file(state, viewer, id, Format::Pdf).await
+}
+
+/// The UBL or PDF file of a visible issued document, as the API gives it.
+async fn file(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    format: Format,
+) -> Page {
     let fail = |e: DeskError| viewer.error(e);
     let user = require(&viewer.user, INVOICE_READERS).map_err(fail)?;
     let (invoice, document) = visible::invoice(&state.app.db, user, &id)
         .await
         .map_err(fail)?;
-    visible::ubl_allowed(&invoice).map_err(fail)?;
-    let mut response = ubl_response(&document).map_err(|e| viewer.error(e))?;
-    let name = format!(
-        "attachment; filename=\"{}.xml\"",
-        invoice
-            .number
-            .unwrap_or(invoice.id)
-            .replace(['"', '\\'], "_")
-    );
-    if let Ok(v) = header::HeaderValue::from_str(&name) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_DISPOSITION, v);
-    }
+    visible::files_allowed(&invoice).map_err(fail)?;
+    let response = file_response(&document, format).map_err(|e| viewer.error(e))?;
     Ok(response.into_response())
 }

@@ -288,7 +288,7 @@ async fn bad_billing_requests_are_problems(backend: Backend) {
         .collect();
     assert_eq!(paths, ["name", "cron", "time_zone"]);
     let format = api
-        .get("fay", "/api/v1/billing-runs/x/export?format=pdf")
+        .get("fay", "/api/v1/billing-runs/x/export?format=docx")
         .await;
     assert_eq!(format.status, 400, "{:?}", format.body);
     let account = api
@@ -354,6 +354,39 @@ async fn ubl_documents_over_http(backend: Backend) {
         .await;
     assert_eq!(zip.status, 200);
     assert_eq!(zip.content_type, "application/zip");
+    // The same document as a PDF a person reads: its number, its total and where to pay.
+    let pdf = api.get("rita", &format!("/api/v1/invoices/{id}/pdf")).await;
+    assert_eq!(pdf.status, 200, "{}", pdf.text);
+    assert_eq!(pdf.content_type, "application/pdf");
+    let text = pdf_extract::extract_text_from_mem(&pdf.bytes).expect("a readable PDF");
+    for wanted in [number.as_str(), "119.00", "DE89 3704 0044 0532 0130 00"] {
+        assert!(text.contains(wanted), "{wanted} in {text}");
+    }
+    let pdfs = api
+        .get(
+            "fay",
+            &format!("/api/v1/billing-runs/{run_id}/export?format=pdf"),
+        )
+        .await;
+    assert_eq!(
+        (pdfs.status, pdfs.content_type.as_str()),
+        (200, "application/zip")
+    );
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(pdfs.bytes)).expect("zip");
+    let mut first = Vec::new();
+    std::io::Read::read_to_end(
+        &mut archive.by_name(&format!("{number}.pdf")).expect("entry"),
+        &mut first,
+    )
+    .expect("pdf");
+    assert_eq!(first, pdf.bytes, "the export holds the same PDF");
+    let one = api
+        .get(
+            "fay",
+            &format!("/api/v1/billing-runs/{run_id}/export?format=pdf&invoice={number}"),
+        )
+        .await;
+    assert_eq!((one.status, one.bytes), (200, pdf.bytes));
     api.stop().await;
 }
 

@@ -1,4 +1,4 @@
-//! A run's exports parsed back (CSV, JSON, a zip of UBL documents), and `l2c billing run`
+//! A run's exports parsed back (CSV, JSON, zips of UBL and of PDF documents), and `l2c billing run`
 //! killed in the middle of a run and started again, then exported with `l2c billing export`.
 
 use crate::support;
@@ -50,7 +50,7 @@ async fn exports_carry_every_line(backend: Backend) {
 
     // UBL needs each buyer's party: the export says which account lacked it when its
     // invoice was made. April's invoices, made after the buyers were set, have it.
-    let refused = export::check_ubl_ready(&w.app.db, &id, None).await;
+    let refused = export::check_documents_ready(&w.app.db, &id, None).await;
     assert!(matches!(refused, Err(DeskError::Validation(ref p)) if p[0].message.contains("B0")));
     set_buyers(&w.app).await;
     let id = run_on(&w.app, "2026-04-01").await;
@@ -68,6 +68,18 @@ async fn exports_carry_every_line(backend: Backend) {
         "{first}"
     );
     assert!(first.contains("urn:fdc:peppol.eu:2017:poacc:billing:3.0"));
+
+    let zip = export_bytes(&w.app, &id, Format::Pdf).await;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("zip");
+    assert_eq!(archive.len(), 6);
+    let mut pdf = Vec::new();
+    std::io::Read::read_to_end(
+        &mut archive.by_name("INV-2026-000007.pdf").expect("entry"),
+        &mut pdf,
+    )
+    .expect("pdf");
+    let text = pdf_extract::extract_text_from_mem(&pdf).expect("a readable PDF");
+    assert!(text.contains("INV-2026-000007"), "{text}");
 }
 
 /// The real thing: `l2c billing run` is killed (SIGKILL) in the middle of a run and started

@@ -14,6 +14,8 @@ pub struct Reply {
     pub content_type: String,
     /// The body as text (for CSV and XML answers).
     pub text: String,
+    /// The body as it came (for PDF and zip answers).
+    pub bytes: Vec<u8>,
     /// The `Location` header, if any.
     pub location: Option<String>,
 }
@@ -69,13 +71,15 @@ impl Api {
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let text = resp.text().await.expect("body");
+        let bytes = resp.bytes().await.expect("body").to_vec();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Reply {
             status,
             body,
             content_type,
             text,
+            bytes,
             location,
         }
     }

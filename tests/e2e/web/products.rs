@@ -115,7 +115,14 @@ async fn running_products_are_modified_and_disconnected_and_invoiced() {
     let path = list.body[start..end].to_string();
     let doc = site.get(&cookie, &path).await;
     assert_eq!(doc.status, StatusCode::OK, "{}", doc.body);
-    for part in ["Acme Corp", "VAT", "Payable", "Download UBL"] {
+    for part in [
+        "Acme Corp",
+        "VAT",
+        "Payable",
+        "Download UBL",
+        "Open PDF",
+        "SEPA credit transfer to DE89370400440532013000",
+    ] {
         assert!(doc.body.contains(part), "{part} in {}", doc.body);
     }
     let ubl = site.get(&cookie, &format!("{path}/ubl")).await;
@@ -129,8 +136,14 @@ async fn running_products_are_modified_and_disconnected_and_invoiced() {
         "{}",
         ubl.body
     );
+    let pdf = site.get(&cookie, &format!("{path}/pdf")).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.header("content-type"), "application/pdf");
+    assert!(pdf.body.starts_with("%PDF-"), "a PDF document");
     let gus = site.sign_in("gus").await;
     assert_eq!(site.get(&gus, &path).await.status, StatusCode::NOT_FOUND);
+    let theirs = site.get(&gus, &format!("{path}/pdf")).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
 
     let confirm = site
         .get(&cookie, &format!("/products/{product}/disconnect"))

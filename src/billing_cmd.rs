@@ -190,12 +190,24 @@ async fn export_to(
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let mut lines = 0;
-    export::export_to(&app.db, run_id, invoice, format, &mut out, |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-        lines = done;
-    })
-    .await?;
+    match (format.is_per_document(), invoice) {
+        // One document by number is its bare file, as the API answers it, not a zip of one.
+        (true, Some(number)) => {
+            export::prepare(&app.db, run_id, Some(number), format).await?;
+            let document = export::run_document(&app.db, run_id, number).await?;
+            out.write_all(&export::document_file(&document, format)?)?;
+            out.flush()?;
+            lines = document.invoice.lines().len() as u64;
+        }
+        _ => {
+            export::export_to(&app.db, run_id, invoice, format, &mut out, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+                lines = done;
+            })
+            .await?;
+        }
+    }
     drop(out);
     bar.finish_and_clear();
     if let (Some(path), Some(file)) = (output, staged) {

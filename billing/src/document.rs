@@ -73,6 +73,12 @@ impl Party {
         if let Some(payment) = &self.payment {
             out.extend(payment.problems());
         }
+        if self.endpoint_scheme == "0088" && !is_gln(&self.endpoint_id) {
+            out.push((
+                "endpoint_id",
+                "must be a GLN of 13 digits whose last is its GS1 check digit (scheme 0088)",
+            ));
+        }
         if !self.endpoint_scheme.trim().is_empty() && !is_eas_code(&self.endpoint_scheme) {
             out.push((
                 "endpoint_scheme",
@@ -81,6 +87,22 @@ impl Party {
         }
         out
     }
+}
+
+/// A GS1 Global Location Number: 13 digits, the last the check digit of the other twelve
+/// (weights 3 and 1 alternating from the right), as Peppol checks it (PEPPOL-COMMON-R040).
+fn is_gln(id: &str) -> bool {
+    let digits: Vec<u32> = id.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != 13 || id.len() != 13 {
+        return false;
+    }
+    let sum: u32 = digits[..12]
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d })
+        .sum();
+    (10 - sum % 10) % 10 == digits[12]
 }
 
 /// The invoice a credit note corrects (EN 16931 BG-3).
@@ -171,6 +193,27 @@ impl IssuedDocument {
         match self.problems().into_iter().next() {
             Some((field, rule)) => Err(BillingError::Document { field, rule }),
             None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glns_carry_their_gs1_check_digit() {
+        for ok in ["4000001000005", "5790000435975", "0000000000000"] {
+            assert!(is_gln(ok), "{ok}");
+        }
+        for bad in [
+            "4000001000006",
+            "400000100000",
+            "40000010000050",
+            "4000001O00005",
+            "1",
+        ] {
+            assert!(!is_gln(bad), "{bad}");
         }
     }
 }

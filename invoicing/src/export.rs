@@ -148,6 +148,40 @@ pub async fn check_documents_ready(db: &Db, run_id: &str, only: Option<&str>) ->
     Ok(())
 }
 
+/// The issued document numbered `number` of run `run_id`, for a UBL or PDF file of its own.
+pub async fn run_document(db: &Db, run_id: &str, number: &str) -> DeskResult<IssuedDocument> {
+    let filter = read::InvoiceFilter {
+        run: Some(run_id.to_string()),
+        number: Some(number.to_string()),
+        ..Default::default()
+    };
+    let found = read::invoices(db, &filter, 1)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| DeskError::not_found("invoice", number))?;
+    let mut conn = db.pool.acquire().await?;
+    read::stored_document(&mut conn, &found).await
+}
+
+/// The UBL (`format` [`Format::Ubl`]) or PDF file of `document`, or a problem naming every
+/// field EN 16931 still needs (the buyer's address of an account that had none, say).
+pub fn document_file(document: &IssuedDocument, format: Format) -> DeskResult<Vec<u8>> {
+    let problems = document.problems();
+    if !problems.is_empty() {
+        let list = problems
+            .into_iter()
+            .map(|(path, rule)| l2c_orders::error::problem(path, "en16931", rule))
+            .collect();
+        return Err(DeskError::Validation(list));
+    }
+    match format {
+        Format::Pdf => l2c_billing::pdf::to_vec(document),
+        _ => l2c_billing::ubl::write(document, Vec::new()),
+    }
+    .map_err(|e| DeskError::Internal(e.to_string()))
+}
+
 /// Documents per batch: one query for the documents, one for their lines.
 const BATCH: i64 = 500;
 

@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use l2c_invoicing::export::{self, Format};
 use l2c_invoicing::read::RunView;
-use l2c_invoicing::read::{self, InvoiceFilter, RunTotal};
+use l2c_invoicing::read::{self, RunTotal};
 use l2c_invoicing::schedule::{self, NewSchedule, ScheduleView};
 use l2c_invoicing::{ops, run, AsOf, RunOutcome, RunRequest, RunScope};
 use l2c_orders::error::{DeskError, DeskResult};
@@ -354,18 +354,7 @@ async fn single_file(
     number: &str,
     format: Format,
 ) -> ApiResult<Response> {
-    let filter = InvoiceFilter {
-        run: Some(run_id.to_string()),
-        number: Some(number.to_string()),
-        ..Default::default()
-    };
-    let found = read::invoices(&state.app.db, &filter, 1)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| DeskError::not_found("invoice", number))?;
-    let mut conn = state.app.db.pool.acquire().await.map_err(DeskError::from)?;
-    let document = read::stored_document(&mut conn, &found).await?;
+    let document = export::run_document(&state.app.db, run_id, number).await?;
     super::invoices::file_response(&document, format)
 }
 

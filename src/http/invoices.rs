@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use l2c_invoicing::export::Format;
+use l2c_invoicing::export::{self, Format};
 use l2c_invoicing::ops;
 use l2c_invoicing::read::InvoiceView;
 use l2c_invoicing::visible::{self, Wanted};
@@ -36,29 +36,11 @@ pub fn file_response(
     document: &l2c_billing::IssuedDocument,
     format: Format,
 ) -> ApiResult<Response> {
-    let problems = document.problems();
-    if !problems.is_empty() {
-        let list = problems
-            .into_iter()
-            .map(|(path, rule)| l2c_orders::error::problem(path, "en16931", rule))
-            .collect();
-        return Err(DeskError::Validation(list).into());
-    }
-    let (bytes, media_type, extension, disposition) = match format {
-        Format::Pdf => (
-            l2c_billing::pdf::to_vec(document),
-            "application/pdf",
-            "pdf",
-            "inline",
-        ),
-        _ => (
-            l2c_billing::ubl::write(document, Vec::new()),
-            "application/xml",
-            "xml",
-            "attachment",
-        ),
+    let bytes = export::document_file(document, format)?;
+    let (media_type, extension, disposition) = match format {
+        Format::Pdf => ("application/pdf", "pdf", "inline"),
+        _ => ("application/xml", "xml", "attachment"),
     };
-    let bytes = bytes.map_err(|e| DeskError::Internal(e.to_string()))?;
     let name = document
         .number
         .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");

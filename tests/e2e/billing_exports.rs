@@ -80,6 +80,22 @@ async fn exports_carry_every_line(backend: Backend) {
     .expect("pdf");
     let text = pdf_extract::extract_text_from_mem(&pdf).expect("a readable PDF");
     assert!(text.contains("INV-2026-000007"), "{text}");
+
+    // The same document from the command line, by number, into a file.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("INV-2026-000007.pdf");
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_l2c"))
+        .args(["billing", "export", &id, "--format", "pdf", "--invoice"])
+        .args(["INV-2026-000007", "--database-url", &w.url, "--output"])
+        .arg(&file)
+        .output()
+        .expect("l2c billing export --format pdf");
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert_eq!(std::fs::read(&file).expect("written"), pdf);
 }
 
 /// The real thing: `l2c billing run` is killed (SIGKILL) in the middle of a run and started

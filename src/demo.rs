@@ -461,6 +461,7 @@ async fn bill(desk: &Desk) -> Result<()> {
         let id = i["id"].as_str().unwrap_or_default();
         print_invoice(&desk.rita.get(&format!("/api/v1/invoices/{id}")).await?);
         println!("   as a Peppol BIS 3.0 e-invoice: GET /api/v1/invoices/{id}/ubl");
+        println!("   as a PDF to read and print:    GET /api/v1/invoices/{id}/pdf");
     }
     Ok(())
 }

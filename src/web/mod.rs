@@ -14,11 +14,13 @@
 //! Modules: [`assets`] (embedded CSS and scripts), [`headers`] (CSP and friends),
 //! [`session`], [`sign_in`] with [`throttle`], [`page`], [`error`], and the pages:
 //! [`catalog`], [`order_form`] (with [`form`]), [`orders`], [`timeline`], [`products`],
-//! [`invoices`], [`tasks`].
+//! [`invoices`], [`tasks`], and the consoles of finance ([`finance`]) and admins ([`admin`]).
 
+pub mod admin;
 pub mod assets;
 pub mod catalog;
 pub mod error;
+pub mod finance;
 pub mod form;
 pub mod headers;
 pub mod invoices;
@@ -76,6 +78,8 @@ pub fn router(app: App) -> Router {
         .merge(tasks::router())
         .merge(products::router())
         .merge(invoices::router())
+        .merge(finance::router())
+        .merge(admin::router())
         .merge(assets::router())
         .layer(axum::middleware::from_fn(headers::secure))
         .with_state(WebState::new(app))

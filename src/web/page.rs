@@ -65,11 +65,18 @@ fn sections(role: Role) -> &'static [(&'static str, &'static str)] {
         Role::Admin => &[
             ("/inbox", "Inbox"),
             ("/orders", "Orders"),
-            ("/catalog", "Catalog"),
+            ("/admin/incidents", "Incidents"),
+            ("/admin/users", "Users"),
+            ("/admin/accounts", "Accounts"),
+            ("/admin/workflows", "Workflows"),
+            ("/billing/runs", "Billing"),
+            ("/invoices", "Invoices"),
         ],
         Role::Finance => &[
             ("/orders", "Orders"),
+            ("/billing/runs", "Billing runs"),
             ("/invoices", "Invoices"),
+            ("/billing/schedules", "Schedules"),
             ("/catalog", "Catalog"),
         ],
     }

@@ -4,6 +4,7 @@
 //! `chromium-driver` and sets it), reported as ignored otherwise; with it set, a browser that
 //! cannot start fails the test. `L2C_TEST_CHROMEDRIVER` names the driver (default
 //! `chromedriver` on the PATH). Every scenario saves screenshots to `target/ui-screenshots/`.
+//! [`Browser`] and [`served`] serve the other pages' browser scenarios too.
 
 use super::{password, Site};
 use fantoccini::key::Key;
@@ -16,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// Chromium driven through its own chromedriver, and the server it talks to.
-struct Browser {
+pub(super) struct Browser {
     client: Client,
     driver: Child,
     base: String,
@@ -30,7 +31,7 @@ fn free_port() -> u16 {
 }
 
 impl Browser {
-    async fn open(server: &Server, scenario: &'static str) -> Browser {
+    pub(super) async fn open(server: &Server, scenario: &'static str) -> Browser {
         let binary = std::env::var("L2C_TEST_BROWSER")
             .expect("the browser tests were built with L2C_TEST_BROWSER; run them with it set");
         let driver_bin =
@@ -83,24 +84,24 @@ impl Browser {
         }
     }
 
-    async fn go(&self, path: &str) {
+    pub(super) async fn go(&self, path: &str) {
         self.client
             .goto(&format!("{}{path}", self.base))
             .await
             .expect("navigates");
     }
 
-    fn css<'a>(selector: &'a str) -> Locator<'a> {
+    pub(super) fn css<'a>(selector: &'a str) -> Locator<'a> {
         Locator::Css(selector)
     }
 
-    async fn fill(&self, selector: &str, text: &str) {
+    pub(super) async fn fill(&self, selector: &str, text: &str) {
         let e = self.client.find(Self::css(selector)).await.expect(selector);
         e.clear().await.expect("clear");
         e.send_keys(text).await.expect("type");
     }
 
-    async fn click(&self, selector: &str) {
+    pub(super) async fn click(&self, selector: &str) {
         self.client
             .find(Self::css(selector))
             .await
@@ -111,7 +112,7 @@ impl Browser {
     }
 
     /// Marks the current document, so [`Browser::settled`] can tell when another has loaded.
-    async fn mark(&self) {
+    pub(super) async fn mark(&self) {
         self.client
             .execute("window.__l2cStale = true;", vec![])
             .await
@@ -119,7 +120,7 @@ impl Browser {
     }
 
     /// Waits until the marked document has been replaced by a new one that has loaded.
-    async fn settled(&self) {
+    pub(super) async fn settled(&self) {
         for _ in 0..200 {
             let fresh = self
                 .client
@@ -137,14 +138,14 @@ impl Browser {
     }
 
     /// Clicks what leads to another page (a link, a form's button) and waits for that page.
-    async fn follow(&self, selector: &str) {
+    pub(super) async fn follow(&self, selector: &str) {
         self.mark().await;
         self.click(selector).await;
         self.settled().await;
     }
 
     /// Presses `key` on the focused element and waits for the page it leads to.
-    async fn press_to_page(&self, key: &str) {
+    pub(super) async fn press_to_page(&self, key: &str) {
         self.mark().await;
         self.client
             .active_element()
@@ -156,18 +157,18 @@ impl Browser {
         self.settled().await;
     }
 
-    async fn text(&self, selector: &str) -> String {
+    pub(super) async fn text(&self, selector: &str) -> String {
         match self.client.find(Self::css(selector)).await {
             Ok(e) => e.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         }
     }
 
-    async fn source(&self) -> String {
+    pub(super) async fn source(&self) -> String {
         self.client.source().await.expect("page source")
     }
 
-    async fn path(&self) -> String {
+    pub(super) async fn path(&self) -> String {
         let url = self.client.current_url().await.expect("url");
         match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -176,7 +177,7 @@ impl Browser {
     }
 
     /// Saves a screenshot as `target/ui-screenshots/<scenario>-<n>-<name>.png`.
-    async fn shot(&mut self, name: &str) {
+    pub(super) async fn shot(&mut self, name: &str) {
         self.shots += 1;
         let png = self.client.screenshot().await.expect("screenshot");
         let target = std::env::var("CARGO_TARGET_DIR")
@@ -187,19 +188,19 @@ impl Browser {
         std::fs::write(file, png).expect("screenshot saved");
     }
 
-    async fn sign_in(&self, name: &str) {
+    pub(super) async fn sign_in(&self, name: &str) {
         self.go("/sign-in").await;
         self.fill("#name", name).await;
         self.fill("#password", &password(name)).await;
         self.follow("form[action='/sign-in'] button").await;
     }
 
-    async fn sign_out(&self) {
+    pub(super) async fn sign_out(&self) {
         self.follow("form.who button").await;
     }
 
     /// Reloads `path` until its page contains `text`.
-    async fn until(&self, path: &str, text: &str) {
+    pub(super) async fn until(&self, path: &str, text: &str) {
         for _ in 0..300 {
             self.go(path).await;
             if self.source().await.contains(text) {
@@ -210,14 +211,14 @@ impl Browser {
         panic!("{path} never showed {text:?}: {}", self.source().await);
     }
 
-    async fn close(mut self) {
+    pub(super) async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
 }
 
-async fn served() -> (Site, Server) {
+pub(super) async fn served() -> (Site, Server) {
     let site = Site::new().await;
     let server = Server::start(
         site.world.app.clone(),

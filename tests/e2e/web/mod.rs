@@ -3,8 +3,10 @@
 //! pages call the same domain functions as the API, whose rules the API tests cover on both
 //! backends; these run on SQLite. [`browser`] drives the real server in Chromium.
 
+mod admin;
 mod browser;
 mod desk;
+mod finance;
 mod products;
 mod requester;
 mod work;

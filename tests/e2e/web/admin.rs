@@ -1,0 +1,1 @@
+//! Admins' pages through the router: incidents, users, accounts, workflows, the sandbox clock.

@@ -1,0 +1,1 @@
+//! Finance's pages through the router: billing runs, invoices, schedules.

@@ -75,6 +75,8 @@ pub struct App {
     pub groups: Arc<Vec<String>>,
     /// Prometheus metrics (step latencies are recorded as handlers run).
     pub metrics: Arc<Metrics>,
+    /// This node's operating records for the monthly report, written in batches.
+    pub records: Arc<crate::records::Recorder>,
     /// The order desk.
     pub orders: Orders,
     /// Billing runs and finance operations.
@@ -163,6 +165,7 @@ impl App {
             groups: Arc::new(loaded.groups),
             members,
             metrics,
+            records: Arc::new(crate::records::Recorder::new()),
             orders,
             invoicing,
             schedules,

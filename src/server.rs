@@ -70,23 +70,39 @@ pub struct Server {
 pub struct Background {
     workers: Vec<WorkerHandle>,
     scheduler: tokio::task::JoinHandle<()>,
+    recorder: tokio::task::JoinHandle<()>,
+    app: App,
 }
 
-/// Starts `workers` engine workers on `app`, and the scheduler that keeps every billing
-/// schedule's next occurrence started.
+/// Starts `workers` engine workers on `app`, the scheduler that keeps every billing
+/// schedule's next occurrence started, and the writer of this node's operating records.
 pub fn spawn_workers(app: &App, workers: usize) -> Background {
     let every = std::time::Duration::from_secs(1);
+    let clock = app.clock.clone();
     Background {
         workers: (0..workers).map(|_| app.engine.worker().spawn()).collect(),
         scheduler: l2c_invoicing::schedule::spawn_scheduler(app.schedules.clone(), every),
+        recorder: crate::records::spawn(
+            app.records.clone(),
+            app.db.clone(),
+            move || clock.now_ms(),
+            crate::records::FLUSH_EVERY,
+        ),
+        app: app.clone(),
     }
 }
 
-/// Stops the scheduler, then the workers: each finishes or releases its in-flight steps.
+/// Stops the scheduler, then the workers: each finishes or releases its in-flight steps;
+/// then writes the operating records still pending.
 pub async fn stop_workers(background: Background) -> anyhow::Result<()> {
     background.scheduler.abort();
+    background.recorder.abort();
     for w in background.workers {
         w.shutdown().await?;
+    }
+    let app = &background.app;
+    if let Err(e) = app.records.flush(&app.db, app.clock.now_ms()).await {
+        tracing::warn!(error = %e, "operating records not written at shutdown");
     }
     Ok(())
 }

@@ -28,12 +28,18 @@ pub async fn track(State(state): State<ApiState>, request: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let api =
+        request.uri().path().starts_with("/api/") || request.uri().path().starts_with("/tmf-api/");
     let started = Instant::now();
     let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let app = &state.app;
+    app.records
+        .request(app.clock.now_ms(), api, status, started.elapsed());
     let labels = RequestLabels {
         method,
         route,
-        status: response.status().as_u16(),
+        status,
     };
     state.metrics.request(labels, started.elapsed());
     response

@@ -117,6 +117,10 @@ async fn sign_in(
         Err(e) => return WebError::from(e).page(None),
     };
     let Some(user) = user else {
+        let address = peer.map(|a| a.ip().to_string()).unwrap_or_default();
+        let app = &state.app;
+        app.records
+            .sign_in_failure(app.clock.now_ms(), &c.name, &address);
         throttle.failed(&name_key, now);
         if let Some(k) = &addr_key {
             throttle.failed(k, now);

@@ -9,7 +9,7 @@
 //! - [`settings`], [`workflows`]: configuration and the shipped definitions.
 //! - [`schema`]: every crate's migrations, applied together.
 //! - [`http`]: the HTTP API; [`web`]: the web desk's pages; [`metrics`]: Prometheus metrics;
-//!   [`records`]: the operating records the monthly report reads;
+//!   [`records`]: the operating records the monthly report reads; [`report`]: the report;
 //!   [`server`]: `l2c serve`, where the API and the web desk are wired together.
 
 pub mod app;
@@ -17,6 +17,7 @@ pub mod handlers;
 pub mod http;
 pub mod metrics;
 pub mod records;
+pub mod report;
 pub mod schema;
 pub mod server;
 pub mod settings;

@@ -3,6 +3,7 @@
 mod billing_cmd;
 mod catalog_cmd;
 mod demo;
+mod report_cmd;
 mod server_cmd;
 mod workflow_cmd;
 
@@ -81,6 +82,9 @@ enum Command {
     /// Billing runs and their exports.
     #[command(subcommand)]
     Billing(billing_cmd::BillingCommand),
+    /// The Monthly Operating Report.
+    #[command(subcommand)]
+    Report(report_cmd::ReportCommand),
 }
 
 #[derive(Subcommand)]
@@ -284,6 +288,7 @@ async fn run_async(command: Command) -> anyhow::Result<()> {
             server_cmd::add_billing(&db, account).await
         }
         Command::Billing(command) => billing_cmd::execute(command).await,
+        Command::Report(command) => report_cmd::execute(command).await,
         Command::Demo { serve, listen } => demo::run(serve.then_some(listen)).await,
         // Handled synchronously in main.
         Command::Catalog(_) | Command::Workflow(_) => Ok(()),

@@ -26,6 +26,16 @@ pub struct Settings {
     pub billing: BillingSettings,
     /// The web desk.
     pub web: WebSettings,
+    /// The Monthly Operating Report.
+    pub report: ReportSettings,
+}
+
+/// The Monthly Operating Report (docs/report.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    /// Targets by KPI id (e.g. `mttr_hours = "4"`), over the defaults docs/report.md lists.
+    pub targets: BTreeMap<String, Decimal>,
 }
 
 /// The web desk's pages (docs/web.md).
@@ -79,6 +89,7 @@ impl Default for Settings {
             workers: 2,
             billing: BillingSettings::default(),
             web: WebSettings::default(),
+            report: ReportSettings::default(),
         }
     }
 }
@@ -158,6 +169,16 @@ impl Settings {
                     format!("webhooks.{name}.timeout"),
                     "duration",
                     format!("{:?} is not a duration such as 10s", hook.timeout),
+                );
+            }
+        }
+        for id in self.report.targets.keys() {
+            let base = id.split(':').next().unwrap_or(id);
+            if !crate::report::kpi::DEFS.iter().any(|d| d.id == base) {
+                add(
+                    format!("report.targets.{id}"),
+                    "kpi",
+                    "is not a KPI of the report (docs/report.md lists them)".into(),
                 );
             }
         }

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod ops;
 pub mod orders;
 pub mod problem;
+pub mod reports;
 pub mod tasks;
 pub mod tmf;
 
@@ -85,4 +86,5 @@ fn api_v1() -> Router<ApiState> {
         .merge(inventory::router())
         .merge(billing::router())
         .merge(invoices::router())
+        .merge(reports::router())
 }

@@ -11,7 +11,7 @@
 //! - [`billing`], [`billing_exports`], [`billing_schedules`]: billing runs on the database.
 //! - [`cli`]: the binary's commands; [`nodes`]: two nodes on one database.
 //! - [`orders`]: orders through their workflows; [`schema`]: the schema and its migrations;
-//!   [`records`]: the operating records the monthly report reads;
+//!   [`records`]: the operating records the monthly report reads; [`report`]: the report;
 //!   [`webhook`]: webhook handlers against a real HTTP receiver.
 //! - [`web`]: the web desk's pages, through the router and in a real Chromium.
 //! - [`support`]: the worlds, clients and fixtures the tests share.
@@ -30,6 +30,7 @@ mod cli;
 mod nodes;
 mod orders;
 mod records;
+mod report;
 mod schema;
 mod sessions;
 mod web;

@@ -30,3 +30,12 @@ CREATE TABLE sign_in_failures (
 );
 CREATE INDEX sign_in_failures_at ON sign_in_failures (at);
 CREATE INDEX request_minutes_minute ON request_minutes (minute);
+
+-- A closed month's report, frozen once computed so late data does not rewrite the past
+-- (`l2c report monthly --recompute` replaces it): its KPI values, and the whole report.
+CREATE TABLE report_snapshots (
+    month TEXT PRIMARY KEY,
+    kpi_values TEXT NOT NULL,
+    report TEXT,
+    computed_at BIGINT NOT NULL
+);

@@ -1,0 +1,390 @@
+//! The KPIs: which critical success factor (CSF) each measures, its unit, which way is better
+//! and its default target, and how a value compares with its target. docs/report.md gives
+//! every formula and source table.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// The critical success factors of the source document, in its order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Csf {
+    /// Scalability.
+    Scalability,
+    /// Reliability.
+    Reliability,
+    /// Integration.
+    Integration,
+    /// User-centric design: the requester's experience.
+    UserCentric,
+    /// User-friendly interface: effort.
+    UserFriendly,
+    /// Flexibility.
+    Flexibility,
+    /// Data-driven insights.
+    DataDriven,
+    /// Security.
+    Security,
+}
+
+impl Csf {
+    /// Every CSF, in the report's order.
+    pub const ALL: [Csf; 8] = [
+        Csf::Scalability,
+        Csf::Reliability,
+        Csf::Integration,
+        Csf::UserCentric,
+        Csf::UserFriendly,
+        Csf::Flexibility,
+        Csf::DataDriven,
+        Csf::Security,
+    ];
+
+    /// Its name.
+    pub fn title(self) -> &'static str {
+        match self {
+            Csf::Scalability => "Scalability",
+            Csf::Reliability => "Reliability",
+            Csf::Integration => "Integration",
+            Csf::UserCentric => "User-centric design",
+            Csf::UserFriendly => "User-friendly interface",
+            Csf::Flexibility => "Flexibility",
+            Csf::DataDriven => "Data-driven insights",
+            Csf::Security => "Security",
+        }
+    }
+}
+
+/// Which way a KPI is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    /// More is better (a share of successes).
+    Higher,
+    /// Less is better (a time, a count of failures).
+    Lower,
+    /// Neither: a volume to watch, with no target.
+    Neither,
+}
+
+/// One KPI's definition.
+#[derive(Clone, Copy, Debug)]
+pub struct Def {
+    /// Its id, e.g. `mttr_hours` (the key of `[report.targets]`).
+    pub id: &'static str,
+    /// The CSF it measures.
+    pub csf: Csf,
+    /// Its name in the report.
+    pub title: &'static str,
+    /// Its unit, e.g. `%`, `h`, `orders`.
+    pub unit: &'static str,
+    /// Which way is better.
+    pub better: Better,
+    /// The target when the settings give none (`None`: no target).
+    pub target: Option<Decimal>,
+}
+
+const fn def(
+    id: &'static str,
+    csf: Csf,
+    title: &'static str,
+    unit: &'static str,
+    better: Better,
+    target: Option<i64>,
+) -> Def {
+    let target = match target {
+        Some(t) => Some(Decimal::from_parts(t as u32, 0, 0, false, 0)),
+        None => None,
+    };
+    Def {
+        id,
+        csf,
+        title,
+        unit,
+        better,
+        target,
+    }
+}
+
+/// Every KPI l2c measures, in the report's order.
+pub const DEFS: &[Def] = &[
+    def(
+        "orders_peak_hour",
+        Csf::Scalability,
+        "Orders placed in the peak hour",
+        "orders",
+        Better::Neither,
+        None,
+    ),
+    def(
+        "orders_peak_minute",
+        Csf::Scalability,
+        "Orders placed in the peak minute",
+        "orders",
+        Better::Neither,
+        None,
+    ),
+    def(
+        "api_p95_peak_hour_ms",
+        Csf::Scalability,
+        "p95 API request time in the peak hour",
+        "ms",
+        Better::Lower,
+        Some(200),
+    ),
+    def(
+        "billing_seconds_per_1000",
+        Csf::Scalability,
+        "Billing-run seconds per 1,000 documents",
+        "s",
+        Better::Lower,
+        Some(60),
+    ),
+    def(
+        "incidents_opened",
+        Csf::Reliability,
+        "Incidents opened",
+        "incidents",
+        Better::Lower,
+        Some(10),
+    ),
+    def(
+        "incidents_resolved",
+        Csf::Reliability,
+        "Incidents resolved",
+        "incidents",
+        Better::Neither,
+        None,
+    ),
+    def(
+        "mttr_hours",
+        Csf::Reliability,
+        "Mean time to resolve an incident",
+        "h",
+        Better::Lower,
+        Some(4),
+    ),
+    def(
+        "steps_retried",
+        Csf::Reliability,
+        "Automated steps retried",
+        "steps",
+        Better::Lower,
+        Some(50),
+    ),
+    def(
+        "availability_percent",
+        Csf::Reliability,
+        "Service availability (node heartbeats)",
+        "%",
+        Better::Higher,
+        Some(99),
+    ),
+    def(
+        "first_attempt_success_percent",
+        Csf::Integration,
+        "Commissioning first-attempt success",
+        "%",
+        Better::Higher,
+        Some(95),
+    ),
+    def(
+        "fallout_percent",
+        Csf::Integration,
+        "Fallout rate (orders with an incident)",
+        "%",
+        Better::Lower,
+        Some(5),
+    ),
+    def(
+        "cycle_time_median_hours",
+        Csf::UserCentric,
+        "Order-to-activation cycle time, median",
+        "h",
+        Better::Lower,
+        Some(120),
+    ),
+    def(
+        "cycle_time_p90_hours",
+        Csf::UserCentric,
+        "Order-to-activation cycle time, p90",
+        "h",
+        Better::Lower,
+        Some(240),
+    ),
+    def(
+        "on_time_percent",
+        Csf::UserCentric,
+        "On-time delivery (by the requested date)",
+        "%",
+        Better::Higher,
+        Some(90),
+    ),
+    def(
+        "first_time_right_percent",
+        Csf::UserCentric,
+        "First time right (no incident, retry or compensation)",
+        "%",
+        Better::Higher,
+        Some(90),
+    ),
+    def(
+        "cancelled_rejected_percent",
+        Csf::UserFriendly,
+        "Orders cancelled or rejected",
+        "%",
+        Better::Lower,
+        Some(10),
+    ),
+    def(
+        "approval_wait_median_hours",
+        Csf::UserFriendly,
+        "Approval wait, median (task created to decided)",
+        "h",
+        Better::Lower,
+        Some(8),
+    ),
+    def(
+        "approval_wait_p90_hours",
+        Csf::UserFriendly,
+        "Approval wait, p90",
+        "h",
+        Better::Lower,
+        Some(24),
+    ),
+    def(
+        "sla_attainment_percent",
+        Csf::UserFriendly,
+        "Tasks decided before their first escalation",
+        "%",
+        Better::Higher,
+        Some(90),
+    ),
+    def(
+        "workflow_versions_new",
+        Csf::Flexibility,
+        "Workflow versions that first appeared",
+        "versions",
+        Better::Neither,
+        None,
+    ),
+    def(
+        "revenue_net",
+        Csf::DataDriven,
+        "Revenue billed net of credit notes",
+        "",
+        Better::Neither,
+        None,
+    ),
+    def(
+        "mrr",
+        Csf::DataDriven,
+        "Monthly recurring revenue at month end",
+        "",
+        Better::Neither,
+        None,
+    ),
+    def(
+        "backlog_orders_over_30_days",
+        Csf::DataDriven,
+        "Open orders older than 30 days at month end",
+        "orders",
+        Better::Lower,
+        Some(5),
+    ),
+    def(
+        "failed_sign_ins",
+        Csf::Security,
+        "Failed sign-ins",
+        "sign-ins",
+        Better::Lower,
+        Some(100),
+    ),
+    def(
+        "unauthorized_answers",
+        Csf::Security,
+        "401 answers",
+        "answers",
+        Better::Lower,
+        None,
+    ),
+    def(
+        "forbidden_answers",
+        Csf::Security,
+        "403 answers",
+        "answers",
+        Better::Lower,
+        None,
+    ),
+];
+
+/// What the source document asks for that l2c's data cannot measure, said rather than guessed.
+pub const NOT_MEASURED: &[(Csf, &str)] = &[
+    (
+        Csf::UserCentric,
+        "User satisfaction: l2c runs no surveys, so there is no figure.",
+    ),
+    (
+        Csf::Security,
+        "Sessions and tokens revoked: revocation is not built yet.",
+    ),
+];
+
+/// How a value stands against its target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// At or beyond the target.
+    Met,
+    /// Missed by at most 10 % of the target.
+    Near,
+    /// Missed by more.
+    Missed,
+    /// No target, or no value.
+    None,
+}
+
+/// `value` against `target` for a KPI where `better` is better.
+pub fn status(value: Option<Decimal>, target: Option<Decimal>, better: Better) -> Status {
+    let (Some(value), Some(target)) = (value, target) else {
+        return Status::None;
+    };
+    let slack = target.abs() / Decimal::TEN;
+    match better {
+        Better::Neither => Status::None,
+        Better::Higher if value >= target => Status::Met,
+        Better::Higher if value >= target - slack => Status::Near,
+        Better::Lower if value <= target => Status::Met,
+        Better::Lower if value <= target + slack => Status::Near,
+        _ => Status::Missed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn near_is_within_ten_percent_of_the_target() {
+        let s = |v, t, b| status(Some(v), Some(t), b);
+        assert_eq!(s(dec!(99), dec!(99), Better::Higher), Status::Met);
+        assert_eq!(s(dec!(90), dec!(99), Better::Higher), Status::Near);
+        assert_eq!(s(dec!(89), dec!(99), Better::Higher), Status::Missed);
+        assert_eq!(s(dec!(4.4), dec!(4), Better::Lower), Status::Near);
+        assert_eq!(s(dec!(4.5), dec!(4), Better::Lower), Status::Missed);
+        assert_eq!(status(None, Some(dec!(4)), Better::Lower), Status::None);
+        assert_eq!(s(dec!(1), dec!(1), Better::Neither), Status::None);
+    }
+
+    #[test]
+    fn ids_are_unique_and_every_csf_has_a_kpi() {
+        let mut ids: Vec<&str> = DEFS.iter().map(|d| d.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), DEFS.len());
+        for csf in Csf::ALL {
+            assert!(DEFS.iter().any(|d| d.csf == csf), "{csf:?}");
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The Monthly Operating Report (docs/report.md): for a month, every KPI of every critical
+//! success factor with its value, the month before, the same month a year before, a 12-month
+//! trend, its target, a status and one sentence on what the data says.
+//!
+//! - [`month`]: report months in UTC; [`kpi`]: the KPIs, targets and statuses;
+//! - [`measure`]: one month's values from the tables; [`snapshot`]: frozen months;
+//! - [`output`]: the report as text, CSV and JSON.
+//!
+//! A closed month is frozen the first time its values are needed (for its own report or as a
+//! point of a later month's trend) and read back from then on; the current month is always
+//! measured live. `recompute` measures the asked month again and replaces what was frozen.
+
+pub mod kpi;
+pub mod measure;
+pub mod month;
+pub mod output;
+pub mod snapshot;
+
+use kpi::{status, Better, Csf, Status, DEFS, NOT_MEASURED};
+use l2c_engine::db::Db;
+use l2c_orders::error::DeskResult;
+use measure::Values;
+use month::Month;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The report of one month.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// When it was computed (epoch ms, the app clock).
+    pub computed_at: i64,
+    /// Whether the month was closed, so the report is frozen.
+    pub frozen: bool,
+    /// Every KPI, CSF by CSF.
+    pub kpis: Vec<Line>,
+    /// What the source document asks for that l2c cannot measure, per CSF title.
+    pub not_measured: Vec<(String, String)>,
+}
+
+/// One KPI in the report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    /// The KPI id, with `:CUR` for money KPIs.
+    pub id: String,
+    /// The CSF's title.
+    pub csf: String,
+    /// What it measures.
+    pub title: String,
+    /// Its unit (the currency for money KPIs).
+    pub unit: String,
+    /// The month's value.
+    pub value: Option<Decimal>,
+    /// The month before.
+    pub previous: Option<Decimal>,
+    /// The same month a year before.
+    pub year_ago: Option<Decimal>,
+    /// The 12 months ending with this one, oldest first.
+    pub trend: Vec<(String, Option<Decimal>)>,
+    /// The target, from `[report.targets]` or the default.
+    pub target: Option<Decimal>,
+    /// Met, near (within 10 %) or missed.
+    pub status: Status,
+    /// One sentence on what the data says.
+    pub insight: String,
+}
+
+/// Where a report reads and what it compares with.
+pub struct Context<'a> {
+    /// The database.
+    pub db: &'a Db,
+    /// Now (epoch ms, the app clock).
+    pub now_ms: i64,
+    /// Targets by KPI id, over the defaults.
+    pub targets: &'a BTreeMap<String, Decimal>,
+}
+
+/// The report of `month`: frozen if the month is closed and was reported before (unless
+/// `recompute`), else measured.
+pub async fn monthly(ctx: &Context<'_>, month: Month, recompute: bool) -> DeskResult<Report> {
+    let closed = month.end_ms() <= ctx.now_ms;
+    if closed && !recompute {
+        if let Some((_, Some(report))) = snapshot::read(ctx.db, month).await? {
+            return Ok(report);
+        }
+    }
+    let mut values: BTreeMap<Month, Values> = BTreeMap::new();
+    for m in month.trailing(12).into_iter().chain([month.year_ago()]) {
+        let fresh = recompute && m == month;
+        values.insert(m, month_values(ctx, m, fresh).await?);
+    }
+    let report = assemble(ctx, month, closed, &values);
+    if closed {
+        snapshot::write(ctx.db, month, &values[&month], Some(&report), ctx.now_ms).await?;
+    }
+    Ok(report)
+}
+
+/// The values of `m`: frozen ones if it is closed (freezing them now if need be), else live.
+async fn month_values(ctx: &Context<'_>, m: Month, fresh: bool) -> DeskResult<Values> {
+    let closed = m.end_ms() <= ctx.now_ms;
+    if closed && !fresh {
+        if let Some((values, _)) = snapshot::read(ctx.db, m).await? {
+            return Ok(values);
+        }
+    }
+    let mut conn = ctx.db.pool.acquire().await?;
+    let values = measure::month(&mut conn, m, ctx.now_ms).await?;
+    drop(conn);
+    if closed && !fresh {
+        snapshot::write(ctx.db, m, &values, None, ctx.now_ms).await?;
+    }
+    Ok(values)
+}
+
+fn assemble(
+    ctx: &Context<'_>,
+    month: Month,
+    frozen: bool,
+    values: &BTreeMap<Month, Values>,
+) -> Report {
+    let trend_months = month.trailing(12);
+    let get = |m: Month, key: &str| values.get(&m).and_then(|v| v.get(key).copied().flatten());
+    let mut kpis = Vec::new();
+    for def in DEFS {
+        for (key, unit) in keys(def, values) {
+            let value = get(month, &key);
+            let previous = get(month.previous(), &key);
+            let target = ctx.targets.get(def.id).copied().or(def.target);
+            let status = status(value, target, def.better);
+            kpis.push(Line {
+                insight: insight(month, value, previous, target, status, &unit),
+                id: key.clone(),
+                csf: def.csf.title().to_string(),
+                title: def.title.to_string(),
+                unit,
+                value,
+                previous,
+                year_ago: get(month.year_ago(), &key),
+                trend: trend_months
+                    .iter()
+                    .map(|m| (m.to_string(), get(*m, &key)))
+                    .collect(),
+                target,
+                status,
+            });
+        }
+    }
+    Report {
+        month: month.to_string(),
+        computed_at: ctx.now_ms,
+        frozen,
+        kpis,
+        not_measured: NOT_MEASURED
+            .iter()
+            .map(|(csf, why)| (Csf::title(*csf).to_string(), (*why).to_string()))
+            .collect(),
+    }
+}
+
+/// The keys a KPI has in the data: its id, or for money KPIs `id:CUR` per currency seen.
+fn keys(def: &kpi::Def, values: &BTreeMap<Month, Values>) -> Vec<(String, String)> {
+    if !def.unit.is_empty() {
+        return vec![(def.id.to_string(), def.unit.to_string())];
+    }
+    let prefix = format!("{}:", def.id);
+    let mut currencies: Vec<String> = values
+        .values()
+        .flat_map(|v| v.keys())
+        .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+        .collect();
+    currencies.sort();
+    currencies.dedup();
+    currencies
+        .into_iter()
+        .map(|c| (format!("{prefix}{c}"), c))
+        .collect()
+}
+
+/// One sentence: the change against the month before, then how the target stands.
+fn insight(
+    month: Month,
+    value: Option<Decimal>,
+    previous: Option<Decimal>,
+    target: Option<Decimal>,
+    status: Status,
+    unit: &str,
+) -> String {
+    let Some(value) = value else {
+        return format!("No data in {month}.");
+    };
+    let change = match previous {
+        Some(p) if p.is_zero() && value.is_zero() => "Unchanged at 0".to_string(),
+        Some(p) if p.is_zero() => format!("Up from 0 to {value} {unit}"),
+        Some(p) => {
+            let pct = ((value - p) * Decimal::ONE_HUNDRED / p.abs()).round_dp(0);
+            let way = if pct.is_sign_negative() { "Down" } else { "Up" };
+            format!(
+                "{way} {}% against {} ({p} to {value} {unit})",
+                pct.abs(),
+                month.previous()
+            )
+        }
+        None => format!("{value} {unit}, the first month with data"),
+    };
+    let against = match (status, target) {
+        (Status::Met, Some(t)) => format!("; meets the target of {t}."),
+        (Status::Near, Some(t)) => format!("; within 10% of the target of {t}."),
+        (Status::Missed, Some(t)) => format!("; misses the target of {t}."),
+        _ => ".".to_string(),
+    };
+    format!("{}{against}", change.trim_end())
+}
+
+/// Whether a higher value is better for KPI `id` (for charts' colours).
+pub fn better_of(id: &str) -> Better {
+    let base = id.split(':').next().unwrap_or(id);
+    DEFS.iter()
+        .find(|d| d.id == base)
+        .map_or(Better::Neither, |d| d.better)
+}

@@ -14,7 +14,7 @@
 //! Modules: [`assets`] (embedded CSS and scripts), [`headers`] (CSP and friends),
 //! [`session`], [`sign_in`] with [`throttle`], [`page`], [`error`], and the pages:
 //! [`catalog`], [`order_form`] (with [`form`]), [`orders`], [`timeline`], [`products`],
-//! [`invoices`], [`tasks`], and the consoles of finance ([`finance`]) and admins ([`admin`]).
+//! [`invoices`], [`tasks`], and the consoles of finance ([`finance`]) and admins ([`admin`]), and the operating [`report`].
 
 pub mod admin;
 pub mod assets;
@@ -28,6 +28,7 @@ pub mod order_form;
 pub mod orders;
 pub mod page;
 pub mod products;
+pub mod report;
 pub mod session;
 pub mod sign_in;
 pub mod tasks;
@@ -80,6 +81,7 @@ pub fn router(app: App) -> Router {
         .merge(invoices::router())
         .merge(finance::router())
         .merge(admin::router())
+        .merge(report::router())
         .merge(assets::router())
         .layer(axum::middleware::from_fn(headers::secure))
         .with_state(WebState::new(app))

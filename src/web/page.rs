@@ -71,12 +71,14 @@ fn sections(role: Role) -> &'static [(&'static str, &'static str)] {
             ("/admin/workflows", "Workflows"),
             ("/billing/runs", "Billing"),
             ("/invoices", "Invoices"),
+            ("/report", "Report"),
         ],
         Role::Finance => &[
             ("/orders", "Orders"),
             ("/billing/runs", "Billing runs"),
             ("/invoices", "Invoices"),
             ("/billing/schedules", "Schedules"),
+            ("/report", "Report"),
             ("/catalog", "Catalog"),
         ],
     }

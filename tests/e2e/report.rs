@@ -338,3 +338,25 @@ async fn the_report_over_http(backend: Backend) {
     assert_eq!(bad.body["errors"][0]["path"], "month");
     api.stop().await;
 }
+
+/// The report page for finance, with a sparkline per KPI, its CSV download, and a 403 for a
+/// requester.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_page_shows_every_csf_with_trends() {
+    let site = crate::web::Site::new().await;
+    january(&site.world).await;
+    set_clock(&site.world, jan(24 * 30));
+    let fay = site.sign_in("fay").await;
+    let page = site.get(&fay, "/report?month=2027-01").await;
+    assert_eq!(page.status, axum::http::StatusCode::OK, "{}", page.body);
+    for csf in ["Scalability", "Reliability", "Security", "Not measured"] {
+        assert!(page.body.contains(csf), "{csf} in {}", page.body);
+    }
+    assert!(page.body.contains("<svg class=\"spark\""), "{}", page.body);
+    assert!(page.body.contains("meets the target of 4"), "{}", page.body);
+    let csv = site.get(&fay, "/report/csv?month=2027-01").await;
+    assert!(csv.body.starts_with("month,csf,kpi,"), "{}", csv.body);
+    let rita = site.sign_in("rita").await;
+    let refused = site.get(&rita, "/report").await;
+    assert_eq!(refused.status, axum::http::StatusCode::FORBIDDEN);
+}

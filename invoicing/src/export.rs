@@ -230,6 +230,37 @@ pub async fn export_to<W: Write>(
     Ok(bytes)
 }
 
+/// The export of `run` (from [`prepare`]) as a stream of bytes for a response body, written
+/// by a task of its own. A failure after the first bytes cannot change the status any more,
+/// so it ends the stream with an error (the client sees a cut download) and is logged.
+pub fn stream(
+    db: Db,
+    run: RunView,
+    only: Option<String>,
+    format: Format,
+) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
+    let (tx, rx) = mpsc::channel::<Chunk>(4);
+    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        if let Err(e) = export(&db, &run, only.as_deref(), format, &tx).await {
+            tracing::error!(run = %run.id, error = %e, "export failed");
+            let _ = failed_tx.send(());
+        }
+    });
+    futures::stream::unfold((rx, Some(failed_rx)), |(mut rx, failed)| async move {
+        match rx.recv().await {
+            Some(chunk) => Some((Ok(chunk.bytes), (rx, failed))),
+            None => {
+                // The exporter reports a failure before it drops its sender.
+                let mut failed = failed?;
+                failed.try_recv().ok()?;
+                let cut = std::io::Error::other("the export failed; see the server log");
+                Some((Err(cut), (rx, None)))
+            }
+        }
+    })
+}
+
 /// Streams the documents of `run` (from [`prepare`]; or only the one numbered `only`) in
 /// `format` to `out`: issued documents by number, then (CSV and JSON) drafts and voids by id.
 /// Each batch is two short queries, so no read stays open while a slow client takes its time.

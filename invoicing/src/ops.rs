@@ -10,7 +10,8 @@ use super::read::{self, kind_of, InvoiceView};
 use super::write::{assign_numbers, mark_issued, series_key, store, void, Issue, Origin};
 use crate::context::Invoicing;
 use chrono::Datelike;
-use l2c_billing::{Currency, DocumentKind, Period};
+use l2c_billing::RatedLine;
+use l2c_billing::{Currency, DocumentKind, Invoice, Period};
 use l2c_orders::accounts;
 use l2c_orders::error::{internal, DeskError, DeskResult};
 
@@ -111,26 +112,26 @@ pub async fn void_draft(ctx: &Invoicing, id: &str) -> DeskResult<InvoiceView> {
     Ok(view)
 }
 
-/// Issues a credit note that gives back all of issued invoice `id`; a second one for the
-/// same invoice is a conflict.
-pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> DeskResult<InvoiceView> {
-    let mut tx = ctx.db.begin_write().await?;
-    let view = read::invoice(&mut tx, id).await?;
-    if view.status != "issued" || kind_of(&view) != DocumentKind::Invoice {
+/// Refuses to credit anything but an issued invoice.
+fn check_creditable(view: &InvoiceView) -> DeskResult<()> {
+    if view.status != "issued" || kind_of(view) != DocumentKind::Invoice {
         return Err(DeskError::Conflict(format!(
-            "invoice {id} is a {} {}: only issued invoices can be credited",
-            view.status, view.kind
+            "invoice {} is a {} {}: only issued invoices can be credited",
+            view.id, view.status, view.kind
         )));
     }
-    // Locked before reading the lines, as runs do, so a run and a credit note take turns.
-    let lock = ctx.db.backend.lock_rows();
-    let account = accounts::billing_locked(&mut tx, &view.billing_account, lock)
-        .await?
-        .ok_or_else(|| internal(format!("invoice {id} has no account")))?;
+    Ok(())
+}
+
+/// The lines and document of the credit note that gives back all of `view`: every line
+/// negated, computed with the rounding of the invoice it corrects (and kept with it).
+async fn credit_document(
+    conn: &mut sqlx::AnyConnection,
+    view: &InvoiceView,
+) -> DeskResult<(Vec<RatedLine>, Invoice)> {
     let currency = Currency::from_code(&view.currency).map_err(internal)?;
-    // The credit note is computed, and kept, with the rounding of the invoice it corrects.
     let rounding = view.kept.rounding;
-    let mut lines = read::lines(&mut tx, &view).await?;
+    let mut lines = read::lines(conn, view).await?;
     for l in &mut lines {
         let line = &l.line;
         l.line = l2c_billing::InvoiceLine::new(
@@ -144,6 +145,52 @@ pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> DeskResult<InvoiceView
         .map_err(internal)?;
     }
     let invoice = super::draft::document(DocumentKind::CreditNote, currency, &lines, rounding)?;
+    Ok((lines, invoice))
+}
+
+/// What [`credit_invoice`] would issue for invoice `id`, written nowhere.
+#[derive(Debug)]
+pub struct CreditPreview {
+    /// The invoice to correct.
+    pub invoice: InvoiceView,
+    /// The credit note's lines, VAT breakdown and totals.
+    pub note: Invoice,
+    /// The credit note already issued for it, if any (a second one is refused).
+    pub existing: Option<String>,
+}
+
+/// The credit note issued invoice `id` would get, computed as [`credit_invoice`] computes
+/// it, without writing anything.
+pub async fn credit_preview(ctx: &Invoicing, id: &str) -> DeskResult<CreditPreview> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    let view = read::invoice(&mut conn, id).await?;
+    check_creditable(&view)?;
+    let (_, note) = credit_document(&mut conn, &view).await?;
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT id FROM invoices WHERE preceding_id = $1 LIMIT 1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(CreditPreview {
+        invoice: view,
+        note,
+        existing,
+    })
+}
+
+/// Issues a credit note that gives back all of issued invoice `id`; a second one for the
+/// same invoice is a conflict.
+pub async fn credit_invoice(ctx: &Invoicing, id: &str) -> DeskResult<InvoiceView> {
+    let mut tx = ctx.db.begin_write().await?;
+    let view = read::invoice(&mut tx, id).await?;
+    check_creditable(&view)?;
+    // Locked before reading the lines, as runs do, so a run and a credit note take turns.
+    let lock = ctx.db.backend.lock_rows();
+    let account = accounts::billing_locked(&mut tx, &view.billing_account, lock)
+        .await?
+        .ok_or_else(|| internal(format!("invoice {id} has no account")))?;
+    let rounding = view.kept.rounding;
+    let (lines, invoice) = credit_document(&mut tx, &view).await?;
     let issue_date = account.local_date(ctx.clock.now())?;
     let (due_date, words) = terms(
         DocumentKind::CreditNote,

@@ -92,6 +92,63 @@ pub async fn run(db: &Db, id: &str) -> DeskResult<RunView> {
     run_from_row(&row)
 }
 
+/// How far a run has come: the accounts its committed pages looked at, of all the accounts
+/// in its scope. Read from the run's own counters, which move with its cursor in each page's
+/// transaction, so the figure never runs ahead of what is stored.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunProgress {
+    /// running, completed or failed.
+    pub status: String,
+    /// Accounts looked at so far.
+    pub done: i64,
+    /// Accounts in the run's scope (for an ended run: as many as it looked at).
+    pub total: i64,
+    /// Documents written so far.
+    pub documents: i64,
+}
+
+impl RunProgress {
+    /// Done as a whole percentage of all, 0 to 100 (100 for a run with nothing to look at).
+    pub fn percent(&self) -> i64 {
+        if self.total <= 0 {
+            return 100;
+        }
+        (self.done.clamp(0, self.total) * 100) / self.total
+    }
+}
+
+/// The zone a scheduled run billed alone: its trigger is `schedule:<name>:<zone>` (schedule
+/// names have no `:`), and only the accounts of that zone are in its scope.
+fn zone_of_trigger(trigger: &str) -> Option<&str> {
+    let rest = trigger.strip_prefix("schedule:")?;
+    rest.split_once(':').map(|(_, zone)| zone)
+}
+
+/// The progress of `run`: for a running run the accounts in its scope are counted now (an
+/// account added meanwhile may or may not be reached, as its id falls).
+pub async fn progress(db: &Db, run: &RunView) -> DeskResult<RunProgress> {
+    let total = if run.status == "running" {
+        let count = match zone_of_trigger(&run.trigger) {
+            Some(zone) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM billing_accounts WHERE time_zone = $1")
+                    .bind(zone.to_string())
+            }
+            None => sqlx::query_scalar("SELECT COUNT(*) FROM billing_accounts"),
+        };
+        let n: i64 = count.fetch_one(&db.pool).await?;
+        n.max(run.accounts)
+    } else {
+        run.accounts
+    };
+    Ok(RunProgress {
+        status: run.status.clone(),
+        done: run.accounts,
+        total,
+        documents: run.invoices,
+    })
+}
+
 /// A run's documents summed per currency and kind.
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -276,6 +333,12 @@ pub struct InvoiceFilter {
     pub number: Option<String>,
     /// Only those listed after this invoice id (the list is in id order: creation order).
     pub after: Option<String>,
+    /// Of this kind only (`invoice` or `credit_note`).
+    pub kind: Option<String>,
+    /// In this status only (`draft`, `issued` or `void`).
+    pub status: Option<String>,
+    /// Only those whose period overlaps these days: the first day, and the first day after.
+    pub overlapping: Option<(String, String)>,
 }
 
 /// Invoices matching `filter`, in creation order (ids are time-ordered), at most `limit`.
@@ -305,6 +368,23 @@ pub async fn invoices(db: &Db, filter: &InvoiceFilter, limit: i64) -> DeskResult
         sql.push_str(&format!(" AND id > {}", backend.param(n)));
         n += 1;
     }
+    if filter.kind.is_some() {
+        sql.push_str(&format!(" AND kind = {}", backend.param(n)));
+        n += 1;
+    }
+    if filter.status.is_some() {
+        sql.push_str(&format!(" AND status = {}", backend.param(n)));
+        n += 1;
+    }
+    if filter.overlapping.is_some() {
+        // ISO dates compare as text; a period ends on the first day after it.
+        sql.push_str(&format!(
+            " AND period_end > {} AND period_start < {}",
+            backend.param(n),
+            backend.param(n + 1)
+        ));
+        n += 2;
+    }
     if filter.issued_only {
         sql.push_str(" AND status = 'issued'");
     }
@@ -321,6 +401,12 @@ pub async fn invoices(db: &Db, filter: &InvoiceFilter, limit: i64) -> DeskResult
     }
     if let Some(after) = &filter.after {
         q = q.bind(after.clone());
+    }
+    for text in [&filter.kind, &filter.status].into_iter().flatten() {
+        q = q.bind(text.clone());
+    }
+    if let Some((first, after_last)) = &filter.overlapping {
+        q = q.bind(first.clone()).bind(after_last.clone());
     }
     let rows = q.bind(limit).fetch_all(&db.pool).await?;
     rows.iter().map(invoice_from_row).collect()
@@ -429,4 +515,35 @@ pub async fn stored_document(
     let preceding = preceding(conn, view).await?;
     let lines = lines(conn, view).await?;
     issued_document(view, preceding, &lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(done: i64, total: i64) -> RunProgress {
+        RunProgress {
+            status: "running".into(),
+            done,
+            total,
+            documents: 0,
+        }
+    }
+
+    #[test]
+    fn progress_is_a_whole_percentage_that_never_overshoots() {
+        assert_eq!(progress(1, 3).percent(), 33);
+        assert_eq!(progress(5, 3).percent(), 100);
+        assert_eq!(progress(0, 0).percent(), 100, "nothing to look at is done");
+    }
+
+    #[test]
+    fn a_scheduled_zone_run_names_its_zone() {
+        assert_eq!(
+            zone_of_trigger("schedule:nightly:Europe/Berlin"),
+            Some("Europe/Berlin")
+        );
+        assert_eq!(zone_of_trigger("schedule:nightly"), None);
+        assert_eq!(zone_of_trigger("manual"), None);
+    }
 }

@@ -120,6 +120,29 @@ pub async fn complete(ctx: &Invoicing, request: &RunRequest, run: Started) -> De
     }
 }
 
+/// Begins (or resumes) a stored run and bills it in a task of its own, so whoever asked
+/// (a request that may time out, a page that redirects at once) does not hold it up or stop
+/// it; returns the run's id at once and the task, which ends with [`complete`]'s result. A
+/// transient error leaves the run `running`, resumed once it stalls ([`super::resume`]).
+pub async fn spawn(
+    ctx: &Invoicing,
+    request: RunRequest,
+) -> DeskResult<(String, tokio::task::JoinHandle<DeskResult<String>>)> {
+    let started = begin(ctx, &request).await?;
+    let id = started.id.clone();
+    let ctx = ctx.clone();
+    let billing = tokio::spawn(async move {
+        let result = complete(&ctx, &request, started).await;
+        if let Err(e) = &result {
+            if e.is_transient() {
+                tracing::warn!(error = %e, "billing run stopped; it is resumed once it stalls");
+            }
+        }
+        result
+    });
+    Ok((id, billing))
+}
+
 /// A stored run as it stands, to go on with (see [`super::resume`]).
 pub(super) async fn started(ctx: &Invoicing, id: &str) -> DeskResult<Started> {
     Ok(Started {

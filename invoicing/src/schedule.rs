@@ -172,13 +172,41 @@ fn ms_to_utc(ms: i64) -> DeskResult<DateTime<Utc>> {
         .ok_or_else(|| DeskError::Internal(format!("bad instant {ms}")))
 }
 
+/// The next `count` occurrences of `new` from now, as [`add`] would schedule them (in every
+/// account zone for `account`), checked as [`add`] checks it: what a form shows before
+/// saving. A cron that never occurs again is a problem at `cron`.
+pub async fn upcoming(
+    sched: &Schedules,
+    new: &NewSchedule,
+    count: usize,
+) -> DeskResult<Vec<DateTime<Utc>>> {
+    let cron = new.validate()?;
+    let zones = zones(&sched.invoicing, &new.time_zone).await?;
+    let mut out = Vec::with_capacity(count);
+    let mut after = sched.invoicing.clock.now();
+    while out.len() < count {
+        let Some(next) = next_occurrence(&cron, &zones, after) else {
+            break;
+        };
+        out.push(next);
+        after = next;
+    }
+    if out.is_empty() {
+        return Err(never(new));
+    }
+    Ok(out)
+}
+
+fn never(new: &NewSchedule) -> DeskError {
+    DeskError::field("cron", "cron", format!("{:?} never occurs again", new.cron))
+}
+
 /// Stores a schedule and starts its first occurrence.
 pub async fn add(sched: &Schedules, new: &NewSchedule) -> DeskResult<ScheduleView> {
     let cron = new.validate()?;
     let zones = zones(&sched.invoicing, &new.time_zone).await?;
-    let next = next_occurrence(&cron, &zones, sched.invoicing.clock.now()).ok_or_else(|| {
-        DeskError::field("cron", "cron", format!("{:?} never occurs again", new.cron))
-    })?;
+    let next =
+        next_occurrence(&cron, &zones, sched.invoicing.clock.now()).ok_or_else(|| never(new))?;
     // Occurrences before the schedule existed are not its business; a zone that appears
     // later has no mark, and its latest occurrence is billed at the next one.
     let marks: BTreeMap<String, i64> = zones

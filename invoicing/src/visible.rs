@@ -31,6 +31,12 @@ pub struct Wanted {
     pub number: Option<String>,
     /// Only those after this invoice id.
     pub after: Option<String>,
+    /// Only this kind (`invoice`, `credit_note`).
+    pub kind: Option<String>,
+    /// Only this status (`draft`, `issued`, `void`; requesters see issued ones only anyway).
+    pub status: Option<String>,
+    /// Only those whose period overlaps these days (first day, first day after).
+    pub overlapping: Option<(String, String)>,
 }
 
 /// The invoices `user` may see that match `wanted`, in creation order, at most `limit`.
@@ -51,6 +57,9 @@ pub async fn invoices(
         accounts,
         number: wanted.number,
         after: wanted.after,
+        kind: wanted.kind,
+        status: wanted.status,
+        overlapping: wanted.overlapping,
     };
     read::invoices(db, &filter, limit).await
 }

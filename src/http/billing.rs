@@ -219,19 +219,7 @@ pub async fn start_run(
 /// Begins (or resumes) a stored run and bills it in a task of its own; answers when it ends,
 /// or at once without `wait`.
 async fn stored_run(state: &ApiState, request: RunRequest, wait: bool) -> ApiResult<Response> {
-    let ctx = state.app.invoicing.clone();
-    let started = run::begin(&ctx, &request).await?;
-    let id = started.id.clone();
-    let billing = tokio::spawn(async move {
-        let result = run::complete(&ctx, &request, started).await;
-        match &result {
-            Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "billing run stopped; it is resumed once it stalls")
-            }
-            _ => {}
-        }
-        result
-    });
+    let (id, billing) = run::spawn(&state.app.invoicing, request).await?;
     if !wait {
         let location = format!("/api/v1/billing-runs/{id}");
         let detail = Json(detail(state, &id).await?);
@@ -308,35 +296,27 @@ pub async fn export_run(
     if let (true, Some(number)) = (query.format.is_per_document(), &query.invoice) {
         return single_file(&state, &id, number, query.format).await;
     }
-    let (tx, rx) = tokio::sync::mpsc::channel::<export::Chunk>(4);
-    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = state.app.clone();
-    tokio::spawn(async move {
-        let only = query.invoice.as_deref();
-        if let Err(e) = export::export(&app.db, &run, only, query.format, &tx).await {
-            tracing::error!(run = %run.id, error = %e, "export failed");
-            let _ = failed_tx.send(());
-        }
-    });
-    let stream = futures::stream::unfold((rx, Some(failed_rx)), |(mut rx, failed)| async move {
-        match rx.recv().await {
-            Some(chunk) => Some((Ok(chunk.bytes), (rx, failed))),
-            None => {
-                // The exporter reports a failure before it drops its sender.
-                let mut failed = failed?;
-                failed.try_recv().ok()?;
-                let cut = std::io::Error::other("the export failed; see the server log");
-                Some((Err(cut), (rx, None)))
-            }
-        }
-    });
-    let filename = format!("billing-run-{id}.{}", query.format.extension());
-    Ok((
+    Ok(export_response(
+        &state.app.db,
+        run,
+        query.invoice,
+        query.format,
+    ))
+}
+
+/// The streamed export of `run` (from [`export::prepare`]) as a download named after it; the
+/// web desk's export buttons answer with it too.
+pub fn export_response(
+    db: &l2c_engine::db::Db,
+    run: RunView,
+    only: Option<String>,
+    format: Format,
+) -> Response {
+    let filename = format!("billing-run-{}.{}", run.id, format.extension());
+    let stream = export::stream(db.clone(), run, only, format);
+    (
         [
-            (
-                header::CONTENT_TYPE,
-                query.format.content_type().to_string(),
-            ),
+            (header::CONTENT_TYPE, format.content_type().to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{filename}\""),
@@ -344,7 +324,7 @@ pub async fn export_run(
         ],
         Body::from_stream(stream),
     )
-        .into_response())
+        .into_response()
 }
 
 /// One document of a run, by number, as a bare UBL XML or PDF document.

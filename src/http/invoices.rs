@@ -91,6 +91,7 @@ pub async fn list_invoices(
         account: query.account,
         number: query.number,
         after: query.after,
+        ..Wanted::default()
     };
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

@@ -144,10 +144,33 @@ function shortcuts() {
   });
 }
 
+// Billing run page: while the run runs, its bar follows the run's progress every second;
+// once it has ended the page reloads to show its totals and documents.
+function runProgress(box) {
+  const bar = $("progress", box);
+  const set = (sel, value) => { const el = $(sel, box); if (el) el.textContent = value; };
+  const poll = () => {
+    fetch(box.dataset.progress, { credentials: "same-origin" })
+      .then((r) => r.json())
+      .then((p) => {
+        bar.max = Math.max(p.total, 1);
+        bar.value = p.done;
+        set("[data-done]", p.done);
+        set("[data-total]", p.total);
+        set("[data-percent]", p.percent);
+        set("[data-documents]", p.documents);
+        if (p.status === "running") setTimeout(poll, 1000);
+        else window.location.reload();
+      }).catch(() => setTimeout(poll, 5000));
+  };
+  setTimeout(poll, 1000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $$("form.order-form").forEach(liveQuote);
   $$("form.once, #approve-form, form[action$='/reject'], form[action$='/complete']").forEach(once);
   $$("table.inbox").forEach(inbox);
   taskKeys();
   shortcuts();
+  $$("[data-progress]").forEach(runProgress);
 });

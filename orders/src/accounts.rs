@@ -312,6 +312,117 @@ pub async fn customer(conn: &mut AnyConnection, id: &str) -> DeskResult<Option<C
     .transpose()
 }
 
+/// Every customer account, by id.
+pub async fn customers(db: &Db) -> DeskResult<Vec<CustomerAccount>> {
+    let rows = sqlx::query("SELECT id, name, segment, country FROM customer_accounts ORDER BY id")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CustomerAccount {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                segment: r.try_get("segment")?,
+                country: r.try_get("country")?,
+            })
+        })
+        .collect()
+}
+
+/// A present JSON field as `Some`, even when it is `null`: with `#[serde(default)]`, an
+/// absent field stays `None`, so a change can say "remove" (`null`) apart from "keep".
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// What may change on an existing billing account; an absent field keeps its value, and
+/// `null` removes an optional one. The id, customer, currency, cycle day, time zone and
+/// series stay fixed: issued documents, subscriptions and billing periods depend on them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BillingChanges {
+    /// The buyer on its invoices; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub buyer: Option<Option<Party>>,
+    /// VAT on its charges; `null`: the settings' `billing.default_tax`.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>, example = json!({"category": "S", "percent": "19"})))]
+    pub tax: Option<Option<TaxRate>>,
+    /// VAT for particular offerings (replaces the whole map).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub tax_by_offering: Option<BTreeMap<String, TaxRate>>,
+    /// Days from invoice to due date.
+    #[serde(default)]
+    pub payment_terms_days: Option<u32>,
+}
+
+impl BillingChanges {
+    /// `account` with these changes made (nothing checked yet).
+    pub fn apply(self, mut account: BillingAccount) -> BillingAccount {
+        if let Some(buyer) = self.buyer {
+            account.buyer = buyer;
+        }
+        if let Some(tax) = self.tax {
+            account.tax = tax;
+        }
+        if let Some(by_offering) = self.tax_by_offering {
+            account.tax_by_offering = by_offering;
+        }
+        if let Some(days) = self.payment_terms_days {
+            account.payment_terms_days = days;
+        }
+        account
+    }
+}
+
+/// Changes billing account `id`, checked with the same rules as a new one
+/// ([`BillingAccount::validate`]), and returns it as stored. Documents already issued keep
+/// the buyer and terms they were issued with.
+pub async fn update_billing(
+    db: &Db,
+    id: &str,
+    changes: BillingChanges,
+) -> DeskResult<BillingAccount> {
+    let mut tx = db.begin_write().await?;
+    let current = billing_locked(&mut tx, id, db.backend.lock_rows())
+        .await?
+        .ok_or_else(|| DeskError::not_found("billing account", id))?;
+    let account = changes.apply(current);
+    account.validate()?;
+    sqlx::query(
+        "UPDATE billing_accounts SET buyer = $1, tax = $2, tax_by_offering = $3, \
+         payment_terms_days = $4 WHERE id = $5",
+    )
+    .bind(
+        account
+            .buyer
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?,
+    )
+    .bind(
+        account
+            .tax
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?,
+    )
+    .bind(serde_json::to_string(&account.tax_by_offering)?)
+    .bind(i64::from(account.payment_terms_days))
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(account)
+}
+
 /// The columns [`billing_from_row`] reads.
 pub const BILLING_COLUMNS: &str = "id, customer_account_id, name, currency, cycle_day, \
     time_zone, payment_terms_days, tax, tax_by_offering, buyer, invoice_series, credit_series";

@@ -1,16 +1,18 @@
 //! Administration: incidents (list, retry, skip), users (create, who am I), customer and
-//! billing accounts, and the sandbox clock (only with `--sandbox`).
+//! billing accounts, and the sandbox clock (only with `--sandbox`). The rules of a skip's
+//! output ([`skip_output`]) and of a clock move ([`move_sandbox`]) are here once, for these
+//! handlers and the admin pages (`crate::web::admin`) alike.
 
 use super::extract::{Admins, Allowed, ApiJson, ApiPath, Caller, FinanceAndAdmins};
 use super::problem::ApiResult;
 use super::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use l2c_invoicing::subscriptions::{self, Subscription};
-use l2c_orders::accounts::{self, BillingAccount, CustomerAccount};
+use l2c_orders::accounts::{self, BillingAccount, BillingChanges, CustomerAccount};
 use l2c_orders::error::DeskError;
 use l2c_orders::payload::business_key_order;
 use l2c_orders::users::{NewUser, Role, User};
@@ -31,6 +33,7 @@ pub fn router() -> Router<ApiState> {
         .route("/users/me", get(me))
         .route("/customer-accounts", post(add_customer))
         .route("/billing-accounts", get(list_billing).post(add_billing))
+        .route("/billing-accounts/{id}", patch(update_billing))
         .route("/subscriptions", get(list_subscriptions))
 }
 
@@ -167,16 +170,27 @@ pub async fn skip_incident(
     ApiPath(step): ApiPath<String>,
     body: Option<ApiJson<SkipRequest>>,
 ) -> ApiResult<StatusCode> {
-    let output = body.and_then(|ApiJson(b)| b.output).unwrap_or(Value::Null);
-    if !(output.is_null() || output.is_object()) {
-        return Err(DeskError::field("output", "object", "output must be a JSON object").into());
-    }
+    let output = skip_output(body.and_then(|ApiJson(b)| b.output))?;
     state
         .app
         .engine
         .skip_incident(&step, &user.name, output)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A skipped step's output as the engine takes it: an object, or nothing (`null`).
+pub fn skip_output(output: Option<Value>) -> Result<Value, DeskError> {
+    let output = output.unwrap_or(Value::Null);
+    if output.is_null() || output.is_object() {
+        Ok(output)
+    } else {
+        Err(DeskError::field(
+            "output",
+            "object",
+            "output must be a JSON object",
+        ))
+    }
 }
 
 /// Create a user (admins); the response holds its token, shown only this once.
@@ -236,6 +250,25 @@ pub async fn add_billing(
     Ok((StatusCode::CREATED, Json(account)))
 }
 
+/// Change a billing account's buyer, tax or payment terms (admins and finance); the id,
+/// customer, currency, cycle and series stay.
+#[utoipa::path(patch, path = "/api/v1/billing-accounts/{id}", tag = "billing",
+    params(("id" = String, Path, description = "The billing account id")),
+    request_body = BillingChanges,
+    responses((status = 200, body = BillingAccount), (status = 404, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn update_billing(
+    State(state): State<ApiState>,
+    _finance: Allowed<FinanceAndAdmins>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(changes): ApiJson<BillingChanges>,
+) -> ApiResult<Json<BillingAccount>> {
+    Ok(Json(
+        accounts::update_billing(&state.app.db, &id, changes).await?,
+    ))
+}
+
 /// Billing accounts: a requester's account's; all for finance and admins.
 #[utoipa::path(get, path = "/api/v1/billing-accounts", tag = "billing",
     responses((status = 200, body = Vec<BillingAccount>)), security(("bearer" = [])))]
@@ -281,8 +314,24 @@ pub async fn move_clock(
     _admin: Allowed<Admins>,
     ApiJson(body): ApiJson<ClockRequest>,
 ) -> ApiResult<Json<ClockView>> {
-    let clock = sandbox_clock(&state)?;
-    let now = state.app.clock.now();
+    sandbox_clock(&state)?;
+    Ok(Json(ClockView {
+        now: move_sandbox(&state.app, &body)?,
+    }))
+}
+
+/// Moves the sandbox clock as `body` says (forward by a duration of at most ten years, or
+/// to an instant not before now), wakes the engine so due timers fire, and returns the new
+/// now; without a sandbox clock, a 404.
+pub fn move_sandbox(
+    app: &crate::app::App,
+    body: &ClockRequest,
+) -> Result<DateTime<Utc>, DeskError> {
+    let clock = app
+        .sandbox
+        .as_ref()
+        .ok_or_else(|| DeskError::not_found("resource", "/api/v1/sandbox/clock"))?;
+    let now = app.clock.now();
     match (&body.advance, body.to) {
         (Some(text), None) => {
             let by = humantime::parse_duration(text)
@@ -305,22 +354,18 @@ pub async fn move_clock(
                 "to",
                 "not_in_past",
                 format!("{to} is before the clock's now ({now}); time only moves forward"),
-            )
-            .into())
+            ))
         }
         _ => {
             return Err(DeskError::field(
                 "advance",
                 "one_of",
                 "send exactly one of advance (a duration) or to (an instant)",
-            )
-            .into())
+            ))
         }
     }
-    state.app.engine.wake();
-    Ok(Json(ClockView {
-        now: state.app.clock.now(),
-    }))
+    app.engine.wake();
+    Ok(app.clock.now())
 }
 
 /// Subscriptions: a requester's account's; all for finance and admins.

@@ -2,7 +2,9 @@
 //! `/api/openapi.json`, with a browsable page (Scalar) at `/api/docs`.
 
 use super::ApiState;
-use super::{admin, billing, catalog, inventory, invoices, ops, orders, problem, tasks, tmf};
+use super::{
+    admin, billing, catalog, inventory, invoices, ops, orders, problem, reports, tasks, tmf,
+};
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -19,14 +21,14 @@ use utoipa_scalar::{Scalar, Servable};
         tasks::list_tasks, tasks::get_task, tasks::claim, tasks::release, tasks::approve,
         tasks::reject, tasks::complete,
         admin::list_incidents, admin::retry_incident, admin::skip_incident, admin::add_user,
-        admin::me, admin::add_customer, admin::add_billing, admin::list_billing, admin::clock,
+        admin::me, admin::add_customer, admin::add_billing, admin::update_billing, admin::list_billing, admin::clock,
         admin::move_clock, admin::list_subscriptions,
         catalog::list_offerings, catalog::get_offering,
         inventory::list_products, inventory::get_product,
         tmf::create, tmf::list, tmf::retrieve,
         billing::start_run, billing::list_runs, billing::get_run, billing::issue_run,
         billing::export_run, invoices::list_invoices, invoices::get_invoice, invoices::invoice_ubl,
-        invoices::void_invoice, invoices::credit_invoice, billing::list_schedules,
+        invoices::invoice_pdf, reports::monthly, invoices::void_invoice, invoices::credit_invoice, billing::list_schedules,
         billing::add_schedule, billing::remove_schedule,
         ops::healthz, ops::readyz, ops::metrics,
     ),

@@ -38,7 +38,7 @@ pub use compensate::COMPENSATE_PREFIX;
 pub use engine::{Engine, EngineBuilder};
 pub use inner::EngineOptions;
 pub use listener::{Change, InstanceChange, Listener};
-pub use query::{HistoryEvent, IncidentView, InstanceView, StepView, TaskView};
+pub use query::{DefinitionVersion, HistoryEvent, IncidentView, InstanceView, StepView, TaskView};
 pub use status::{InstanceStatus, UnknownStatus};
 pub use tasks::Outcome;
 pub use transient::retry;

@@ -137,6 +137,23 @@ pub struct IncidentView {
     pub business_key: Option<String>,
 }
 
+/// A stored version of a workflow definition and how many instances run it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefinitionVersion {
+    /// The workflow's name.
+    pub name: String,
+    /// The version's content hash (what instances record).
+    pub hash: String,
+    /// `version = N` from its file, when given.
+    pub number: Option<i64>,
+    /// When this process or another first registered it.
+    pub first_seen: DateTime<Utc>,
+    /// Instances on it that have not finished (running or compensating).
+    pub running: i64,
+    /// Instances on it in all, finished or not.
+    pub instances: i64,
+}
+
 const TASK_COLUMNS: &str = "t.id, t.instance_id, t.stage, t.kind, t.group_name, t.state, \
     t.claimed_by, t.required, t.approvals, t.created_at, i.business_key, \
     (SELECT MIN(w.due_at) FROM wf_timers w WHERE w.step_id = t.id AND w.purpose = 'sla' \
@@ -299,6 +316,33 @@ impl Engine {
             .fetch_one(&self.inner.db.pool)
             .await?;
         Ok(row.try_get("n")?)
+    }
+
+    /// Every stored definition version, by workflow and then first seen, with how many
+    /// instances run on it (one grouped statement; `wf_instances.version` is the hash).
+    pub async fn definition_versions(&self) -> Result<Vec<DefinitionVersion>> {
+        let rows = sqlx::query(
+            "SELECT d.name, d.hash, d.number, d.registered_at, COUNT(i.id) AS instances, \
+             COUNT(CASE WHEN i.status IN ('running', 'compensating') THEN 1 END) AS running \
+             FROM wf_definitions d \
+             LEFT JOIN wf_instances i ON i.workflow = d.name AND i.version = d.hash \
+             GROUP BY d.name, d.hash, d.number, d.registered_at \
+             ORDER BY d.name, d.registered_at, d.hash",
+        )
+        .fetch_all(&self.inner.db.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DefinitionVersion {
+                    name: row.try_get("name")?,
+                    hash: row.try_get("hash")?,
+                    number: row.try_get("number")?,
+                    first_seen: from_ms(row.try_get("registered_at")?),
+                    running: row.try_get("running")?,
+                    instances: row.try_get("instances")?,
+                })
+            })
+            .collect()
     }
 
     /// Steps waiting for an operator.

@@ -1,11 +1,182 @@
 //! Admins' pages (role admin): incidents (retry, skip with an output), users, customer and
 //! billing accounts, workflows with their drawings and versions, and the sandbox clock. They
 //! call the engine and `l2c_orders` as the API does.
+//!
+//! What the pages share is here: the admins-only check (the API's `Admins` role set), the
+//! admin sub-navigation, and putting the domain's field problems (`buyer.country`,
+//! `groups[1]`) at the inputs of the same name.
 
+pub mod accounts;
+pub mod clock;
+pub mod incidents;
+pub mod users;
+pub mod workflows;
+
+use super::error::WebError;
+use super::form::{self, Input, Kind};
+use super::session::Viewer;
 use super::WebState;
+use crate::http::extract::{require, Admins, Roles};
 use axum::Router;
+use l2c_orders::error::{DeskError, FieldProblem};
+use std::collections::HashMap;
 
 /// The routes.
 pub fn router() -> Router<WebState> {
     Router::new()
+        .merge(incidents::router())
+        .merge(users::router())
+        .merge(accounts::router())
+        .merge(workflows::router())
+        .merge(clock::router())
+}
+
+/// Refuses (403, the API's message) anyone but an admin; the caller shows it with
+/// `viewer.error`.
+fn admin_only(viewer: &Viewer) -> Result<(), WebError> {
+    require(&viewer.user, Admins::ROLES)
+        .map(|_| ())
+        .map_err(WebError::from)
+}
+
+/// One link of the admin sub-navigation.
+pub struct Tab {
+    /// Where it goes.
+    pub href: &'static str,
+    /// What it says.
+    pub label: &'static str,
+    /// Whether it is this page.
+    pub current: bool,
+}
+
+/// The admin pages' own navigation; the clock only when there is a sandbox clock (the main
+/// navigation has no room for it, and it exists only in sandbox mode).
+fn tabs(state: &WebState, here: &str) -> Vec<Tab> {
+    let mut all = vec![
+        ("/admin/incidents", "Incidents"),
+        ("/admin/users", "Users"),
+        ("/admin/accounts", "Accounts"),
+        ("/admin/workflows", "Workflows"),
+    ];
+    if state.app.sandbox.is_some() {
+        all.push(("/admin/clock", "Sandbox clock"));
+    }
+    all.into_iter()
+        .map(|(href, label)| Tab {
+            href,
+            label,
+            current: href == here,
+        })
+        .collect()
+}
+
+/// A validation error's problems; any other error comes back as it was.
+fn problems_of(e: DeskError) -> Result<Vec<FieldProblem>, DeskError> {
+    match e {
+        DeskError::Validation(p) => Ok(p),
+        DeskError::Engine(l2c_engine::EngineError::Invalid {
+            field,
+            rule,
+            message,
+        }) => Ok(vec![l2c_orders::error::problem(field, rule, message)]),
+        other => Err(other),
+    }
+}
+
+/// The input a problem's path belongs to: the path itself, without a list index
+/// (`groups[1]` is the groups input).
+fn input_of(path: &str) -> String {
+    match path.split_once('[') {
+        Some((head, _)) => head.to_string(),
+        None => path.to_string(),
+    }
+}
+
+/// Puts each problem at its input; returns the messages no input holds (shown above the
+/// form).
+fn attach(inputs: &mut [Input], problems: &[FieldProblem]) -> Vec<String> {
+    let mut by_input: HashMap<String, Vec<String>> = HashMap::new();
+    for p in problems {
+        by_input
+            .entry(input_of(&p.path))
+            .or_default()
+            .push(p.message.clone());
+    }
+    form::attach(inputs, by_input)
+        .into_iter()
+        .flat_map(|(path, messages)| {
+            messages.into_iter().map(move |m| {
+                if path.is_empty() {
+                    m
+                } else {
+                    format!("{path}: {m}")
+                }
+            })
+        })
+        .collect()
+}
+
+/// An input named `name` holding `value`.
+fn input(name: &str, label: &str, kind: Kind, value: impl Into<String>, help: &str) -> Input {
+    Input {
+        name: name.to_string(),
+        label: label.to_string(),
+        kind,
+        value: value.into(),
+        choices: Vec::new(),
+        min: String::new(),
+        max: String::new(),
+        step: "1",
+        help: help.to_string(),
+        required: false,
+        error: None,
+    }
+}
+
+/// A select named `name` of `(value, label)` choices, `value` chosen.
+fn select(name: &str, label: &str, value: &str, choices: &[(String, String)], help: &str) -> Input {
+    let mut i = input(name, label, Kind::Select, value, help);
+    i.choices = choices
+        .iter()
+        .map(|(v, l)| form::Choice {
+            value: v.clone(),
+            label: l.clone(),
+            selected: v == value,
+        })
+        .collect();
+    i
+}
+
+/// A JSON text's problem in words, naming where it is (`line 2, column 5`).
+fn json_problem(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let what = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(w, _)| w);
+    format!(
+        "this is not valid JSON: {what} (line {}, column {})",
+        e.line(),
+        e.column()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexed_paths_belong_to_their_list_input() {
+        assert_eq!(input_of("groups[1]"), "groups");
+        assert_eq!(input_of("buyer.country"), "buyer.country");
+    }
+
+    #[test]
+    fn json_problems_say_where() {
+        let e = serde_json::from_str::<serde_json::Value>("{\n  \"a\": }")
+            .err()
+            .unwrap_or_else(|| panic!("bad JSON"));
+        let m = json_problem(&e);
+        assert!(m.contains("line 2, column"), "{m}");
+        assert!(!m.contains(" at line "), "{m}");
+    }
 }

@@ -180,6 +180,15 @@ pub fn from_now(at: &DateTime<Utc>, now_ms: i64) -> (String, bool) {
     }
 }
 
+/// A stored period `[start, end)` as a reader says it: its first to its last day.
+pub fn period(start: &str, end: &str) -> String {
+    let last = chrono::NaiveDate::parse_from_str(end, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.pred_opt())
+        .map_or_else(|| end.to_string(), |d| d.to_string());
+    format!("{start} to {last}")
+}
+
 /// A money amount with its currency, e.g. `1,750.00 EUR`.
 pub fn money(amount: &str, currency: &str) -> String {
     let (int, frac) = amount.split_once('.').unwrap_or((amount, ""));

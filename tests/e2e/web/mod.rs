@@ -5,6 +5,8 @@
 
 mod admin;
 mod browser;
+mod browser_admin;
+mod browser_finance;
 mod desk;
 mod finance;
 mod products;

@@ -24,7 +24,7 @@ scenarios!(
 const H: i64 = 3_600_000;
 
 /// 2027-01-10 00:00 UTC plus `hours`.
-fn jan(hours: i64) -> i64 {
+pub(crate) fn jan(hours: i64) -> i64 {
     Utc.with_ymd_and_hms(2027, 1, 10, 0, 0, 0)
         .single()
         .expect("a date")
@@ -131,7 +131,7 @@ async fn invoice(w: &World, id: &str, kind: &str, net: &str, issued: &str) {
     .await;
 }
 
-async fn january(w: &World) {
+pub(crate) async fn january(w: &World) {
     // Three orders in the first hour, one in the next; three completed after 10, 20 and 30
     // hours (one of them after its requested date), one cancelled.
     order(w, "O1", "completed", jan(0), Some(jan(10)), None).await;
@@ -198,7 +198,7 @@ fn dec(s: &str) -> Option<Decimal> {
     Some(Decimal::from_str(s).expect("decimal"))
 }
 
-fn set_clock(w: &World, at: i64) {
+pub(crate) fn set_clock(w: &World, at: i64) {
     let clock = w.app.sandbox.as_ref().expect("a sandbox clock");
     clock.set(Utc.timestamp_millis_opt(at).single().expect("time"));
 }

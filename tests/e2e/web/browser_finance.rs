@@ -104,3 +104,31 @@ async fn a_billing_run_from_dry_run_to_credit_note_in_a_browser() {
     b.close().await;
     server.shutdown().await.expect("shutdown");
 }
+
+/// The operating report in a browser: every CSF with its sparklines and statuses.
+/// Screenshot `report-01-report.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(l2c_browser),
+    ignore = "browser: set L2C_TEST_BROWSER to a Chromium binary"
+)]
+async fn the_operating_report_in_a_browser() {
+    let (site, server) = served().await;
+    crate::report::january(&site.world).await;
+    crate::report::set_clock(&site.world, crate::report::jan(24 * 30));
+    let mut b = Browser::open(&server, "report").await;
+    b.sign_in("fay").await;
+    b.go("/report?month=2027-01").await;
+    let page = b.source().await;
+    for part in [
+        "Operating report 2027-01",
+        "Reliability",
+        "spark",
+        "kpi-met",
+    ] {
+        assert!(page.contains(part), "{part} in {page}");
+    }
+    b.shot("report").await;
+    b.close().await;
+    server.shutdown().await.expect("shutdown");
+}

@@ -50,13 +50,7 @@ pub enum BillingCommand {
 }
 
 fn parse_format(text: &str) -> Result<Format, String> {
-    match text {
-        "csv" => Ok(Format::Csv),
-        "json" => Ok(Format::Json),
-        "ubl" => Ok(Format::Ubl),
-        "pdf" => Ok(Format::Pdf),
-        other => Err(format!("{other:?} is not csv, json, ubl or pdf")),
-    }
+    Format::parse(text).map_err(|e| e.to_string())
 }
 
 /// Runs a billing command.

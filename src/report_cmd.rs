@@ -4,7 +4,7 @@
 use crate::server_cmd::DbArgs;
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
-use l2c::report::{self, month::Month, output, Context};
+use l2c::report::{self, output, Context};
 
 /// The report commands.
 #[derive(Subcommand)]
@@ -45,15 +45,8 @@ pub async fn execute(command: ReportCommand) -> Result<()> {
         db,
     } = command;
     let app = db.open(false).await?;
-    let month = match month {
-        Some(m) => Month::parse(&m)?,
-        None => Month::of(app.clock.now_ms()),
-    };
-    let ctx = Context {
-        db: &app.db,
-        now_ms: app.clock.now_ms(),
-        targets: &app.settings.report.targets,
-    };
+    let ctx = Context::of(&app);
+    let month = ctx.month(month.as_deref())?;
     let report = report::monthly(&ctx, month, recompute).await?;
     let text = match format {
         ReportFormat::Text => output::text(&report),

@@ -50,6 +50,21 @@ impl Format {
         }
     }
 
+    /// The format named `text` (`csv`, `json`, `ubl`, `pdf`), or a problem naming `format`.
+    pub fn parse(text: &str) -> DeskResult<Format> {
+        match text {
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            "ubl" => Ok(Format::Ubl),
+            "pdf" => Ok(Format::Pdf),
+            other => Err(DeskError::field(
+                "format",
+                "format",
+                format!("{other:?} is not an export format: csv, json, ubl or pdf"),
+            )),
+        }
+    }
+
     /// Whether the export is one file per issued document (UBL, PDF): only issued documents
     /// have the number such a file carries, and each needs its buyer's address.
     pub fn is_per_document(self) -> bool {

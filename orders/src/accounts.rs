@@ -301,15 +301,16 @@ pub async fn customer(conn: &mut AnyConnection, id: &str) -> DeskResult<Option<C
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
-    row.map(|r| {
-        Ok(CustomerAccount {
-            id: r.try_get("id")?,
-            name: r.try_get("name")?,
-            segment: r.try_get("segment")?,
-            country: r.try_get("country")?,
-        })
+    row.as_ref().map(customer_from_row).transpose()
+}
+
+fn customer_from_row(r: &AnyRow) -> DeskResult<CustomerAccount> {
+    Ok(CustomerAccount {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        segment: r.try_get("segment")?,
+        country: r.try_get("country")?,
     })
-    .transpose()
 }
 
 /// Every customer account, by id.
@@ -317,16 +318,7 @@ pub async fn customers(db: &Db) -> DeskResult<Vec<CustomerAccount>> {
     let rows = sqlx::query("SELECT id, name, segment, country FROM customer_accounts ORDER BY id")
         .fetch_all(&db.pool)
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(CustomerAccount {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                segment: r.try_get("segment")?,
-                country: r.try_get("country")?,
-            })
-        })
-        .collect()
+    rows.iter().map(customer_from_row).collect()
 }
 
 /// A present JSON field as `Some`, even when it is `null`: with `#[serde(default)]`, an

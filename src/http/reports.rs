@@ -4,7 +4,7 @@
 use super::extract::{Allowed, ApiQuery, FinanceAndAdmins};
 use super::problem::ApiResult;
 use super::ApiState;
-use crate::report::{self, month::Month, output, Context};
+use crate::report::{self, output, Context};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -34,14 +34,6 @@ pub struct ReportQuery {
     pub recompute: bool,
 }
 
-/// The report of the current month, or of `month` given as YYYY-MM.
-pub fn month_of(app: &crate::app::App, text: Option<&str>) -> Result<Month, DeskError> {
-    match text {
-        Some(t) => Month::parse(t),
-        None => Ok(Month::of(app.clock.now_ms())),
-    }
-}
-
 /// The Monthly Operating Report: every KPI with value, previous month, a year before, trend,
 /// target, status and insight.
 #[utoipa::path(get, path = "/api/v1/reports/monthly", tag = "reports", params(ReportQuery),
@@ -52,13 +44,8 @@ pub async fn monthly(
     _who: Allowed<FinanceAndAdmins>,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
-    let app = &state.app;
-    let month = month_of(app, query.month.as_deref())?;
-    let ctx = Context {
-        db: &app.db,
-        now_ms: app.clock.now_ms(),
-        targets: &app.settings.report.targets,
-    };
+    let ctx = Context::of(&state.app);
+    let month = ctx.month(query.month.as_deref())?;
     let report = report::monthly(&ctx, month, query.recompute).await?;
     match query.format.as_deref() {
         None | Some("json") => Ok(Json(report).into_response()),

@@ -77,6 +77,22 @@ pub struct Context<'a> {
     pub targets: &'a BTreeMap<String, Decimal>,
 }
 
+impl<'a> Context<'a> {
+    /// The app's database, its clock's now and the settings' targets.
+    pub fn of(app: &'a crate::app::App) -> Context<'a> {
+        Context {
+            db: &app.db,
+            now_ms: app.clock.now_ms(),
+            targets: &app.settings.report.targets,
+        }
+    }
+
+    /// `text` as a month (a problem naming `month` if it is not one), or the current month.
+    pub fn month(&self, text: Option<&str>) -> DeskResult<Month> {
+        text.map_or(Ok(Month::of(self.now_ms)), Month::parse)
+    }
+}
+
 /// The report of `month`: frozen if the month is closed and was reported before (unless
 /// `recompute`), else measured.
 pub async fn monthly(ctx: &Context<'_>, month: Month, recompute: bool) -> DeskResult<Report> {

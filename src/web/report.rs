@@ -130,13 +130,8 @@ fn row(k: &Line) -> Row {
 }
 
 async fn report_of(state: &WebState, month: Option<&str>) -> Result<report::Report, DeskError> {
-    let app = &state.app;
-    let month = crate::http::reports::month_of(app, month)?;
-    let ctx = Context {
-        db: &app.db,
-        now_ms: app.clock.now_ms(),
-        targets: &app.settings.report.targets,
-    };
+    let ctx = Context::of(&state.app);
+    let month = ctx.month(month)?;
     report::monthly(&ctx, month, false).await
 }
 

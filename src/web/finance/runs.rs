@@ -550,15 +550,7 @@ async fn export_file(
 ) -> Page {
     finance(&viewer)?;
     let fail = |e: DeskError| viewer.error(e);
-    let asked = q.format.unwrap_or_default();
-    let format: Format =
-        serde_json::from_value(serde_json::Value::String(asked.clone())).map_err(|_| {
-            fail(DeskError::field(
-                "format",
-                "format",
-                format!("{asked:?} is not an export format: csv, json, ubl or pdf"),
-            ))
-        })?;
+    let format = Format::parse(q.format.as_deref().unwrap_or_default()).map_err(fail)?;
     let run = export::prepare(&state.app.db, &id, None, format)
         .await
         .map_err(fail)?;

@@ -1,7 +1,9 @@
 //! The Monthly Operating Report over a large history: `--orders` orders (default 1,000,000)
 //! spread over the 13 months 2026-01..2027-01 on SQLite, each with its workflow instance,
 //! four history events, a task step, an approval task with its decision and two order events
-//! (2 % with an incident resolved two hours later, 3 % with a retried step, 5 % cancelled),
+//! (2 % with an incident resolved two hours later, 3 % with a retried step, 5 % cancelled), an
+//! item of one of three offerings, and for a completed order its product and subscription and
+//! a line in the next month's billing run (but for 2 %),
 //! written straight into the tables in large multi-row inserts (a fixture: the order flow
 //! itself is measured by other benches). Then it times the report of 2027-01:
 //!
@@ -25,6 +27,7 @@ use std::time::Instant;
 
 const H: i64 = 3_600_000;
 const BATCH: usize = 2_000;
+const OFFERINGS: [&str; 3] = ["wan-link", "lan-setup", "bandwidth-upgrade"];
 
 fn orders_arg() -> Result<usize, Failure> {
     let mut orders = 1_000_000;
@@ -70,8 +73,23 @@ fn rows(from: usize, to: usize, n: usize) -> BTreeMap<&'static str, String> {
         };
         add("orders (id, requester, customer_account_id, billing_account_id, state, currency, one_time_total, monthly_total, created_at, updated_at, completed_at)",
             format!("('O{i}','rita','ACME','ACME-EUR','{state}','EUR','0','0',{created},{created},{completed})"));
-        add("wf_instances (id, workflow, version, business_key, status, input, output, open_steps, created_at, updated_at)",
-            format!("('I{i}','wan-link','v','order:O{i}','completed','{{}}','{{}}',0,{created},{done})"));
+        add("wf_instances (id, workflow, version, business_key, status, input, output, open_steps, created_at, updated_at, finished_at)",
+            format!("('I{i}','wan-link','v','order:O{i}','completed','{{}}','{{}}',0,{created},{done},{done})"));
+        let offering = OFFERINGS[i % OFFERINGS.len()];
+        add("order_items (order_id, item_id, position, action, offering, version, quantity, characteristics, quote, workflow, product_id, state)",
+            format!("('O{i}','1',0,'add','{offering}',1,1,'{{}}','{{}}','{offering}','P{i}','{state}')"));
+        if state == "completed" {
+            add("products (id, customer_account_id, billing_account_id, offering, version, quantity, characteristics, status, order_id, created_at, updated_at, activated_at)",
+                format!("('P{i}','ACME','ACME-EUR','{offering}',1,1,'{{}}','active','O{i}',{created},{done},{done})"));
+            add("subscriptions (id, billing_account_id, product_id, offering, version, currency, start_date, status, created_at, updated_at)",
+                format!("('S{i}','ACME-EUR','P{i}','{offering}',1,'EUR','2026-01-01','active',{done},{done})"));
+            // The next month's run bills it, but for one in fifty (order-to-bill accuracy).
+            if i % 50 != 3 {
+                let run = Month::of(done).next();
+                add("invoice_lines (invoice_id, position, charge_key, charge_kind, subscription_id, description, charge_start, charge_end, service_from, service_to, quantity, unit_price, net, list_price, tax_category, tax_percent)",
+                    format!("('V{run}',{i},'k','recurring','S{i}','d','2026-01-01','2026-02-01','2026-01-01','2026-02-01','1','10','10','10','S','19')"));
+            }
+        }
         let mut events = vec![
             ("instance.started", created, 1),
             ("step.started", created + H, 1),
@@ -116,8 +134,44 @@ fn rows(from: usize, to: usize, n: usize) -> BTreeMap<&'static str, String> {
     t
 }
 
+/// The monthly billing runs 2026-02..2027-02 (on the first at 06:00), each with the one
+/// invoice the fixture's lines go to, and the workflow version the orders ran.
+async fn runs(app: &App) -> Result<(), Failure> {
+    let mut month = Month::parse("2026-02")?;
+    while month <= Month::parse("2027-02")? {
+        let at = month.start_ms() + 6 * H;
+        let day = month.first_date();
+        let run = format!(
+            "INSERT INTO billing_runs (id, as_of, trigger_name, issue, status, started_at, \
+             finished_at) VALUES ('R{month}', '{day}', 'schedule', 1, 'completed', {at}, {at})"
+        );
+        let invoice = format!(
+            "INSERT INTO invoices (id, run_id, billing_account_id, period_start, period_end, \
+             origin, kind, status, number, issue_date, currency, line_net_total, tax_total, \
+             payable, rounding, seller, created_at) VALUES ('V{month}', 'R{month}', 'ACME-EUR', \
+             '{day}', '{day}', 'run', 'invoice', 'issued', 'INV-{month}', '{day}', 'EUR', '0', \
+             '0', '0', 'half_away_from_zero', '{{}}', {at})"
+        );
+        for sql in [run, invoice] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&app.db.pool)
+                .await?;
+        }
+        month = month.next();
+    }
+    sqlx::query(
+        "INSERT INTO wf_definitions (name, hash, number, source, registered_at) \
+         VALUES ('wan-link', 'v', 1, '', $1)",
+    )
+    .bind(start_ms())
+    .execute(&app.db.pool)
+    .await?;
+    Ok(())
+}
+
 async fn fixture(app: &App, n: usize) -> Result<(), Failure> {
     eur_customer(app, "ACME").await?;
+    runs(app).await?;
     let started = Instant::now();
     for from in (0..n).step_by(BATCH) {
         let mut tx = app.db.begin_write().await?;
@@ -168,11 +222,17 @@ async fn main() -> Result<(), Failure> {
             .iter()
             .find(|k| k.id == "orders_peak_hour")
             .and_then(|k| k.value);
+        let billed = r
+            .kpis
+            .iter()
+            .find(|k| k.id == "order_to_bill_percent")
+            .and_then(|k| k.value);
         println!(
-            "report 2027-01 {what:<28} {:>8.3} s  ({} KPIs, peak hour {} orders)",
+            "report 2027-01 {what:<28} {:>8.3} s  ({} KPIs, peak hour {} orders, {}% billed)",
             started.elapsed().as_secs_f64(),
             r.kpis.len(),
-            peak.map(|p| p.to_string()).unwrap_or_default()
+            peak.map(|p| p.to_string()).unwrap_or_default(),
+            billed.map(|p| p.to_string()).unwrap_or_default()
         );
     }
     Ok(())

@@ -172,7 +172,42 @@ impl App {
             simulated,
         };
         app.refresh_directory().await?;
+        app.note_catalog().await?;
         Ok(app)
+    }
+
+    /// Records when each catalog offering version was first loaded on this database (the
+    /// report's new offerings of a month).
+    async fn note_catalog(&self) -> anyhow::Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        for o in self.catalog.offerings() {
+            sqlx::query(
+                "INSERT INTO catalog_seen (offering, version, first_seen) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(o.id().to_string())
+            .bind(i64::from(o.version()))
+            .bind(self.clock.now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Places an order for `user` (the one way the API and the pages place one), counting a
+    /// request refused for field problems in the operating records (customer effort).
+    pub async fn place_order(
+        &self,
+        user: &users::User,
+        request: &l2c_orders::model::OrderRequest,
+        idempotency_key: Option<&str>,
+    ) -> DeskResult<l2c_orders::model::Placed> {
+        let placed = l2c_orders::place::place(&self.orders, user, request, idempotency_key).await;
+        if let Err(DeskError::Validation(_)) = &placed {
+            self.records.order_refusal(self.now_ms());
+        }
+        placed
     }
 
     /// Now, in milliseconds since the epoch, on the app's clock.

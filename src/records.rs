@@ -31,6 +31,8 @@ pub struct MinuteCounts {
     pub forbidden: u64,
     /// 5xx answers.
     pub server_errors: u64,
+    /// Order requests refused for field problems (API and pages).
+    pub order_refusals: u64,
     /// API requests per latency bucket ([`LATENCY_BOUNDS_MS`]).
     pub latency: [u64; BUCKETS],
 }
@@ -41,6 +43,7 @@ impl MinuteCounts {
         self.unauthorized += other.unauthorized;
         self.forbidden += other.forbidden;
         self.server_errors += other.server_errors;
+        self.order_refusals += other.order_refusals;
         for (mine, theirs) in self.latency.iter_mut().zip(other.latency) {
             *mine += theirs;
         }
@@ -52,6 +55,7 @@ struct Pending {
     minutes: BTreeMap<i64, MinuteCounts>,
     failures: Vec<(i64, String, String)>,
     beats: BTreeSet<i64>,
+    spans: Vec<(i64, i64)>,
 }
 
 impl Pending {
@@ -61,6 +65,7 @@ impl Pending {
         }
         self.failures.splice(0..0, older.failures);
         self.beats.extend(older.beats);
+        self.spans.splice(0..0, older.spans);
     }
 }
 
@@ -141,6 +146,23 @@ impl Recorder {
             .push((at_ms, name, address.to_string()));
     }
 
+    /// An order request refused at `at_ms` for field problems.
+    pub fn order_refusal(&self, at_ms: i64) {
+        self.pending()
+            .minutes
+            .entry(minute_of(at_ms))
+            .or_default()
+            .order_refusals += 1;
+    }
+
+    /// The sandbox clock jumped from `from_ms` to `to_ms` with this node running: the minutes
+    /// in between count as up.
+    pub fn ran_through(&self, from_ms: i64, to_ms: i64) {
+        if to_ms > from_ms {
+            self.pending().spans.push((minute_of(from_ms), to_ms));
+        }
+    }
+
     /// Writes everything recorded so far, and that this node is up at `now_ms`, in one
     /// transaction; on failure the records stay pending for the next flush.
     pub async fn flush(&self, db: &Db, now_ms: i64) -> DeskResult<()> {
@@ -167,6 +189,9 @@ impl Recorder {
             .execute(&mut *tx)
             .await?;
         }
+        for (from, to) in &batch.spans {
+            beats_between(&mut tx, &self.node, *from, *to).await?;
+        }
         for (minute, counts) in &batch.minutes {
             let mut total = stored(&mut tx, &self.node, *minute).await?;
             total.add(counts);
@@ -191,6 +216,29 @@ impl Default for Recorder {
     }
 }
 
+/// A heartbeat for every minute of `node` from `from` (a minute) to before `to`, in one
+/// statement: a six-month sandbox jump is a quarter of a million rows. (`WHERE true` tells
+/// SQLite the `ON CONFLICT` belongs to the insert, not to a join.)
+async fn beats_between(
+    conn: &mut sqlx::AnyConnection,
+    node: &str,
+    from: i64,
+    to: i64,
+) -> DeskResult<()> {
+    sqlx::query(
+        "WITH RECURSIVE m (minute) AS (SELECT CAST($1 AS BIGINT) UNION ALL \
+         SELECT minute + 60000 FROM m WHERE minute + 60000 < $2) \
+         INSERT INTO node_heartbeats (node, minute) SELECT $3, minute FROM m WHERE true \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(node.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// What `node` has stored for `minute` already (only this node writes its own rows).
 async fn stored(
     conn: &mut sqlx::AnyConnection,
@@ -198,7 +246,8 @@ async fn stored(
     minute: i64,
 ) -> DeskResult<MinuteCounts> {
     let row = sqlx::query(
-        "SELECT requests, unauthorized, forbidden, server_errors, latency FROM request_minutes \
+        "SELECT requests, unauthorized, forbidden, server_errors, order_refusals, latency \
+         FROM request_minutes \
          WHERE node = $1 AND minute = $2",
     )
     .bind(node.to_string())
@@ -217,6 +266,7 @@ async fn stored(
         unauthorized: count("unauthorized")?,
         forbidden: count("forbidden")?,
         server_errors: count("server_errors")?,
+        order_refusals: count("order_refusals")?,
         latency: histogram(&latency),
     })
 }
@@ -241,10 +291,11 @@ async fn upsert(
     let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     sqlx::query(
         "INSERT INTO request_minutes (node, minute, requests, unauthorized, forbidden, \
-         server_errors, latency) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         server_errors, order_refusals, latency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (node, minute) DO UPDATE SET requests = excluded.requests, \
          unauthorized = excluded.unauthorized, forbidden = excluded.forbidden, \
-         server_errors = excluded.server_errors, latency = excluded.latency",
+         server_errors = excluded.server_errors, order_refusals = excluded.order_refusals, \
+         latency = excluded.latency",
     )
     .bind(node.to_string())
     .bind(minute)
@@ -252,6 +303,7 @@ async fn upsert(
     .bind(int(counts.unauthorized))
     .bind(int(counts.forbidden))
     .bind(int(counts.server_errors))
+    .bind(int(counts.order_refusals))
     .bind(serde_json::to_string(&counts.latency.to_vec())?)
     .execute(conn)
     .await?;

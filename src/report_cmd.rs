@@ -34,6 +34,8 @@ pub enum ReportFormat {
     Json,
     /// One row per KPI.
     Csv,
+    /// One stand-alone HTML page (the web desk's report, stylesheet inline), e.g. to mail.
+    Html,
 }
 
 /// Runs a report command.
@@ -52,6 +54,7 @@ pub async fn execute(command: ReportCommand) -> Result<()> {
         ReportFormat::Text => output::text(&report),
         ReportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
         ReportFormat::Csv => output::csv(&report)?,
+        ReportFormat::Html => l2c::web::report::standalone(&report)?,
     };
     print!("{text}");
     Ok(())

@@ -364,6 +364,8 @@ pub fn move_sandbox(
             ))
         }
     }
+    app.records
+        .ran_through(now.timestamp_millis(), app.clock.now_ms());
     app.engine.wake();
     Ok(app.clock.now())
 }

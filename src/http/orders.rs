@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use l2c_orders::cancel::{self, Cancellation};
 use l2c_orders::error::DeskError;
 use l2c_orders::model::{OrderRequest, OrderView, TimelineEntry};
-use l2c_orders::{self as orders, place};
+use l2c_orders::{self as orders};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -82,7 +82,7 @@ pub async fn place_with_key(
     request: &OrderRequest,
 ) -> ApiResult<(StatusCode, OrderView)> {
     let key = idempotency_key(headers)?;
-    let placed = place::place(&state.app.orders, user, request, key.as_deref()).await?;
+    let placed = state.app.place_order(user, request, key.as_deref()).await?;
     // The order as stored; its timeline (just begun) is one GET away.
     let order = orders::visible(&state.app.orders, user, &placed.order_id).await?;
     let status = if placed.created {

@@ -4,6 +4,7 @@
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The critical success factors of the source document, in its order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -67,6 +68,50 @@ pub enum Better {
     Neither,
 }
 
+/// What a KPI is broken down by, for the insight's worst part or top cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum By {
+    /// The catalog offering ordered (an order with items of two offerings counts for both).
+    Product,
+    /// The approver group whose queue held the task.
+    Group,
+    /// The workflow stage where it happened (the cause).
+    Stage,
+}
+
+impl By {
+    /// Its name in a sentence.
+    pub fn noun(self) -> &'static str {
+        match self {
+            By::Product => "product",
+            By::Group => "group",
+            By::Stage => "stage",
+        }
+    }
+}
+
+/// How a KPI's values are keyed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keys {
+    /// One value, keyed by the KPI's id.
+    One,
+    /// One value per currency seen, keyed `id:CUR`; the unit is the currency.
+    PerCurrency,
+    /// One value per age bucket of [`AGE_BUCKETS`], keyed `id:BUCKET`; the default target
+    /// applies to the oldest bucket.
+    PerAge,
+}
+
+/// Age buckets of the backlog, in whole days: a name and the first age past it.
+pub const AGE_BUCKETS: [(&str, i64); 5] = [
+    ("0-1", 2),
+    ("2-5", 6),
+    ("6-30", 31),
+    ("31-90", 91),
+    (">90", i64::MAX),
+];
+
 /// One KPI's definition.
 #[derive(Clone, Copy, Debug)]
 pub struct Def {
@@ -82,6 +127,10 @@ pub struct Def {
     pub better: Better,
     /// The target when the settings give none (`None`: no target).
     pub target: Option<Decimal>,
+    /// What it is broken down by, if anything.
+    pub by: Option<By>,
+    /// How its values are keyed.
+    pub keys: Keys,
 }
 
 const fn def(
@@ -103,6 +152,32 @@ const fn def(
         unit,
         better,
         target,
+        by: None,
+        keys: Keys::One,
+    }
+}
+
+impl Def {
+    const fn by(mut self, by: By) -> Def {
+        self.by = Some(by);
+        self
+    }
+
+    const fn keyed(mut self, keys: Keys) -> Def {
+        self.keys = keys;
+        self
+    }
+
+    /// Its target where `targets` (the settings, by KPI id or full key) gives none: for
+    /// per-age KPIs only the oldest bucket has one.
+    pub fn target_of(&self, key: &str, targets: &BTreeMap<String, Decimal>) -> Option<Decimal> {
+        if let Some(t) = targets.get(key).or_else(|| targets.get(self.id)) {
+            return Some(*t);
+        }
+        match self.keys {
+            Keys::PerAge if !key.ends_with(AGE_BUCKETS[4].0) => None,
+            _ => self.target,
+        }
     }
 }
 
@@ -147,7 +222,8 @@ pub const DEFS: &[Def] = &[
         "incidents",
         Better::Lower,
         Some(10),
-    ),
+    )
+    .by(By::Stage),
     def(
         "incidents_resolved",
         Csf::Reliability,
@@ -171,7 +247,8 @@ pub const DEFS: &[Def] = &[
         "steps",
         Better::Lower,
         Some(50),
-    ),
+    )
+    .by(By::Stage),
     def(
         "availability_percent",
         Csf::Reliability,
@@ -187,15 +264,26 @@ pub const DEFS: &[Def] = &[
         "%",
         Better::Higher,
         Some(95),
-    ),
+    )
+    .by(By::Stage),
     def(
         "fallout_percent",
         Csf::Integration,
-        "Fallout rate (orders with an incident)",
+        "Fallout rate (orders with an incident or a retry)",
         "%",
         Better::Lower,
         Some(5),
-    ),
+    )
+    .by(By::Product),
+    def(
+        "order_to_bill_percent",
+        Csf::Integration,
+        "Order-to-bill accuracy (activated items billed in the next run)",
+        "%",
+        Better::Higher,
+        Some(99),
+    )
+    .by(By::Product),
     def(
         "cycle_time_median_hours",
         Csf::UserCentric,
@@ -203,7 +291,8 @@ pub const DEFS: &[Def] = &[
         "h",
         Better::Lower,
         Some(120),
-    ),
+    )
+    .by(By::Product),
     def(
         "cycle_time_p90_hours",
         Csf::UserCentric,
@@ -211,7 +300,8 @@ pub const DEFS: &[Def] = &[
         "h",
         Better::Lower,
         Some(240),
-    ),
+    )
+    .by(By::Product),
     def(
         "on_time_percent",
         Csf::UserCentric,
@@ -219,7 +309,8 @@ pub const DEFS: &[Def] = &[
         "%",
         Better::Higher,
         Some(90),
-    ),
+    )
+    .by(By::Product),
     def(
         "first_time_right_percent",
         Csf::UserCentric,
@@ -227,6 +318,15 @@ pub const DEFS: &[Def] = &[
         "%",
         Better::Higher,
         Some(90),
+    )
+    .by(By::Product),
+    def(
+        "refusals_per_order",
+        Csf::UserFriendly,
+        "Validation refusals per placed order",
+        "refusals",
+        Better::Lower,
+        Some(1),
     ),
     def(
         "cancelled_rejected_percent",
@@ -235,7 +335,8 @@ pub const DEFS: &[Def] = &[
         "%",
         Better::Lower,
         Some(10),
-    ),
+    )
+    .by(By::Product),
     def(
         "approval_wait_median_hours",
         Csf::UserFriendly,
@@ -243,7 +344,8 @@ pub const DEFS: &[Def] = &[
         "h",
         Better::Lower,
         Some(8),
-    ),
+    )
+    .by(By::Group),
     def(
         "approval_wait_p90_hours",
         Csf::UserFriendly,
@@ -251,7 +353,8 @@ pub const DEFS: &[Def] = &[
         "h",
         Better::Lower,
         Some(24),
-    ),
+    )
+    .by(By::Group),
     def(
         "sla_attainment_percent",
         Csf::UserFriendly,
@@ -259,6 +362,15 @@ pub const DEFS: &[Def] = &[
         "%",
         Better::Higher,
         Some(90),
+    )
+    .by(By::Group),
+    def(
+        "offerings_new",
+        Csf::Flexibility,
+        "Catalog offering versions that first appeared",
+        "offerings",
+        Better::Neither,
+        None,
     ),
     def(
         "workflow_versions_new",
@@ -269,13 +381,22 @@ pub const DEFS: &[Def] = &[
         None,
     ),
     def(
+        "days_to_first_order",
+        Csf::Flexibility,
+        "Days from a workflow version's first appearance to its first completed order",
+        "days",
+        Better::Lower,
+        Some(30),
+    ),
+    def(
         "revenue_net",
         Csf::DataDriven,
         "Revenue billed net of credit notes",
         "",
         Better::Neither,
         None,
-    ),
+    )
+    .keyed(Keys::PerCurrency),
     def(
         "mrr",
         Csf::DataDriven,
@@ -283,15 +404,26 @@ pub const DEFS: &[Def] = &[
         "",
         Better::Neither,
         None,
-    ),
+    )
+    .keyed(Keys::PerCurrency),
     def(
-        "backlog_orders_over_30_days",
+        "backlog_orders",
         Csf::DataDriven,
-        "Open orders older than 30 days at month end",
+        "Open orders at month end by age",
         "orders",
         Better::Lower,
-        Some(5),
-    ),
+        Some(0),
+    )
+    .keyed(Keys::PerAge),
+    def(
+        "backlog_tasks",
+        Csf::DataDriven,
+        "Open tasks at month end by age",
+        "tasks",
+        Better::Lower,
+        Some(0),
+    )
+    .keyed(Keys::PerAge),
     def(
         "failed_sign_ins",
         Csf::Security,

@@ -16,7 +16,7 @@ pub mod month;
 pub mod output;
 pub mod snapshot;
 
-use kpi::{status, Better, Csf, Status, DEFS, NOT_MEASURED};
+use kpi::{status, Better, By, Csf, Keys, Status, AGE_BUCKETS, DEFS, NOT_MEASURED};
 use l2c_engine::db::Db;
 use l2c_orders::error::DeskResult;
 use measure::Values;
@@ -65,6 +65,21 @@ pub struct Line {
     pub status: Status,
     /// One sentence on what the data says.
     pub insight: String,
+    /// What the value is broken down by, if anything.
+    #[serde(default)]
+    pub by: Option<By>,
+    /// The month's value per product, group or stage, worst first.
+    #[serde(default)]
+    pub breakdown: Vec<Part>,
+}
+
+/// One part of a KPI's breakdown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    /// The product (offering id), group or stage.
+    pub name: String,
+    /// Its value in the month.
+    pub value: Option<Decimal>,
 }
 
 /// Where a report reads and what it compares with.
@@ -141,16 +156,28 @@ fn assemble(
     let get = |m: Month, key: &str| values.get(&m).and_then(|v| v.get(key).copied().flatten());
     let mut kpis = Vec::new();
     for def in DEFS {
-        for (key, unit) in keys(def, values) {
+        for (key, title, unit) in keys(def, values) {
             let value = get(month, &key);
             let previous = get(month.previous(), &key);
-            let target = ctx.targets.get(def.id).copied().or(def.target);
+            let target = def.target_of(&key, ctx.targets);
             let status = status(value, target, def.better);
+            let breakdown = values
+                .get(&month)
+                .map(|v| breakdown(v, &key, def.better))
+                .unwrap_or_default();
+            let facts = Facts {
+                month,
+                value,
+                previous,
+                target,
+                status,
+                unit: &unit,
+            };
             kpis.push(Line {
-                insight: insight(month, value, previous, target, status, &unit),
+                insight: insight(&facts, def, &breakdown),
                 id: key.clone(),
                 csf: def.csf.title().to_string(),
-                title: def.title.to_string(),
+                title,
                 unit,
                 value,
                 previous,
@@ -161,6 +188,8 @@ fn assemble(
                     .collect(),
                 target,
                 status,
+                by: def.by,
+                breakdown,
             });
         }
     }
@@ -176,38 +205,75 @@ fn assemble(
     }
 }
 
-/// The keys a KPI has in the data: its id, or for money KPIs `id:CUR` per currency seen.
-fn keys(def: &kpi::Def, values: &BTreeMap<Month, Values>) -> Vec<(String, String)> {
-    if !def.unit.is_empty() {
-        return vec![(def.id.to_string(), def.unit.to_string())];
-    }
+/// The keys a KPI has (its id; `id:CUR` per currency seen; `id:BUCKET` per age bucket), each
+/// with its title and unit.
+fn keys(def: &kpi::Def, values: &BTreeMap<Month, Values>) -> Vec<(String, String, String)> {
     let prefix = format!("{}:", def.id);
-    let mut currencies: Vec<String> = values
-        .values()
-        .flat_map(|v| v.keys())
-        .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
-        .collect();
-    currencies.sort();
-    currencies.dedup();
-    currencies
-        .into_iter()
-        .map(|c| (format!("{prefix}{c}"), c))
-        .collect()
+    match def.keys {
+        Keys::One => vec![(def.id.into(), def.title.into(), def.unit.into())],
+        Keys::PerAge => AGE_BUCKETS
+            .iter()
+            .map(|(bucket, _)| {
+                let title = format!("{}: {bucket} days", def.title);
+                (format!("{prefix}{bucket}"), title, def.unit.into())
+            })
+            .collect(),
+        Keys::PerCurrency => {
+            let mut currencies: Vec<String> = values
+                .values()
+                .flat_map(|v| v.keys())
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .filter(|c| !c.contains('@'))
+                .map(str::to_string)
+                .collect();
+            currencies.sort();
+            currencies.dedup();
+            currencies
+                .into_iter()
+                .map(|c| (format!("{prefix}{c}"), def.title.into(), c))
+                .collect()
+        }
+    }
 }
 
-/// One sentence: the change against the month before, then how the target stands.
-fn insight(
+/// The parts of `key` in a month's values (keyed `key@part`), worst first.
+fn breakdown(values: &Values, key: &str, better: Better) -> Vec<Part> {
+    let prefix = format!("{key}@");
+    let mut parts: Vec<Part> = values
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(&prefix).map(|name| Part {
+                name: name.to_string(),
+                value: *v,
+            })
+        })
+        .collect();
+    // Worst first: the highest of a lower-is-better KPI, the lowest of a higher-is-better one.
+    parts.sort_by(|a, b| match better {
+        Better::Higher => a.value.cmp(&b.value),
+        _ => b.value.cmp(&a.value),
+    });
+    parts
+}
+
+/// What one KPI line's sentence is made of.
+struct Facts<'a> {
     month: Month,
     value: Option<Decimal>,
     previous: Option<Decimal>,
     target: Option<Decimal>,
     status: Status,
-    unit: &str,
-) -> String {
-    let Some(value) = value else {
-        return format!("No data in {month}.");
+    unit: &'a str,
+}
+
+/// One sentence: the change against the month before, how the target stands, and the worst
+/// product or group, or the top cause.
+fn insight(f: &Facts<'_>, def: &kpi::Def, breakdown: &[Part]) -> String {
+    let Some(value) = f.value else {
+        return format!("No data in {}.", f.month);
     };
-    let change = match previous {
+    let unit = f.unit;
+    let change = match f.previous {
         Some(p) if p.is_zero() && value.is_zero() => "Unchanged at 0".to_string(),
         Some(p) if p.is_zero() => format!("Up from 0 to {value} {unit}"),
         Some(p) => {
@@ -216,18 +282,41 @@ fn insight(
             format!(
                 "{way} {}% against {} ({p} to {value} {unit})",
                 pct.abs(),
-                month.previous()
+                f.month.previous()
             )
         }
         None => format!("{value} {unit}, the first month with data"),
     };
-    let against = match (status, target) {
-        (Status::Met, Some(t)) => format!("; meets the target of {t}."),
-        (Status::Near, Some(t)) => format!("; within 10% of the target of {t}."),
-        (Status::Missed, Some(t)) => format!("; misses the target of {t}."),
-        _ => ".".to_string(),
+    let against = match (f.status, f.target) {
+        (Status::Met, Some(t)) => format!("; meets the target of {t}"),
+        (Status::Near, Some(t)) => format!("; within 10% of the target of {t}"),
+        (Status::Missed, Some(t)) => format!("; misses the target of {t}"),
+        _ => String::new(),
     };
-    format!("{}{against}", change.trim_end())
+    format!(
+        "{}{against}{}.",
+        change.trim_end(),
+        worst(def, breakdown, unit)
+    )
+}
+
+/// "; worst product: X (v unit)" or "; top cause: stage X (n)", when the breakdown tells
+/// something: a cause even alone, a worst part only among several.
+fn worst(def: &kpi::Def, breakdown: &[Part], unit: &str) -> String {
+    let (Some(by), Some(first)) = (def.by, breakdown.first()) else {
+        return String::new();
+    };
+    let Some(value) = first.value else {
+        return String::new();
+    };
+    let noun = by.noun();
+    match by {
+        By::Stage if def.better == Better::Lower => {
+            format!("; top cause: {noun} {} ({value} {unit})", first.name)
+        }
+        _ if breakdown.len() < 2 || def.better == Better::Neither => String::new(),
+        _ => format!("; worst {noun}: {} ({value} {unit})", first.name),
+    }
 }
 
 /// Whether a higher value is better for KPI `id` (for charts' colours).

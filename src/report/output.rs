@@ -15,8 +15,8 @@ pub const CSV_COLUMNS: [&str; 10] = [
     "month", "csf", "kpi", "title", "unit", "value", "previous", "year_ago", "target", "status",
 ];
 
-/// The report as CSV (RFC 4180), one row per KPI, then one column per trend month is left
-/// out: the trend is in the JSON.
+/// The report as CSV (RFC 4180), one row per KPI followed by a row per part of its
+/// breakdown (`kpi` is `id@part`; only the month's value); the trend is in the JSON.
 pub fn csv(report: &Report) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(CSV_COLUMNS)?;
@@ -37,6 +37,13 @@ pub fn csv(report: &Report) -> Result<String, csv::Error> {
             &shown(k.target),
             &status,
         ])?;
+        for p in &k.breakdown {
+            let id = format!("{}@{}", k.id, p.name);
+            let title = format!("{} ({})", k.title, p.name);
+            let value = shown(p.value);
+            let row = [report.month.as_str(), &k.csf, &id, &title, &k.unit, &value];
+            w.write_record(row.into_iter().chain(["", "", "", ""]))?;
+        }
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -69,6 +76,14 @@ pub fn text(report: &Report) -> String {
             k.status,
             k.insight
         ));
+        if let (Some(by), false) = (k.by, k.breakdown.is_empty()) {
+            let parts: Vec<String> = k
+                .breakdown
+                .iter()
+                .map(|p| format!("{} {}", p.name, shown(p.value)))
+                .collect();
+            out.push_str(&format!("    by {}: {}\n", by.noun(), parts.join(", ")));
+        }
     }
     for (csf, why) in &report.not_measured {
         out.push_str(&format!("\nNot measured ({csf}): {why}\n"));

@@ -35,6 +35,13 @@ pub fn url(file: &str) -> String {
     }
 }
 
+/// An embedded text file's content (empty if absent), for a page saved as one file.
+pub fn text(file: &str) -> String {
+    Static::get(file)
+        .map(|f| String::from_utf8_lossy(&f.data).into_owned())
+        .unwrap_or_default()
+}
+
 /// The size in bytes of an embedded file (0 if absent), for the page-weight bench.
 pub fn size(file: &str) -> usize {
     Static::get(file).map_or(0, |f| f.data.len())

@@ -312,14 +312,13 @@ async fn submit(
     let fail = |e: WebError| viewer.error(e);
     let (target, request, form_problems) =
         read(&state, &viewer, &id, &fields).await.map_err(fail)?;
-    let orders = &state.app.orders;
     match field(&fields, "step") {
         Some("edit") => form_page(&state, &viewer, &target, Some(&fields), &[])
             .await
             .map_err(fail),
         Some("place") if form_problems.is_empty() => {
             let key = field(&fields, "key").filter(|k| !k.is_empty());
-            match place::place(orders, &viewer.user, &request, key).await {
+            match state.app.place_order(&viewer.user, &request, key).await {
                 Ok(placed) => {
                     let to = format!("/orders/{}?placed=1", placed.order_id);
                     Ok(Redirect::to(&to).into_response())

@@ -15,8 +15,8 @@ use axum::Router;
 use l2c_catalog::OrderAction;
 use l2c_orders::error::DeskError;
 use l2c_orders::inventory::{self, Product};
+use l2c_orders::may_see;
 use l2c_orders::model::{OrderItemRequest, OrderRequest};
-use l2c_orders::{may_see, place};
 use serde::Deserialize;
 
 /// The routes.
@@ -160,7 +160,9 @@ async fn disconnect(
         }],
     };
     let key = form.key.filter(|k| !k.is_empty());
-    let placed = place::place(&state.app.orders, &viewer.user, &request, key.as_deref())
+    let placed = state
+        .app
+        .place_order(&viewer.user, &request, key.as_deref())
         .await
         .map_err(fail)?;
     Ok(Redirect::to(&format!("/orders/{}?placed=1", placed.order_id)).into_response())

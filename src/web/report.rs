@@ -48,6 +48,19 @@ struct Row {
     status: &'static str,
     spark: String,
     insight: String,
+    breakdown: String,
+}
+
+/// The report saved as one HTML file (`l2c report monthly --format html`): the page's
+/// sections with the stylesheet inline, no navigation.
+#[derive(Template)]
+#[template(path = "report_file.html")]
+struct ReportFile {
+    css: String,
+    month: String,
+    frozen: bool,
+    sections: Vec<Section>,
+    not_measured: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -126,7 +139,58 @@ fn row(k: &Line) -> Row {
         status: status_words(k.status),
         spark: sparkline(&k.trend),
         insight: k.insight.clone(),
+        breakdown: parts(k),
     }
+}
+
+/// "By product: wan-link 140 h, lan-setup 20 h", worst first, at most five parts.
+fn parts(k: &Line) -> String {
+    let Some(by) = k.by else {
+        return String::new();
+    };
+    let shown: Vec<String> = k
+        .breakdown
+        .iter()
+        .take(5)
+        .map(|p| format!("{} {}", p.name, shown(p.value, &k.unit)))
+        .collect();
+    if shown.is_empty() {
+        return String::new();
+    }
+    let more = k.breakdown.len().saturating_sub(5);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!("By {}: {}{more}", by.noun(), shown.join(", "))
+}
+
+/// The report's KPIs CSF by CSF, as the page and the file show them.
+fn sections(report: &report::Report) -> Vec<Section> {
+    let mut sections: Vec<Section> = Vec::new();
+    for k in &report.kpis {
+        match sections.last_mut() {
+            Some(s) if s.title == k.csf => s.rows.push(row(k)),
+            _ => sections.push(Section {
+                title: k.csf.clone(),
+                rows: vec![row(k)],
+            }),
+        }
+    }
+    sections
+}
+
+/// The report as one stand-alone HTML file with the desk's stylesheet inline.
+pub fn standalone(report: &report::Report) -> Result<String, askama::Error> {
+    ReportFile {
+        css: super::assets::text("desk.css"),
+        month: report.month.clone(),
+        frozen: report.frozen,
+        sections: sections(report),
+        not_measured: report.not_measured.clone(),
+    }
+    .render()
 }
 
 async fn report_of(state: &WebState, month: Option<&str>) -> Result<report::Report, DeskError> {
@@ -139,16 +203,6 @@ async fn show(State(state): State<WebState>, viewer: Viewer, Query(q): Query<Mon
     let fail = |e: DeskError| viewer.error(e);
     require(&viewer.user, FinanceAndAdmins::ROLES).map_err(fail)?;
     let report = report_of(&state, q.month.as_deref()).await.map_err(fail)?;
-    let mut sections: Vec<Section> = Vec::new();
-    for k in &report.kpis {
-        match sections.last_mut() {
-            Some(s) if s.title == k.csf => s.rows.push(row(k)),
-            _ => sections.push(Section {
-                title: k.csf.clone(),
-                rows: vec![row(k)],
-            }),
-        }
-    }
     Ok(render(&ReportPage {
         chrome: Chrome::new(
             &viewer,
@@ -157,7 +211,7 @@ async fn show(State(state): State<WebState>, viewer: Viewer, Query(q): Query<Mon
         ),
         month: report.month.clone(),
         frozen: report.frozen,
-        sections,
+        sections: sections(&report),
         not_measured: report.not_measured.clone(),
     }))
 }

@@ -9,7 +9,10 @@ use sqlx::Row;
 use support::client::Api;
 use support::{world, Backend};
 
-scenarios!(requests_and_failed_sign_ins_are_recorded_by_minute,);
+scenarios!(
+    requests_and_failed_sign_ins_are_recorded_by_minute,
+    refused_orders_and_sandbox_jumps_are_recorded,
+);
 
 async fn sums(api: &Api) -> (i64, i64, i64, i64) {
     let row = sqlx::query(
@@ -84,5 +87,42 @@ async fn requests_and_failed_sign_ins_are_recorded_by_minute(backend: Backend) {
         .expect("beats")
         .get(0);
     assert!(beats >= 1, "the node recorded that it was up");
+    api.stop().await;
+}
+
+async fn count(api: &Api, sql: &str) -> i64 {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(&api.world.app.db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}
+
+/// An order refused for its fields counts as a refusal (a well-formed one does not); moving
+/// the sandbox clock two days records the node up through those minutes.
+async fn refused_orders_and_sandbox_jumps_are_recorded(backend: Backend) {
+    let api = Api::start(world(backend).await).await;
+    let app = api.world.app.clone();
+    let bad = json!({"billing_account": "ACME-EUR", "items": [{"action": "add",
+        "offering": "no-such-offering", "characteristics": {}}]});
+    let refused = api.post("rita", "/api/v1/orders", bad).await;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    let listed = api.get("rita", "/api/v1/orders").await;
+    assert_eq!(listed.status, 200);
+    let moved = api
+        .post("ada", "/api/v1/sandbox/clock", json!({"advance": "2days"}))
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    app.records
+        .flush(&app.db, app.now_ms())
+        .await
+        .expect("records written");
+    let refusals = "SELECT CAST(COALESCE(SUM(order_refusals), 0) AS BIGINT) FROM request_minutes";
+    assert_eq!(count(&api, refusals).await, 1);
+    let beats = count(&api, "SELECT COUNT(*) FROM node_heartbeats").await;
+    assert!(
+        (2 * 24 * 60..=2 * 24 * 60 + 3).contains(&beats),
+        "two days of minutes, and the flush's own: {beats}"
+    );
     api.stop().await;
 }

@@ -166,6 +166,8 @@ pub(crate) async fn january(w: &World) {
     task(w, "K2", jan(0), jan(8), Some(jan(6))).await;
     invoice(w, "INV-1", "invoice", "100.00", "2027-01-15").await;
     invoice(w, "CN-1", "credit_note", "30.00", "2027-01-20").await;
+    products_and_billing(w).await;
+    desk_and_flexibility(w).await;
     for at in [jan(1), jan(2)] {
         exec(
             w,
@@ -175,6 +177,130 @@ pub(crate) async fn january(w: &World) {
         )
         .await;
     }
+}
+
+/// Items of the orders (O1, O2 WAN links; O3, O4 LANs), their terminal events, and the three
+/// products activated in January: the February run billed the two WAN links, not the LAN.
+async fn products_and_billing(w: &World) {
+    for (order, offering, state, at) in [
+        ("O1", "wan-link", "completed", jan(10)),
+        ("O2", "wan-link", "completed", jan(20)),
+        ("O3", "lan-setup", "completed", jan(30)),
+        ("O4", "lan-setup", "cancelled", jan(2)),
+    ] {
+        exec(
+            w,
+            &format!(
+                "INSERT INTO order_items (order_id, item_id, position, action, offering, \
+                 version, quantity, characteristics, quote, workflow, product_id, state) VALUES \
+                 ('{order}', '1', 0, 'add', '{offering}', 1, 1, '{{}}', '{{}}', '{offering}', \
+                 'P{order}', '{state}')"
+            ),
+        )
+        .await;
+        exec(
+            w,
+            &format!(
+                "INSERT INTO order_events (id, order_id, at, from_state, to_state) VALUES \
+                 ('E{order}', '{order}', {at}, 'inProgress', '{state}')"
+            ),
+        )
+        .await;
+    }
+    for (order, offering, at) in [
+        ("O1", "wan-link", jan(10)),
+        ("O2", "wan-link", jan(20)),
+        ("O3", "lan-setup", jan(30)),
+    ] {
+        exec(
+            w,
+            &format!(
+                "INSERT INTO products (id, customer_account_id, billing_account_id, offering, \
+                 version, quantity, characteristics, status, order_id, created_at, updated_at, \
+                 activated_at) VALUES ('P{order}', 'ACME', 'ACME-EUR', '{offering}', 1, 1, \
+                 '{{}}', 'active', '{order}', {at}, {at}, {at})"
+            ),
+        )
+        .await;
+        exec(
+            w,
+            &format!(
+                "INSERT INTO subscriptions (id, billing_account_id, product_id, offering, version, \
+                 currency, start_date, status, created_at, updated_at) VALUES ('S{order}', \
+                 'ACME-EUR', 'P{order}', '{offering}', 1, 'EUR', '2027-01-10', 'active', {at}, \
+                 {at})"
+            ),
+        )
+        .await;
+    }
+    let february = jan(22 * 24 + 6);
+    exec(
+        w,
+        &format!(
+            "INSERT INTO billing_runs (id, as_of, trigger_name, issue, status, started_at, \
+             finished_at) VALUES ('R1', '2027-02-01', 'manual', 1, 'completed', {february}, \
+             {february})"
+        ),
+    )
+    .await;
+    invoice(w, "INV-R1", "invoice", "0", "2027-02-01").await;
+    exec(w, "UPDATE invoices SET run_id = 'R1' WHERE id = 'INV-R1'").await;
+    for (position, subscription) in ["SO1", "SO2"].iter().enumerate() {
+        exec(
+            w,
+            &format!(
+                "INSERT INTO invoice_lines (invoice_id, position, charge_key, charge_kind, \
+                 subscription_id, description, charge_start, charge_end, service_from, \
+                 service_to, quantity, unit_price, net, list_price, tax_category, tax_percent) \
+                 VALUES ('INV-R1', {position}, 'k', 'recurring', '{subscription}', 'd', \
+                 '2027-01-10', '2027-02-01', '2027-01-10', '2027-02-01', '1', '0', '0', '0', \
+                 'S', '19')"
+            ),
+        )
+        .await;
+    }
+}
+
+/// Two order refusals, a new offering version, a workflow version that completed its first
+/// order 6.25 days after it appeared, an order open since December and a task still open.
+async fn desk_and_flexibility(w: &World) {
+    exec(
+        w,
+        &format!(
+            "INSERT INTO request_minutes (node, minute, requests, unauthorized, forbidden, \
+             server_errors, latency, order_refusals) VALUES ('n', {}, 0, 0, 0, 0, '[]', 2)",
+            jan(3)
+        ),
+    )
+    .await;
+    let statements = [
+        format!(
+            "INSERT INTO catalog_seen (offering, version, first_seen) VALUES ('wan-link', 99, {})",
+            jan(0)
+        ),
+        format!(
+            "INSERT INTO wf_definitions (name, hash, number, source, registered_at) VALUES \
+             ('wan-link', 'v6', 6, '', {})",
+            jan(-120)
+        ),
+        format!(
+            "INSERT INTO wf_instances (id, workflow, version, business_key, status, input, \
+             output, open_steps, created_at, updated_at, finished_at) VALUES ('I3', 'wan-link', \
+             'v6', 'order:O3', 'completed', '{{}}', '{{}}', 0, {0}, {1}, {1})",
+            jan(0),
+            jan(30)
+        ),
+        format!(
+            "INSERT INTO wf_tasks (id, instance_id, stage, kind, group_name, state, required, \
+             approvals, created_at, updated_at) VALUES ('K3', 'I0', 'installation', 'manual', \
+             'field-engineers', 'open', 1, 0, {0}, {0})",
+            jan(0)
+        ),
+    ];
+    for sql in statements {
+        exec(w, &sql).await;
+    }
+    order(w, "O6", "inProgress", jan(-24 * 20), None, None).await;
 }
 
 fn context<'a>(w: &'a World, targets: &'static BTreeMap<String, Decimal>) -> Context<'a> {
@@ -233,6 +359,15 @@ async fn kpis_follow_their_formulas_on_a_hand_built_month(backend: Backend) {
         ("sla_attainment_percent", "50"),
         ("revenue_net:EUR", "70.00"),
         ("failed_sign_ins", "2"),
+        ("order_to_bill_percent", "66.67"),
+        ("refusals_per_order", "0.5"),
+        ("offerings_new", "1"),
+        ("days_to_first_order", "6.25"),
+        ("backlog_orders:0-1", "0"),
+        ("backlog_orders:6-30", "0"),
+        ("backlog_orders:31-90", "1"),
+        ("backlog_tasks:6-30", "1"),
+        ("backlog_tasks:>90", "0"),
     ];
     for (id, want) in expected {
         assert_eq!(
@@ -258,6 +393,58 @@ async fn kpis_follow_their_formulas_on_a_hand_built_month(backend: Backend) {
         mttr.insight
     );
 
+    // Breakdowns: per product, worst first, and the top cause of incidents.
+    let parts = |id: &str| -> Vec<(String, Option<Decimal>)> {
+        let line = r.kpis.iter().find(|k| k.id == id).expect("a KPI");
+        line.breakdown
+            .iter()
+            .map(|p| (p.name.clone(), p.value.map(|v| v.normalize())))
+            .collect()
+    };
+    assert_eq!(
+        parts("cycle_time_median_hours"),
+        [
+            ("lan-setup".into(), dec("29.97")),
+            ("wan-link".into(), dec("10"))
+        ]
+    );
+    assert_eq!(
+        parts("order_to_bill_percent"),
+        [
+            ("lan-setup".into(), dec("0")),
+            ("wan-link".into(), dec("100"))
+        ]
+    );
+    assert_eq!(
+        parts("fallout_percent"),
+        [
+            ("wan-link".into(), dec("50")),
+            ("lan-setup".into(), dec("0"))
+        ]
+    );
+    assert_eq!(
+        parts("approval_wait_median_hours"),
+        [("network-engineering".into(), dec("4"))]
+    );
+    let insight = |id: &str| {
+        r.kpis
+            .iter()
+            .find(|k| k.id == id)
+            .expect("KPI")
+            .insight
+            .clone()
+    };
+    let cycle = insight("cycle_time_median_hours");
+    assert!(
+        cycle.contains("worst product: lan-setup (29.97 h)"),
+        "{cycle}"
+    );
+    let incidents = insight("incidents_opened");
+    assert!(
+        incidents.contains("top cause: stage configure (1 incidents)"),
+        "{incidents}"
+    );
+
     // The three forms say the same.
     let csv = output::csv(&r).expect("csv");
     let row = csv
@@ -268,6 +455,11 @@ async fn kpis_follow_their_formulas_on_a_hand_built_month(backend: Backend) {
     let json = serde_json::to_value(&r).expect("json");
     assert_eq!(json["month"], "2027-01");
     assert!(output::text(&r).contains("Mean time to resolve an incident"));
+    assert!(
+        csv.contains(",order_to_bill_percent@lan-setup,"),
+        "a row per part: {csv}"
+    );
+    assert!(output::text(&r).contains("by product: lan-setup 0, wan-link 100"));
 }
 
 async fn a_closed_month_stays_frozen_until_recomputed(backend: Backend) {
@@ -359,4 +551,57 @@ async fn the_report_page_shows_every_csf_with_trends() {
     let rita = site.sign_in("rita").await;
     let refused = site.get(&rita, "/report").await;
     assert_eq!(refused.status, axum::http::StatusCode::FORBIDDEN);
+}
+
+/// `l2c report monthly` in its four formats on a fresh database: the same KPIs in each, the
+/// HTML a page of its own with the stylesheet inline.
+#[test]
+fn the_cli_prints_the_same_report_in_every_format() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+    let run = |format: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_l2c"))
+            .args([
+                "report",
+                "monthly",
+                "--format",
+                format,
+                "--database-url",
+                &url,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("l2c runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{format}: {stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let json: Report = serde_json::from_str(&run("json")).expect("the API's JSON");
+    let (csv, text, html) = (run("csv"), run("text"), run("html"));
+    assert!(json.kpis.len() > 30, "{} KPIs", json.kpis.len());
+    // Titles are escaped in the HTML: read them back as text.
+    let entities = [
+        ("&#x27;", "'"),
+        ("&#39;", "'"),
+        ("&#62;", ">"),
+        ("&gt;", ">"),
+        ("&#60;", "<"),
+        ("&lt;", "<"),
+        ("&#38;", "&"),
+        ("&amp;", "&"),
+    ];
+    let html_text = entities
+        .iter()
+        .fold(html.clone(), |h, (entity, c)| h.replace(entity, c));
+    for k in &json.kpis {
+        assert!(csv.contains(&format!(",{},", k.id)), "{} in the CSV", k.id);
+        assert!(text.contains(&k.title), "{} in the text", k.title);
+        assert!(html_text.contains(&k.title), "{} in the HTML", k.title);
+    }
+    assert!(html.starts_with("<!doctype html>"), "{}", &html[..40]);
+    assert!(
+        html.contains("<style>") && html.contains(".kpi-met"),
+        "inline CSS"
+    );
+    assert!(!html.contains("<nav"), "no desk navigation in a file");
 }

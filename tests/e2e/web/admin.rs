@@ -13,6 +13,18 @@ use l2c_orders::users;
 use l2c_orders::work::{self, Action};
 use std::time::Duration;
 
+scenarios!(
+    the_admin_pages_are_for_admins_only,
+    an_incident_is_retried_then_skipped_with_its_output_checked_at_the_field,
+    a_user_created_on_the_page_signs_in_and_gets_a_new_password,
+    accounts_are_created_and_a_billing_account_edited_with_problems_at_the_fields,
+    the_api_patches_a_billing_account_with_the_same_rules,
+    the_workflows_page_draws_each_and_counts_instances_per_version,
+    the_sandbox_clock_moves_by_and_to_with_problems_at_the_field,
+    without_a_sandbox_there_is_no_clock_page,
+    definition_versions_count_instances,
+);
+
 const PAGES: [&str; 5] = [
     "/admin/incidents",
     "/admin/users",
@@ -23,10 +35,10 @@ const PAGES: [&str; 5] = [
 
 /// A site whose network always fails, so a reservation becomes an incident; with workers
 /// when `running` (the browser scenario runs its own in the server).
-pub(super) async fn failing_site(running: bool) -> Site {
+pub(super) async fn failing_site(backend: Backend, running: bool) -> Site {
     let mut settings = Settings::default();
     settings.network.failure_rate = 1.0;
-    let world = world_with(Backend::Sqlite, settings).await;
+    let world = world_with(backend, settings).await;
     for name in ["rita", "gus", "sam", "nina", "fred", "ada", "fay", "lena"] {
         users::set_password(&world.app.db, name, &password(name))
             .await
@@ -92,9 +104,8 @@ pub(super) async fn incidents(site: &Site, n: usize) -> Vec<l2c_engine::runtime:
     panic!("{n} incidents never appeared");
 }
 
-#[tokio::test]
-async fn the_admin_pages_are_for_admins_only() {
-    let site = Site::new().await;
+async fn the_admin_pages_are_for_admins_only(backend: Backend) {
+    let site = Site::on(backend).await;
     let ada = site.sign_in("ada").await;
     for path in PAGES {
         let a = site.get(&ada, path).await;
@@ -119,9 +130,10 @@ async fn the_admin_pages_are_for_admins_only() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_incident_is_retried_then_skipped_with_its_output_checked_at_the_field() {
-    let site = failing_site(true).await;
+async fn an_incident_is_retried_then_skipped_with_its_output_checked_at_the_field(
+    backend: Backend,
+) {
+    let site = failing_site(backend, true).await;
     let order = approved_order(&site, "MUC-004").await;
     let step = incidents(&site, 1).await.remove(0).step_id;
     let (ada, csrf) = site.session("ada", "/admin/incidents").await;
@@ -209,9 +221,8 @@ async fn an_incident_is_retried_then_skipped_with_its_output_checked_at_the_fiel
     );
 }
 
-#[tokio::test]
-async fn a_user_created_on_the_page_signs_in_and_gets_a_new_password() {
-    let site = Site::new().await;
+async fn a_user_created_on_the_page_signs_in_and_gets_a_new_password(backend: Backend) {
+    let site = Site::on(backend).await;
     let (ada, csrf) = site.session("ada", "/admin/users").await;
     let refused = site
         .post(
@@ -354,9 +365,10 @@ fn billing_form<'a>(csrf: &'a str, country: &'a str) -> Vec<(&'a str, &'a str)> 
     ]
 }
 
-#[tokio::test]
-async fn accounts_are_created_and_a_billing_account_edited_with_problems_at_the_fields() {
-    let site = Site::new().await;
+async fn accounts_are_created_and_a_billing_account_edited_with_problems_at_the_fields(
+    backend: Backend,
+) {
+    let site = Site::on(backend).await;
     let (ada, csrf) = site.session("ada", "/admin/accounts").await;
     let bad = site
         .post(
@@ -467,9 +479,8 @@ async fn accounts_are_created_and_a_billing_account_edited_with_problems_at_the_
     );
 }
 
-#[tokio::test]
-async fn the_api_patches_a_billing_account_with_the_same_rules() {
-    let site = Site::new().await;
+async fn the_api_patches_a_billing_account_with_the_same_rules(backend: Backend) {
+    let site = Site::on(backend).await;
     let token = site.world.tokens["ada"].clone();
     let patch = |body: serde_json::Value| {
         Request::patch("/api/v1/billing-accounts/ACME-EUR")
@@ -508,9 +519,8 @@ async fn the_api_patches_a_billing_account_with_the_same_rules() {
     );
 }
 
-#[tokio::test]
-async fn the_workflows_page_draws_each_and_counts_instances_per_version() {
-    let site = Site::new().await;
+async fn the_workflows_page_draws_each_and_counts_instances_per_version(backend: Backend) {
+    let site = Site::on(backend).await;
     approved_order_without_workers(&site).await;
     let ada = site.sign_in("ada").await;
     let page = site.get(&ada, "/admin/workflows").await;
@@ -550,9 +560,8 @@ async fn approved_order_without_workers(site: &Site) {
         .expect("placed");
 }
 
-#[tokio::test]
-async fn the_sandbox_clock_moves_by_and_to_with_problems_at_the_field() {
-    let site = Site::new().await;
+async fn the_sandbox_clock_moves_by_and_to_with_problems_at_the_field(backend: Backend) {
+    let site = Site::on(backend).await;
     let (ada, csrf) = site.session("ada", "/admin/clock").await;
     let before = site.world.app.clock.now();
     let moved = site
@@ -610,9 +619,8 @@ async fn the_sandbox_clock_moves_by_and_to_with_problems_at_the_field() {
     );
 }
 
-#[tokio::test]
-async fn without_a_sandbox_there_is_no_clock_page() {
-    let world = crate::support::world_opts(Backend::Sqlite, |_| {}).await;
+async fn without_a_sandbox_there_is_no_clock_page(backend: Backend) {
+    let world = crate::support::world_opts(backend, |_| {}).await;
     // world_opts always runs on the sandbox clock; an app without one is opened here.
     let mut options = l2c::app::AppOptions::new(world.url.clone());
     options.sandbox = false;
@@ -634,29 +642,26 @@ async fn without_a_sandbox_there_is_no_clock_page() {
     assert!(!page.body.contains("/admin/clock"), "no tab for it");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn definition_versions_count_instances_on_both_backends() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let world = crate::support::world(backend).await;
-        let app = &world.app;
-        let before = app.engine.definition_versions().await.expect("versions");
-        assert!(before.iter().all(|v| v.instances == 0), "{backend:?}");
-        let request: OrderRequest = serde_json::from_value(serde_json::json!({
+async fn definition_versions_count_instances(backend: Backend) {
+    let world = crate::support::world(backend).await;
+    let app = &world.app;
+    let before = app.engine.definition_versions().await.expect("versions");
+    assert!(before.iter().all(|v| v.instances == 0), "{backend:?}");
+    let request: OrderRequest = serde_json::from_value(serde_json::json!({
             "billing_account": "ACME-EUR",
             "items": [{"action": "add", "offering": "wan-link",
                        "characteristics": {"bandwidth_mbps": 100, "a_end_site": "FRA-001", "b_end_site": "MUC-004"}}]
         }))
         .expect("request");
-        l2c_orders::place::place(&app.orders, &world.rita, &request, None)
-            .await
-            .expect("placed");
-        let after = app.engine.definition_versions().await.expect("versions");
-        let counted: Vec<(i64, i64)> = after
-            .iter()
-            .filter(|v| v.instances > 0)
-            .map(|v| (v.running, v.instances))
-            .collect();
-        assert_eq!(counted, [(1, 1)], "{backend:?}: {after:?}");
-        assert_eq!(after.len(), before.len(), "one row per stored version");
-    }
+    l2c_orders::place::place(&app.orders, &world.rita, &request, None)
+        .await
+        .expect("placed");
+    let after = app.engine.definition_versions().await.expect("versions");
+    let counted: Vec<(i64, i64)> = after
+        .iter()
+        .filter(|v| v.instances > 0)
+        .map(|v| (v.running, v.instances))
+        .collect();
+    assert_eq!(counted, [(1, 1)], "{backend:?}: {after:?}");
+    assert_eq!(after.len(), before.len(), "one row per stored version");
 }

@@ -12,7 +12,7 @@ use l2c::server::Server;
     ignore = "browser: set L2C_TEST_BROWSER to a Chromium binary"
 )]
 async fn an_admin_skips_one_incident_and_retries_another_in_a_browser() {
-    let site = failing_site(false).await;
+    let site = failing_site(crate::support::Backend::Sqlite, false).await;
     let server = Server::start(
         site.world.app.clone(),
         "127.0.0.1:0".parse().expect("addr"),

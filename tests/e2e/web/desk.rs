@@ -2,11 +2,21 @@
 //! CSRF tokens, security headers, assets and the not-found pages.
 
 use super::{password, Site};
+use crate::support::Backend;
 use axum::http::StatusCode;
 
-#[tokio::test]
-async fn pages_ask_for_sign_in_and_return_there_afterwards() {
-    let site = Site::new().await;
+scenarios!(
+    pages_ask_for_sign_in_and_return_there_afterwards,
+    a_wrong_password_and_an_unknown_user_get_the_same_answer,
+    failed_sign_ins_are_limited_per_name_and_per_address,
+    signing_out_ends_the_session_and_needs_the_token,
+    a_form_with_another_sessions_token_is_refused_and_changes_nothing,
+    every_page_carries_the_security_headers,
+    assets_are_cached_by_their_content_hash,
+);
+
+async fn pages_ask_for_sign_in_and_return_there_afterwards(backend: Backend) {
+    let site = Site::on(backend).await;
     let a = site.get("", "/orders?state=completed").await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     assert_eq!(
@@ -57,9 +67,8 @@ async fn pages_ask_for_sign_in_and_return_there_afterwards() {
     );
 }
 
-#[tokio::test]
-async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
-    let site = Site::new().await;
+async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(backend: Backend) {
+    let site = Site::on(backend).await;
     let wrong = site
         .post(
             "",
@@ -84,9 +93,8 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
     );
 }
 
-#[tokio::test]
-async fn failed_sign_ins_are_limited_per_name_and_per_address() {
-    let site = Site::new().await;
+async fn failed_sign_ins_are_limited_per_name_and_per_address(backend: Backend) {
+    let site = Site::on(backend).await;
     let attempt = |name: &'static str, pw: String, from: [u8; 4]| {
         let site = &site;
         async move {
@@ -130,9 +138,8 @@ async fn failed_sign_ins_are_limited_per_name_and_per_address() {
     );
 }
 
-#[tokio::test]
-async fn signing_out_ends_the_session_and_needs_the_token() {
-    let site = Site::new().await;
+async fn signing_out_ends_the_session_and_needs_the_token(backend: Backend) {
+    let site = Site::on(backend).await;
     let (cookie, csrf) = site.session("rita", "/catalog").await;
     let refused = site.post(&cookie, "/sign-out", &[]).await;
     assert_eq!(
@@ -168,9 +175,8 @@ pub fn wan_form(csrf: &str) -> Vec<(&str, &str)> {
     ]
 }
 
-#[tokio::test]
-async fn a_form_with_another_sessions_token_is_refused_and_changes_nothing() {
-    let site = Site::new().await;
+async fn a_form_with_another_sessions_token_is_refused_and_changes_nothing(backend: Backend) {
+    let site = Site::on(backend).await;
     let (rita, rita_csrf) = site.session("rita", "/order/wan-link").await;
     let (_, gus_csrf) = site.session("gus", "/catalog").await;
     let gus_token = gus_csrf.as_str();
@@ -202,9 +208,8 @@ async fn a_form_with_another_sessions_token_is_refused_and_changes_nothing() {
     assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.body);
 }
 
-#[tokio::test]
-async fn every_page_carries_the_security_headers() {
-    let site = Site::new().await;
+async fn every_page_carries_the_security_headers(backend: Backend) {
+    let site = Site::on(backend).await;
     let cookie = site.sign_in("rita").await;
     for path in ["/sign-in", "/catalog", "/orders", "/no-such-page"] {
         let a = site.get(&cookie, path).await;
@@ -228,9 +233,8 @@ async fn every_page_carries_the_security_headers() {
     );
 }
 
-#[tokio::test]
-async fn assets_are_cached_by_their_content_hash() {
-    let site = Site::new().await;
+async fn assets_are_cached_by_their_content_hash(backend: Backend) {
+    let site = Site::on(backend).await;
     let page = site.get("", "/sign-in").await;
     let start = page
         .body

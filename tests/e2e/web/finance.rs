@@ -6,11 +6,22 @@
 
 use super::{hidden, Site};
 use crate::support::billing::{set_buyers, subscribe, Charge};
+use crate::support::Backend;
 use axum::http::StatusCode;
 
+scenarios!(
+    finance_pages_render_for_fay_and_are_refused_to_rita,
+    a_dry_run_writes_nothing_and_a_run_is_created_followed_and_exported,
+    a_running_run_shows_its_progress_and_a_refresh_link,
+    run_dates_are_checked_at_the_field,
+    drafts_are_voided_and_issued_and_invoices_credited_as_previewed,
+    invoices_are_paged_with_their_filters,
+    schedules_are_previewed_created_and_deleted,
+);
+
 /// Fay's session on a site where ACME-EUR has a monthly port from 2026-03-01.
-async fn billed_site() -> (Site, String, String) {
-    let site = Site::new().await;
+async fn billed_site(backend: Backend) -> (Site, String, String) {
+    let site = Site::on(backend).await;
     set_buyers(&site.world.app).await;
     let port = Charge("port", "monthly", "100.00", 1, "2026-03-01", None);
     subscribe(&site.world.app, "ACME-EUR", "S1", "wan-link", &[port]).await;
@@ -65,9 +76,8 @@ fn total(html: &str, label: &str) -> String {
     rest[from..to].to_string()
 }
 
-#[tokio::test]
-async fn finance_pages_render_for_fay_and_are_refused_to_rita() {
-    let site = Site::new().await;
+async fn finance_pages_render_for_fay_and_are_refused_to_rita(backend: Backend) {
+    let site = Site::on(backend).await;
     let fay = site.sign_in("fay").await;
     let rita = site.sign_in("rita").await;
     for path in [
@@ -112,9 +122,8 @@ async fn finance_pages_render_for_fay_and_are_refused_to_rita() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn a_dry_run_writes_nothing_and_a_run_is_created_followed_and_exported() {
-    let (site, cookie, csrf) = billed_site().await;
+async fn a_dry_run_writes_nothing_and_a_run_is_created_followed_and_exported(backend: Backend) {
+    let (site, cookie, csrf) = billed_site(backend).await;
     let dry = site
         .post(
             &cookie,
@@ -199,9 +208,8 @@ async fn a_dry_run_writes_nothing_and_a_run_is_created_followed_and_exported() {
     );
 }
 
-#[tokio::test]
-async fn a_running_run_shows_its_progress_and_a_refresh_link() {
-    let (site, cookie, csrf) = billed_site().await;
+async fn a_running_run_shows_its_progress_and_a_refresh_link(backend: Backend) {
+    let (site, cookie, csrf) = billed_site(backend).await;
     let path = run_billing(&site, &cookie, &csrf, "2026-03-01", "issue").await;
     let id = path.trim_start_matches("/billing/runs/").to_string();
     // A run caught half way: one of the two accounts looked at, still running.
@@ -234,9 +242,8 @@ async fn a_running_run_shows_its_progress_and_a_refresh_link() {
     assert!(p["done"].as_i64() < Some(accounts), "{p}");
 }
 
-#[tokio::test]
-async fn run_dates_are_checked_at_the_field() {
-    let (site, cookie, csrf) = billed_site().await;
+async fn run_dates_are_checked_at_the_field(backend: Backend) {
+    let (site, cookie, csrf) = billed_site(backend).await;
     let ahead = (site.world.app.today() + chrono::Days::new(40)).to_string();
     let refused = site
         .post(
@@ -307,9 +314,8 @@ async fn run_dates_are_checked_at_the_field() {
     );
 }
 
-#[tokio::test]
-async fn drafts_are_voided_and_issued_and_invoices_credited_as_previewed() {
-    let (site, cookie, csrf) = billed_site().await;
+async fn drafts_are_voided_and_issued_and_invoices_credited_as_previewed(backend: Backend) {
+    let (site, cookie, csrf) = billed_site(backend).await;
     let march = run_billing(&site, &cookie, &csrf, "2026-03-01", "draft").await;
     let page = site.get(&cookie, &march).await;
     assert!(page.body.contains("Issue drafts"), "{}", page.body);
@@ -454,9 +460,8 @@ async fn drafts_are_voided_and_issued_and_invoices_credited_as_previewed() {
     );
 }
 
-#[tokio::test]
-async fn invoices_are_paged_with_their_filters() {
-    let (site, cookie, _) = billed_site().await;
+async fn invoices_are_paged_with_their_filters(backend: Backend) {
+    let (site, cookie, _) = billed_site(backend).await;
     crate::support::billing::many_accounts(&site.world.app, 30).await;
     crate::support::billing::run_on(&site.world.app, "2026-03-01").await;
     let first = site.get(&cookie, "/invoices?kind=invoice").await;
@@ -488,9 +493,8 @@ fn hidden_next(html: &str) -> String {
         .replace("&#61;", "=")
 }
 
-#[tokio::test]
-async fn schedules_are_previewed_created_and_deleted() {
-    let site = Site::new().await;
+async fn schedules_are_previewed_created_and_deleted(backend: Backend) {
+    let site = Site::on(backend).await;
     let (cookie, csrf) = site.session("fay", "/billing/schedules/new").await;
     let form = |name: &'static str, cron: &'static str, mode: &'static str, zone: &'static str| {
         vec![

@@ -65,7 +65,12 @@ pub struct Site {
 
 impl Site {
     pub async fn new() -> Site {
-        let world = world(Backend::Sqlite).await;
+        Site::on(Backend::Sqlite).await
+    }
+
+    /// A site on a fresh database of `backend`.
+    pub async fn on(backend: Backend) -> Site {
+        let world = world(backend).await;
         for name in ["rita", "gus", "sam", "nina", "fred", "ada", "fay", "lena"] {
             users::set_password(&world.app.db, name, &password(name))
                 .await
@@ -79,9 +84,9 @@ impl Site {
         }
     }
 
-    /// A site whose workflows run (two engine workers).
-    pub async fn running() -> Site {
-        let mut site = Site::new().await;
+    /// A site on `backend` whose workflows run (two engine workers).
+    pub async fn running_on(backend: Backend) -> Site {
+        let mut site = Site::on(backend).await;
         site._workers = Some(l2c::server::spawn_workers(&site.world.app, 2));
         site
     }

@@ -5,8 +5,11 @@
 use super::desk::wan_form;
 use super::Site;
 use crate::support::billing::{run_on, set_buyers};
+use crate::support::Backend;
 use axum::http::StatusCode;
 use l2c_orders::work::{self, Action};
+
+scenarios!(running_products_are_modified_and_disconnected_and_invoiced,);
 
 /// Works every open task of `order` as its queue's member until the order is completed.
 async fn deliver(site: &Site, order: &str) {
@@ -41,9 +44,8 @@ async fn deliver(site: &Site, order: &str) {
     panic!("order {order} was not delivered");
 }
 
-#[tokio::test]
-async fn running_products_are_modified_and_disconnected_and_invoiced() {
-    let site = Site::running().await;
+async fn running_products_are_modified_and_disconnected_and_invoiced(backend: Backend) {
+    let site = Site::running_on(backend).await;
     let (cookie, csrf) = site.session("rita", "/order/wan-link").await;
     let placed = site
         .post(&cookie, "/order/wan-link", &wan_form(&csrf))

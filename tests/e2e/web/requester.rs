@@ -3,11 +3,23 @@
 
 use super::desk::wan_form;
 use super::{hidden, Site};
+use crate::support::Backend;
 use axum::http::StatusCode;
 
-#[tokio::test]
-async fn the_catalog_shows_what_the_account_may_order_with_its_service_definition() {
-    let site = Site::new().await;
+scenarios!(
+    the_catalog_shows_what_the_account_may_order_with_its_service_definition,
+    the_order_form_explains_fields_shows_problems_at_them_and_keeps_what_was_typed,
+    placing_twice_with_the_forms_key_places_one_order,
+    the_live_quote_answers_the_forms_values_as_json,
+    notes_are_shown_as_text_and_other_accounts_orders_are_not_found,
+    my_orders_filter_by_state_search_and_page,
+    a_requester_cancels_with_a_reason,
+);
+
+async fn the_catalog_shows_what_the_account_may_order_with_its_service_definition(
+    backend: Backend,
+) {
+    let site = Site::on(backend).await;
     let cookie = site.sign_in("rita").await;
     let home = site.get(&cookie, "/").await;
     assert_eq!(
@@ -45,9 +57,10 @@ async fn the_catalog_shows_what_the_account_may_order_with_its_service_definitio
     );
 }
 
-#[tokio::test]
-async fn the_order_form_explains_fields_shows_problems_at_them_and_keeps_what_was_typed() {
-    let site = Site::new().await;
+async fn the_order_form_explains_fields_shows_problems_at_them_and_keeps_what_was_typed(
+    backend: Backend,
+) {
+    let site = Site::on(backend).await;
     let (cookie, csrf) = site.session("rita", "/order/wan-link").await;
     let form = site.get(&cookie, "/order/wan-link").await;
     assert!(
@@ -147,9 +160,8 @@ fn field_html<'a>(body: &'a str, id: &str) -> &'a str {
     &body[start..end]
 }
 
-#[tokio::test]
-async fn placing_twice_with_the_forms_key_places_one_order() {
-    let site = Site::new().await;
+async fn placing_twice_with_the_forms_key_places_one_order(backend: Backend) {
+    let site = Site::on(backend).await;
     let (cookie, csrf) = site.session("rita", "/order/wan-link").await;
     let first = site
         .post(&cookie, "/order/wan-link", &wan_form(&csrf))
@@ -183,9 +195,8 @@ async fn placing_twice_with_the_forms_key_places_one_order() {
     assert!(page.body.contains("<svg"), "the workflow is drawn");
 }
 
-#[tokio::test]
-async fn the_live_quote_answers_the_forms_values_as_json() {
-    let site = Site::new().await;
+async fn the_live_quote_answers_the_forms_values_as_json(backend: Backend) {
+    let site = Site::on(backend).await;
     let (cookie, csrf) = site.session("rita", "/order/wan-link").await;
     let mut form = wan_form(&csrf);
     form.retain(|(k, _)| *k != "step");
@@ -201,9 +212,8 @@ async fn the_live_quote_answers_the_forms_values_as_json() {
     assert!(body["problems"]["c.b_end_site"].is_array(), "{body}");
 }
 
-#[tokio::test]
-async fn notes_are_shown_as_text_and_other_accounts_orders_are_not_found() {
-    let site = Site::new().await;
+async fn notes_are_shown_as_text_and_other_accounts_orders_are_not_found(backend: Backend) {
+    let site = Site::on(backend).await;
     let (cookie, csrf) = site.session("rita", "/order/wan-link").await;
     let mut form = wan_form(&csrf);
     form.push(("notes", "<script>alert(1)</script>"));
@@ -233,9 +243,8 @@ async fn notes_are_shown_as_text_and_other_accounts_orders_are_not_found() {
     assert!(list.body.contains("No orders match."), "{}", list.body);
 }
 
-#[tokio::test]
-async fn my_orders_filter_by_state_search_and_page() {
-    let site = Site::new().await;
+async fn my_orders_filter_by_state_search_and_page(backend: Backend) {
+    let site = Site::on(backend).await;
     let (cookie, csrf) = site.session("rita", "/order/wan-link").await;
     let sites: Vec<String> = (0..27).map(|i| format!("MUC-{i:03}")).collect();
     for (i, b) in sites.iter().enumerate() {
@@ -283,9 +292,8 @@ async fn my_orders_filter_by_state_search_and_page() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-#[tokio::test]
-async fn a_requester_cancels_with_a_reason() {
-    let site = Site::new().await;
+async fn a_requester_cancels_with_a_reason(backend: Backend) {
+    let site = Site::on(backend).await;
     let (cookie, csrf) = site.session("rita", "/order/wan-link").await;
     let to = site
         .post(&cookie, "/order/wan-link", &wan_form(&csrf))

@@ -5,9 +5,16 @@
 
 use super::desk::wan_form;
 use super::{password, Site};
+use crate::support::Backend;
 use axum::http::StatusCode;
 use l2c_orders::users::{NewUser, Role};
 use l2c_orders::work::{self, Action};
+
+scenarios!(
+    an_order_from_placing_to_delivery_through_the_pages,
+    a_bulk_approval_reports_each_task_and_one_taken_meanwhile,
+    only_queue_members_see_a_task_and_requesters_have_no_inbox,
+);
 
 /// Places a WAN link as rita (form key `key`) and returns the order id.
 async fn place(site: &Site, cookie: &str, csrf: &str, key: &str) -> String {
@@ -32,9 +39,8 @@ fn task_ids(html: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn an_order_from_placing_to_delivery_through_the_pages() {
-    let site = Site::running().await;
+async fn an_order_from_placing_to_delivery_through_the_pages(backend: Backend) {
+    let site = Site::running_on(backend).await;
     let (rita, rita_csrf) = site.session("rita", "/order/wan-link").await;
     let order = place(&site, &rita, &rita_csrf, "k-1").await;
     let (nina, csrf) = site.session("nina", "/inbox").await;
@@ -155,9 +161,8 @@ async fn an_order_from_placing_to_delivery_through_the_pages() {
     );
 }
 
-#[tokio::test]
-async fn a_bulk_approval_reports_each_task_and_one_taken_meanwhile() {
-    let site = Site::running().await;
+async fn a_bulk_approval_reports_each_task_and_one_taken_meanwhile(backend: Backend) {
+    let site = Site::running_on(backend).await;
     let nora = NewUser {
         name: "nora".into(),
         role: Role::Approver,
@@ -204,9 +209,8 @@ async fn a_bulk_approval_reports_each_task_and_one_taken_meanwhile() {
     assert!(result.body.contains(&line), "{}", result.body);
 }
 
-#[tokio::test]
-async fn only_queue_members_see_a_task_and_requesters_have_no_inbox() {
-    let site = Site::running().await;
+async fn only_queue_members_see_a_task_and_requesters_have_no_inbox(backend: Backend) {
+    let site = Site::running_on(backend).await;
     let (rita, rita_csrf) = site.session("rita", "/order/wan-link").await;
     let order = place(&site, &rita, &rita_csrf, "k-1").await;
     let nina = site.sign_in("nina").await;

@@ -462,6 +462,19 @@ pub const NOT_MEASURED: &[(Csf, &str)] = &[
     ),
 ];
 
+/// `value` with its unit, as a sentence says it: `1 order`, `3 orders`, `99.5 %`, `4 h`.
+pub fn quantity(value: Decimal, unit: &str) -> String {
+    let value = value.normalize();
+    // Word units are plural; symbols (%, h, ms, s, currencies) are not.
+    let word = unit.len() > 3 && unit.ends_with('s');
+    let unit = if word && value == Decimal::ONE {
+        &unit[..unit.len() - 1]
+    } else {
+        unit
+    };
+    format!("{value} {unit}").trim_end().to_string()
+}
+
 /// How a value stands against its target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -507,6 +520,16 @@ mod tests {
         assert_eq!(s(dec!(4.5), dec!(4), Better::Lower), Status::Missed);
         assert_eq!(status(None, Some(dec!(4)), Better::Lower), Status::None);
         assert_eq!(s(dec!(1), dec!(1), Better::Neither), Status::None);
+    }
+
+    #[test]
+    fn one_of_a_word_unit_is_singular() {
+        assert_eq!(quantity(dec!(1), "orders"), "1 order");
+        assert_eq!(quantity(dec!(1.0), "sign-ins"), "1 sign-in");
+        assert_eq!(quantity(dec!(2), "orders"), "2 orders");
+        assert_eq!(quantity(dec!(1), "s"), "1 s");
+        assert_eq!(quantity(dec!(1.50), "EUR"), "1.5 EUR");
+        assert_eq!(quantity(dec!(3), ""), "3");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod month;
 pub mod output;
 pub mod snapshot;
 
-use kpi::{status, Better, By, Csf, Keys, Status, AGE_BUCKETS, DEFS, NOT_MEASURED};
+use kpi::{quantity, status, Better, By, Csf, Keys, Status, AGE_BUCKETS, DEFS, NOT_MEASURED};
 use l2c_engine::db::Db;
 use l2c_orders::error::DeskResult;
 use measure::Values;
@@ -275,17 +275,19 @@ fn insight(f: &Facts<'_>, def: &kpi::Def, breakdown: &[Part]) -> String {
     let unit = f.unit;
     let change = match f.previous {
         Some(p) if p.is_zero() && value.is_zero() => "Unchanged at 0".to_string(),
-        Some(p) if p.is_zero() => format!("Up from 0 to {value} {unit}"),
+        Some(p) if p.is_zero() => format!("Up from 0 to {}", quantity(value, unit)),
         Some(p) => {
             let pct = ((value - p) * Decimal::ONE_HUNDRED / p.abs()).round_dp(0);
             let way = if pct.is_sign_negative() { "Down" } else { "Up" };
             format!(
-                "{way} {}% against {} ({p} to {value} {unit})",
+                "{way} {}% against {} ({} to {})",
                 pct.abs(),
-                f.month.previous()
+                f.month.previous(),
+                p.normalize(),
+                quantity(value, unit)
             )
         }
-        None => format!("{value} {unit}, the first month with data"),
+        None => format!("{}, the first month with data", quantity(value, unit)),
     };
     let against = match (f.status, f.target) {
         (Status::Met, Some(t)) => format!("; meets the target of {t}"),
@@ -312,10 +314,14 @@ fn worst(def: &kpi::Def, breakdown: &[Part], unit: &str) -> String {
     let noun = by.noun();
     match by {
         By::Stage if def.better == Better::Lower => {
-            format!("; top cause: {noun} {} ({value} {unit})", first.name)
+            format!(
+                "; top cause: {noun} {} ({})",
+                first.name,
+                quantity(value, unit)
+            )
         }
         _ if breakdown.len() < 2 || def.better == Better::Neither => String::new(),
-        _ => format!("; worst {noun}: {} ({value} {unit})", first.name),
+        _ => format!("; worst {noun}: {} ({})", first.name, quantity(value, unit)),
     }
 }
 

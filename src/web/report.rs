@@ -74,10 +74,7 @@ struct ReportPage {
 }
 
 fn shown(value: Option<Decimal>, unit: &str) -> String {
-    match value {
-        Some(v) => format!("{} {unit}", v.normalize()).trim_end().to_string(),
-        None => "–".into(),
-    }
+    value.map_or_else(|| "–".into(), |v| report::kpi::quantity(v, unit))
 }
 
 fn status_words(status: Status) -> &'static str {

@@ -441,7 +441,7 @@ async fn kpis_follow_their_formulas_on_a_hand_built_month(backend: Backend) {
     );
     let incidents = insight("incidents_opened");
     assert!(
-        incidents.contains("top cause: stage configure (1 incidents)"),
+        incidents.contains("top cause: stage configure (1 incident)"),
         "{incidents}"
     );
 

@@ -4,21 +4,25 @@
 //! engineers work their queues (the clock moves two days so an SLA reminder fires), a
 //! commercial approver rejects an oversized order with a reason, the running link is upgraded,
 //! and each order's timeline and the resulting subscriptions are printed. Finance then runs
-//! billing on the first of the next month and the invoice is printed.
+//! billing on the first of the next month and the invoice is printed. With `--months N`,
+//! [`demo_history`] first runs N months of history, and the last of them is reported.
 
+use crate::demo_history;
 use anyhow::{bail, Context, Result};
 use chrono::Datelike;
 use l2c::app::{App, AppOptions};
 use l2c::server::Server;
 use l2c_orders::users::{NewUser, Role};
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// An HTTP client acting as one user.
-struct As {
-    http: reqwest::Client,
-    base: String,
-    token: String,
+#[derive(Clone)]
+pub(crate) struct As {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) token: String,
 }
 
 impl As {
@@ -34,51 +38,102 @@ impl As {
         }
         Ok(body)
     }
-    async fn get(&self, path: &str) -> Result<Value> {
+    pub(crate) async fn get(&self, path: &str) -> Result<Value> {
         self.send(self.http.get(format!("{}{path}", self.base)))
             .await
     }
-    async fn post(&self, path: &str, body: Value) -> Result<Value> {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Result<Value> {
         let req = self.http.post(format!("{}{path}", self.base)).json(&body);
         self.send(req).await.with_context(|| format!("POST {path}"))
     }
 }
 
-struct Desk {
-    admin: As,
-    fay: As,
-    rita: As,
-    sam: As,
-    nina: As,
-    fred: As,
+/// The demo's people, each with their own token.
+pub(crate) struct Desk {
+    pub(crate) admin: As,
+    pub(crate) fay: As,
+    pub(crate) rita: As,
+    pub(crate) sam: As,
+    pub(crate) nina: As,
+    pub(crate) fred: As,
+}
+
+impl Desk {
+    /// The same people on another server of the same database.
+    fn at(&self, base: &str) -> Desk {
+        let at = |who: &As| As {
+            base: base.to_string(),
+            ..who.clone()
+        };
+        Desk {
+            admin: at(&self.admin),
+            fay: at(&self.fay),
+            rita: at(&self.rita),
+            sam: at(&self.sam),
+            nina: at(&self.nina),
+            fred: at(&self.fred),
+        }
+    }
 }
 
 /// The demo users' password: their name and this (the web desk wants at least 10 characters).
 const PASSWORD_SUFFIX: &str = "-demo-desk";
 
-fn demo_password(name: &str) -> String {
+pub(crate) fn demo_password(name: &str) -> String {
     format!("{name}{PASSWORD_SUFFIX}")
 }
 
-/// Runs the demo and prints it; with `serve`, keeps serving there until Ctrl-C.
-pub async fn run(serve: Option<std::net::SocketAddr>) -> Result<()> {
+/// Runs the demo and prints it, after `months` months of history on the sandbox clock (none:
+/// the scenario alone); with `serve`, keeps serving there until Ctrl-C.
+pub async fn run(serve: Option<SocketAddr>, months: u32) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display());
-    let mut options = AppOptions::new(url);
-    options.sandbox = true;
-    options.engine.poll_interval = Duration::from_millis(10);
-    let app = App::open(options).await?;
-    let listen = serve.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let mut served = options(&url, 0.0);
+    if months > 0 {
+        served.settings.network.routers = demo_history::ROUTERS;
+    }
+    let app = App::open(served).await?;
+    let history = match months {
+        0 => None,
+        n => Some(demo_history::run(&app, &url, n).await?),
+    };
+    let listen = serve.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let server = Server::start(app.clone(), listen, 2).await?;
     println!(
         "l2c demo: the server runs on {} with a fresh SQLite database and a sandbox clock\n",
         server.url()
     );
-    let desk = set_up(&app, &server.url()).await?;
-    let wan = wan_link(&desk).await?;
-    let lan = lan(&desk).await?;
-    let big = rejected(&desk).await?;
-    let up = upgrade(&desk, &wan).await?;
+    let desk = match &history {
+        Some(h) => h.desk.at(&server.url()),
+        None => set_up(&app, &server.url()).await?,
+    };
+    scenario(&desk).await?;
+    print_web(&server.url(), serve.is_some());
+    if let Some(h) = &history {
+        demo_history::print_report(&app, h, serve.is_some()).await?;
+    }
+    if serve.is_some() {
+        tokio::signal::ctrl_c().await?;
+    }
+    server.shutdown().await
+}
+
+/// The demo's app options on `url`: the sandbox clock, quick polling, and the simulated
+/// network failing `failure_rate` of its calls.
+pub(crate) fn options(url: &str, failure_rate: f64) -> AppOptions {
+    let mut options = AppOptions::new(url.to_string());
+    options.sandbox = true;
+    options.engine.poll_interval = Duration::from_millis(10);
+    options.settings.network.failure_rate = failure_rate;
+    options
+}
+
+/// The walk through the desk, sections 1 to 7.
+async fn scenario(desk: &Desk) -> Result<()> {
+    let wan = wan_link(desk).await?;
+    let lan = lan(desk).await?;
+    let big = rejected(desk).await?;
+    let up = upgrade(desk, &wan).await?;
     println!("\n5. Timelines");
     for order in [&wan, &lan, &big, &up] {
         print_timeline(order);
@@ -86,12 +141,7 @@ pub async fn run(serve: Option<std::net::SocketAddr>) -> Result<()> {
     println!("\n6. Rita's products and subscriptions");
     print_products(&desk.rita.get("/api/v1/products").await?);
     print_subscriptions(&desk.rita.get("/api/v1/subscriptions").await?);
-    bill(&desk).await?;
-    print_web(&server.url(), serve.is_some());
-    if serve.is_some() {
-        tokio::signal::ctrl_c().await?;
-    }
-    server.shutdown().await
+    bill(desk).await
 }
 
 fn print_web(url: &str, serving: bool) {
@@ -193,7 +243,7 @@ async fn upgrade(desk: &Desk, wan: &Value) -> Result<Value> {
     wait_final(&desk.rita, &up).await
 }
 
-async fn set_up(app: &App, base: &str) -> Result<Desk> {
+pub(crate) async fn set_up(app: &App, base: &str) -> Result<Desk> {
     let (_, token) = app
         .add_user(&NewUser {
             name: "ada".into(),

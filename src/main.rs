@@ -3,6 +3,7 @@
 mod billing_cmd;
 mod catalog_cmd;
 mod demo;
+mod demo_history;
 mod report_cmd;
 mod server_cmd;
 mod workflow_cmd;
@@ -44,6 +45,11 @@ enum Command {
         /// Keep serving after the scenario (until Ctrl-C), to sign in and click through.
         #[arg(long)]
         serve: bool,
+        /// First run this many months of history (orders, approvals, incidents, billing
+        /// runs) on the sandbox clock, so the Monthly Operating Report has trends (0 to 24).
+        #[arg(long, default_value_t = 0, value_name = "N",
+            value_parser = clap::value_parser!(u32).range(0..=i64::from(demo_history::MAX_MONTHS)))]
+        months: u32,
         /// Where to listen with --serve (without it, a free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -289,7 +295,11 @@ async fn run_async(command: Command) -> anyhow::Result<()> {
         }
         Command::Billing(command) => billing_cmd::execute(command).await,
         Command::Report(command) => report_cmd::execute(command).await,
-        Command::Demo { serve, listen } => demo::run(serve.then_some(listen)).await,
+        Command::Demo {
+            serve,
+            listen,
+            months,
+        } => demo::run(serve.then_some(listen), months).await,
         // Handled synchronously in main.
         Command::Catalog(_) | Command::Workflow(_) => Ok(()),
     }

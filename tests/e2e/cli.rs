@@ -132,6 +132,82 @@ fn demo_walks_orders_through_the_desk() {
     }
 }
 
+/// The value column of the report's text line titled `title` (`-` when it has none).
+fn report_value<'a>(stdout: &'a str, title: &str) -> Option<&'a str> {
+    let line = stdout.lines().find(|l| l.trim_start().starts_with(title))?;
+    line[line.find(title)? + title.len()..]
+        .split_whitespace()
+        .next()
+}
+
+#[test]
+fn demo_months_runs_history_months_into_the_report() {
+    let out = l2c(&["demo", "--months", "2"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // One line per history month: "   2027-01  19 orders placed: ...".
+    let months: Vec<(&str, u32)> = stdout
+        .lines()
+        .filter_map(|l| {
+            let (head, _) = l.split_once(" orders placed:")?;
+            let mut words = head.split_whitespace();
+            Some((words.next()?, words.next()?.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(months.len(), 2, "{stdout}");
+    assert!(months.iter().all(|(_, placed)| *placed >= 15), "{months:?}");
+    let last = months[1].0;
+    assert!(
+        stdout.contains(&format!(
+            "9. The Monthly Operating Report of {last}, the last of 2 months"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("Monthly Operating Report {last} (frozen)")));
+    assert!(
+        stdout.contains(&format!("/report?month={last}")),
+        "{stdout}"
+    );
+    // Revenue billed in the second month, and recurring revenue at the end of both.
+    for title in [
+        "Revenue billed net of credit notes",
+        "Monthly recurring revenue at month end",
+    ] {
+        let value = report_value(&stdout, title).unwrap_or("-");
+        assert!(
+            value.parse::<f64>().is_ok_and(|v| v > 0.0),
+            "{title}: {value} in {stdout}"
+        );
+    }
+    let mrr = stdout
+        .lines()
+        .find(|l| l.contains("Monthly recurring revenue at month end"))
+        .unwrap_or_default();
+    let previous = mrr
+        .split("prev")
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next());
+    assert!(
+        previous.is_some_and(|p| p.parse::<f64>().is_ok_and(|v| v > 0.0)),
+        "the first month's MRR is the second's previous: {mrr}"
+    );
+    // The walk through the desk still follows the history, on empty queues.
+    assert_eq!(stdout.matches(" is completed").count(), 3, "{stdout}");
+    assert_eq!(stdout.matches(" is rejected").count(), 1, "{stdout}");
+    assert!(stdout.contains("8. The web desk"), "{stdout}");
+}
+
+#[test]
+fn demo_months_is_bounded() {
+    let out = l2c(&["demo", "--months", "25"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("25 is not in 0..=24"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn workflow_check_accepts_the_shipped_directory_and_a_fixture_set() {
     let out = l2c(&["workflow", "check"]);

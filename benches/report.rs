@@ -85,7 +85,13 @@ fn rows(from: usize, to: usize, n: usize) -> BTreeMap<&'static str, String> {
                 format!("('S{i}','ACME-EUR','P{i}','{offering}',1,'EUR','2026-01-01','active',{done},{done})"));
             // The next month's run bills it, but for one in fifty (order-to-bill accuracy).
             if i % 50 != 3 {
-                let run = Month::of(done).next();
+                // The first run after the activation: the month's own before its 06:00 start.
+                let month = Month::of(done);
+                let run = if done < month.start_ms() + 6 * H {
+                    month
+                } else {
+                    month.next()
+                };
                 add("invoice_lines (invoice_id, position, charge_key, charge_kind, subscription_id, description, charge_start, charge_end, service_from, service_to, quantity, unit_price, net, list_price, tax_category, tax_percent)",
                     format!("('V{run}',{i},'k','recurring','S{i}','d','2026-01-01','2026-02-01','2026-01-01','2026-02-01','1','10','10','10','S','19')"));
             }

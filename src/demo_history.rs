@@ -158,7 +158,7 @@ pub(crate) struct History {
 }
 
 /// What an order of the agenda is.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Wan,
     Lan,
@@ -820,6 +820,13 @@ impl<'a> Sim<'a> {
         let Some(who) = self.requesters.get(customer) else {
             return Ok(());
         };
+        // Now and then a requester mistypes a site code first: the desk refuses it at the
+        // field (a validation refusal in the report) and the corrected order goes in.
+        if kind == Kind::Wan && self.orders.random_bool(0.15) {
+            let mut typo = body.clone();
+            typo["items"][0]["characteristics"]["a_end_site"] = json!("fra 1");
+            try_post(who, "/api/v1/orders", typo).await?;
+        }
         if let Some(order) = try_post(who, "/api/v1/orders", body).await? {
             self.tally.placed += 1;
             self.maybe_cancel(&order, customer, kind);

@@ -320,7 +320,13 @@ fn worst(def: &kpi::Def, breakdown: &[Part], unit: &str) -> String {
                 quantity(value, unit)
             )
         }
-        _ if breakdown.len() < 2 || def.better == Better::Neither => String::new(),
+        // A worst part only means something when the parts differ.
+        _ if breakdown.len() < 2
+            || def.better == Better::Neither
+            || breakdown.last().map(|p| p.value) == Some(first.value) =>
+        {
+            String::new()
+        }
         _ => format!("; worst {noun}: {} ({})", first.name, quantity(value, unit)),
     }
 }

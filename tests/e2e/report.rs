@@ -180,7 +180,7 @@ pub(crate) async fn january(w: &World) {
 }
 
 /// Items of the orders (O1, O2 WAN links; O3, O4 LANs), their terminal events, and the three
-/// products activated in January: the February run billed the two WAN links, not the LAN.
+/// products activated in January: ACME's February run billed the two WAN links, not the LAN.
 async fn products_and_billing(w: &World) {
     for (order, offering, state, at) in [
         ("O1", "wan-link", "completed", jan(10)),
@@ -243,6 +243,21 @@ async fn products_and_billing(w: &World) {
         ),
     )
     .await;
+    // A run before it billed only another account: it is not ACME's next run.
+    let other = jan(22 * 24 + 1);
+    for sql in [
+        format!(
+            "INSERT INTO billing_runs (id, as_of, trigger_name, issue, status, started_at, \
+             finished_at) VALUES ('R0', '2027-02-01', 'manual', 1, 'completed', {other}, {other})"
+        ),
+        "INSERT INTO invoices (id, run_id, billing_account_id, period_start, period_end, origin, \
+         kind, status, currency, line_net_total, tax_total, payable, rounding, seller, \
+         created_at) VALUES ('G-R0', 'R0', 'GLOBEX-EUR', '2027-02-01', '2027-03-01', 'run', \
+         'invoice', 'draft', 'EUR', '0', '0', '0', 'half_away_from_zero', '{}', 0)"
+            .to_string(),
+    ] {
+        exec(w, &sql).await;
+    }
     invoice(w, "INV-R1", "invoice", "0", "2027-02-01").await;
     exec(w, "UPDATE invoices SET run_id = 'R1' WHERE id = 'INV-R1'").await;
     for (position, subscription) in ["SO1", "SO2"].iter().enumerate() {
@@ -301,6 +316,43 @@ async fn desk_and_flexibility(w: &World) {
         exec(w, &sql).await;
     }
     order(w, "O6", "inProgress", jan(-24 * 20), None, None).await;
+    // Two orders failed later in the month: O7's item was rejected at a stage (it counts
+    // as rejected), O8 failed for a technical reason (it does not).
+    order(w, "O7", "failed", jan(100), None, None).await;
+    order(w, "O8", "failed", jan(101), None, None).await;
+    for order in ["O7", "O8"] {
+        instance(w, &order.replace('O', "I"), order, &[]).await;
+        exec(
+            w,
+            &format!(
+                "INSERT INTO order_events (id, order_id, at, from_state, to_state) VALUES \
+                 ('E{order}', '{order}', {}, 'inProgress', 'failed')",
+                jan(103)
+            ),
+        )
+        .await;
+    }
+    for (task, instance, outcome) in [("K7", "I7", "reject"), ("K8", "I8", "approve")] {
+        exec(
+            w,
+            &format!(
+                "INSERT INTO wf_tasks (id, instance_id, stage, kind, group_name, state, \
+                 required, approvals, created_at, updated_at) VALUES ('{task}', '{instance}', \
+                 'design-review', 'manual', 'network-engineering', 'done', 1, 0, {0}, {0})",
+                jan(102)
+            ),
+        )
+        .await;
+        exec(
+            w,
+            &format!(
+                "INSERT INTO wf_task_decisions (task_id, actor, outcome, at) VALUES ('{task}', \
+                 'nina', '{outcome}', {})",
+                jan(102)
+            ),
+        )
+        .await;
+    }
 }
 
 fn context<'a>(w: &'a World, targets: &'static BTreeMap<String, Decimal>) -> Context<'a> {
@@ -347,20 +399,20 @@ async fn kpis_follow_their_formulas_on_a_hand_built_month(backend: Backend) {
         ("incidents_resolved", "1"),
         ("mttr_hours", "2"),
         ("steps_retried", "0"),
-        ("fallout_percent", "25"),
+        ("fallout_percent", "16.67"),
         // 10 h, 20 h less the minute O2 was placed after O1, 30 h less two minutes.
         ("cycle_time_median_hours", "19.98"),
         ("cycle_time_p90_hours", "29.97"),
         ("on_time_percent", "66.67"),
         ("first_time_right_percent", "66.67"),
-        ("cancelled_rejected_percent", "25"),
+        ("cancelled_rejected_percent", "33.33"),
         ("approval_wait_median_hours", "4"),
         ("approval_wait_p90_hours", "8"),
         ("sla_attainment_percent", "50"),
         ("revenue_net:EUR", "70.00"),
         ("failed_sign_ins", "2"),
         ("order_to_bill_percent", "66.67"),
-        ("refusals_per_order", "0.5"),
+        ("refusals_per_order", "0.33"),
         ("offerings_new", "1"),
         ("days_to_first_order", "6.25"),
         ("backlog_orders:0-1", "0"),
@@ -478,7 +530,7 @@ async fn a_closed_month_stays_frozen_until_recomputed(backend: Backend) {
         .await
         .expect("recomputed");
     assert_eq!(value(&fresh, "orders_peak_hour"), dec("4"));
-    assert_eq!(value(&fresh, "cancelled_rejected_percent"), dec("40"));
+    assert_eq!(value(&fresh, "cancelled_rejected_percent"), dec("42.86"));
     // February is live: its report is not frozen, and January is its previous month.
     let feb = report::monthly(&ctx, month.next(), false)
         .await

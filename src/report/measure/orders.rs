@@ -62,12 +62,14 @@ pub(super) async fn integration(
 }
 
 /// Products activated in the month that a billing run has followed: the share whose
-/// subscription has a line in the first completed run started after the activation.
+/// subscription has a line in the first completed run after the activation that billed the
+/// product's account (a run on the 1st does not bill an account that bills on the 15th).
 async fn order_to_bill(conn: &mut AnyConnection, r: &Range, v: &mut Values) -> DeskResult<()> {
     let activated = rows(
         conn,
-        "SELECT p.offering, p.activated_at, s.id FROM products p LEFT JOIN subscriptions s \
-         ON s.product_id = p.id WHERE p.activated_at >= $1 AND p.activated_at < $2",
+        "SELECT p.offering, p.activated_at, p.billing_account_id, s.id FROM products p \
+         LEFT JOIN subscriptions s ON s.product_id = p.id \
+         WHERE p.activated_at >= $1 AND p.activated_at < $2",
         r,
     )
     .await?;
@@ -82,35 +84,57 @@ async fn order_to_bill(conn: &mut AnyConnection, r: &Range, v: &mut Values) -> D
         .iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect::<DeskResult<_>>()?;
-    let mut billed: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut billed: HashMap<String, Billed> = HashMap::new();
     let mut split: Split<bool> = Split::default();
     for row in &activated {
-        let (offering, at): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
-        let subscription: Option<String> = row.try_get(2)?;
-        // Not followed by a run yet: it cannot have been billed, nor missed.
-        let Some((run, _)) = runs.iter().find(|(_, started)| *started > at) else {
-            continue;
-        };
-        if !billed.contains_key(run) {
-            billed.insert(run.clone(), billed_in(conn, run).await?);
+        let (offering, at, account): (String, i64, String) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let subscription: Option<String> = row.try_get(3)?;
+        for (run, _) in runs.iter().filter(|(_, started)| *started > at) {
+            if !billed.contains_key(run) {
+                billed.insert(run.clone(), billed_in(conn, run).await?);
+            }
+            let Some(b) = billed.get(run).filter(|b| b.accounts.contains(&account)) else {
+                continue;
+            };
+            let hit = subscription.is_some_and(|s| b.subscriptions.contains(&s));
+            split.push([&offering], hit);
+            break;
         }
-        let hit = subscription.is_some_and(|s| billed.get(run).is_some_and(|b| b.contains(&s)));
-        split.push([&offering], hit);
+        // No run has billed the account since: not billed yet, nor missed.
     }
     split.put(v, "order_to_bill_percent", share);
     Ok(())
 }
 
-/// The subscriptions run `run` has lines for.
-async fn billed_in(conn: &mut AnyConnection, run: &str) -> DeskResult<HashSet<String>> {
-    let rows = sqlx::query(
+/// The accounts a run made documents for, and the subscriptions it has lines for.
+#[derive(Default)]
+struct Billed {
+    accounts: HashSet<String>,
+    subscriptions: HashSet<String>,
+}
+
+async fn billed_in(conn: &mut AnyConnection, run: &str) -> DeskResult<Billed> {
+    let mut b = Billed::default();
+    let accounts =
+        sqlx::query("SELECT DISTINCT billing_account_id FROM invoices WHERE run_id = $1")
+            .bind(run.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+    for row in &accounts {
+        b.accounts.insert(row.try_get(0)?);
+    }
+    let lines = sqlx::query(
         "SELECT DISTINCT l.subscription_id FROM invoice_lines l JOIN invoices v \
          ON v.id = l.invoice_id WHERE v.run_id = $1",
     )
     .bind(run.to_string())
     .fetch_all(conn)
     .await?;
-    rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+    for row in &lines {
+        b.subscriptions.insert(row.try_get(0)?);
+    }
+    Ok(b)
 }
 
 /// Orders completed in the month: cycle times, on-time delivery and first time right.
@@ -152,8 +176,12 @@ pub(super) async fn requester(
 pub(super) async fn effort(conn: &mut AnyConnection, r: &Range, v: &mut Values) -> DeskResult<()> {
     let placed = "o.created_at >= $1 AND o.created_at < $2";
     let products = offerings(conn, placed, r).await?;
+    // An item rejected at an approval stage ends its order `failed`: it counts as rejected.
     let sql = format!(
-        "SELECT o.id, o.state, {} FROM orders o WHERE {placed}",
+        "SELECT o.id, o.state, {}, CAST(CASE WHEN o.state = 'failed' AND EXISTS (SELECT 1 \
+         FROM wf_instances i JOIN wf_tasks t ON t.instance_id = i.id JOIN wf_task_decisions d \
+         ON d.task_id = t.id WHERE i.business_key = 'order:' || o.id AND d.outcome = 'reject') \
+         THEN 1 ELSE 0 END AS BIGINT) FROM orders o WHERE {placed}",
         troubled("'step.incident'")
     );
     let (mut fallout, mut ended) = (Split::default(), Split::default());
@@ -163,7 +191,11 @@ pub(super) async fn effort(conn: &mut AnyConnection, r: &Range, v: &mut Values) 
         let parts = products.get(&id).unwrap_or(&none);
         let state: String = row.try_get(1)?;
         fallout.push(parts, row.try_get::<i64, _>(2)? == 1);
-        ended.push(parts, state == "cancelled" || state == "rejected");
+        let rejected_item = row.try_get::<i64, _>(3)? == 1;
+        ended.push(
+            parts,
+            state == "cancelled" || state == "rejected" || rejected_item,
+        );
     }
     fallout.put(v, "fallout_percent", share);
     ended.put(v, "cancelled_rejected_percent", share);

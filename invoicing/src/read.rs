@@ -12,7 +12,7 @@ use l2c_orders::error::{internal, DeskError, DeskResult};
 use super::lines::date;
 pub use super::lines::{lines, lines_of, LineRow};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
@@ -150,7 +150,7 @@ pub async fn progress(db: &Db, run: &RunView) -> DeskResult<RunProgress> {
 }
 
 /// A run's documents summed per currency and kind.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunTotal {
     /// ISO 4217 currency.
@@ -202,8 +202,21 @@ impl TotalsSum {
     }
 }
 
-/// Totals of a run's documents.
+/// Totals of a run's documents: as stored when it ended, else summed now.
 pub async fn run_totals(db: &Db, id: &str) -> DeskResult<Vec<RunTotal>> {
+    let stored = sqlx::query("SELECT totals FROM billing_runs WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    let stored: Option<String> = stored.map(|r| r.try_get(0)).transpose()?.flatten();
+    match stored {
+        Some(json) => serde_json::from_str(&json).map_err(internal),
+        None => sum_run_totals(db, id).await,
+    }
+}
+
+/// Totals of a run's documents, summed from them.
+pub async fn sum_run_totals(db: &Db, id: &str) -> DeskResult<Vec<RunTotal>> {
     let mut conn = db.pool.acquire().await?;
     let mut rows = sqlx::query(
         "SELECT currency, kind, line_net_total, tax_total, payable FROM invoices WHERE run_id = $1",

@@ -436,15 +436,25 @@ async fn one_page(
 }
 
 async fn finish(ctx: &Invoicing, id: &str, status: &str, error: Option<String>) -> DeskResult<()> {
+    // Summed before the write transaction: the run writes no more documents. Ending the run
+    // matters more than keeping its sum: without one, it is summed when read.
+    let totals = match super::read::sum_run_totals(&ctx.db, id).await {
+        Ok(totals) => serde_json::to_string(&totals).ok(),
+        Err(e) => {
+            tracing::warn!(run = %id, error = %e, "run totals not kept");
+            None
+        }
+    };
     let mut tx = ctx.db.begin_write().await?;
     sqlx::query(
         "UPDATE billing_runs SET status = $1, error = COALESCE($2, error), finished_at = $3, \
-         updated_at = $3 WHERE id = $4 AND status = 'running'",
+         updated_at = $3, totals = $5 WHERE id = $4 AND status = 'running'",
     )
     .bind(status.to_string())
     .bind(error)
     .bind(ctx.clock.now_ms())
     .bind(id.to_string())
+    .bind(totals)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -17,6 +17,7 @@ use l2c_invoicing::{ops, resume, run, AsOf, RunOutcome};
 use l2c_orders::accounts::{self, BillingAccount};
 use l2c_orders::error::DeskError;
 use rust_decimal::Decimal;
+use sqlx::Row;
 use support::billing::*;
 use support::Backend;
 
@@ -342,6 +343,27 @@ async fn a_dry_run_writes_nothing(backend: Backend) {
         .map(|t| (t.kind.clone(), t.documents, t.payable.clone()))
         .collect();
     assert_eq!(dry_totals, run_totals, "the dry run's totals are the run's");
+    // The totals were kept when the run ended; a run without them is summed when read.
+    let run_id = read::runs(&w.app.db, 1).await.expect("runs")[0].id.clone();
+    let kept: Option<String> = sqlx::query("SELECT totals FROM billing_runs WHERE id = $1")
+        .bind(run_id.clone())
+        .fetch_one(&w.app.db.pool)
+        .await
+        .expect("run")
+        .get::<Option<String>, _>(0);
+    assert!(
+        kept.is_some_and(|k| k.contains("\"documents\"")),
+        "kept at the end"
+    );
+    let summed = read::sum_run_totals(&w.app.db, &run_id).await.expect("sum");
+    assert_eq!(stored, summed);
+    sqlx::query("UPDATE billing_runs SET totals = NULL WHERE id = $1")
+        .bind(run_id.clone())
+        .execute(&w.app.db.pool)
+        .await
+        .expect("forget");
+    let read_again = read::run_totals(&w.app.db, &run_id).await.expect("totals");
+    assert_eq!(read_again, summed);
 }
 
 async fn drafts_are_numbered_when_issued_and_voids_leave_no_gap(backend: Backend) {

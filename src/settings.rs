@@ -173,12 +173,14 @@ impl Settings {
             }
         }
         for id in self.report.targets.keys() {
-            let base = id.split(':').next().unwrap_or(id);
-            if !crate::report::kpi::DEFS.iter().any(|d| d.id == base) {
+            if !crate::report::kpi::is_target_key(id) {
                 add(
                     format!("report.targets.{id}"),
                     "kpi",
-                    "is not a KPI of the report (docs/report.md lists them)".into(),
+                    "is not a KPI of the report, or not one of its keys (an age bucket such \
+                     as backlog_orders:31-90, a currency such as revenue_net:EUR); \
+                     docs/report.md lists them"
+                        .into(),
                 );
             }
         }

@@ -168,16 +168,37 @@ impl Def {
         self
     }
 
-    /// Its target where `targets` (the settings, by KPI id or full key) gives none: for
-    /// per-age KPIs only the oldest bucket has one.
+    /// The target of `key`: from `targets` (the settings) by full key, else by KPI id, else
+    /// the default. A per-age KPI's target by id, and its default, are for its oldest
+    /// bucket only.
     pub fn target_of(&self, key: &str, targets: &BTreeMap<String, Decimal>) -> Option<Decimal> {
-        if let Some(t) = targets.get(key).or_else(|| targets.get(self.id)) {
+        if let Some(t) = targets.get(key) {
             return Some(*t);
         }
-        match self.keys {
-            Keys::PerAge if !key.ends_with(AGE_BUCKETS[4].0) => None,
-            _ => self.target,
+        if self.keys == Keys::PerAge && !key.ends_with(AGE_BUCKETS[4].0) {
+            return None;
         }
+        targets.get(self.id).copied().or(self.target)
+    }
+}
+
+/// Whether `key` names a KPI of the report (`id`) or one of its keys (`id:BUCKET` of a
+/// per-age KPI, `id:CUR` with a three-letter currency of a money KPI).
+pub fn is_target_key(key: &str) -> bool {
+    let (id, suffix) = match key.split_once(':') {
+        Some((id, suffix)) => (id, Some(suffix)),
+        None => (key, None),
+    };
+    let Some(def) = DEFS.iter().find(|d| d.id == id) else {
+        return false;
+    };
+    match (def.keys, suffix) {
+        (_, None) => true,
+        (Keys::PerAge, Some(bucket)) => AGE_BUCKETS.iter().any(|(b, _)| *b == bucket),
+        (Keys::PerCurrency, Some(cur)) => {
+            cur.len() == 3 && cur.chars().all(|c| c.is_ascii_uppercase())
+        }
+        (Keys::One, Some(_)) => false,
     }
 }
 
@@ -520,6 +541,42 @@ mod tests {
         assert_eq!(s(dec!(4.5), dec!(4), Better::Lower), Status::Missed);
         assert_eq!(status(None, Some(dec!(4)), Better::Lower), Status::None);
         assert_eq!(s(dec!(1), dec!(1), Better::Neither), Status::None);
+    }
+
+    #[test]
+    fn target_keys_name_a_kpi_and_one_of_its_keys() {
+        for good in [
+            "mttr_hours",
+            "backlog_orders:31-90",
+            "backlog_tasks:>90",
+            "revenue_net:EUR",
+        ] {
+            assert!(is_target_key(good), "{good}");
+        }
+        for bad in [
+            "nope",
+            "mttr_hours:x",
+            "backlog_orders:7-30",
+            "revenue_net:eur",
+            "",
+        ] {
+            assert!(!is_target_key(bad), "{bad}");
+        }
+        let backlog = DEFS
+            .iter()
+            .find(|d| d.id == "backlog_orders")
+            .expect("backlog");
+        let by_id = BTreeMap::from([("backlog_orders".to_string(), dec!(3))]);
+        assert_eq!(
+            backlog.target_of("backlog_orders:>90", &by_id),
+            Some(dec!(3))
+        );
+        assert_eq!(backlog.target_of("backlog_orders:0-1", &by_id), None);
+        let by_key = BTreeMap::from([("backlog_orders:0-1".to_string(), dec!(9))]);
+        assert_eq!(
+            backlog.target_of("backlog_orders:0-1", &by_key),
+            Some(dec!(9))
+        );
     }
 
     #[test]

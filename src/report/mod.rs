@@ -32,7 +32,8 @@ pub struct Report {
     pub month: String,
     /// When it was computed (epoch ms, the app clock).
     pub computed_at: i64,
-    /// Whether the month was closed, so the report is frozen.
+    /// Whether the month is over and billed (a completed billing run started after it, or
+    /// 35 days since), so the report is frozen.
     pub frozen: bool,
     /// Every KPI, CSF by CSF.
     pub kpis: Vec<Line>,
@@ -73,6 +74,28 @@ pub struct Line {
     pub breakdown: Vec<Part>,
 }
 
+impl Line {
+    /// Its breakdown in words, worst first, at most `limit` parts and how many more:
+    /// `By product: wan-link 71.6 h, lan-setup 65.67 h and 2 more`.
+    pub fn breakdown_words(&self, limit: usize) -> Option<String> {
+        let by = self.by.filter(|_| !self.breakdown.is_empty())?;
+        let shown: Vec<String> = self
+            .breakdown
+            .iter()
+            .take(limit)
+            .map(|p| match p.value {
+                Some(v) => format!("{} {}", p.name, quantity(v, &self.unit)),
+                None => format!("{} -", p.name),
+            })
+            .collect();
+        let more = match self.breakdown.len().saturating_sub(limit) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        Some(format!("By {}: {}{more}", by.noun(), shown.join(", ")))
+    }
+}
+
 /// One part of a KPI's breakdown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Part {
@@ -108,10 +131,32 @@ impl<'a> Context<'a> {
     }
 }
 
-/// The report of `month`: frozen if the month is closed and was reported before (unless
+/// Days after a month's end by which every account's billing cycle has come round.
+const SETTLE_DAYS: i64 = 35;
+
+/// Whether `m` is over and billed: order-to-bill looks at the run after the month, so a
+/// month is frozen only once a completed billing run started after its end, or once
+/// [`SETTLE_DAYS`] have passed (a desk that bills nothing).
+async fn settled(ctx: &Context<'_>, m: Month) -> DeskResult<bool> {
+    if m.end_ms() > ctx.now_ms {
+        return Ok(false);
+    }
+    if ctx.now_ms - m.end_ms() >= SETTLE_DAYS * 86_400_000 {
+        return Ok(true);
+    }
+    let row = sqlx::query(
+        "SELECT COUNT(*) FROM billing_runs WHERE status = 'completed' AND started_at >= $1",
+    )
+    .bind(m.end_ms())
+    .fetch_one(&ctx.db.pool)
+    .await?;
+    Ok(sqlx::Row::try_get::<i64, _>(&row, 0)? > 0)
+}
+
+/// The report of `month`: frozen if the month is settled and was reported before (unless
 /// `recompute`), else measured.
 pub async fn monthly(ctx: &Context<'_>, month: Month, recompute: bool) -> DeskResult<Report> {
-    let closed = month.end_ms() <= ctx.now_ms;
+    let closed = settled(ctx, month).await?;
     if closed && !recompute {
         if let Some((_, Some(report))) = snapshot::read(ctx.db, month).await? {
             return Ok(report);
@@ -129,9 +174,9 @@ pub async fn monthly(ctx: &Context<'_>, month: Month, recompute: bool) -> DeskRe
     Ok(report)
 }
 
-/// The values of `m`: frozen ones if it is closed (freezing them now if need be), else live.
+/// The values of `m`: frozen ones if it is settled (freezing them now if need be), else live.
 async fn month_values(ctx: &Context<'_>, m: Month, fresh: bool) -> DeskResult<Values> {
-    let closed = m.end_ms() <= ctx.now_ms;
+    let closed = settled(ctx, m).await?;
     if closed && !fresh {
         if let Some((values, _)) = snapshot::read(ctx.db, m).await? {
             return Ok(values);
@@ -165,10 +210,15 @@ fn assemble(
                 .get(&month)
                 .map(|v| breakdown(v, &key, def.better))
                 .unwrap_or_default();
+            let trend: Vec<(String, Option<Decimal>)> = trend_months
+                .iter()
+                .map(|m| (m.to_string(), get(*m, &key)))
+                .collect();
             let facts = Facts {
                 month,
                 value,
                 previous,
+                earlier: trend.iter().rev().skip(1).any(|(_, v)| v.is_some()),
                 target,
                 status,
                 unit: &unit,
@@ -182,10 +232,7 @@ fn assemble(
                 value,
                 previous,
                 year_ago: get(month.year_ago(), &key),
-                trend: trend_months
-                    .iter()
-                    .map(|m| (m.to_string(), get(*m, &key)))
-                    .collect(),
+                trend,
                 target,
                 status,
                 by: def.by,
@@ -261,6 +308,8 @@ struct Facts<'a> {
     month: Month,
     value: Option<Decimal>,
     previous: Option<Decimal>,
+    /// Whether a month of the trend before M has a value.
+    earlier: bool,
     target: Option<Decimal>,
     status: Status,
     unit: &'a str,
@@ -272,22 +321,27 @@ fn insight(f: &Facts<'_>, def: &kpi::Def, breakdown: &[Part]) -> String {
     let Some(value) = f.value else {
         return format!("No data in {}.", f.month);
     };
-    let unit = f.unit;
+    let (unit, before) = (f.unit, f.month.previous());
+    let now = quantity(value, unit);
     let change = match f.previous {
-        Some(p) if p.is_zero() && value.is_zero() => "Unchanged at 0".to_string(),
-        Some(p) if p.is_zero() => format!("Up from 0 to {}", quantity(value, unit)),
+        Some(p) if p == value => format!("Unchanged against {before} at {now}"),
+        Some(p) if p.is_zero() => format!("Up from 0 to {now}"),
         Some(p) => {
             let pct = ((value - p) * Decimal::ONE_HUNDRED / p.abs()).round_dp(0);
-            let way = if pct.is_sign_negative() { "Down" } else { "Up" };
-            format!(
-                "{way} {}% against {} ({} to {})",
-                pct.abs(),
-                f.month.previous(),
-                p.normalize(),
-                quantity(value, unit)
-            )
+            let way = match pct {
+                pct if pct.is_zero() => "Almost unchanged",
+                pct if pct.is_sign_negative() => "Down",
+                _ => "Up",
+            };
+            let by = if pct.is_zero() {
+                String::new()
+            } else {
+                format!(" {}%", pct.abs())
+            };
+            format!("{way}{by} against {before} ({} to {now})", p.normalize())
         }
-        None => format!("{}, the first month with data", quantity(value, unit)),
+        None if f.earlier => format!("{now}; {before} has no value"),
+        None => format!("{now}, the first month with data"),
     };
     let against = match (f.status, f.target) {
         (Status::Met, Some(t)) => format!("; meets the target of {t}"),

@@ -57,7 +57,7 @@ pub fn text(report: &Report) -> String {
         if report.frozen {
             " (frozen)"
         } else {
-            " (month not over: live)"
+            " (live: the month is not over or not billed yet)"
         }
     );
     let mut csf = "";
@@ -76,13 +76,8 @@ pub fn text(report: &Report) -> String {
             k.status,
             k.insight
         ));
-        if let (Some(by), false) = (k.by, k.breakdown.is_empty()) {
-            let parts: Vec<String> = k
-                .breakdown
-                .iter()
-                .map(|p| format!("{} {}", p.name, shown(p.value)))
-                .collect();
-            out.push_str(&format!("    by {}: {}\n", by.noun(), parts.join(", ")));
+        if let Some(words) = k.breakdown_words(usize::MAX) {
+            out.push_str(&format!("    {words}\n"));
         }
     }
     for (csf, why) in &report.not_measured {

@@ -136,31 +136,8 @@ fn row(k: &Line) -> Row {
         status: status_words(k.status),
         spark: sparkline(&k.trend),
         insight: k.insight.clone(),
-        breakdown: parts(k),
+        breakdown: k.breakdown_words(5).unwrap_or_default(),
     }
-}
-
-/// "By product: wan-link 140 h, lan-setup 20 h", worst first, at most five parts.
-fn parts(k: &Line) -> String {
-    let Some(by) = k.by else {
-        return String::new();
-    };
-    let shown: Vec<String> = k
-        .breakdown
-        .iter()
-        .take(5)
-        .map(|p| format!("{} {}", p.name, shown(p.value, &k.unit)))
-        .collect();
-    if shown.is_empty() {
-        return String::new();
-    }
-    let more = k.breakdown.len().saturating_sub(5);
-    let more = if more > 0 {
-        format!(" and {more} more")
-    } else {
-        String::new()
-    };
-    format!("By {}: {}{more}", by.noun(), shown.join(", "))
 }
 
 /// The report's KPIs CSF by CSF, as the page and the file show them.

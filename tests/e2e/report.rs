@@ -164,6 +164,9 @@ pub(crate) async fn january(w: &World) {
     // Two approvals waited 4 and 8 hours; the second was escalated before its decision.
     task(w, "K1", jan(0), jan(4), None).await;
     task(w, "K2", jan(0), jan(8), Some(jan(6))).await;
+    // K5 was rejected by its SLA: the escalation and the decision share their instant.
+    task(w, "K5", jan(0), jan(10), Some(jan(10))).await;
+    sla_approved(w).await;
     invoice(w, "INV-1", "invoice", "100.00", "2027-01-15").await;
     invoice(w, "CN-1", "credit_note", "30.00", "2027-01-20").await;
     products_and_billing(w).await;
@@ -176,6 +179,34 @@ pub(crate) async fn january(w: &World) {
             ),
         )
         .await;
+    }
+}
+
+/// K4 waited in sales-managers, was moved to network-leads by its SLA and then approved by
+/// it after 12 hours, with no decision by anyone: a miss of sales-managers.
+async fn sla_approved(w: &World) {
+    let statements = [
+        format!(
+            "INSERT INTO wf_tasks (id, instance_id, stage, kind, group_name, state, required, \
+             approvals, created_at, updated_at) VALUES ('K4', 'I4', 'commercial', 'approval', \
+             'network-leads', 'completed', 1, 1, {}, {})",
+            jan(0),
+            jan(12)
+        ),
+        format!(
+            "INSERT INTO wf_history (instance_id, at, event, stage, data) VALUES ('I4', {}, \
+             'task.reassigned', 'commercial', \
+             '{{\"from\": \"sales-managers\", \"to\": \"network-leads\"}}')",
+            jan(6)
+        ),
+        format!(
+            "INSERT INTO wf_history (instance_id, at, event, stage, actor) VALUES ('I4', {}, \
+             'task.auto-approved', 'commercial', 'sla')",
+            jan(12)
+        ),
+    ];
+    for sql in statements {
+        exec(w, &sql).await;
     }
 }
 
@@ -406,9 +437,10 @@ async fn kpis_follow_their_formulas_on_a_hand_built_month(backend: Backend) {
         ("on_time_percent", "66.67"),
         ("first_time_right_percent", "66.67"),
         ("cancelled_rejected_percent", "33.33"),
-        ("approval_wait_median_hours", "4"),
-        ("approval_wait_p90_hours", "8"),
-        ("sla_attainment_percent", "50"),
+        // Waits of 4, 8, 10 and 12 hours; only K1 was decided before its SLA fired.
+        ("approval_wait_median_hours", "8"),
+        ("approval_wait_p90_hours", "12"),
+        ("sla_attainment_percent", "25"),
         ("revenue_net:EUR", "70.00"),
         ("failed_sign_ins", "2"),
         ("order_to_bill_percent", "66.67"),
@@ -476,7 +508,17 @@ async fn kpis_follow_their_formulas_on_a_hand_built_month(backend: Backend) {
     );
     assert_eq!(
         parts("approval_wait_median_hours"),
-        [("network-engineering".into(), dec("4"))]
+        [
+            ("sales-managers".into(), dec("12")),
+            ("network-engineering".into(), dec("8"))
+        ]
+    );
+    assert_eq!(
+        parts("sla_attainment_percent"),
+        [
+            ("sales-managers".into(), dec("0")),
+            ("network-engineering".into(), dec("33.33"))
+        ]
     );
     let insight = |id: &str| {
         r.kpis
@@ -511,7 +553,11 @@ async fn kpis_follow_their_formulas_on_a_hand_built_month(backend: Backend) {
         csv.contains(",order_to_bill_percent@lan-setup,"),
         "a row per part: {csv}"
     );
-    assert!(output::text(&r).contains("by product: lan-setup 0, wan-link 100"));
+    let text = output::text(&r);
+    assert!(
+        text.contains("By product: lan-setup 0 %, wan-link 100 %"),
+        "{text}"
+    );
 }
 
 async fn a_closed_month_stays_frozen_until_recomputed(backend: Backend) {

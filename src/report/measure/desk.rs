@@ -6,32 +6,76 @@ use super::{ageing, count, hours_at, int, rows, share, Range, Split, Values, DAY
 use l2c_orders::error::DeskResult;
 use rust_decimal::Decimal;
 use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
 
 const TERMINAL: &str = "('completed', 'cancelled', 'rejected', 'failed', 'partial')";
 
-/// Approval tasks first decided in the month: their wait, and whether an SLA escalation
-/// fired before the decision, per group.
+/// Approval tasks decided in the month, per the group whose queue first held them (an SLA
+/// escalation may move a task to another group: the miss is the first group's): the wait
+/// from creation to the first decision, and whether an SLA escalation fired before it. A
+/// task the SLA approved itself (no decision by anyone) waited until then and missed.
 pub(super) async fn approvals(
     conn: &mut AnyConnection,
     r: &Range,
     v: &mut Values,
 ) -> DeskResult<()> {
-    // A task's wait ends with its first decision.
-    let sql = "SELECT t.group_name, d.decided - t.created_at, CAST(CASE WHEN EXISTS (SELECT 1 \
-        FROM wf_timers m WHERE m.step_id = t.id AND m.purpose = 'sla' AND m.fired_at IS NOT NULL \
-        AND m.fired_at < d.decided) THEN 1 ELSE 0 END AS BIGINT) FROM wf_tasks t JOIN \
+    // An escalation that decides (auto-reject) is written at the same instant as its decision.
+    let decided = "SELECT t.group_name, t.instance_id, t.stage, d.decided - t.created_at, \
+        CAST(CASE WHEN EXISTS (SELECT 1 FROM wf_timers m WHERE m.step_id = t.id \
+        AND m.purpose = 'sla' AND m.fired_at IS NOT NULL AND m.fired_at <= d.decided) \
+        THEN 1 ELSE 0 END AS BIGINT) FROM wf_tasks t JOIN \
         (SELECT task_id, MIN(at) AS decided FROM wf_task_decisions GROUP BY task_id) d \
         ON d.task_id = t.id WHERE t.kind = 'approval' AND d.decided >= $1 AND d.decided < $2";
+    let by_sla = "SELECT t.group_name, t.instance_id, t.stage, t.updated_at - t.created_at, \
+        CAST(1 AS BIGINT) FROM wf_tasks t WHERE t.kind = 'approval' AND t.state = 'completed' \
+        AND t.updated_at >= $1 AND t.updated_at < $2 AND NOT EXISTS (SELECT 1 FROM \
+        wf_task_decisions d WHERE d.task_id = t.id) AND EXISTS (SELECT 1 FROM wf_history h \
+        WHERE h.instance_id = t.instance_id AND h.stage = t.stage \
+        AND h.event = 'task.auto-approved')";
+    let first_groups = first_groups(conn, r).await?;
     let (mut waits, mut in_time) = (Split::default(), Split::default());
-    for row in rows(conn, sql, r).await? {
-        let group: String = row.try_get(0)?;
-        waits.push([&group], row.try_get::<i64, _>(1)?);
-        in_time.push([&group], row.try_get::<i64, _>(2)? == 0);
+    for sql in [decided, by_sla] {
+        for row in rows(conn, sql, r).await? {
+            let key: (String, String) = (row.try_get(1)?, row.try_get(2)?);
+            let group = match first_groups.get(&key) {
+                Some(first) => first.clone(),
+                None => row.try_get(0)?,
+            };
+            waits.push([&group], row.try_get::<i64, _>(3)?);
+            in_time.push([&group], row.try_get::<i64, _>(4)? == 0);
+        }
     }
     waits.put(v, "approval_wait_median_hours", |s| hours_at(s, 50));
     waits.put(v, "approval_wait_p90_hours", |s| hours_at(s, 90));
     in_time.put(v, "sla_attainment_percent", share);
     Ok(())
+}
+
+/// The group each reassigned task (instance, stage) was first in: the `from` of its first
+/// `task.reassigned` event before the month's end.
+async fn first_groups(
+    conn: &mut AnyConnection,
+    r: &Range,
+) -> DeskResult<HashMap<(String, String), String>> {
+    let rows = sqlx::query(
+        "SELECT instance_id, stage, data FROM wf_history WHERE event = 'task.reassigned' \
+         AND at < $1 ORDER BY at DESC, seq DESC",
+    )
+    .bind(r.end)
+    .fetch_all(conn)
+    .await?;
+    let mut first = HashMap::new();
+    for row in &rows {
+        let data: Option<String> = row.try_get(2)?;
+        let from = data
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+            .and_then(|d| d["from"].as_str().map(str::to_string));
+        if let (Some(from), Some(stage)) = (from, row.try_get::<Option<String>, _>(1)?) {
+            // Newest first: the oldest reassignment is inserted last and wins.
+            first.insert((row.try_get(0)?, stage), from);
+        }
+    }
+    Ok(first)
 }
 
 /// Open orders and tasks at the month's end (or now, for the current month), by age.

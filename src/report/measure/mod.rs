@@ -78,7 +78,7 @@ async fn rows(
         .await?)
 }
 
-/// `(part, count)` rows of a `GROUP BY` query, inserted as `id@part`.
+/// `(part, count)` rows of a `GROUP BY` query: each part as `id@part`, their sum as `id`.
 async fn counts_by(
     conn: &mut AnyConnection,
     sql: &str,
@@ -86,11 +86,14 @@ async fn counts_by(
     id: &str,
     v: &mut Values,
 ) -> DeskResult<()> {
+    let mut total = 0;
     for row in rows(conn, sql, r).await? {
         let part: Option<String> = row.try_get(0)?;
         let n: i64 = row.try_get(1)?;
         v.insert(format!("{id}@{}", part.unwrap_or_default()), int(n));
+        total += n;
     }
+    v.insert(id.to_string(), int(total));
     Ok(())
 }
 

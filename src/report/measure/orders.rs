@@ -116,17 +116,19 @@ struct Billed {
 
 async fn billed_in(conn: &mut AnyConnection, run: &str) -> DeskResult<Billed> {
     let mut b = Billed::default();
-    let accounts =
-        sqlx::query("SELECT DISTINCT billing_account_id FROM invoices WHERE run_id = $1")
-            .bind(run.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
+    // A voided draft billed nothing.
+    let accounts = sqlx::query(
+        "SELECT DISTINCT billing_account_id FROM invoices WHERE run_id = $1 AND status <> 'void'",
+    )
+    .bind(run.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
     for row in &accounts {
         b.accounts.insert(row.try_get(0)?);
     }
     let lines = sqlx::query(
         "SELECT DISTINCT l.subscription_id FROM invoice_lines l JOIN invoices v \
-         ON v.id = l.invoice_id WHERE v.run_id = $1",
+         ON v.id = l.invoice_id WHERE v.run_id = $1 AND v.status <> 'void'",
     )
     .bind(run.to_string())
     .fetch_all(conn)

@@ -89,12 +89,6 @@ pub(super) async fn reliability(
     r: &Range,
     v: &mut Values,
 ) -> DeskResult<()> {
-    let opened =
-        "SELECT COUNT(*) FROM wf_history WHERE event = 'step.incident' AND at >= $1 AND at < $2";
-    v.insert(
-        "incidents_opened".into(),
-        int(count(conn, opened, r).await?),
-    );
     let by_stage = "SELECT stage, COUNT(*) FROM wf_history WHERE event = 'step.incident' \
         AND at >= $1 AND at < $2 GROUP BY stage";
     counts_by(conn, by_stage, r, "incidents_opened", v).await?;
@@ -105,15 +99,13 @@ pub(super) async fn reliability(
         int(count(conn, resolved, r).await?),
     );
     v.insert("mttr_hours".into(), mttr(conn, r).await?);
-    let retried = "SELECT COUNT(*) FROM wf_history WHERE event = 'step.started' AND attempt > 1 \
-        AND at >= $1 AND at < $2";
-    v.insert("steps_retried".into(), int(count(conn, retried, r).await?));
     let by_stage = "SELECT stage, COUNT(*) FROM wf_history WHERE event = 'step.started' \
         AND attempt > 1 AND at >= $1 AND at < $2 GROUP BY stage";
     counts_by(conn, by_stage, r, "steps_retried", v).await?;
     let up =
         "SELECT COUNT(DISTINCT minute) FROM node_heartbeats WHERE minute >= $1 AND minute < $2";
-    let minutes = (r.end - r.start).div_euclid(60_000).max(1);
+    // The minute now is in counts as up already: count it in the whole.
+    let minutes = (r.end - r.start + 59_999).div_euclid(60_000).max(1);
     v.insert(
         "availability_percent".into(),
         percent(count(conn, up, r).await?, minutes),

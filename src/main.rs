@@ -3,6 +3,7 @@
 mod billing_cmd;
 mod catalog_cmd;
 mod demo;
+mod demo_desk;
 mod demo_history;
 mod report_cmd;
 mod server_cmd;

@@ -26,22 +26,22 @@
 //!
 //! The parts: [`people`] (the history's customers, requesters and leads), [`plan`] (the
 //! seeded plan of a month and the orders it places), [`sim`] (the clock, the engine's steps
-//! and a month's run) and [`queues`] (what people do at their queues).
+//! and a month's run) and [`queues`] (what people do at their queues), all on [`parts`]
+//! (constants, customers, agenda types and helpers, which use none of the others).
 
+mod parts;
 mod people;
 mod plan;
 mod queues;
 mod sim;
 
-use crate::demo::{self, As, Desk};
-use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, Utc, Weekday};
+use crate::demo_desk::{self, Desk};
+use anyhow::{Context, Result};
+use chrono::{Datelike, Months, NaiveDate};
 use l2c::app::App;
 use l2c::report::{self, month::Month, output};
 use l2c::server::Server;
-use rand::rngs::StdRng;
-use rand::RngExt;
-use serde_json::Value;
+use parts::{add_months, count, month_name};
 use sim::Sim;
 use std::net::SocketAddr;
 
@@ -49,23 +49,6 @@ use std::net::SocketAddr;
 pub(crate) const MAX_MONTHS: u32 = 24;
 /// PE routers of the demo's network with history: enough ports for two years of WAN links.
 pub(crate) const ROUTERS: u32 = 8;
-/// The seed of every choice (issue 16 asked for the history).
-const SEED: u64 = 16;
-/// The share of the simulated network's calls that fail on a normal day.
-const NORMAL_FAILURE_RATE: f64 = 0.03;
-/// The share that fails on a bad morning: enough for retries to run out, so incidents open.
-const OUTAGE_FAILURE_RATE: f64 = 0.9;
-/// How far the clock moves at a time on a bad morning, so retries (backed off by seconds to
-/// minutes) run inside it.
-const OUTAGE_STEP: Duration = Duration::minutes(10);
-/// The hours (UTC) people look at their queues on a working day.
-const WORK_HOURS: [u32; 5] = [8, 10, 12, 14, 16];
-/// How often the clock moves while the desk works off what is left after the last month.
-const DRAIN_STEP: Duration = Duration::hours(3);
-/// At most this many drain steps (five days); orders still open then are a bug.
-const DRAIN_STEPS: u32 = 40;
-/// Order states nothing happens after.
-const FINAL: [&str; 5] = ["completed", "rejected", "cancelled", "failed", "partial"];
 
 /// What the history made: its people, for the walk after it, and its months.
 pub(crate) struct History {
@@ -85,7 +68,7 @@ pub(crate) async fn run(app: &App, url: &str, months: u32) -> Result<History> {
          sandbox clock\n",
         count(months, "month")
     );
-    let desk = demo::set_up(app, &server.url()).await?;
+    let desk = demo_desk::set_up(app, &server.url()).await?;
     let mut sim = Sim::new(app, url, desk).await?;
     let first = first_of_next_month(app.clock.now().date_naive())?;
     sim.introduce(first, months)?;
@@ -131,87 +114,4 @@ fn first_of_next_month(day: NaiveDate) -> Result<NaiveDate> {
     day.with_day(1)
         .and_then(|d| d.checked_add_months(Months::new(1)))
         .context("the next month")
-}
-
-/// The first of the month `n` months after `first`'s.
-fn add_months(first: NaiveDate, n: u32) -> Result<NaiveDate> {
-    first
-        .checked_add_months(Months::new(n))
-        .context("a month of the history")
-}
-
-/// `day` at `hour:minute` UTC.
-fn at(day: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
-    day.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or(NaiveTime::MIN))
-        .and_utc()
-}
-
-/// Monday to Friday: the days people work their tasks (at weekends only the on-call admin
-/// looks, at incidents).
-fn is_workday(day: NaiveDate) -> bool {
-    !matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
-}
-
-/// `n thing` or `n things`.
-fn count(n: impl Into<i64>, thing: &str) -> String {
-    match n.into() {
-        1 => format!("1 {thing}"),
-        n => format!("{n} {thing}s"),
-    }
-}
-
-/// `2025-07`: how the report and the orders' timestamps name a month.
-fn month_name(day: NaiveDate) -> String {
-    day.format("%Y-%m").to_string()
-}
-
-/// One of `items`, drawn from `rng` (none of none).
-fn pick<'t, T>(rng: &mut StdRng, items: &'t [T]) -> Option<&'t T> {
-    (!items.is_empty())
-        .then(|| rng.random_range(0..items.len()))
-        .and_then(|i| items.get(i))
-}
-
-/// Picks one of `choices` by their weights.
-fn weighted<T: Copy>(rng: &mut StdRng, choices: &[(T, u32)]) -> Option<T> {
-    let total: u32 = choices.iter().map(|(_, w)| w).sum();
-    let mut roll = rng.random_range(0..total.max(1));
-    for (choice, weight) in choices {
-        if roll < *weight {
-            return Some(*choice);
-        }
-        roll -= weight;
-    }
-    None
-}
-
-/// POSTs as `who`; a refusal (409 or 422: decided meanwhile, already delivered, a product
-/// that changed) is `None`, for the history to go on without it.
-async fn try_post(who: &As, path: &str, body: Value) -> Result<Option<Value>> {
-    let resp = who
-        .http
-        .post(format!("{}{path}", who.base))
-        .bearer_auth(&who.token)
-        .json(&body)
-        .send()
-        .await
-        .with_context(|| format!("POST {path}"))?;
-    let status = resp.status();
-    let answer: Value = resp.json().await.unwrap_or(Value::Null);
-    match status.as_u16() {
-        _ if status.is_success() => Ok(Some(answer)),
-        409 | 422 => {
-            tracing::debug!(path, detail = %answer["detail"], "refused");
-            Ok(None)
-        }
-        _ => bail!(
-            "POST {path}: {status}: {}",
-            answer["detail"].as_str().unwrap_or("no detail")
-        ),
-    }
-}
-
-/// A string field of an answer, empty when it is missing.
-fn text(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_string()
 }

@@ -2,74 +2,15 @@
 //! requester, and the leads SLA escalations reassign to; how they are set up and introduced,
 //! and the slips they make now and then (for the report's security KPIs).
 
+use super::parts::{
+    add_months, month_name, Customer, CUSTOMERS, LEADS, NORMAL_FAILURE_RATE, OUTAGE_FAILURE_RATE,
+};
 use super::sim::Sim;
-use super::{add_months, month_name, NORMAL_FAILURE_RATE, OUTAGE_FAILURE_RATE};
-use crate::demo::{self, As, Desk};
+use crate::demo_desk::{self, As, Desk};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use rand::RngExt;
 use serde_json::json;
-
-/// A customer of the history, with its requester.
-pub(super) struct Customer {
-    pub(super) id: &'static str,
-    name: &'static str,
-    segment: &'static str,
-    street: &'static str,
-    city: &'static str,
-    postcode: &'static str,
-    vat_id: &'static str,
-    cycle_day: u32,
-    requester: &'static str,
-    /// Its share of the orders (relative).
-    pub(super) weight: u32,
-}
-
-pub(super) const CUSTOMERS: [Customer; 3] = [
-    Customer {
-        id: "GLOBEX",
-        name: "Globex Logistik AG",
-        segment: "enterprise",
-        street: "Am Sandtorkai 12",
-        city: "Hamburg",
-        postcode: "20457",
-        vat_id: "DE811234567",
-        cycle_day: 1,
-        requester: "gina",
-        weight: 5,
-    },
-    Customer {
-        id: "STADTWERKE",
-        name: "Stadtwerke Leipzig",
-        segment: "public-sector",
-        street: "Augustusplatz 3",
-        city: "Leipzig",
-        postcode: "04109",
-        vat_id: "DE141234560",
-        cycle_day: 15,
-        requester: "paul",
-        weight: 3,
-    },
-    Customer {
-        id: "NORDWIND",
-        name: "Nordwind Handel GmbH",
-        segment: "enterprise",
-        street: "Schlachte 40",
-        city: "Bremen",
-        postcode: "28195",
-        vat_id: "DE114567890",
-        cycle_day: 1,
-        requester: "nora",
-        weight: 2,
-    },
-];
-
-/// The leads SLA escalations reassign to: name, role, group.
-pub(super) const LEADS: [(&str, &str, &str); 3] = [
-    ("lena", "approver", "network-leads"),
-    ("finn", "engineer", "field-leads"),
-    ("otto", "approver", "operations"),
-];
 
 /// Creates the customers with their requesters, then the leads, over the API as the admin.
 /// The requesters come in the order of [`CUSTOMERS`] and the leads in that of [`LEADS`]:
@@ -111,7 +52,7 @@ async fn add_user(
     group: Option<&str>,
 ) -> Result<As> {
     let body = json!({"name": name, "role": role, "account": account,
-        "groups": group.into_iter().collect::<Vec<_>>(), "password": demo::demo_password(name)});
+        "groups": group.into_iter().collect::<Vec<_>>(), "password": demo_desk::demo_password(name)});
     let created = desk.admin.post("/api/v1/users", body).await?;
     let token = created["token"]
         .as_str()

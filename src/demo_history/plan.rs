@@ -3,9 +3,11 @@
 //! someone slips, and the month's bad mornings. Every draw comes from the history's `orders`
 //! generator, in a fixed order, so every run makes the same plan.
 
-use super::people::CUSTOMERS;
+use super::parts::CUSTOMERS;
+use super::parts::{
+    at, is_workday, pick, text, try_post, weighted, Cancel, Kind, Moment, WORK_HOURS,
+};
 use super::sim::Sim;
-use super::{at, is_workday, pick, text, try_post, weighted, WORK_HOURS};
 use anyhow::Result;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rand::rngs::StdRng;
@@ -32,35 +34,6 @@ const REPLACEMENT_REASONS: [&str; 4] = [
     "capacity",
     "security-advisory",
 ];
-
-/// What an order of the agenda is.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Wan,
-    Lan,
-    Replacement,
-    Upgrade,
-    Disconnect,
-}
-
-/// Something that happens at a moment of a month.
-pub(super) enum Moment {
-    /// Finance runs billing (the 1st and the 15th, 06:00).
-    Bill,
-    /// People look at their queues (on working days; on-call admins only at weekends).
-    Tick { workday: bool },
-    /// A customer's requester places an order.
-    Place { customer: usize, kind: Kind },
-    /// Someone slips: a mistyped password, a stale token, a page they may not open.
-    Slip,
-}
-
-/// A cancellation a requester will ask for.
-pub(super) struct Cancel {
-    pub(super) order: String,
-    pub(super) customer: usize,
-    pub(super) at: DateTime<Utc>,
-}
 
 impl Sim<'_> {
     /// The month's moments in time order: billing runs, the queues' ticks, the orders; and

@@ -3,11 +3,11 @@
 //! cancellations that are due, and the admin retries or skips incidents. Their choices come
 //! from the history's `people` generator.
 
-use super::people::LEADS;
-use super::plan::Cancel;
+use super::parts::Cancel;
+use super::parts::LEADS;
+use super::parts::{pick, text, try_post, Fix, Plan};
 use super::sim::Sim;
-use super::{pick, text, try_post};
-use crate::demo::As;
+use crate::demo_desk::As;
 use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngExt;
@@ -26,20 +26,6 @@ const CANCELLATIONS: [&str; 3] = [
     "Ordered twice by mistake",
     "Project cancelled by the customer",
 ];
-
-/// When and how a task is decided.
-#[derive(Clone, Copy)]
-pub(super) struct Plan {
-    at: DateTime<Utc>,
-    reject: Option<&'static str>,
-}
-
-/// When and how the admin resolves an incident.
-#[derive(Clone, Copy)]
-pub(super) struct Fix {
-    at: DateTime<Utc>,
-    skip: bool,
-}
 
 impl Sim<'_> {
     /// People look at their queues, requesters cancel, the admin fixes incidents.

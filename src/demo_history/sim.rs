@@ -3,13 +3,13 @@
 //! see the parent module's doc), bills, prints the month's line, and at the end works off
 //! what is left.
 
-use super::plan::{Cancel, Moment};
-use super::queues::{Fix, Plan};
-use super::{
+use super::parts::{
     at, count, month_name, text, DRAIN_STEP, DRAIN_STEPS, FINAL, NORMAL_FAILURE_RATE,
     OUTAGE_FAILURE_RATE, OUTAGE_STEP, SEED,
 };
-use crate::demo::{self, As, Desk};
+use super::parts::{Cancel, Moment};
+use super::parts::{Fix, Plan};
+use crate::demo_desk::{self, As, Desk};
 use anyhow::{bail, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use l2c::app::App;
@@ -61,8 +61,8 @@ pub(super) struct Sim<'a> {
 
 impl<'a> Sim<'a> {
     pub(super) async fn new(app: &'a App, url: &str, desk: Desk) -> Result<Sim<'a>> {
-        let normal = App::open(demo::options(url, NORMAL_FAILURE_RATE)).await?;
-        let outage = App::open(demo::options(url, OUTAGE_FAILURE_RATE)).await?;
+        let normal = App::open(demo_desk::options(url, NORMAL_FAILURE_RATE)).await?;
+        let outage = App::open(demo_desk::options(url, OUTAGE_FAILURE_RATE)).await?;
         let (requesters, leads) = super::people::set_up(&desk).await?;
         Ok(Sim {
             app,

@@ -5,22 +5,32 @@
 
 use crate::app::App;
 use crate::http::{self, ApiState};
-use axum::extract::DefaultBodyLimit;
-use axum::http::Uri;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::http::{Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use l2c_engine::runtime::WorkerHandle;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
+use tower::ServiceExt;
 use tower_http::compression::CompressionLayer;
+use tower_http::timeout::TimeoutLayer;
 
-/// The whole site: the API and the web desk, with metrics, the body limit and compression
-/// for all of it; a path nothing serves is a problem under the API's prefixes and a page
+/// The whole site: the API and the web desk, with metrics, the body limit, compression and
+/// the request timeout (503 past the settings' `request_timeout`) for all of it; a path nothing serves is a problem under the API's prefixes and a page
 /// elsewhere.
 pub fn router(app: App) -> Router {
+    let limits = app.settings.server.limits();
     let state = ApiState::new(app.clone());
     Router::new()
         .merge(http::router(state.clone()))
@@ -32,6 +42,10 @@ pub fn router(app: App) -> Router {
         ))
         .layer(DefaultBodyLimit::max(http::MAX_BODY))
         .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        ))
 }
 
 async fn fallback(uri: Uri) -> Response {
@@ -44,15 +58,58 @@ async fn fallback(uri: Uri) -> Response {
 }
 
 /// Serves the site on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Each connection is HTTP/1.1 with the settings' limits ([`crate::settings::ServerLimits`]):
+/// a client gets `header_read_timeout` to send its headers (also when a kept-alive connection
+/// waits for its next request), and past `max_connections` a new connection is closed at
+/// once, so clients that connect and never finish cannot hold the server.
 pub async fn serve(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = app.settings.server.limits();
+    let site = router(app);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors, say: wait a little instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection closed: max_connections are open");
+            continue;
+        };
+        let service = site
+            .clone()
+            .map_request(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// A running server.

@@ -28,6 +28,62 @@ pub struct Settings {
     pub web: WebSettings,
     /// The Monthly Operating Report.
     pub report: ReportSettings,
+    /// What the HTTP server allows a client (docs/configuration.md, "The server").
+    pub server: ServerSettings,
+}
+
+/// What the HTTP server allows a client, so that slow or idle clients cannot hold it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// How long a client has to send a request's headers, counted from when the server waits
+    /// for them: on a new connection, and on a kept-alive one after the last answer (so it
+    /// also ends idle connections). Humantime, e.g. `10s`.
+    pub header_read_timeout: String,
+    /// How long a handler may take to answer (its body may stream longer); then 503. Long
+    /// work (billing runs) runs in tasks of its own.
+    pub request_timeout: String,
+    /// Connections served at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            header_read_timeout: "10s".into(),
+            request_timeout: "60s".into(),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// The server's limits, read from [`ServerSettings`] once they are checked.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// See [`ServerSettings::header_read_timeout`].
+    pub header_read_timeout: std::time::Duration,
+    /// See [`ServerSettings::request_timeout`].
+    pub request_timeout: std::time::Duration,
+    /// See [`ServerSettings::max_connections`].
+    pub max_connections: usize,
+}
+
+impl ServerSettings {
+    /// The limits; a duration that does not parse (refused by [`Settings::check`]) reads as
+    /// its default.
+    pub fn limits(&self) -> ServerLimits {
+        let defaults = ServerSettings::default();
+        let duration = |text: &str, default: &str| {
+            humantime::parse_duration(text)
+                .or_else(|_| humantime::parse_duration(default))
+                .unwrap_or(std::time::Duration::from_secs(10))
+        };
+        ServerLimits {
+            header_read_timeout: duration(&self.header_read_timeout, &defaults.header_read_timeout),
+            request_timeout: duration(&self.request_timeout, &defaults.request_timeout),
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 /// The Monthly Operating Report (docs/report.md).
@@ -90,6 +146,7 @@ impl Default for Settings {
             billing: BillingSettings::default(),
             web: WebSettings::default(),
             report: ReportSettings::default(),
+            server: ServerSettings::default(),
         }
     }
 }
@@ -184,6 +241,26 @@ impl Settings {
                 );
             }
         }
+        for (field, text) in [
+            ("header_read_timeout", &self.server.header_read_timeout),
+            ("request_timeout", &self.server.request_timeout),
+        ] {
+            match humantime::parse_duration(text) {
+                Ok(d) if d >= std::time::Duration::from_millis(100) => {}
+                _ => add(
+                    format!("server.{field}"),
+                    "duration",
+                    format!("{text:?} is not a duration of at least 100ms, such as 10s"),
+                ),
+            }
+        }
+        if self.server.max_connections == 0 {
+            add(
+                "server.max_connections".into(),
+                "range",
+                "must be at least 1".into(),
+            );
+        }
         problems.extend(self.billing.problems("billing."));
         DeskError::check(problems)
     }
@@ -226,6 +303,42 @@ timeout = "soon"
             ]
         );
         assert!(Settings::from_toml("x", "unknown = 1").is_err());
+    }
+
+    #[test]
+    fn server_limits_are_read_and_checked() {
+        let text = "[server]\nheader_read_timeout = \"2s\"\nmax_connections = 8\n";
+        let s = Settings::from_toml("l2c.toml", text).expect("settings");
+        let limits = s.server.limits();
+        assert_eq!(
+            limits.header_read_timeout,
+            std::time::Duration::from_secs(2)
+        );
+        assert_eq!(limits.request_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(limits.max_connections, 8);
+        let bad = "[server]\nheader_read_timeout = \"1ms\"\nrequest_timeout = \"soon\"\n\
+                   max_connections = 0\n";
+        let Err(DeskError::Validation(p)) = Settings::from_toml("l2c.toml", bad) else {
+            panic!("bad server settings are refused");
+        };
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "server.header_read_timeout",
+                "server.request_timeout",
+                "server.max_connections"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_documented_settings_file_is_valid() {
+        let doc = include_str!("../docs/configuration.md");
+        let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+        let end = start + doc[start..].find("```").expect("its end");
+        Settings::from_toml("docs/configuration.md", &doc[start..end])
+            .expect("the example in docs/configuration.md is accepted");
     }
 
     #[test]

@@ -217,17 +217,29 @@ pub async fn start_run(
 }
 
 /// Begins (or resumes) a stored run and bills it in a task of its own; answers when it ends,
-/// or at once without `wait`.
+/// or at once without `wait`, or with the running run when it outlasts the time a request
+/// may take (the server's `request_timeout` less a margin for the answer).
 async fn stored_run(state: &ApiState, request: RunRequest, wait: bool) -> ApiResult<Response> {
     let (id, billing) = run::spawn(&state.app.invoicing, request).await?;
+    let accepted = |detail: RunDetail| {
+        let location = format!("/api/v1/billing-runs/{}", detail.run.id);
+        (
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, location)],
+            Json(detail),
+        )
+            .into_response()
+    };
     if !wait {
-        let location = format!("/api/v1/billing-runs/{id}");
-        let detail = Json(detail(state, &id).await?);
-        return Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], detail).into_response());
+        return Ok(accepted(detail(state, &id).await?));
     }
-    match billing.await {
-        Ok(result) => result?,
-        Err(join) => {
+    let limit = state.app.settings.server.limits().request_timeout;
+    let patience = limit.saturating_sub(limit / 10).max(limit / 2);
+    match tokio::time::timeout(patience, billing).await {
+        // Still running: the task goes on; the client follows it at its Location.
+        Err(_) => return Ok(accepted(detail(state, &id).await?)),
+        Ok(Ok(result)) => result?,
+        Ok(Err(join)) => {
             return Err(DeskError::Internal(format!("the billing run's task ended: {join}")).into())
         }
     };

@@ -27,6 +27,7 @@ mod billing;
 mod billing_exports;
 mod billing_schedules;
 mod cli;
+mod hostile;
 mod nodes;
 mod orders;
 mod records;

@@ -48,10 +48,13 @@ pub fn router(app: App) -> Router {
         ))
 }
 
-async fn fallback(uri: Uri) -> Response {
+async fn fallback(uri: Uri, headers: axum::http::HeaderMap) -> Response {
     let path = uri.path();
     if path.starts_with("/api/") || path.starts_with("/tmf-api/") {
-        http::no_route().await.into_response()
+        let mut answer = http::no_route().await.into_response();
+        let authenticated = headers.contains_key(axum::http::header::AUTHORIZATION);
+        http::headers::apply(&mut answer, authenticated);
+        answer
     } else {
         crate::web::not_found().await
     }

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod billing;
 pub mod catalog;
 pub mod extract;
+pub mod headers;
 pub mod inventory;
 pub mod invoices;
 pub mod openapi;
@@ -69,6 +70,7 @@ pub fn router(state: ApiState) -> Router {
         .nest("/tmf-api/productOrderingManagement/v4", tmf::router())
         .merge(ops::router())
         .merge(openapi::router())
+        .layer(axum::middleware::from_fn(headers::secure))
         .with_state(state)
 }
 

@@ -1,7 +1,8 @@
 //! The server against clients that hold connections: 200 clients that send half their
 //! headers and go quiet are closed after the header-read timeout while a normal request is
 //! served; a kept-alive connection left idle is closed the same way; past `max_connections`
-//! a new connection is closed at once, and the server serves again when the others go.
+//! a new connection is closed at once, and the server serves again when the others go. Every
+//! API answer carries the security headers, `no-store` when the request was authenticated.
 
 use crate::support::{world_with, Backend};
 use l2c::server::Server;
@@ -103,5 +104,47 @@ async fn past_max_connections_a_new_one_is_closed_at_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(status, Some(200), "served again once the five are gone");
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_answer_carries_security_headers() {
+    let mut settings = Settings::default();
+    settings.server.max_connections = 64;
+    let world = world_with(Backend::Sqlite, settings).await;
+    let token = world.tokens["rita"].clone();
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = Server::start(world.app.clone(), any_port, 0)
+        .await
+        .expect("server starts");
+    let http = reqwest::Client::new();
+    let get = |path: &str, auth: bool| {
+        let request = http.get(format!("{}{path}", server.url()));
+        if auth {
+            request.bearer_auth(&token)
+        } else {
+            request
+        }
+    };
+    for (path, auth, status) in [
+        ("/api/v1/orders", true, 200),
+        ("/api/v1/orders", false, 401),
+        ("/api/v1/no-such-thing", true, 404),
+        ("/healthz", false, 200),
+    ] {
+        let answer = get(path, auth).send().await.expect("an answer");
+        assert_eq!(answer.status().as_u16(), status, "{path}");
+        let h = answer.headers();
+        let value = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(value("x-content-type-options"), "nosniff", "{path}");
+        assert!(
+            value("content-security-policy").contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(value("x-frame-options"), "DENY", "{path}");
+        if auth {
+            assert_eq!(value("cache-control"), "no-store", "{path} with a token");
+        }
+    }
     server.shutdown().await.expect("stops");
 }

@@ -3,7 +3,7 @@
 //! (`items[0].characteristics.bandwidth_mbps`) put back at the inputs they belong to.
 
 use l2c_catalog::{rule_words, CharacteristicSpec, Offering, OrderAction, ValueType, MAX_QUANTITY};
-use l2c_orders::error::FieldProblem;
+use l2c_orders::error::{DeskError, FieldProblem};
 use l2c_orders::model::{OrderItemRequest, OrderRequest};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -91,12 +91,13 @@ impl Input {
     }
 }
 
-fn plain(name: &str, label: &str, kind: Kind, value: String, help: &str) -> Input {
+/// A plain input named `name` holding `value` (the consoles' forms draw theirs with it too).
+pub fn input(name: &str, label: &str, kind: Kind, value: impl Into<String>, help: &str) -> Input {
     Input {
         name: name.to_string(),
         label: label.to_string(),
         kind,
-        value,
+        value: value.into(),
         choices: Vec::new(),
         min: String::new(),
         max: String::new(),
@@ -125,7 +126,7 @@ pub fn order_inputs(
         "billing_account",
         accounts.first().map_or("", |a| a.0.as_str()),
     );
-    let mut billing = plain(
+    let mut billing = input(
         "billing_account",
         "Billing account",
         Kind::Select,
@@ -143,7 +144,7 @@ pub fn order_inputs(
         .collect();
     let mut inputs = vec![billing];
     if with_quantity {
-        let mut q = plain(
+        let mut q = input(
             "quantity",
             "Quantity",
             Kind::Number,
@@ -155,21 +156,21 @@ pub fn order_inputs(
         q.required = true;
         inputs.push(q);
     }
-    inputs.push(plain(
+    inputs.push(input(
         "requested_completion_date",
         "Requested completion date",
         Kind::Date,
         value("requested_completion_date", ""),
         "Optional. When you would like it delivered; not in the past.",
     ));
-    inputs.push(plain(
+    inputs.push(input(
         "external_id",
         "Your reference",
         Kind::Text,
         value("external_id", ""),
         "Optional. Your purchase order number or ticket, shown on the order.",
     ));
-    inputs.push(plain(
+    inputs.push(input(
         "notes",
         "Notes",
         Kind::Area,
@@ -365,6 +366,51 @@ pub fn problems_by_input(problems: &[FieldProblem]) -> HashMap<String, Vec<Strin
     by_input
 }
 
+/// A validation error's field problems (the engine's refused input too); any other error
+/// comes back as it was, for an error page.
+pub fn problems_of(e: DeskError) -> Result<Vec<FieldProblem>, DeskError> {
+    match e {
+        DeskError::Validation(p) => Ok(p),
+        DeskError::Engine(l2c_engine::EngineError::Invalid {
+            field,
+            rule,
+            message,
+        }) => Ok(vec![l2c_orders::error::problem(field, rule, message)]),
+        other => Err(other),
+    }
+}
+
+/// Puts each problem at the input named by its path without a list index (`groups[1]` is
+/// the groups input); returns, sorted, the problems no input holds (`path: message`), for the
+/// top of the form. The consoles' forms place their problems with it.
+pub fn place(inputs: &mut [Input], problems: &[FieldProblem]) -> Vec<String> {
+    let mut by_input: HashMap<String, Vec<String>> = HashMap::new();
+    for p in problems {
+        let name = p
+            .path
+            .split_once('[')
+            .map_or(p.path.as_str(), |(head, _)| head);
+        by_input
+            .entry(name.to_string())
+            .or_default()
+            .push(p.message.clone());
+    }
+    let mut rest: Vec<String> = attach(inputs, by_input)
+        .into_iter()
+        .flat_map(|(path, messages)| {
+            messages.into_iter().map(move |m| {
+                if path.is_empty() {
+                    m
+                } else {
+                    format!("{path}: {m}")
+                }
+            })
+        })
+        .collect();
+    rest.sort();
+    rest
+}
+
 /// Puts each problem at its input; returns the ones that belong to no characteristic input.
 pub fn attach(
     inputs: &mut [Input],
@@ -397,6 +443,26 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn indexed_paths_belong_to_their_list_input() {
+        let mut inputs = vec![
+            input("groups", "Groups", Kind::Text, "", ""),
+            input("buyer.country", "Country", Kind::Text, "", ""),
+        ];
+        let problem = l2c_orders::error::problem;
+        let rest = place(
+            &mut inputs,
+            &[
+                problem("groups[1]", "known", "no such group"),
+                problem("buyer.country", "iso", "not a country code"),
+                problem("name", "unique", "taken"),
+            ],
+        );
+        assert_eq!(inputs[0].error.as_deref(), Some("no such group"));
+        assert_eq!(inputs[1].error.as_deref(), Some("not a country code"));
+        assert_eq!(rest, ["name: taken"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::super::form::{field, Fields, Input, Kind};
 use super::super::page::{render, Chrome, Page};
 use super::super::session::{Posted, Viewer};
 use super::super::WebState;
-use super::{admin_only, attach, input, json_problem, problems_of, select, tabs, Tab};
+use super::{admin_only, input, json_problem, place, problems_of, select, tabs, Tab};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -372,11 +372,11 @@ async fn page(
         .iter()
         .map(|p| problem(format!("customer.{}", p.path), p.rule, p.message.clone()))
         .collect();
-    let customer_general = attach(&mut customer_inputs, &customer_paths);
+    let customer_general = place(&mut customer_inputs, &customer_paths);
     let mut billing_inputs = billing_inputs(b_fields, &customers);
     let mut changeable_inputs = changeable_inputs(b_fields);
-    let rest = attach(&mut billing_inputs, b_problems);
-    let mut billing_general = attach(&mut changeable_inputs, b_problems);
+    let rest = place(&mut billing_inputs, b_problems);
+    let mut billing_general = place(&mut changeable_inputs, b_problems);
     billing_general.retain(|m| rest.contains(m));
     let page = AccountsPage {
         chrome: Chrome::new(viewer, "Accounts", "/admin/accounts").notice(notice),
@@ -493,7 +493,7 @@ fn edit_page(
     problems: &[FieldProblem],
 ) -> Response {
     let mut inputs = changeable_inputs(fields);
-    let general = attach(&mut inputs, problems);
+    let general = place(&mut inputs, problems);
     let status = if problems.is_empty() {
         StatusCode::OK
     } else {

@@ -2,9 +2,10 @@
 //! billing accounts, workflows with their drawings and versions, and the sandbox clock. They
 //! call the engine and `l2c_orders` as the API does.
 //!
-//! What the pages share is here: the admins-only check (the API's `Admins` role set), the
-//! admin sub-navigation, and putting the domain's field problems (`buyer.country`,
-//! `groups[1]`) at the inputs of the same name.
+//! What the pages share is here: the admins-only check (the API's `Admins` role set) and the
+//! admin sub-navigation. Their inputs, and the domain's field problems placed at the inputs
+//! of the same name (`buyer.country`, `groups[1]`), come from [`super::form`], as finance's
+//! and the order form's do.
 
 pub mod accounts;
 pub mod clock;
@@ -14,12 +15,11 @@ pub mod workflows;
 
 use super::error::WebError;
 use super::form::{self, Input, Kind};
+pub(super) use super::form::{input, place, problems_of};
 use super::session::Viewer;
 use super::WebState;
 use crate::http::extract::{require, Admins, Roles};
 use axum::Router;
-use l2c_orders::error::{DeskError, FieldProblem};
-use std::collections::HashMap;
 
 /// The routes.
 pub fn router() -> Router<WebState> {
@@ -70,72 +70,9 @@ fn tabs(state: &WebState, here: &str) -> Vec<Tab> {
         .collect()
 }
 
-/// A validation error's problems; any other error comes back as it was.
-fn problems_of(e: DeskError) -> Result<Vec<FieldProblem>, DeskError> {
-    match e {
-        DeskError::Validation(p) => Ok(p),
-        DeskError::Engine(l2c_engine::EngineError::Invalid {
-            field,
-            rule,
-            message,
-        }) => Ok(vec![l2c_orders::error::problem(field, rule, message)]),
-        other => Err(other),
-    }
-}
-
-/// The input a problem's path belongs to: the path itself, without a list index
-/// (`groups[1]` is the groups input).
-fn input_of(path: &str) -> String {
-    match path.split_once('[') {
-        Some((head, _)) => head.to_string(),
-        None => path.to_string(),
-    }
-}
-
-/// Puts each problem at its input; returns the messages no input holds (shown above the
-/// form).
-fn attach(inputs: &mut [Input], problems: &[FieldProblem]) -> Vec<String> {
-    let mut by_input: HashMap<String, Vec<String>> = HashMap::new();
-    for p in problems {
-        by_input
-            .entry(input_of(&p.path))
-            .or_default()
-            .push(p.message.clone());
-    }
-    form::attach(inputs, by_input)
-        .into_iter()
-        .flat_map(|(path, messages)| {
-            messages.into_iter().map(move |m| {
-                if path.is_empty() {
-                    m
-                } else {
-                    format!("{path}: {m}")
-                }
-            })
-        })
-        .collect()
-}
-
-/// An input named `name` holding `value`.
-fn input(name: &str, label: &str, kind: Kind, value: impl Into<String>, help: &str) -> Input {
-    Input {
-        name: name.to_string(),
-        label: label.to_string(),
-        kind,
-        value: value.into(),
-        choices: Vec::new(),
-        min: String::new(),
-        max: String::new(),
-        step: "1",
-        help: help.to_string(),
-        required: false,
-        error: None,
-    }
-}
-
 /// A select named `name` of `(value, label)` choices, `value` chosen.
 fn select(name: &str, label: &str, value: &str, choices: &[(String, String)], help: &str) -> Input {
-    let mut i = input(name, label, Kind::Select, value, help);
+    let mut i = form::input(name, label, Kind::Select, value, help);
     i.choices = choices
         .iter()
         .map(|(v, l)| form::Choice {
@@ -163,12 +100,6 @@ fn json_problem(e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn indexed_paths_belong_to_their_list_input() {
-        assert_eq!(input_of("groups[1]"), "groups");
-        assert_eq!(input_of("buyer.country"), "buyer.country");
-    }
 
     #[test]
     fn json_problems_say_where() {

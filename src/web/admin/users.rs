@@ -10,7 +10,7 @@ use super::super::form::{field, Fields, Input, Kind};
 use super::super::page::{render, Chrome, Page};
 use super::super::session::{Posted, Viewer};
 use super::super::WebState;
-use super::{admin_only, attach, input, problems_of, select, tabs, Tab};
+use super::{admin_only, input, place, problems_of, select, tabs, Tab};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -98,7 +98,7 @@ async fn page(
     let mut all = inputs(state, fields).await?;
     all.push(input("groups", "Groups", Kind::Text, "", ""));
     all.push(input("password", "Password", Kind::Text, "", ""));
-    let general = attach(&mut all, problems);
+    let general = place(&mut all, problems);
     let password_error = all.pop().and_then(|i| i.error);
     let groups_error = all.pop().and_then(|i| i.error);
     let chosen: Vec<&str> = fields

@@ -4,8 +4,9 @@
 //! a time, its exports and "Issue drafts". Runs, totals, progress, exports and issuing are
 //! `l2c_invoicing`'s, as the API's `/api/v1/billing-runs` calls them.
 
-use super::{attach, field_problems, finance, input, notice, ticked};
+use super::{finance, notice, ticked};
 use crate::http::billing::export_response;
+use crate::web::form::{input, place, problems_of};
 use crate::web::form::{Choice, Input, Kind};
 use crate::web::page::{money, render, when, Chrome, Page};
 use crate::web::session::{Posted, Viewer};
@@ -22,6 +23,7 @@ use l2c_invoicing::read::{self, RunProgress, RunTotal, RunView};
 use l2c_invoicing::visible::{self, Wanted};
 use l2c_invoicing::{ops, run, AsOf, DryRun, RunOutcome, RunRequest, RunScope};
 use l2c_orders::error::DeskError;
+use l2c_orders::error::FieldProblem;
 use serde::Deserialize;
 
 /// Runs the list shows (newest first); older ones are in the API and the CLI.
@@ -292,13 +294,13 @@ fn new_page(
     viewer: &Viewer,
     today: NaiveDate,
     form: &RunForm,
-    problems: std::collections::HashMap<String, String>,
+    problems: &[FieldProblem],
     preview: Option<Preview>,
 ) -> Response {
     let (date, issue, ahead) = form_inputs(today, form);
     let mut inputs = vec![date, issue, ahead];
     let failed = !problems.is_empty();
-    let general = attach(&mut inputs, problems);
+    let general = place(&mut inputs, problems);
     let title = if preview.is_some() {
         "Dry run: what billing would issue"
     } else {
@@ -320,13 +322,7 @@ fn new_page(
 async fn new_form(State(state): State<WebState>, viewer: Viewer) -> Page {
     finance(&viewer)?;
     let today = state.app.today();
-    Ok(new_page(
-        &viewer,
-        today,
-        &RunForm::default(),
-        Default::default(),
-        None,
-    ))
+    Ok(new_page(&viewer, today, &RunForm::default(), &[], None))
 }
 
 /// The run the form asks for, or the problem with its date (the page's own reading; the
@@ -364,9 +360,9 @@ async fn submit(State(state): State<WebState>, posted: Posted<RunForm>) -> Page 
         clippy::result_large_err,
         reason = "a `Page`: the form again with its problems, or an error page"
     )]
-    let refused = |e: DeskError| match field_problems(&e) {
-        Some(problems) => Ok(new_page(&viewer, today, &form, problems, None)),
-        None => Err(viewer.error(e)),
+    let refused = |e: DeskError| match problems_of(e) {
+        Ok(problems) => Ok(new_page(&viewer, today, &form, &problems, None)),
+        Err(e) => Err(viewer.error(e)),
     };
     let dry = form.step.as_deref() == Some("dry");
     let request = match request_of(&state, &form, dry) {
@@ -384,7 +380,7 @@ async fn submit(State(state): State<WebState>, posted: Posted<RunForm>) -> Page 
     }
     match run(&state.app.invoicing, request).await {
         Ok(RunOutcome::Dry(d)) => {
-            let page = new_page(&viewer, today, &form, Default::default(), Some(preview(d)));
+            let page = new_page(&viewer, today, &form, &[], Some(preview(d)));
             Ok(page)
         }
         Ok(RunOutcome::Stored(id)) => {

@@ -4,7 +4,8 @@
 //! confirmation. Checking, the occurrences and storing are `l2c_invoicing::schedule`'s, as
 //! `/api/v1/billing-schedules` calls them, so the form's errors are the API's, at the field.
 
-use super::{attach, field_problems, finance, input, notice};
+use super::{finance, notice};
+use crate::web::form::{input, place, problems_of};
 use crate::web::form::{Choice, Input, Kind};
 use crate::web::page::{render, when, Chrome, Page};
 use crate::web::session::{Posted, Viewer};
@@ -17,8 +18,8 @@ use axum::routing::get;
 use axum::Router;
 use l2c_invoicing::schedule::{self, NewSchedule, ACCOUNT_ZONE};
 use l2c_orders::error::DeskError;
+use l2c_orders::error::FieldProblem;
 use serde::Deserialize;
-use std::collections::HashMap;
 
 /// Occurrences the preview shows.
 const PREVIEWED: usize = 5;
@@ -192,12 +193,12 @@ fn inputs(form: &ScheduleForm) -> Vec<Input> {
 fn new_page(
     viewer: &Viewer,
     form: &ScheduleForm,
-    problems: HashMap<String, String>,
+    problems: &[FieldProblem],
     upcoming: Vec<String>,
 ) -> Response {
     let mut inputs = inputs(form);
     let failed = !problems.is_empty();
-    let general = attach(&mut inputs, problems);
+    let general = place(&mut inputs, problems);
     let page = render(&NewPage {
         chrome: Chrome::new(viewer, "New billing schedule", "/billing/schedules"),
         inputs,
@@ -213,12 +214,7 @@ fn new_page(
 
 async fn new_form(viewer: Viewer) -> Page {
     finance(&viewer)?;
-    Ok(new_page(
-        &viewer,
-        &ScheduleForm::default(),
-        HashMap::new(),
-        Vec::new(),
-    ))
+    Ok(new_page(&viewer, &ScheduleForm::default(), &[], Vec::new()))
 }
 
 /// "Preview" shows the next occurrences; "Save" stores the schedule. Problems go to their
@@ -232,13 +228,13 @@ async fn submit(State(state): State<WebState>, posted: Posted<ScheduleForm>) -> 
         reason = "a `Page`: the form again with its problems, or an error page"
     )]
     let refused = |e: DeskError| {
-        let problems = match &e {
-            DeskError::Conflict(m) => Some(HashMap::from([("name".to_string(), m.clone())])),
-            other => field_problems(other),
+        let problems = match e {
+            DeskError::Conflict(m) => Ok(vec![l2c_orders::error::problem("name", "unique", m)]),
+            other => problems_of(other),
         };
         match problems {
-            Some(p) => Ok(new_page(&viewer, &form, p, Vec::new())),
-            None => Err(viewer.error(e)),
+            Ok(p) => Ok(new_page(&viewer, &form, &p, Vec::new())),
+            Err(e) => Err(viewer.error(e)),
         }
     };
     if form.step.as_deref() == Some("save") {
@@ -250,7 +246,7 @@ async fn submit(State(state): State<WebState>, posted: Posted<ScheduleForm>) -> 
     match schedule::upcoming(&state.app.schedules, &new, PREVIEWED).await {
         Ok(times) => {
             let shown = times.iter().map(when).collect();
-            Ok(new_page(&viewer, &form, HashMap::new(), shown))
+            Ok(new_page(&viewer, &form, &[], shown))
         }
         Err(e) => refused(e),
     }

@@ -234,7 +234,7 @@ async fn stored_run(state: &ApiState, request: RunRequest, wait: bool) -> ApiRes
         return Ok(accepted(detail(state, &id).await?));
     }
     let limit = state.app.settings.server.limits().request_timeout;
-    let patience = limit.saturating_sub(limit / 10).max(limit / 2);
+    let patience = limit - limit / 10;
     match tokio::time::timeout(patience, billing).await {
         // Still running: the task goes on; the client follows it at its Location.
         Err(_) => return Ok(accepted(detail(state, &id).await?)),

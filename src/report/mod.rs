@@ -134,29 +134,42 @@ impl<'a> Context<'a> {
 /// Days after a month's end by which every account's billing cycle has come round.
 const SETTLE_DAYS: i64 = 35;
 
-/// Whether `m` is over and billed: order-to-bill looks at the run after the month, so a
+/// Which months are over and billed: order-to-bill looks at the run after a month, so a
 /// month is frozen only once a completed billing run started after its end, or once
 /// [`SETTLE_DAYS`] have passed (a desk that bills nothing).
-async fn settled(ctx: &Context<'_>, m: Month) -> DeskResult<bool> {
-    if m.end_ms() > ctx.now_ms {
-        return Ok(false);
+struct Settled {
+    now_ms: i64,
+    /// When the latest completed billing run started.
+    last_run: Option<i64>,
+}
+
+impl Settled {
+    /// Read once per report: the latest completed run's start.
+    async fn of(ctx: &Context<'_>) -> DeskResult<Settled> {
+        let row =
+            sqlx::query("SELECT MAX(started_at) FROM billing_runs WHERE status = 'completed'")
+                .fetch_one(&ctx.db.pool)
+                .await?;
+        Ok(Settled {
+            now_ms: ctx.now_ms,
+            last_run: sqlx::Row::try_get::<Option<i64>, _>(&row, 0)?,
+        })
     }
-    if ctx.now_ms - m.end_ms() >= SETTLE_DAYS * 86_400_000 {
-        return Ok(true);
+
+    /// Whether `m` is settled.
+    fn month(&self, m: Month) -> bool {
+        let end = m.end_ms();
+        end <= self.now_ms
+            && (self.now_ms - end >= SETTLE_DAYS * 86_400_000
+                || self.last_run.is_some_and(|started| started >= end))
     }
-    let row = sqlx::query(
-        "SELECT COUNT(*) FROM billing_runs WHERE status = 'completed' AND started_at >= $1",
-    )
-    .bind(m.end_ms())
-    .fetch_one(&ctx.db.pool)
-    .await?;
-    Ok(sqlx::Row::try_get::<i64, _>(&row, 0)? > 0)
 }
 
 /// The report of `month`: frozen if the month is settled and was reported before (unless
 /// `recompute`), else measured.
 pub async fn monthly(ctx: &Context<'_>, month: Month, recompute: bool) -> DeskResult<Report> {
-    let closed = settled(ctx, month).await?;
+    let settled = Settled::of(ctx).await?;
+    let closed = settled.month(month);
     if closed && !recompute {
         if let Some((_, Some(report))) = snapshot::read(ctx.db, month).await? {
             return Ok(report);
@@ -165,7 +178,7 @@ pub async fn monthly(ctx: &Context<'_>, month: Month, recompute: bool) -> DeskRe
     let mut values: BTreeMap<Month, Values> = BTreeMap::new();
     for m in month.trailing(12).into_iter().chain([month.year_ago()]) {
         let fresh = recompute && m == month;
-        values.insert(m, month_values(ctx, m, fresh).await?);
+        values.insert(m, month_values(ctx, m, fresh, settled.month(m)).await?);
     }
     let report = assemble(ctx, month, closed, &values);
     if closed {
@@ -174,9 +187,14 @@ pub async fn monthly(ctx: &Context<'_>, month: Month, recompute: bool) -> DeskRe
     Ok(report)
 }
 
-/// The values of `m`: frozen ones if it is settled (freezing them now if need be), else live.
-async fn month_values(ctx: &Context<'_>, m: Month, fresh: bool) -> DeskResult<Values> {
-    let closed = settled(ctx, m).await?;
+/// The values of `m`: frozen ones if it is `closed` (settled; freezing them now if need be),
+/// else live.
+async fn month_values(
+    ctx: &Context<'_>,
+    m: Month,
+    fresh: bool,
+    closed: bool,
+) -> DeskResult<Values> {
     if closed && !fresh {
         if let Some((values, _)) = snapshot::read(ctx.db, m).await? {
             return Ok(values);

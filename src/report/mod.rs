@@ -402,11 +402,3 @@ fn worst(def: &kpi::Def, breakdown: &[Part], unit: &str) -> String {
         _ => format!("; worst {noun}: {} ({})", first.name, quantity(value, unit)),
     }
 }
-
-/// Whether a higher value is better for KPI `id` (for charts' colours).
-pub fn better_of(id: &str) -> Better {
-    let base = id.split(':').next().unwrap_or(id);
-    DEFS.iter()
-        .find(|d| d.id == base)
-        .map_or(Better::Neither, |d| d.better)
-}

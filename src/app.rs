@@ -85,6 +85,8 @@ pub struct App {
     pub schedules: Schedules,
     /// The loaded workflows' stages the simulated network serves (`workflow/stage (handler)`).
     pub simulated: Arc<Vec<String>>,
+    /// Each user's limit on writes (`[server] writes_per_minute`).
+    pub limits: Arc<crate::limits::WriteLimits>,
     members: Members,
 }
 
@@ -155,7 +157,9 @@ impl App {
             invoicing: invoicing.clone(),
             engine: engine.clone(),
         };
+        let limits = crate::limits::WriteLimits::new(options.settings.server.writes_per_minute);
         let app = App {
+            limits: Arc::new(limits),
             db,
             engine,
             catalog,
@@ -195,19 +199,43 @@ impl App {
         Ok(())
     }
 
-    /// Places an order for `user` (the one way the API and the pages place one), counting a
-    /// request refused for field problems in the operating records (customer effort).
+    /// Places an order for `user` (the one way the API and the pages place one), within the
+    /// user's write limit, counting a request refused for field problems in the operating
+    /// records (customer effort).
     pub async fn place_order(
         &self,
         user: &users::User,
         request: &l2c_orders::model::OrderRequest,
         idempotency_key: Option<&str>,
     ) -> DeskResult<l2c_orders::model::Placed> {
+        self.limits.admit(&user.name)?;
         let placed = l2c_orders::place::place(&self.orders, user, request, idempotency_key).await;
         if let Err(DeskError::Validation(_)) = &placed {
             self.records.order_refusal(self.now_ms());
         }
         placed
+    }
+
+    /// Cancels order `id` for `user` (API and pages), within the user's write limit.
+    pub async fn cancel_order(
+        &self,
+        user: &users::User,
+        id: &str,
+        reason: &str,
+    ) -> DeskResult<l2c_orders::cancel::Cancellation> {
+        self.limits.admit(&user.name)?;
+        l2c_orders::cancel::cancel(&self.orders, user, id, reason).await
+    }
+
+    /// Does `action` on task `id` for `user` (API and pages), within the user's write limit.
+    pub async fn act_on_task(
+        &self,
+        user: &users::User,
+        id: &str,
+        action: l2c_orders::work::Action,
+    ) -> DeskResult<l2c_engine::runtime::TaskView> {
+        self.limits.admit(&user.name)?;
+        l2c_orders::work::act(&self.orders, user, id, action).await
     }
 
     /// Now, in milliseconds since the epoch, on the app's clock.

@@ -15,6 +15,7 @@
 pub mod app;
 pub mod handlers;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod records;
 pub mod report;

@@ -45,6 +45,10 @@ pub struct ServerSettings {
     pub request_timeout: String,
     /// Connections served at once; one more is closed as soon as it is accepted.
     pub max_connections: usize,
+    /// Writes (orders placed or cancelled, task actions) one user may make per minute, in
+    /// bursts of up to as many; more are answered 429 with `Retry-After`. 0 turns the limit
+    /// off. Reads, `/healthz` and `/readyz` are never limited.
+    pub writes_per_minute: u32,
 }
 
 impl Default for ServerSettings {
@@ -53,6 +57,7 @@ impl Default for ServerSettings {
             header_read_timeout: "10s".into(),
             request_timeout: "60s".into(),
             max_connections: 1024,
+            writes_per_minute: 600,
         }
     }
 }

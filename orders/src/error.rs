@@ -68,6 +68,14 @@ pub enum DeskError {
     /// The request does not fit the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The caller made too many writes lately (HTTP 429 with `Retry-After`).
+    #[error("too many writes: {user} may write again in {retry_after_secs} s")]
+    RateLimited {
+        /// Whose limit it is.
+        user: String,
+        /// Seconds until a write is admitted again (at least 1).
+        retry_after_secs: u64,
+    },
     /// The database stayed busy; retrying later may succeed (HTTP 503).
     #[error("busy: {0}")]
     Busy(String),

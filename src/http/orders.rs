@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use l2c_orders::cancel::{self, Cancellation};
+use l2c_orders::cancel::Cancellation;
 use l2c_orders::error::DeskError;
 use l2c_orders::model::{OrderRequest, OrderView, TimelineEntry};
 use l2c_orders::{self as orders};
@@ -156,7 +156,7 @@ pub async fn cancel_order(
     ApiJson(body): ApiJson<CancelRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let user = &user;
-    match cancel::cancel(&state.app.orders, user, &id, &body.reason).await? {
+    match state.app.cancel_order(user, &id, &body.reason).await? {
         Cancellation::Accepted => {
             let body = detail(&state.app, user, &id).await?;
             Ok((StatusCode::ACCEPTED, Json(body)))

@@ -28,6 +28,9 @@ pub struct Problem {
     /// Field problems (validation errors only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Seconds to wait before retrying (sent as `Retry-After`, rate limits only).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 /// One field that broke a rule.
@@ -64,6 +67,7 @@ impl ApiError {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         })
     }
 
@@ -126,6 +130,19 @@ impl From<DeskError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "not-found", e.to_string())
             }
             DeskError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            DeskError::RateLimited {
+                user,
+                retry_after_secs,
+            } => {
+                let detail = format!(
+                    "{user} made too many writes; wait {retry_after_secs} s (Retry-After), \
+                     then try again"
+                );
+                let mut limited =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", detail);
+                limited.0.retry_after = Some(retry_after_secs);
+                limited
+            }
             DeskError::Engine(e) => e.into(),
             DeskError::OutcomeUnknown(m) => {
                 tracing::error!(%m, "a commit's outcome is unknown");
@@ -203,6 +220,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.0.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -139,9 +139,7 @@ pub async fn get_task(
 }
 
 async fn act(state: &ApiState, user: &User, id: &str, action: Action) -> ApiResult<Json<Task>> {
-    Ok(Json(
-        work::act(&state.app.orders, user, id, action).await?.into(),
-    ))
+    Ok(Json(state.app.act_on_task(user, id, action).await?.into()))
 }
 
 /// Claim a task: others cannot act on it until it is released or decided.

@@ -22,6 +22,13 @@ pub enum WebError {
     Csrf,
     /// Nothing here the viewer may see.
     NotFound(String),
+    /// Too many attempts: try again after `retry_after` seconds (429, `Retry-After`).
+    Limited {
+        /// What was refused, and why.
+        message: String,
+        /// Seconds to wait.
+        retry_after: u64,
+    },
     /// Any other error, with the HTTP status the API answers for it.
     Status(StatusCode, String),
 }
@@ -40,6 +47,7 @@ impl WebError {
             WebError::SignIn { .. } => StatusCode::SEE_OTHER,
             WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
+            WebError::Limited { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::Status(s, _) => *s,
         }
     }
@@ -49,7 +57,9 @@ impl WebError {
         match self {
             WebError::SignIn { .. } => "sign in first".to_string(),
             WebError::Csrf => "the form has expired".to_string(),
-            WebError::NotFound(m) | WebError::Status(_, m) => m.clone(),
+            WebError::NotFound(m)
+            | WebError::Status(_, m)
+            | WebError::Limited { message: m, .. } => m.clone(),
         }
     }
 
@@ -57,6 +67,10 @@ impl WebError {
     /// viewer's navigation when there is one.
     pub fn page(self, chrome: Option<Chrome>) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            WebError::Limited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let (heading, message) = match self {
             WebError::SignIn { next } => {
                 let to = format!("/sign-in?next={}", urlencode(&next));
@@ -69,6 +83,7 @@ impl WebError {
                     .to_string(),
             ),
             WebError::NotFound(m) => ("Not found", m),
+            WebError::Limited { message, .. } => (heading_for(status), message),
             WebError::Status(s, m) => (heading_for(s), m),
         };
         let chrome = chrome.unwrap_or_else(|| Chrome::anonymous(heading));
@@ -78,10 +93,10 @@ impl WebError {
             message,
         });
         *response.status_mut() = status;
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
     }
@@ -115,6 +130,10 @@ impl From<ApiError> for WebError {
         }
         match status {
             StatusCode::NOT_FOUND => WebError::NotFound(message),
+            StatusCode::TOO_MANY_REQUESTS => WebError::Limited {
+                message,
+                retry_after: p.retry_after.unwrap_or(60),
+            },
             StatusCode::UNAUTHORIZED => WebError::SignIn { next: "/".into() },
             s => WebError::Status(s, message),
         }

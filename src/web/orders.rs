@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use l2c_engine::definition::svg::{svg, StageState};
 use l2c_engine::runtime::{InstanceView, TaskView};
-use l2c_orders::cancel::{self, Cancellation};
+use l2c_orders::cancel::Cancellation;
 use l2c_orders::error::DeskError;
 use l2c_orders::model::{OrderView, TimelineEntry};
 use l2c_orders::state::{OrderState, ORDER_STATES};
@@ -413,7 +413,7 @@ async fn cancel_order(
     let Posted { viewer, form } = posted;
     let fail = |e: DeskError| viewer.error(e);
     let user = require(&viewer.user, RequestersAndAdmins::ROLES).map_err(fail)?;
-    let outcome = match cancel::cancel(&state.app.orders, user, &id, &form.reason).await {
+    let outcome = match state.app.cancel_order(user, &id, &form.reason).await {
         Ok(Cancellation::Accepted) => "accepted",
         Ok(Cancellation::Refused(_)) => "refused",
         Err(DeskError::Validation(p)) => {

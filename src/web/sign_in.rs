@@ -101,15 +101,16 @@ async fn sign_in(
     let addr_key = peer.map(|a| format!("addr:{}", a.ip()));
     let now = Instant::now();
     let throttle = &state.throttle;
-    let blocked = throttle.blocked(&name_key, now).is_some()
-        || addr_key
-            .as_ref()
-            .is_some_and(|k| throttle.blocked(k, now).is_some());
-    if blocked {
-        return WebError::Status(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed sign-ins. Wait a minute, then try again.".into(),
-        )
+    let blocked = throttle
+        .blocked(&name_key, now)
+        .into_iter()
+        .chain(addr_key.as_ref().and_then(|k| throttle.blocked(k, now)))
+        .max();
+    if let Some(wait) = blocked {
+        return WebError::Limited {
+            message: "Too many failed sign-ins. Wait a minute, then try again.".into(),
+            retry_after: wait.as_secs().max(1),
+        }
         .page(None);
     }
     let user = match users::user_by_password(&state.app.db, c.name.trim(), &c.password).await {

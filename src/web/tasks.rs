@@ -390,7 +390,7 @@ async fn act(
         Action::Reject(r) => r.clone(),
         _ => String::new(),
     };
-    match work::act(&state.app.orders, &viewer.user, &id, action).await {
+    match state.app.act_on_task(&viewer.user, &id, action).await {
         Ok(task) => {
             let to = match verb {
                 "claimed" | "released" => format!("/tasks/{id}?did={verb}&task={id}"),
@@ -444,7 +444,7 @@ async fn bulk(State(state): State<WebState>, posted: Posted<Vec<(String, String)
             _ => Action::Claim,
         };
         let verb = action.done_word();
-        let outcome = work::act(&state.app.orders, &viewer.user, id, action).await;
+        let outcome = state.app.act_on_task(&viewer.user, id, action).await;
         // A decided task comes back from acting; only a refused one is looked up again.
         let task = match &outcome {
             Ok(t) => Some(t.clone()),

@@ -3,7 +3,9 @@
 //! served; a kept-alive connection left idle is closed the same way; past `max_connections`
 //! a new connection is closed at once, and the server serves again when the others go. Every
 //! API answer carries the security headers, `no-store` when the request was authenticated.
+//! A user's writes past `writes_per_minute` are answered 429 with `Retry-After`.
 
+use crate::support::client::{Api, Reply};
 use crate::support::{world_with, Backend};
 use l2c::server::Server;
 use l2c::settings::Settings;
@@ -147,4 +149,76 @@ async fn every_api_answer_carries_security_headers() {
         }
     }
     server.shutdown().await.expect("stops");
+}
+
+fn wan(account: &str) -> serde_json::Value {
+    serde_json::json!({"billing_account": account, "items": [{"action": "add",
+        "offering": "wan-link", "characteristics": {"bandwidth_mbps": 100,
+        "a_end_site": "FRA-001", "b_end_site": "MUC-002"}}]})
+}
+
+/// Seconds a 429 asks to wait, checked to be a whole number within one cell's time.
+fn retry_after(reply: &Reply, cell_secs: u64) -> u64 {
+    assert_eq!(reply.status, 429, "{:?}", reply.body);
+    assert_eq!(reply.body["type"], "urn:l2c:problem:rate-limited");
+    let secs: u64 = reply.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("Retry-After is whole seconds");
+    assert!((1..=cell_secs).contains(&secs), "{secs}");
+    secs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_past_a_users_limit_are_refused_with_retry_after() {
+    let mut settings = Settings::default();
+    settings.server.writes_per_minute = 3;
+    let api = Api::start(world_with(Backend::Sqlite, settings).await).await;
+    for _ in 0..3 {
+        let placed = api.post("rita", "/api/v1/orders", wan("ACME-EUR")).await;
+        assert_eq!(placed.status, 201, "{:?}", placed.body);
+    }
+    let refused = api.post("rita", "/api/v1/orders", wan("ACME-EUR")).await;
+    retry_after(&refused, 20);
+    let orders = api.ok("rita", "/api/v1/orders").await;
+    assert_eq!(
+        orders.as_array().map(Vec::len),
+        Some(3),
+        "nothing was written"
+    );
+    for _ in 0..10 {
+        let health = api.send(None, api.http.get(api.url("/healthz"))).await;
+        assert_eq!(health.status, 200, "probes are never limited");
+    }
+    let other = api.post("gus", "/api/v1/orders", wan("GLOBEX-EUR")).await;
+    assert_eq!(other.status, 201, "the limit is per user: {:?}", other.body);
+
+    // Task actions share the user's limit.
+    let task = api.task("nina", "network-engineering").await;
+    let id = task["id"].as_str().expect("task id").to_string();
+    for action in ["claim", "release", "claim"] {
+        let r = api
+            .post(
+                "nina",
+                &format!("/api/v1/tasks/{id}/{action}"),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{action}: {:?}", r.body);
+    }
+    let r = api
+        .post(
+            "nina",
+            &format!("/api/v1/tasks/{id}/release"),
+            serde_json::json!({}),
+        )
+        .await;
+    retry_after(&r, 20);
+    let still = api.ok("nina", &format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(
+        still["claimed_by"], "nina",
+        "the refused release changed nothing"
+    );
+    api.stop().await;
 }

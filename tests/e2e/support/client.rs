@@ -18,6 +18,8 @@ pub struct Reply {
     pub bytes: Vec<u8>,
     /// The `Location` header, if any.
     pub location: Option<String>,
+    /// Every header.
+    pub headers: reqwest::header::HeaderMap,
 }
 
 /// The running server with its world.
@@ -71,6 +73,7 @@ impl Api {
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let headers = resp.headers().clone();
         let bytes = resp.bytes().await.expect("body").to_vec();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -81,6 +84,7 @@ impl Api {
             text,
             bytes,
             location,
+            headers,
         }
     }
 

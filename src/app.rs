@@ -16,7 +16,7 @@ use l2c_invoicing::Invoicing;
 use l2c_orders::error::{DeskError, DeskResult};
 use l2c_orders::payload::PlacedBy;
 use l2c_orders::rollup::OrderListener;
-use l2c_orders::users;
+use l2c_orders::{tokens, users};
 use l2c_orders::{OrderSettings, Orders};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -85,6 +85,8 @@ pub struct App {
     pub schedules: Schedules,
     /// The loaded workflows' stages the simulated network serves (`workflow/stage (handler)`).
     pub simulated: Arc<Vec<String>>,
+    /// Who the bearer tokens are, cached on this node (`crate::access`).
+    pub access: Arc<crate::access::Access>,
     /// Each user's limit on writes (`[server] writes_per_minute`).
     pub limits: Arc<crate::limits::WriteLimits>,
     members: Members,
@@ -160,6 +162,7 @@ impl App {
         let limits = crate::limits::WriteLimits::new(options.settings.server.writes_per_minute);
         let app = App {
             limits: Arc::new(limits),
+            access: Arc::default(),
             db,
             engine,
             catalog,
@@ -176,6 +179,7 @@ impl App {
             simulated,
         };
         app.refresh_directory().await?;
+        app.access.sync(&app.db).await?;
         app.note_catalog().await?;
         Ok(app)
     }
@@ -267,6 +271,59 @@ impl App {
             .await
             .map_err(|e| DeskError::Internal(e.to_string()))?;
         Ok(added)
+    }
+}
+
+impl App {
+    /// Revokes user `name`'s token `id`; this node forgets it at once, the others within
+    /// [`crate::access::POLL_EVERY`].
+    pub async fn revoke_token(&self, name: &str, id: &str) -> DeskResult<tokens::TokenInfo> {
+        let revoked = tokens::revoke(&self.db, name, id, crate::access::wall_now()).await?;
+        self.access.sync(&self.db).await?;
+        Ok(revoked)
+    }
+
+    /// Replaces user `name`'s token `id` with a new secret (same name and lifetime).
+    pub async fn rotate_token(
+        &self,
+        name: &str,
+        id: &str,
+    ) -> DeskResult<(tokens::TokenInfo, String)> {
+        let rotated = tokens::rotate(&self.db, name, id, crate::access::wall_now()).await?;
+        self.access.sync(&self.db).await?;
+        Ok(rotated)
+    }
+
+    /// Deactivates user `name`: their tokens and sessions stop working on every node within
+    /// [`crate::access::POLL_EVERY`], they leave their groups' `quorum = "all"`, and the tasks
+    /// they had claimed go back to their groups' queues.
+    /// Nobody deactivates themselves (so the last admin cannot lock everyone out); `by` is
+    /// the admin's name, or the CLI's.
+    pub async fn deactivate_user(&self, by: &str, name: &str) -> DeskResult<users::Deactivation> {
+        if by == name {
+            return Err(DeskError::Conflict(
+                "nobody can deactivate themselves; ask another admin".into(),
+            ));
+        }
+        let mut done = users::deactivate(&self.db, name, crate::access::wall_now()).await?;
+        self.access.sync(&self.db).await?;
+        self.refresh_directory()
+            .await
+            .map_err(|e| DeskError::Internal(e.to_string()))?;
+        let released = self
+            .engine
+            .release_claims_of(name, "the user was deactivated")
+            .await?;
+        done.claims_released = released as u64;
+        Ok(done)
+    }
+
+    /// Lets deactivated user `name` sign in again (with a new token or their password).
+    pub async fn reactivate_user(&self, name: &str) -> DeskResult<()> {
+        users::reactivate(&self.db, name).await?;
+        self.refresh_directory()
+            .await
+            .map_err(|e| DeskError::Internal(e.to_string()))
     }
 }
 

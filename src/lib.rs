@@ -12,6 +12,7 @@
 //!   [`records`]: the operating records the monthly report reads; [`report`]: the report;
 //!   [`server`]: `l2c serve`, where the API and the web desk are wired together.
 
+pub mod access;
 pub mod app;
 pub mod handlers;
 pub mod http;

@@ -7,6 +7,7 @@ mod demo_desk;
 mod demo_history;
 mod report_cmd;
 mod server_cmd;
+mod user_cmd;
 mod workflow_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -140,6 +141,28 @@ enum UserCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// List users, active and deactivated.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Deactivate a user: their tokens and sessions stop working, their claims go back.
+    Deactivate {
+        /// The user's name.
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Let a deactivated user sign in again.
+    Reactivate {
+        /// The user's name.
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// A user's API tokens.
+    #[command(subcommand)]
+    Token(user_cmd::TokenCommand),
 }
 
 #[derive(Subcommand)]
@@ -257,6 +280,14 @@ async fn run_async(command: Command) -> anyhow::Result<()> {
         Command::User(UserCommand::Passwd { name, db }) => {
             server_cmd::set_password(&db, &name).await
         }
+        Command::User(UserCommand::List { db }) => user_cmd::list(&db).await,
+        Command::User(UserCommand::Deactivate { name, db }) => {
+            user_cmd::deactivate(&db, &name).await
+        }
+        Command::User(UserCommand::Reactivate { name, db }) => {
+            user_cmd::reactivate(&db, &name).await
+        }
+        Command::User(UserCommand::Token(command)) => user_cmd::token(command).await,
         Command::Account(AccountCommand::AddCustomer {
             id,
             name,

@@ -131,11 +131,13 @@ pub struct Background {
     workers: Vec<WorkerHandle>,
     scheduler: tokio::task::JoinHandle<()>,
     recorder: tokio::task::JoinHandle<()>,
+    access: tokio::task::JoinHandle<()>,
     app: App,
 }
 
 /// Starts `workers` engine workers on `app`, the scheduler that keeps every billing
-/// schedule's next occurrence started, and the writer of this node's operating records.
+/// schedule's next occurrence started, the writer of this node's operating records and the
+/// keeper of its token cache.
 pub fn spawn_workers(app: &App, workers: usize) -> Background {
     let every = std::time::Duration::from_secs(1);
     let clock = app.clock.clone();
@@ -148,6 +150,7 @@ pub fn spawn_workers(app: &App, workers: usize) -> Background {
             move || clock.now_ms(),
             crate::records::FLUSH_EVERY,
         ),
+        access: crate::access::spawn(app.clone()),
         app: app.clone(),
     }
 }
@@ -157,12 +160,16 @@ pub fn spawn_workers(app: &App, workers: usize) -> Background {
 pub async fn stop_workers(background: Background) -> anyhow::Result<()> {
     background.scheduler.abort();
     background.recorder.abort();
+    background.access.abort();
     for w in background.workers {
         w.shutdown().await?;
     }
     let app = &background.app;
     if let Err(e) = app.records.flush(&app.db, app.clock.now_ms()).await {
         tracing::warn!(error = %e, "operating records not written at shutdown");
+    }
+    if let Err(e) = app.access.touch(&app.db).await {
+        tracing::warn!(error = %e, "token use not written at shutdown");
     }
     Ok(())
 }

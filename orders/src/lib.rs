@@ -40,6 +40,7 @@ pub mod settings;
 pub mod started;
 pub mod state;
 pub mod store;
+pub mod tokens;
 pub mod users;
 pub mod view;
 pub mod work;

@@ -72,7 +72,7 @@ pub async fn find(db: &Db, id: &str, now: i64) -> DeskResult<Option<Session>> {
     let key = hash_token(id);
     let sql = format!(
         "SELECT s.csrf, s.created_at, s.seen_at, {USER_COLUMNS} FROM web_sessions s \
-         JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1"
+         JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND u.deactivated_at IS NULL"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(key.clone())

@@ -1,6 +1,7 @@
-//! Users, roles, bearer API tokens and sign-in passwords. A token is shown once when its user
-//! is created and stored only as its SHA-256 hash; a request's token is hashed and looked up.
-//! A password is stored only as its argon2id hash ([`crate::passwords`]).
+//! Users, roles and sign-in passwords, and deactivation. A new user gets one API token
+//! (named `initial`, [`crate::tokens`] has the rest); a password is stored only as its
+//! argon2id hash ([`crate::passwords`]). A deactivated user's tokens are revoked and sessions
+//! ended; nothing of theirs authenticates until they are reactivated.
 
 use crate::error::{problem, DeskError, DeskResult};
 use l2c_engine::db::Db;
@@ -83,6 +84,8 @@ pub struct User {
     pub account: Option<String>,
     /// The groups whose queues they work (approvers, engineers).
     pub groups: Vec<String>,
+    /// Whether they may sign in (false once deactivated).
+    pub active: bool,
 }
 
 impl User {
@@ -128,12 +131,6 @@ pub struct NewUser {
 /// The SHA-256 of a token, as stored.
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-fn new_token() -> String {
-    // ThreadRng is a CSPRNG, reseeded from the OS.
-    let bytes: [u8; 32] = rand::random();
-    format!("l2c_{}", hex::encode(bytes))
 }
 
 impl NewUser {
@@ -212,7 +209,6 @@ pub async fn add_user(
         Some(p) => Some(crate::passwords::hash_blocking(p.clone()).await?),
         None => None,
     };
-    let token = new_token();
     let id = uuid::Uuid::now_v7().to_string();
     let mut tx = db.begin_write().await?;
     if let Some(account) = &user.account {
@@ -224,6 +220,8 @@ pub async fn add_user(
             ));
         }
     }
+    // users.token_hash is no longer read (api_tokens is) but stays UNIQUE NOT NULL: it gets
+    // a hash of its own that matches no secret.
     let inserted = sqlx::query(
         "INSERT INTO users (id, name, role, account_id, token_hash, password_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -232,7 +230,7 @@ pub async fn add_user(
     .bind(user.name.clone())
     .bind(user.role.as_str())
     .bind(user.account.clone())
-    .bind(hash_token(&token))
+    .bind(format!("unused:{id}"))
     .bind(password_hash)
     .bind(now)
     .execute(&mut *tx)
@@ -253,6 +251,11 @@ pub async fn add_user(
             .execute(&mut *tx)
             .await?;
     }
+    let initial = crate::tokens::NewToken {
+        name: "initial".into(),
+        expires_at: None,
+    };
+    let (_, token) = crate::tokens::insert(&mut tx, &id, &initial, now).await?;
     tx.commit().await?;
     let stored = User {
         id,
@@ -260,21 +263,9 @@ pub async fn add_user(
         role: user.role,
         account: user.account.clone(),
         groups,
+        active: true,
     };
     Ok((stored, token))
-}
-
-/// The user a bearer token belongs to.
-pub async fn user_by_token(db: &Db, token: &str) -> DeskResult<Option<User>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.token_hash = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(hash_token(token))
-        .fetch_optional(&db.pool)
-        .await?;
-    match row {
-        Some(row) => Ok(Some(with_groups(db, &row).await?)),
-        None => Ok(None),
-    }
 }
 
 /// The user `name` if `password` is theirs; `None` for a wrong password, an unknown name or
@@ -291,13 +282,16 @@ pub async fn user_by_password(db: &Db, name: &str, password: &str) -> DeskResult
     };
     let verified = crate::passwords::verify_blocking(stored, password.to_string()).await?;
     match row {
-        Some(row) if verified => Ok(Some(with_groups(db, &row).await?)),
+        Some(row) if verified => {
+            let user = with_groups(db, &row).await?;
+            Ok(user.active.then_some(user))
+        }
         _ => Ok(None),
     }
 }
 
 /// The columns [`with_groups`] reads, for queries that join `users` as `u`.
-pub(crate) const USER_COLUMNS: &str = "u.id, u.name, u.role, u.account_id";
+pub(crate) const USER_COLUMNS: &str = "u.id, u.name, u.role, u.account_id, u.deactivated_at";
 
 /// Sets (or replaces) `name`'s password.
 pub async fn set_password(db: &Db, name: &str, password: &str) -> DeskResult<()> {
@@ -344,6 +338,7 @@ pub async fn list(db: &Db) -> DeskResult<Vec<User>> {
                 name: row.try_get("name")?,
                 role: role.parse().map_err(DeskError::Internal)?,
                 account: row.try_get("account_id")?,
+                active: row.try_get::<Option<i64>, _>("deactivated_at")?.is_none(),
             })
         })
         .collect()
@@ -367,14 +362,101 @@ pub(crate) async fn with_groups(db: &Db, row: &sqlx::any::AnyRow) -> DeskResult<
         role: role.parse().map_err(DeskError::Internal)?,
         account: row.try_get("account_id")?,
         groups,
+        active: row.try_get::<Option<i64>, _>("deactivated_at")?.is_none(),
     })
 }
 
-/// Members of every group, for the engine's `quorum = "all"`.
+/// What deactivating a user took away.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deactivation {
+    /// The user.
+    pub user: String,
+    /// Their live tokens, now revoked.
+    pub tokens_revoked: u64,
+    /// Their web sessions, now ended.
+    pub sessions_ended: u64,
+    /// Their claimed tasks, now back in their groups' queues (set by the caller that
+    /// releases them: the engine's, after this commits).
+    pub claims_released: u64,
+}
+
+/// Deactivates user `name` at `now`: revokes their tokens and ends their sessions in one
+/// transaction that also moves the access epoch on, so every node stops admitting them.
+pub async fn deactivate(db: &Db, name: &str, now: i64) -> DeskResult<Deactivation> {
+    let mut tx = db.begin_write().await?;
+    let row = sqlx::query("SELECT id, deactivated_at FROM users WHERE name = $1")
+        .bind(name.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| DeskError::not_found("user", name))?;
+    if row.try_get::<Option<i64>, _>("deactivated_at")?.is_some() {
+        return Err(DeskError::Conflict(format!(
+            "{name} is already deactivated"
+        )));
+    }
+    let id: String = row.try_get("id")?;
+    sqlx::query("UPDATE users SET deactivated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id.clone())
+        .execute(&mut *tx)
+        .await?;
+    let tokens = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(id.clone())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let sessions = sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    crate::tokens::bump_epoch(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Deactivation {
+        user: name.to_string(),
+        tokens_revoked: tokens,
+        sessions_ended: sessions,
+        claims_released: 0,
+    })
+}
+
+/// Lets deactivated user `name` sign in again; their old tokens stay revoked (an admin makes
+/// them a new one).
+pub async fn reactivate(db: &Db, name: &str) -> DeskResult<()> {
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE users SET deactivated_at = NULL WHERE name = $1 AND deactivated_at IS NOT NULL",
+    )
+    .bind(name.to_string())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        let exists = sqlx::query("SELECT 1 AS one FROM users WHERE name = $1")
+            .bind(name.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        return Err(if exists {
+            DeskError::Conflict(format!("{name} is active"))
+        } else {
+            DeskError::not_found("user", name)
+        });
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Members of every group who are active, for the engine's `quorum = "all"` (a member who
+/// left is not waited for).
 pub async fn group_members(db: &Db) -> DeskResult<Vec<(String, String)>> {
     let rows = sqlx::query(
         "SELECT g.group_name, u.name FROM user_groups g JOIN users u ON u.id = g.user_id \
-         ORDER BY g.group_name, u.name",
+         WHERE u.deactivated_at IS NULL ORDER BY g.group_name, u.name",
     )
     .fetch_all(&db.pool)
     .await?;
@@ -392,13 +474,11 @@ mod tests {
     }
 
     #[test]
-    fn tokens_are_random_and_hashed() {
-        let (a, b) = (new_token(), new_token());
-        assert_ne!(a, b);
-        assert!(a.starts_with("l2c_") && a.len() == 68);
-        assert_eq!(hash_token(&a).len(), 64);
-        assert_ne!(hash_token(&a), hash_token(&b));
-        assert_eq!(hash_token(&a), hash_token(&a));
+    fn tokens_are_hashed() {
+        let (a, b) = ("l2c_a", "l2c_b");
+        assert_eq!(hash_token(a).len(), 64);
+        assert_ne!(hash_token(a), hash_token(b));
+        assert_eq!(hash_token(a), hash_token(a));
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //! caller (a bearer token looked up by its hash).
 
 use super::problem::ApiError;
-use super::{ApiState, USER_CACHE};
+use super::ApiState;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use l2c_orders::error::DeskError;
-use l2c_orders::users::{self, Role, User};
+use l2c_orders::users::{Role, User};
 use serde::de::DeserializeOwned;
 
 /// A JSON body; malformed JSON, a wrong content type, unknown fields or an oversized body
@@ -73,19 +73,12 @@ impl FromRequestParts<ApiState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthenticated("the Authorization header must be Bearer <token>"))?;
-        let hash = users::hash_token(token);
-        if let Some(user) = state.users.read().ok().and_then(|m| m.get(&hash).cloned()) {
-            return Ok(Caller(user));
-        }
-        let user = users::user_by_token(&state.app.db, token)
+        let user = state
+            .app
+            .access
+            .caller(&state.app.db, token, crate::access::wall_now())
             .await?
-            .ok_or_else(|| unauthenticated("unknown token"))?;
-        if let Ok(mut users) = state.users.write() {
-            if users.len() >= USER_CACHE {
-                users.clear();
-            }
-            users.insert(hash, user.clone());
-        }
+            .ok_or_else(|| unauthenticated("unknown, expired or revoked token"))?;
         Ok(Caller(user))
     }
 }

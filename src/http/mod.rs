@@ -21,31 +21,24 @@ pub mod problem;
 pub mod reports;
 pub mod tasks;
 pub mod tmf;
+pub mod users;
 
 use crate::app::App;
 use crate::metrics::Metrics;
 use axum::Router;
-use l2c_orders::users::User;
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// The largest request body the API reads (1 MiB: a 100-item order is far below it).
 pub const MAX_BODY: usize = 1 << 20;
 
-/// What every handler gets: the app, the users seen so far by token hash, and the metrics.
+/// What every handler gets: the app (whose `access` knows the callers) and the metrics.
 #[derive(Clone)]
 pub struct ApiState {
     /// The app.
     pub app: App,
-    /// Users by token hash. Users and their tokens never change once created, so a hit is
-    /// always current; the map is cleared when it grows past [`USER_CACHE`].
-    users: Arc<RwLock<HashMap<String, User>>>,
     /// Prometheus metrics (the app's).
     pub metrics: Arc<Metrics>,
 }
-
-/// How many users the token cache holds before it starts again.
-const USER_CACHE: usize = 10_000;
 
 impl ApiState {
     /// State for `app`.
@@ -53,7 +46,6 @@ impl ApiState {
         ApiState {
             metrics: app.metrics.clone(),
             app,
-            users: Arc::default(),
         }
     }
 }
@@ -84,6 +76,7 @@ fn api_v1() -> Router<ApiState> {
         .merge(orders::router())
         .merge(tasks::router())
         .merge(admin::router())
+        .merge(users::router())
         .merge(catalog::router())
         .merge(inventory::router())
         .merge(billing::router())

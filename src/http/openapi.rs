@@ -3,7 +3,7 @@
 
 use super::ApiState;
 use super::{
-    admin, billing, catalog, inventory, invoices, ops, orders, problem, reports, tasks, tmf,
+    admin, billing, catalog, inventory, invoices, ops, orders, problem, reports, tasks, tmf, users,
 };
 use axum::routing::get;
 use axum::{Json, Router};
@@ -23,6 +23,8 @@ use utoipa_scalar::{Scalar, Servable};
         admin::list_incidents, admin::retry_incident, admin::skip_incident, admin::add_user,
         admin::me, admin::add_customer, admin::add_billing, admin::update_billing, admin::list_billing, admin::clock,
         admin::move_clock, admin::list_subscriptions,
+        users::list_users, users::list_tokens, users::add_token, users::revoke_token,
+        users::rotate_token, users::deactivate, users::reactivate,
         catalog::list_offerings, catalog::get_offering,
         inventory::list_products, inventory::get_product,
         tmf::create, tmf::list, tmf::retrieve,

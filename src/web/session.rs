@@ -17,10 +17,7 @@ use serde::de::DeserializeOwned;
 /// The session cookie's name.
 pub const COOKIE: &str = "l2c_session";
 
-/// Now on the wall clock, in milliseconds.
-pub fn wall_now() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub use crate::access::wall_now;
 
 /// The signed-in user of a page, with the session's CSRF token (`viewer.user`,
 /// `viewer.csrf`).

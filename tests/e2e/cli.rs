@@ -613,3 +613,86 @@ async fn user_passwords_are_read_from_standard_input() {
     assert!(fay("fay's newer secret").await.expect("look up").is_some());
     assert!(fay("fay's long secret").await.expect("look up").is_none());
 }
+
+/// The secret a `token add` or `rotate` prints.
+fn secret_in(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.split("its hash): ").nth(1))
+        .unwrap_or_else(|| panic!("a secret in {stdout}"))
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn user_tokens_are_made_listed_revoked_and_users_deactivated() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = db_url(&dir);
+    let db = ["--database-url", url.as_str()];
+    let run = |args: &[&str]| l2c(&[args, &db].concat());
+    ok(&run(&["migrate"]));
+    ok(&run(&["user", "add", "fay", "--role", "finance"]));
+    let added = ok(&run(&[
+        "user",
+        "token",
+        "add",
+        "fay",
+        "ledger",
+        "--expires-in",
+        "30days",
+    ]));
+    let secret = secret_in(&added);
+    let pool = l2c_engine::db::Db::connect(&url, 1).await.expect("open");
+    let now = chrono::Utc::now().timestamp_millis();
+    let works = |s: String| {
+        let pool = pool.clone();
+        async move {
+            l2c_orders::tokens::authenticate(&pool, &s, now)
+                .await
+                .expect("look up")
+                .is_some()
+        }
+    };
+    assert!(works(secret.clone()).await);
+    let listed = ok(&run(&["user", "token", "list", "fay"]));
+    assert!(
+        listed.contains("initial") && listed.contains("ledger"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret), "no secret is listed");
+    let id = listed
+        .lines()
+        .find(|l| l.contains("ledger"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the token's id")
+        .to_string();
+    let bad = run(&["user", "token", "add", "fay", "ledger"]);
+    assert!(!bad.status.success(), "a second live token of the name");
+    assert!(text(&bad.stderr).contains("name"), "{}", text(&bad.stderr));
+
+    let rotated = ok(&run(&["user", "token", "rotate", "fay", &id]));
+    let fresh = secret_in(&rotated);
+    assert!(!works(secret).await, "rotated away");
+    assert!(works(fresh.clone()).await);
+    let listed = ok(&run(&["user", "token", "list", "fay"]));
+    let new_id = listed
+        .lines()
+        .find(|l| l.contains("ledger") && l.contains(" live "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the live token")
+        .to_string();
+    ok(&run(&["user", "token", "revoke", "fay", &new_id]));
+    assert!(!works(fresh).await, "revoked");
+
+    let gone = ok(&run(&["user", "deactivate", "fay"]));
+    assert!(
+        gone.contains("fay deactivated: 1 token(s) revoked"),
+        "{gone}"
+    );
+    assert!(ok(&run(&["user", "list"])).contains("deactivated"));
+    let again = run(&["user", "deactivate", "fay"]);
+    assert!(!again.status.success());
+    ok(&run(&["user", "reactivate", "fay"]));
+    let back = ok(&run(&["user", "token", "add", "fay", "again"]));
+    assert!(works(secret_in(&back)).await);
+}

@@ -6,6 +6,7 @@
 //!
 //! - [`api`]: orders over HTTP from placement to completion, rejection, cancellation, upgrades,
 //!   validation, idempotency, the sandbox clock and the operational endpoints.
+//! - [`access`]: named tokens, revocation, deactivation, across two nodes.
 //! - [`api_access`]: who may do what, nobody approving their own order, racing approvers.
 //! - [`api_billing`]: billing over HTTP after a real order; exports; problems.
 //! - [`billing`], [`billing_exports`], [`billing_schedules`]: billing runs on the database.
@@ -20,6 +21,7 @@
 #[macro_use]
 mod support;
 
+mod access;
 mod api;
 mod api_access;
 mod api_billing;

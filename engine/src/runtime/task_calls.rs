@@ -8,6 +8,7 @@ use super::state::{Event, Tx};
 use super::tasks::{Actor, Outcome};
 use super::transient::retry_transient;
 use crate::error::{EngineError, Result};
+use sqlx::Row;
 
 impl Engine {
     /// Claims a task: others cannot act on it until it is released or decided.
@@ -53,6 +54,44 @@ impl Engine {
             t.finish().await?;
             tx.commit().await?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Returns every open task `actor` has claimed to its group's queue, in one transaction
+    /// (for a person who leaves: nobody else could act on them otherwise); each instance's
+    /// history records the release with `reason`. Returns how many were released.
+    pub async fn release_claims_of(&self, actor: &str, reason: &str) -> Result<usize> {
+        retry_transient(|| async {
+            let mut tx = self.inner.db.begin_write().await?;
+            let mut t = Tx::new(&self.inner, &mut tx);
+            let claimed = sqlx::query(
+                "SELECT id, instance_id, stage FROM wf_tasks \
+                 WHERE claimed_by = $1 AND state = 'open' ORDER BY id",
+            )
+            .bind(actor.to_string())
+            .fetch_all(&mut *t.conn)
+            .await?;
+            sqlx::query(
+                "UPDATE wf_tasks SET claimed_by = NULL, updated_at = $1 \
+                 WHERE claimed_by = $2 AND state = 'open'",
+            )
+            .bind(t.now)
+            .bind(actor.to_string())
+            .execute(&mut *t.conn)
+            .await?;
+            for row in &claimed {
+                let instance: String = row.try_get("instance_id")?;
+                let stage: String = row.try_get("stage")?;
+                let event = Event::new(&instance, "task.released")
+                    .stage(&stage)
+                    .actor(actor)
+                    .data(serde_json::json!({ "reason": reason }));
+                t.push_event(event);
+            }
+            t.finish().await?;
+            tx.commit().await?;
+            Ok(claimed.len())
         })
         .await
     }

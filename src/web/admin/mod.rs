@@ -7,6 +7,7 @@
 //! of the same name (`buyer.country`, `groups[1]`), come from [`super::form`], as finance's
 //! and the order form's do.
 
+pub mod access;
 pub mod accounts;
 pub mod clock;
 pub mod incidents;
@@ -26,6 +27,7 @@ pub fn router() -> Router<WebState> {
     Router::new()
         .merge(incidents::router())
         .merge(users::router())
+        .merge(access::router())
         .merge(accounts::router())
         .merge(workflows::router())
         .merge(clock::router())

@@ -2,8 +2,8 @@
 //! initial password) through `App::add_user` as `POST /api/v1/users` does, with
 //! `NewUser::validate`'s problems at the fields, and setting a new password
 //! (`users::set_password`, as `l2c user passwd` does). The new user's API token is shown
-//! once, on the page that answers the form, never in an address. Deactivation is not here:
-//! the domain has no revocation yet.
+//! once, on the page that answers the form, never in an address. Each user's tokens and
+//! deactivation are on their own page ([`super::access`]).
 
 use super::super::error::urlencode;
 use super::super::form::{field, Fields, Input, Kind};

@@ -1,6 +1,7 @@
 //! An admin works incidents in a real browser: the list, a skip refused for bad JSON with
 //! the problem at the textarea, the same skip with good JSON, and a retry of another; then
-//! a look at the other admin pages.
+//! a look at the other admin pages, and a user's access page: a token made, the user
+//! deactivated.
 
 use super::admin::{approved_order, failing_site, incidents};
 use super::browser::Browser;
@@ -61,6 +62,17 @@ async fn an_admin_skips_one_incident_and_retries_another_in_a_browser() {
         b.go(&format!("/admin/{page}")).await;
         b.shot(page).await;
     }
+    // A user's access: a token made (its secret shown once), then the deactivation asked.
+    b.go("/admin/users/rita").await;
+    b.fill("#name", "billing-portal").await;
+    b.fill("#expires_days", "90").await;
+    b.follow("#new-token button").await;
+    assert!(b.text("#token").await.starts_with("l2c_"));
+    b.shot("user-token").await;
+    b.follow("#deactivate").await;
+    b.follow("form.once button.danger").await;
+    assert!(b.text(".notice").await.contains("rita is deactivated"));
+    b.shot("user-deactivated").await;
     b.close().await;
     server.shutdown().await.expect("shutdown");
 }

@@ -3,6 +3,7 @@
 //! pages call the same domain functions as the API, whose rules the API tests cover on both
 //! backends; these run on SQLite. [`browser`] drives the real server in Chromium.
 
+mod access;
 mod admin;
 mod browser;
 mod browser_admin;

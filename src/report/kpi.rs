@@ -454,6 +454,22 @@ pub const DEFS: &[Def] = &[
         Some(100),
     ),
     def(
+        "tokens_revoked",
+        Csf::Security,
+        "API tokens revoked",
+        "tokens",
+        Better::Neither,
+        None,
+    ),
+    def(
+        "users_deactivated",
+        Csf::Security,
+        "Users deactivated",
+        "users",
+        Better::Neither,
+        None,
+    ),
+    def(
         "unauthorized_answers",
         Csf::Security,
         "401 answers",
@@ -479,7 +495,8 @@ pub const NOT_MEASURED: &[(Csf, &str)] = &[
     ),
     (
         Csf::Security,
-        "Sessions and tokens revoked: revocation is not built yet.",
+        "Web sessions ended by a deactivation: ended sessions are deleted, not counted \
+         (users deactivated and their tokens are).",
     ),
 ];
 

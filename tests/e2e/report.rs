@@ -171,6 +171,28 @@ pub(crate) async fn january(w: &World) {
     invoice(w, "CN-1", "credit_note", "30.00", "2027-01-20").await;
     products_and_billing(w).await;
     desk_and_flexibility(w).await;
+    // One of Lena's tokens was revoked and Lee (one token) left: two tokens, one user.
+    let second = l2c_orders::tokens::NewToken {
+        name: "second".into(),
+        expires_at: None,
+    };
+    let (lena, _) = l2c_orders::tokens::add(&w.app.db, "lena", &second, jan(1))
+        .await
+        .expect("a token");
+    l2c_orders::tokens::revoke(&w.app.db, "lena", &lena.id, jan(3))
+        .await
+        .expect("revoked");
+    let lee = l2c_orders::users::NewUser {
+        name: "lee".into(),
+        role: l2c_orders::users::Role::Finance,
+        account: None,
+        groups: vec![],
+        password: None,
+    };
+    w.app.add_user(&lee).await.expect("lee");
+    l2c_orders::users::deactivate(&w.app.db, "lee", jan(4))
+        .await
+        .expect("deactivated");
     for at in [jan(1), jan(2)] {
         exec(
             w,
@@ -443,6 +465,8 @@ async fn kpis_follow_their_formulas_on_a_hand_built_month(backend: Backend) {
         ("sla_attainment_percent", "25"),
         ("revenue_net:EUR", "70.00"),
         ("failed_sign_ins", "2"),
+        ("tokens_revoked", "2"),
+        ("users_deactivated", "1"),
         ("order_to_bill_percent", "66.67"),
         ("refusals_per_order", "0.33"),
         ("offerings_new", "1"),

@@ -148,6 +148,10 @@ pub(super) async fn security(
 ) -> DeskResult<()> {
     let failed = "SELECT COUNT(*) FROM sign_in_failures WHERE at >= $1 AND at < $2";
     v.insert("failed_sign_ins".into(), int(count(conn, failed, r).await?));
+    let revoked = "SELECT COUNT(*) FROM api_tokens WHERE revoked_at >= $1 AND revoked_at < $2";
+    v.insert("tokens_revoked".into(), int(count(conn, revoked, r).await?));
+    let gone = "SELECT COUNT(*) FROM users WHERE deactivated_at >= $1 AND deactivated_at < $2";
+    v.insert("users_deactivated".into(), int(count(conn, gone, r).await?));
     for (id, column) in [
         ("unauthorized_answers", "unauthorized"),
         ("forbidden_answers", "forbidden"),

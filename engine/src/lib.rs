@@ -12,6 +12,7 @@
 //! - [`payload`]: reading an instance's input and output as typed payloads.
 //! - [`clock`]: real and test time.
 
+pub mod chain;
 pub mod clock;
 pub mod db;
 pub mod definition;

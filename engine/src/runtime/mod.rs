@@ -31,6 +31,7 @@ mod task_calls;
 mod tasks;
 mod timers;
 mod transient;
+mod verify;
 mod worker;
 
 pub use actor::{ActorCheck, ActorCheckRequest, Directory};

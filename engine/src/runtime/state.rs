@@ -476,22 +476,41 @@ impl<'c> Tx<'c> {
     }
 }
 
-/// Appends history rows (multi-row inserts).
+/// Appends history rows (multi-row inserts), each chained to its instance's row before it
+/// (`crate::chain`), and moves each instance's head. The heads are read with the instances'
+/// rows locked (PostgreSQL; SQLite's writer is alone), so two transactions never chain to
+/// the same row.
 pub(crate) async fn write_history(
     conn: &mut AnyConnection,
     backend: crate::db::Backend,
     now: i64,
     events: &[Event],
 ) -> Result<()> {
-    for chunk in events.chunks(backend.chunk_rows(CHUNK / 4, 7)) {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut heads = history_heads(conn, backend, events).await?;
+    let hashes: Vec<String> = events
+        .iter()
+        .map(|e| {
+            let head = heads.entry(e.instance_id.clone()).or_default();
+            let data = e.data.as_ref().map(|d| d.to_string());
+            let hash =
+                crate::chain::link(head.as_deref(), &history_fields(e, now, data.as_deref()));
+            *head = Some(hash.clone());
+            hash
+        })
+        .collect();
+    let rows: Vec<(&Event, &String)> = events.iter().zip(&hashes).collect();
+    for chunk in rows.chunks(backend.chunk_rows(CHUNK / 4, 8)) {
         let sql = format!(
-            "INSERT{} INTO wf_history (instance_id, at, event, stage, actor, attempt, data) \
+            "INSERT{} INTO wf_history (instance_id, at, event, stage, actor, attempt, data, hash) \
              VALUES {}",
             backend.or_fail(),
-            backend.values_list(chunk.len(), 7, 1)
+            backend.values_list(chunk.len(), 8, 1)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for e in chunk {
+        for (e, hash) in chunk {
             q = q
                 .bind(e.instance_id.clone())
                 .bind(now)
@@ -499,7 +518,73 @@ pub(crate) async fn write_history(
                 .bind(e.stage.clone())
                 .bind(e.actor.clone())
                 .bind(e.attempt)
-                .bind(e.data.as_ref().map(|d| d.to_string()));
+                .bind(e.data.as_ref().map(|d| d.to_string()))
+                .bind((*hash).clone());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    write_heads(conn, backend, heads).await
+}
+
+fn history_fields(e: &Event, at: i64, data: Option<&str>) -> [Value; 7] {
+    crate::chain::history_fields(
+        &e.instance_id,
+        at,
+        e.event,
+        e.stage.as_deref(),
+        e.actor.as_deref(),
+        e.attempt,
+        data,
+    )
+}
+
+/// The history heads of the events' instances, their rows locked for this transaction.
+async fn history_heads(
+    conn: &mut AnyConnection,
+    backend: crate::db::Backend,
+    events: &[Event],
+) -> Result<HashMap<String, Option<String>>> {
+    let mut ids: Vec<&str> = events.iter().map(|e| e.instance_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut heads = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(backend.chunk_rows(CHUNK, 1)) {
+        let sql = format!(
+            "SELECT id, history_head FROM wf_instances WHERE id IN ({}) ORDER BY id{}",
+            backend.in_list(chunk.len(), 1),
+            backend.lock_rows()
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            heads.insert(row.try_get("id")?, row.try_get("history_head")?);
+        }
+    }
+    Ok(heads)
+}
+
+/// Stores each instance's new history head (one statement per chunk).
+async fn write_heads(
+    conn: &mut AnyConnection,
+    backend: crate::db::Backend,
+    heads: HashMap<String, Option<String>>,
+) -> Result<()> {
+    let heads: Vec<(String, String)> = heads
+        .into_iter()
+        .filter_map(|(id, head)| head.map(|h| (id, h)))
+        .collect();
+    for chunk in heads.chunks(backend.chunk_rows(CHUNK / 2, 2)) {
+        let sql = format!(
+            // VALUES names its columns column1, column2 on both backends.
+            "UPDATE wf_instances SET history_head = v.column2 FROM (VALUES {}) AS v \
+             WHERE wf_instances.id = v.column1",
+            backend.values_list(chunk.len(), 2, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, head) in chunk {
+            q = q.bind(id.clone()).bind(head.clone());
         }
         q.execute(&mut *conn).await?;
     }

@@ -8,6 +8,7 @@ mod scenario;
 mod support;
 
 mod approvals;
+mod chains;
 mod compensation;
 mod failures;
 mod flow;

@@ -94,7 +94,7 @@ async fn people(app: &App) -> Result<Vec<(String, String)>, Failure> {
             groups: vec![],
             password: None,
         };
-        let (_, token) = app.add_user(&user).await?;
+        let (_, token) = app.add_user("test", &user).await?;
         tokens.push((token, format!("{id}-EUR")));
     }
     Ok(tokens)

@@ -60,13 +60,16 @@ async fn user(
     group: Option<&str>,
 ) -> Result<User, Failure> {
     let (u, _) = app
-        .add_user(&NewUser {
-            name: name.into(),
-            role,
-            account: account.map(str::to_string),
-            groups: group.into_iter().map(str::to_string).collect(),
-            password: None,
-        })
+        .add_user(
+            "test",
+            &NewUser {
+                name: name.into(),
+                role,
+                account: account.map(str::to_string),
+                groups: group.into_iter().map(str::to_string).collect(),
+                password: None,
+            },
+        )
         .await?;
     Ok(u)
 }

@@ -6,12 +6,16 @@
 
 use crate::app::App;
 use l2c_engine::db::Db;
-use l2c_orders::error::DeskResult;
+use l2c_orders::error::{DeskError, DeskResult};
 use l2c_orders::tokens;
-use l2c_orders::users::{hash_token, User};
+use l2c_orders::users::{self, hash_token, User};
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
+
+/// Who the audit log says made a change from the command line (`l2c user ...`,
+/// `l2c account ...`, the demo's set-up).
+pub const CLI_ACTOR: &str = "l2c-cli";
 
 /// How often a node reads the access epoch: a revocation anywhere takes effect here within it.
 pub const POLL_EVERY: Duration = Duration::from_millis(250);
@@ -143,4 +147,65 @@ pub fn spawn(app: App) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// Taking access away and giving it back: the one way the API, the pages and the CLI do it,
+/// each change audited and this node's cache brought up to date at once.
+impl App {
+    /// Revokes user `name`'s token `id`; this node forgets it at once, the others within
+    /// [`POLL_EVERY`].
+    pub async fn revoke_token(
+        &self,
+        by: &str,
+        name: &str,
+        id: &str,
+    ) -> DeskResult<tokens::TokenInfo> {
+        let revoked = tokens::revoke(&self.db, by, name, id, wall_now()).await?;
+        self.access.sync(&self.db).await?;
+        Ok(revoked)
+    }
+
+    /// Replaces user `name`'s token `id` with a new secret (same name and lifetime).
+    pub async fn rotate_token(
+        &self,
+        by: &str,
+        name: &str,
+        id: &str,
+    ) -> DeskResult<(tokens::TokenInfo, String)> {
+        let rotated = tokens::rotate(&self.db, by, name, id, wall_now()).await?;
+        self.access.sync(&self.db).await?;
+        Ok(rotated)
+    }
+
+    /// Deactivates user `name`: their tokens and sessions stop working on every node within
+    /// [`POLL_EVERY`], they leave their groups' `quorum = "all"`, and the tasks
+    /// they had claimed go back to their groups' queues.
+    /// Nobody deactivates themselves (so the last admin cannot lock everyone out); `by` is
+    /// the admin's name, or the CLI's.
+    pub async fn deactivate_user(&self, by: &str, name: &str) -> DeskResult<users::Deactivation> {
+        if by == name {
+            return Err(DeskError::Conflict(
+                "nobody can deactivate themselves; ask another admin".into(),
+            ));
+        }
+        let mut done = users::deactivate(&self.db, by, name, wall_now()).await?;
+        self.access.sync(&self.db).await?;
+        self.refresh_directory()
+            .await
+            .map_err(|e| DeskError::Internal(e.to_string()))?;
+        let released = self
+            .engine
+            .release_claims_of(name, "the user was deactivated")
+            .await?;
+        done.claims_released = released as u64;
+        Ok(done)
+    }
+
+    /// Lets deactivated user `name` sign in again (with a new token or their password).
+    pub async fn reactivate_user(&self, by: &str, name: &str) -> DeskResult<()> {
+        users::reactivate(&self.db, by, name, wall_now()).await?;
+        self.refresh_directory()
+            .await
+            .map_err(|e| DeskError::Internal(e.to_string()))
+    }
 }

@@ -16,7 +16,7 @@ use l2c_invoicing::Invoicing;
 use l2c_orders::error::{DeskError, DeskResult};
 use l2c_orders::payload::PlacedBy;
 use l2c_orders::rollup::OrderListener;
-use l2c_orders::{tokens, users};
+use l2c_orders::users;
 use l2c_orders::{OrderSettings, Orders};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -242,6 +242,43 @@ impl App {
         l2c_orders::work::act(&self.orders, user, id, action).await
     }
 
+    /// Retries incident `step` for admin `by`, and records the decision in the audit log.
+    pub async fn retry_incident(&self, by: &str, step: &str) -> DeskResult<()> {
+        self.engine.retry_incident(step, by).await?;
+        self.audit_incident(by, "incident.retry", step, None).await
+    }
+
+    /// Skips incident `step` for admin `by` as if it returned `output`, and records it.
+    pub async fn skip_incident(
+        &self,
+        by: &str,
+        step: &str,
+        output: serde_json::Value,
+    ) -> DeskResult<()> {
+        self.engine.skip_incident(step, by, output.clone()).await?;
+        self.audit_incident(by, "incident.skip", step, Some(output))
+            .await
+    }
+
+    /// The audit entry of an incident decision, written right after the engine's transaction
+    /// (the engine owns it; its history records the decision and its actor too).
+    async fn audit_incident(
+        &self,
+        by: &str,
+        action: &'static str,
+        step: &str,
+        output: Option<serde_json::Value>,
+    ) -> DeskResult<()> {
+        let entry = l2c_orders::audit::Entry {
+            actor: by,
+            action,
+            subject: format!("step:{step}"),
+            before: Some(serde_json::json!({"state": "incident"})),
+            after: Some(serde_json::json!({"decision": action, "output": output})),
+        };
+        l2c_orders::audit::record_alone(&self.db, &entry, crate::access::wall_now()).await
+    }
+
     /// Now, in milliseconds since the epoch, on the app's clock.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
@@ -264,66 +301,19 @@ impl App {
         Ok(())
     }
 
-    /// Adds a user and refreshes the directory; returns the user and its one-time token.
-    pub async fn add_user(&self, user: &users::NewUser) -> DeskResult<(users::User, String)> {
-        let added = users::add_user(&self.db, user, &self.groups, self.now_ms()).await?;
+    /// Adds a user for `by` (an admin's name, or the CLI's) and refreshes the directory;
+    /// returns the user and its one-time token.
+    pub async fn add_user(
+        &self,
+        by: &str,
+        user: &users::NewUser,
+    ) -> DeskResult<(users::User, String)> {
+        let now = crate::access::wall_now();
+        let added = users::add_user(&self.db, by, user, &self.groups, now).await?;
         self.refresh_directory()
             .await
             .map_err(|e| DeskError::Internal(e.to_string()))?;
         Ok(added)
-    }
-}
-
-impl App {
-    /// Revokes user `name`'s token `id`; this node forgets it at once, the others within
-    /// [`crate::access::POLL_EVERY`].
-    pub async fn revoke_token(&self, name: &str, id: &str) -> DeskResult<tokens::TokenInfo> {
-        let revoked = tokens::revoke(&self.db, name, id, crate::access::wall_now()).await?;
-        self.access.sync(&self.db).await?;
-        Ok(revoked)
-    }
-
-    /// Replaces user `name`'s token `id` with a new secret (same name and lifetime).
-    pub async fn rotate_token(
-        &self,
-        name: &str,
-        id: &str,
-    ) -> DeskResult<(tokens::TokenInfo, String)> {
-        let rotated = tokens::rotate(&self.db, name, id, crate::access::wall_now()).await?;
-        self.access.sync(&self.db).await?;
-        Ok(rotated)
-    }
-
-    /// Deactivates user `name`: their tokens and sessions stop working on every node within
-    /// [`crate::access::POLL_EVERY`], they leave their groups' `quorum = "all"`, and the tasks
-    /// they had claimed go back to their groups' queues.
-    /// Nobody deactivates themselves (so the last admin cannot lock everyone out); `by` is
-    /// the admin's name, or the CLI's.
-    pub async fn deactivate_user(&self, by: &str, name: &str) -> DeskResult<users::Deactivation> {
-        if by == name {
-            return Err(DeskError::Conflict(
-                "nobody can deactivate themselves; ask another admin".into(),
-            ));
-        }
-        let mut done = users::deactivate(&self.db, name, crate::access::wall_now()).await?;
-        self.access.sync(&self.db).await?;
-        self.refresh_directory()
-            .await
-            .map_err(|e| DeskError::Internal(e.to_string()))?;
-        let released = self
-            .engine
-            .release_claims_of(name, "the user was deactivated")
-            .await?;
-        done.claims_released = released as u64;
-        Ok(done)
-    }
-
-    /// Lets deactivated user `name` sign in again (with a new token or their password).
-    pub async fn reactivate_user(&self, name: &str) -> DeskResult<()> {
-        users::reactivate(&self.db, name).await?;
-        self.refresh_directory()
-            .await
-            .map_err(|e| DeskError::Internal(e.to_string()))
     }
 }
 

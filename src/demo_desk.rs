@@ -89,13 +89,16 @@ pub(crate) fn options(url: &str, failure_rate: f64) -> AppOptions {
 /// returns them as API clients.
 pub(crate) async fn set_up(app: &App, base: &str) -> Result<Desk> {
     let (_, token) = app
-        .add_user(&NewUser {
-            name: "ada".into(),
-            role: Role::Admin,
-            account: None,
-            groups: vec![],
-            password: Some(demo_password("ada")),
-        })
+        .add_user(
+            l2c::access::CLI_ACTOR,
+            &NewUser {
+                name: "ada".into(),
+                role: Role::Admin,
+                account: None,
+                groups: vec![],
+                password: Some(demo_password("ada")),
+            },
+        )
         .await?;
     let http = reqwest::Client::new();
     let user = |token: String| As {

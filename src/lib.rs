@@ -14,6 +14,7 @@
 
 pub mod access;
 pub mod app;
+pub mod audit_trail;
 pub mod handlers;
 pub mod http;
 pub mod limits;

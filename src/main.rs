@@ -1,5 +1,6 @@
 //! l2c: the command-line entry point. See `l2c --help` and README.md.
 
+mod audit_cmd;
 mod billing_cmd;
 mod catalog_cmd;
 mod demo;
@@ -81,6 +82,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// The audit log and the hash chains of the history.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// Manage customer and billing accounts.
     #[command(subcommand)]
     Account(AccountCommand),
@@ -288,6 +292,13 @@ async fn run_async(command: Command) -> anyhow::Result<()> {
             user_cmd::reactivate(&db, &name).await
         }
         Command::User(UserCommand::Token(command)) => user_cmd::token(command).await,
+        Command::Audit(command) => {
+            if audit_cmd::run(command).await? {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("a hash chain is broken"))
+            }
+        }
         Command::Account(AccountCommand::AddCustomer {
             id,
             name,

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use l2c::access::CLI_ACTOR;
 use l2c::app::{redact, App, AppOptions};
 use l2c::server::{spawn_workers, stop_workers, Server};
 use l2c::settings::Settings;
@@ -136,7 +137,7 @@ pub async fn migrate(database_url: &str) -> Result<()> {
 /// `l2c user add`.
 pub async fn add_user(db: &DbArgs, user: NewUser) -> Result<()> {
     let app = db.open(false).await?;
-    let (user, token) = app.add_user(&user).await?;
+    let (user, token) = app.add_user(CLI_ACTOR, &user).await?;
     println!("user {} ({}) added", user.name, user.role);
     println!("token (shown once; l2c keeps only its hash): {token}");
     Ok(())
@@ -146,7 +147,7 @@ pub async fn add_user(db: &DbArgs, user: NewUser) -> Result<()> {
 pub async fn set_password(db: &DbArgs, name: &str) -> Result<()> {
     let password = read_password()?;
     let app = db.open(false).await?;
-    users::set_password(&app.db, name, &password).await?;
+    users::set_password(&app.db, CLI_ACTOR, name, &password, l2c::access::wall_now()).await?;
     println!("password of {name} set");
     Ok(())
 }
@@ -168,7 +169,7 @@ pub fn parse_role(s: &str) -> std::result::Result<Role, String> {
 /// `l2c account add-customer`.
 pub async fn add_customer(db: &DbArgs, account: CustomerAccount) -> Result<()> {
     let app = db.open(false).await?;
-    accounts::add_customer(&app.db, &account, app.now_ms()).await?;
+    accounts::add_customer(&app.db, CLI_ACTOR, &account, app.now_ms()).await?;
     println!("customer account {} added", account.id);
     Ok(())
 }
@@ -176,7 +177,7 @@ pub async fn add_customer(db: &DbArgs, account: CustomerAccount) -> Result<()> {
 /// `l2c account add-billing`.
 pub async fn add_billing(db: &DbArgs, account: BillingAccount) -> Result<()> {
     let app = db.open(false).await?;
-    accounts::add_billing(&app.db, &account, app.now_ms()).await?;
+    accounts::add_billing(&app.db, CLI_ACTOR, &account, app.now_ms()).await?;
     println!("billing account {} added", account.id);
     Ok(())
 }

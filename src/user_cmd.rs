@@ -4,12 +4,9 @@
 use crate::server_cmd::DbArgs;
 use anyhow::Result;
 use clap::Subcommand;
-use l2c::access::wall_now;
+use l2c::access::{wall_now, CLI_ACTOR as CLI};
 use l2c_orders::tokens::{self, NewToken, TokenInfo};
 use l2c_orders::users;
-
-/// The name deactivations from the command line are made by.
-const CLI: &str = "l2c-cli";
 
 /// `l2c user token ...`.
 #[derive(Subcommand)]
@@ -89,7 +86,7 @@ pub async fn token(command: TokenCommand) -> Result<()> {
                 .map(|d| i64::try_from(d.as_millis()).map(|ms| now.saturating_add(ms)))
                 .transpose()?;
             let token = NewToken { name, expires_at };
-            let (made, secret) = tokens::add(&app.db, &user, &token, now).await?;
+            let (made, secret) = tokens::add(&app.db, CLI, &user, &token, now).await?;
             println!("{}", shown(&made));
             println!("secret (shown once; l2c keeps only its hash): {secret}");
         }
@@ -101,11 +98,11 @@ pub async fn token(command: TokenCommand) -> Result<()> {
         }
         TokenCommand::Revoke { user, id, db } => {
             let app = db.open(false).await?;
-            println!("{}", shown(&app.revoke_token(&user, &id).await?));
+            println!("{}", shown(&app.revoke_token(CLI, &user, &id).await?));
         }
         TokenCommand::Rotate { user, id, db } => {
             let app = db.open(false).await?;
-            let (made, secret) = app.rotate_token(&user, &id).await?;
+            let (made, secret) = app.rotate_token(CLI, &user, &id).await?;
             println!("{}", shown(&made));
             println!("secret (shown once; l2c keeps only its hash): {secret}");
         }
@@ -144,7 +141,7 @@ pub async fn deactivate(db: &DbArgs, name: &str) -> Result<()> {
 /// `l2c user reactivate NAME`.
 pub async fn reactivate(db: &DbArgs, name: &str) -> Result<()> {
     let app = db.open(false).await?;
-    app.reactivate_user(name).await?;
+    app.reactivate_user(CLI, name).await?;
     println!("{name} may sign in again (make them a token: l2c user token add {name} NAME)");
     Ok(())
 }

@@ -41,7 +41,7 @@ pub async fn eur_customer(app: &l2c::app::App, id: &str) -> Result<(), Failure> 
         segment: "enterprise".into(),
         country: "DE".into(),
     };
-    accounts::add_customer(&app.db, &customer, now).await?;
+    accounts::add_customer(&app.db, "test", &customer, now).await?;
     let billing = BillingAccount {
         id: format!("{id}-EUR"),
         customer_account: id.to_string(),
@@ -52,7 +52,7 @@ pub async fn eur_customer(app: &l2c::app::App, id: &str) -> Result<(), Failure> 
         payment_terms_days: 30,
         ..Default::default()
     };
-    accounts::add_billing(&app.db, &billing, now).await?;
+    accounts::add_billing(&app.db, "test", &billing, now).await?;
     Ok(())
 }
 

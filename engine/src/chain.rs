@@ -8,6 +8,7 @@
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 /// The hash of a row whose fields are `fields`, following the row hashed `prev`.
 pub fn link(prev: Option<&str>, fields: &[Value]) -> String {
@@ -149,6 +150,81 @@ impl Walk {
             self.fail(chain, problem);
         }
         self.broken
+    }
+}
+
+/// Walks many chains of one table, their rows grouped by chain and in order within each,
+/// against their owners' heads.
+pub struct Chains {
+    table: &'static str,
+    heads: HashMap<String, Option<String>>,
+    walk: Option<(String, Walk)>,
+    broken: Option<Break>,
+}
+
+impl Chains {
+    /// The chains of `table` whose owners' heads are `heads` (owner id: last hash).
+    pub fn new(table: &'static str, heads: HashMap<String, Option<String>>) -> Chains {
+        Chains {
+            table,
+            heads,
+            walk: None,
+            broken: None,
+        }
+    }
+
+    /// The next row, of `chain`; false once a break is found (the rest need not be read).
+    pub fn row(
+        &mut self,
+        chain: &str,
+        id: impl ToString,
+        fields: &[Value],
+        hash: Option<&str>,
+    ) -> bool {
+        if self.broken.is_some() {
+            return false;
+        }
+        if self.walk.as_ref().is_none_or(|(c, _)| c != chain) {
+            self.close();
+            self.walk = Some((chain.to_string(), Walk::new(self.table, chain)));
+        }
+        if let Some((_, w)) = self.walk.as_mut() {
+            w.row(id, fields, hash);
+            if w.broken.is_some() {
+                self.close();
+            }
+        }
+        self.broken.is_none()
+    }
+
+    fn close(&mut self) {
+        if let Some((chain, walk)) = self.walk.take() {
+            let head = self.heads.remove(&chain).flatten();
+            if self.broken.is_none() {
+                self.broken = walk.end(head.as_deref());
+            }
+        }
+    }
+
+    /// The first break: in a chain walked, or an owner with a head and no rows at all.
+    pub fn finish(mut self) -> Option<Break> {
+        self.close();
+        if self.broken.is_some() {
+            return self.broken;
+        }
+        let mut emptied: Vec<String> = self
+            .heads
+            .into_iter()
+            .filter_map(|(id, head)| head.map(|_| id))
+            .collect();
+        emptied.sort();
+        emptied.into_iter().next().map(|id| Break {
+            table: self.table.to_string(),
+            chain: id.clone(),
+            row: id,
+            position: 1,
+            problem: "the owner has a head but the chain has no rows: they were deleted".into(),
+        })
     }
 }
 

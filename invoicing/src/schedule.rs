@@ -19,6 +19,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
 use cron::Schedule;
 use l2c_engine::handler::{HandlerError, HandlerResult, Handlers, TaskContext};
+use l2c_orders::audit;
 use l2c_orders::error::{problem, DeskError, DeskResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -202,7 +203,7 @@ fn never(new: &NewSchedule) -> DeskError {
 }
 
 /// Stores a schedule and starts its first occurrence.
-pub async fn add(sched: &Schedules, new: &NewSchedule) -> DeskResult<ScheduleView> {
+pub async fn add(sched: &Schedules, actor: &str, new: &NewSchedule) -> DeskResult<ScheduleView> {
     let cron = new.validate()?;
     let zones = zones(&sched.invoicing, &new.time_zone).await?;
     let next =
@@ -227,13 +228,22 @@ pub async fn add(sched: &Schedules, new: &NewSchedule) -> DeskResult<ScheduleVie
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    tx.commit().await?;
     if added == 0 {
         return Err(DeskError::Conflict(format!(
             "schedule {} already exists",
             new.name
         )));
     }
+    let entry = audit::Entry {
+        actor,
+        action: "billing_schedule.add",
+        subject: format!("billing_schedule:{}", new.name),
+        before: None,
+        after: Some(serde_json::json!({"cron": new.cron, "time_zone": new.time_zone})),
+    };
+    let backend = sched.invoicing.db.backend;
+    audit::record(&mut tx, backend, &entry, sched.invoicing.clock.now_ms()).await?;
+    tx.commit().await?;
     ensure_instances(sched).await?;
     get(sched, &new.name).await
 }
@@ -271,17 +281,27 @@ pub async fn get(sched: &Schedules, name: &str) -> DeskResult<ScheduleView> {
 }
 
 /// Removes a schedule; its pending occurrence finds it gone and bills nothing.
-pub async fn remove(sched: &Schedules, name: &str) -> DeskResult<()> {
+pub async fn remove(sched: &Schedules, actor: &str, name: &str) -> DeskResult<()> {
+    let before = get(sched, name).await?;
     let mut tx = sched.invoicing.db.begin_write().await?;
     let n = sqlx::query("DELETE FROM billing_schedules WHERE name = $1")
         .bind(name.to_string())
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    tx.commit().await?;
     if n == 0 {
         return Err(DeskError::not_found("billing schedule", name));
     }
+    let entry = audit::Entry {
+        actor,
+        action: "billing_schedule.remove",
+        subject: format!("billing_schedule:{name}"),
+        before: Some(serde_json::json!({"cron": before.cron, "time_zone": before.time_zone})),
+        after: None,
+    };
+    let backend = sched.invoicing.db.backend;
+    audit::record(&mut tx, backend, &entry, sched.invoicing.clock.now_ms()).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! Customer accounts (who orders) and billing accounts (where the charges go).
 
+use crate::audit;
 use crate::error::{problem, DeskError, DeskResult, FieldProblem};
 use l2c_billing::{Currency, Party, TaxRate};
 use l2c_engine::db::Db;
@@ -217,8 +218,14 @@ fn is_iso_country(code: &str) -> bool {
 }
 
 /// Stores a new customer account; an existing id is a conflict.
-pub async fn add_customer(db: &Db, account: &CustomerAccount, now: i64) -> DeskResult<()> {
+pub async fn add_customer(
+    db: &Db,
+    actor: &str,
+    account: &CustomerAccount,
+    now: i64,
+) -> DeskResult<()> {
     account.validate()?;
+    let mut tx = db.begin_write().await?;
     let result = sqlx::query(
         "INSERT INTO customer_accounts (id, name, segment, country, created_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -228,7 +235,7 @@ pub async fn add_customer(db: &Db, account: &CustomerAccount, now: i64) -> DeskR
     .bind(account.segment.clone())
     .bind(account.country.clone())
     .bind(now)
-    .execute(&db.pool)
+    .execute(&mut *tx)
     .await?;
     if result.rows_affected() == 0 {
         return Err(DeskError::Conflict(format!(
@@ -236,13 +243,27 @@ pub async fn add_customer(db: &Db, account: &CustomerAccount, now: i64) -> DeskR
             account.id
         )));
     }
+    let entry = audit::Entry {
+        actor,
+        action: "customer_account.add",
+        subject: format!("customer_account:{}", account.id),
+        before: None,
+        after: Some(serde_json::to_value(account)?),
+    };
+    audit::record(&mut tx, db.backend, &entry, now).await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Stores a new billing account of an existing customer account.
-pub async fn add_billing(db: &Db, account: &BillingAccount, now: i64) -> DeskResult<()> {
+pub async fn add_billing(
+    db: &Db,
+    actor: &str,
+    account: &BillingAccount,
+    now: i64,
+) -> DeskResult<()> {
     account.validate()?;
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.begin_write().await?;
     if customer(&mut conn, &account.customer_account)
         .await?
         .is_none()
@@ -292,6 +313,15 @@ pub async fn add_billing(db: &Db, account: &BillingAccount, now: i64) -> DeskRes
             account.id
         )));
     }
+    let entry = audit::Entry {
+        actor,
+        action: "billing_account.add",
+        subject: format!("billing_account:{}", account.id),
+        before: None,
+        after: Some(serde_json::to_value(account)?),
+    };
+    audit::record(&mut conn, db.backend, &entry, now).await?;
+    conn.commit().await?;
     Ok(())
 }
 
@@ -379,13 +409,16 @@ impl BillingChanges {
 /// the buyer and terms they were issued with.
 pub async fn update_billing(
     db: &Db,
+    actor: &str,
     id: &str,
     changes: BillingChanges,
+    now: i64,
 ) -> DeskResult<BillingAccount> {
     let mut tx = db.begin_write().await?;
     let current = billing_locked(&mut tx, id, db.backend.lock_rows())
         .await?
         .ok_or_else(|| DeskError::not_found("billing account", id))?;
+    let before = serde_json::to_value(&current)?;
     let account = changes.apply(current);
     account.validate()?;
     sqlx::query(
@@ -411,6 +444,14 @@ pub async fn update_billing(
     .bind(id.to_string())
     .execute(&mut *tx)
     .await?;
+    let entry = audit::Entry {
+        actor,
+        action: "billing_account.update",
+        subject: format!("billing_account:{id}"),
+        before: Some(before),
+        after: Some(serde_json::to_value(&account)?),
+    };
+    audit::record(&mut tx, db.backend, &entry, now).await?;
     tx.commit().await?;
     Ok(account)
 }

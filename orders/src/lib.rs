@@ -24,9 +24,11 @@
 //! - [`error`]: the desk's one error type (shared by l2c-invoicing).
 
 pub mod accounts;
+pub mod audit;
 pub mod cancel;
 pub mod context;
 pub mod error;
+pub mod event_chain;
 pub mod intake;
 pub mod inventory;
 pub mod model;

@@ -3,6 +3,7 @@
 use super::model::{ItemView, OrderEvent, OrderView};
 use super::state::{ItemState, OrderState};
 use crate::error::{DeskError, DeskResult};
+pub use crate::event_chain::insert_events;
 use chrono::NaiveDate;
 use l2c_catalog::{OrderAction, Quote, ValidItem};
 use l2c_engine::clock::from_ms;
@@ -146,36 +147,6 @@ pub struct NewEvent<'a> {
     pub actor: Option<&'a str>,
     /// Why.
     pub reason: Option<&'a str>,
-}
-
-/// Appends state changes to their orders' histories, a few multi-row statements for any
-/// number.
-pub async fn insert_events(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    events: &[NewEvent<'_>],
-    now: i64,
-) -> DeskResult<()> {
-    for chunk in events.chunks(backend.chunk_rows(200, 7)) {
-        let sql = format!(
-            "INSERT INTO order_events (id, order_id, at, from_state, to_state, actor, reason) \
-             VALUES {}",
-            backend.values_list(chunk.len(), 7, 1)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for e in chunk {
-            q = q
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(e.order_id.to_string())
-                .bind(now)
-                .bind(e.from.map(|s| s.as_str()))
-                .bind(e.to.as_str())
-                .bind(e.actor.map(str::to_string))
-                .bind(e.reason.map(str::to_string));
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 /// The order's state, locked for this transaction on PostgreSQL (SQLite writers are already

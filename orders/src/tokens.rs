@@ -4,6 +4,7 @@
 //! epoch in the same transaction, which tells every node to drop its cached callers
 //! (`l2c::access`).
 
+use crate::audit;
 use crate::error::{check_text, problem, DeskError, DeskResult};
 use crate::users::{hash_token, with_groups, User, USER_COLUMNS};
 use chrono::{DateTime, Utc};
@@ -160,6 +161,7 @@ pub(crate) async fn insert(
 /// Makes a token for user `name`; returns it with its secret (shown once).
 pub async fn add(
     db: &Db,
+    actor: &str,
     name: &str,
     token: &NewToken,
     now: i64,
@@ -168,6 +170,14 @@ pub async fn add(
     let mut tx = db.begin_write().await?;
     let id = user_id(&mut tx, name).await?;
     let made = insert(&mut tx, &id, token, now).await?;
+    let entry = audit::Entry {
+        actor,
+        action: "token.add",
+        subject: format!("user:{name}"),
+        before: None,
+        after: Some(serde_json::to_value(&made.0)?),
+    };
+    audit::record(&mut tx, db.backend, &entry, now).await?;
     tx.commit().await?;
     Ok(made)
 }
@@ -190,9 +200,23 @@ pub async fn list(db: &Db, name: &str) -> DeskResult<Vec<TokenInfo>> {
 
 /// Revokes user `name`'s token `token_id` at `now`; it stops working on every node within
 /// a second. Revoking a revoked token is a conflict.
-pub async fn revoke(db: &Db, name: &str, token_id: &str, now: i64) -> DeskResult<TokenInfo> {
+pub async fn revoke(
+    db: &Db,
+    actor: &str,
+    name: &str,
+    token_id: &str,
+    now: i64,
+) -> DeskResult<TokenInfo> {
     let mut tx = db.begin_write().await?;
     let revoked = revoke_in(&mut tx, name, token_id, now).await?;
+    let entry = audit::Entry {
+        actor,
+        action: "token.revoke",
+        subject: format!("user:{name}"),
+        before: Some(serde_json::json!({"id": revoked.id, "name": revoked.name})),
+        after: Some(serde_json::to_value(&revoked)?),
+    };
+    audit::record(&mut tx, db.backend, &entry, now).await?;
     tx.commit().await?;
     Ok(revoked)
 }
@@ -232,6 +256,7 @@ async fn revoke_in(
 /// lifetime from now, in one transaction: the old secret stops working as the new one starts.
 pub async fn rotate(
     db: &Db,
+    actor: &str,
     name: &str,
     token_id: &str,
     now: i64,
@@ -247,6 +272,14 @@ pub async fn rotate(
     };
     let user = user_id(&mut tx, name).await?;
     let made = insert(&mut tx, &user, &next, now).await?;
+    let entry = audit::Entry {
+        actor,
+        action: "token.rotate",
+        subject: format!("user:{name}"),
+        before: Some(serde_json::to_value(&old)?),
+        after: Some(serde_json::to_value(&made.0)?),
+    };
+    audit::record(&mut tx, db.backend, &entry, now).await?;
     tx.commit().await?;
     Ok(made)
 }

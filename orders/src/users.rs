@@ -3,6 +3,7 @@
 //! argon2id hash ([`crate::passwords`]). A deactivated user's tokens are revoked and sessions
 //! ended; nothing of theirs authenticates until they are reactivated.
 
+use crate::audit;
 use crate::error::{problem, DeskError, DeskResult};
 use l2c_engine::db::Db;
 use serde::{Deserialize, Serialize};
@@ -199,6 +200,7 @@ impl NewUser {
 /// Stores a user and returns it with its token (shown once, stored only as a hash).
 pub async fn add_user(
     db: &Db,
+    actor: &str,
     user: &NewUser,
     known_groups: &[String],
     now: i64,
@@ -256,6 +258,17 @@ pub async fn add_user(
         expires_at: None,
     };
     let (_, token) = crate::tokens::insert(&mut tx, &id, &initial, now).await?;
+    let entry = audit::Entry {
+        actor,
+        action: "user.add",
+        subject: format!("user:{}", user.name),
+        before: None,
+        after: Some(serde_json::json!({
+            "role": user.role, "account": user.account, "groups": groups,
+            "password": user.password.is_some(),
+        })),
+    };
+    audit::record(&mut tx, db.backend, &entry, now).await?;
     tx.commit().await?;
     let stored = User {
         id,
@@ -294,7 +307,13 @@ pub async fn user_by_password(db: &Db, name: &str, password: &str) -> DeskResult
 pub(crate) const USER_COLUMNS: &str = "u.id, u.name, u.role, u.account_id, u.deactivated_at";
 
 /// Sets (or replaces) `name`'s password.
-pub async fn set_password(db: &Db, name: &str, password: &str) -> DeskResult<()> {
+pub async fn set_password(
+    db: &Db,
+    actor: &str,
+    name: &str,
+    password: &str,
+    now: i64,
+) -> DeskResult<()> {
     crate::passwords::check_rule(password)?;
     let hash = crate::passwords::hash_blocking(password.to_string()).await?;
     let mut tx = db.begin_write().await?;
@@ -304,10 +323,18 @@ pub async fn set_password(db: &Db, name: &str, password: &str) -> DeskResult<()>
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    tx.commit().await?;
     if n == 0 {
         return Err(DeskError::not_found("user", name));
     }
+    let entry = audit::Entry {
+        actor,
+        action: "user.password",
+        subject: format!("user:{name}"),
+        before: None,
+        after: Some(serde_json::json!({"password": "set"})),
+    };
+    audit::record(&mut tx, db.backend, &entry, now).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -383,7 +410,7 @@ pub struct Deactivation {
 
 /// Deactivates user `name` at `now`: revokes their tokens and ends their sessions in one
 /// transaction that also moves the access epoch on, so every node stops admitting them.
-pub async fn deactivate(db: &Db, name: &str, now: i64) -> DeskResult<Deactivation> {
+pub async fn deactivate(db: &Db, actor: &str, name: &str, now: i64) -> DeskResult<Deactivation> {
     let mut tx = db.begin_write().await?;
     let row = sqlx::query("SELECT id, deactivated_at FROM users WHERE name = $1")
         .bind(name.to_string())
@@ -415,6 +442,16 @@ pub async fn deactivate(db: &Db, name: &str, now: i64) -> DeskResult<Deactivatio
         .await?
         .rows_affected();
     crate::tokens::bump_epoch(&mut tx).await?;
+    let entry = audit::Entry {
+        actor,
+        action: "user.deactivate",
+        subject: format!("user:{name}"),
+        before: Some(serde_json::json!({"active": true})),
+        after: Some(serde_json::json!({
+            "active": false, "tokens_revoked": tokens, "sessions_ended": sessions,
+        })),
+    };
+    audit::record(&mut tx, db.backend, &entry, now).await?;
     tx.commit().await?;
     Ok(Deactivation {
         user: name.to_string(),
@@ -426,7 +463,7 @@ pub async fn deactivate(db: &Db, name: &str, now: i64) -> DeskResult<Deactivatio
 
 /// Lets deactivated user `name` sign in again; their old tokens stay revoked (an admin makes
 /// them a new one).
-pub async fn reactivate(db: &Db, name: &str) -> DeskResult<()> {
+pub async fn reactivate(db: &Db, actor: &str, name: &str, now: i64) -> DeskResult<()> {
     let mut tx = db.begin_write().await?;
     let n = sqlx::query(
         "UPDATE users SET deactivated_at = NULL WHERE name = $1 AND deactivated_at IS NOT NULL",
@@ -447,6 +484,14 @@ pub async fn reactivate(db: &Db, name: &str) -> DeskResult<()> {
             DeskError::not_found("user", name)
         });
     }
+    let entry = audit::Entry {
+        actor,
+        action: "user.reactivate",
+        subject: format!("user:{name}"),
+        before: Some(serde_json::json!({"active": false})),
+        after: Some(serde_json::json!({"active": true})),
+    };
+    audit::record(&mut tx, db.backend, &entry, now).await?;
     tx.commit().await?;
     Ok(())
 }

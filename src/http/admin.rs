@@ -154,7 +154,7 @@ pub async fn retry_incident(
     ApiPath(step): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let user = caller.require(&[Role::Admin])?;
-    state.app.engine.retry_incident(&step, &user.name).await?;
+    state.app.retry_incident(&user.name, &step).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -171,11 +171,7 @@ pub async fn skip_incident(
     body: Option<ApiJson<SkipRequest>>,
 ) -> ApiResult<StatusCode> {
     let output = skip_output(body.and_then(|ApiJson(b)| b.output))?;
-    state
-        .app
-        .engine
-        .skip_incident(&step, &user.name, output)
-        .await?;
+    state.app.skip_incident(&user.name, &step, output).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -200,7 +196,7 @@ pub fn skip_output(output: Option<Value>) -> Result<Value, DeskError> {
     security(("bearer" = [])))]
 pub async fn add_user(
     State(state): State<ApiState>,
-    _admin: Allowed<Admins>,
+    Allowed(admin, _): Allowed<Admins>,
     ApiJson(body): ApiJson<NewUserRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
     let new = NewUser {
@@ -210,7 +206,7 @@ pub async fn add_user(
         groups: body.groups,
         password: body.password,
     };
-    let (user, token) = state.app.add_user(&new).await?;
+    let (user, token) = state.app.add_user(&admin.name, &new).await?;
     Ok((StatusCode::CREATED, Json(CreatedUser { user, token })))
 }
 
@@ -229,10 +225,10 @@ pub async fn me(caller: Caller) -> Json<User> {
     security(("bearer" = [])))]
 pub async fn add_customer(
     State(state): State<ApiState>,
-    _admin: Allowed<Admins>,
+    Allowed(admin, _): Allowed<Admins>,
     ApiJson(account): ApiJson<CustomerAccount>,
 ) -> ApiResult<(StatusCode, Json<CustomerAccount>)> {
-    accounts::add_customer(&state.app.db, &account, state.app.now_ms()).await?;
+    accounts::add_customer(&state.app.db, &admin.name, &account, state.app.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
@@ -243,10 +239,10 @@ pub async fn add_customer(
     security(("bearer" = [])))]
 pub async fn add_billing(
     State(state): State<ApiState>,
-    _finance: Allowed<FinanceAndAdmins>,
+    Allowed(who, _): Allowed<FinanceAndAdmins>,
     ApiJson(account): ApiJson<BillingAccount>,
 ) -> ApiResult<(StatusCode, Json<BillingAccount>)> {
-    accounts::add_billing(&state.app.db, &account, state.app.now_ms()).await?;
+    accounts::add_billing(&state.app.db, &who.name, &account, state.app.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
@@ -260,12 +256,13 @@ pub async fn add_billing(
     security(("bearer" = [])))]
 pub async fn update_billing(
     State(state): State<ApiState>,
-    _finance: Allowed<FinanceAndAdmins>,
+    Allowed(who, _): Allowed<FinanceAndAdmins>,
     ApiPath(id): ApiPath<String>,
     ApiJson(changes): ApiJson<BillingChanges>,
 ) -> ApiResult<Json<BillingAccount>> {
     Ok(Json(
-        accounts::update_billing(&state.app.db, &id, changes).await?,
+        accounts::update_billing(&state.app.db, &who.name, &id, changes, state.app.now_ms())
+            .await?,
     ))
 }
 

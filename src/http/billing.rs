@@ -366,12 +366,12 @@ pub async fn list_schedules(
         (status = 422, body = super::problem::Problem)), security(("bearer" = [])))]
 pub async fn add_schedule(
     State(state): State<ApiState>,
-    _who: Allowed<FinanceAndAdmins>,
+    Allowed(who, _): Allowed<FinanceAndAdmins>,
     ApiJson(body): ApiJson<NewSchedule>,
 ) -> ApiResult<(StatusCode, Json<ScheduleView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(schedule::add(&state.app.schedules, &body).await?),
+        Json(schedule::add(&state.app.schedules, &who.name, &body).await?),
     ))
 }
 
@@ -382,9 +382,9 @@ pub async fn add_schedule(
     security(("bearer" = [])))]
 pub async fn remove_schedule(
     State(state): State<ApiState>,
-    _who: Allowed<FinanceAndAdmins>,
+    Allowed(who, _): Allowed<FinanceAndAdmins>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    schedule::remove(&state.app.schedules, &name).await?;
+    schedule::remove(&state.app.schedules, &who.name, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

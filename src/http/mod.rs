@@ -8,6 +8,7 @@
 //!   [`inventory`], [`tmf`], [`ops`].
 
 pub mod admin;
+pub mod audit;
 pub mod billing;
 pub mod catalog;
 pub mod extract;
@@ -77,6 +78,7 @@ fn api_v1() -> Router<ApiState> {
         .merge(tasks::router())
         .merge(admin::router())
         .merge(users::router())
+        .merge(audit::router())
         .merge(catalog::router())
         .merge(inventory::router())
         .merge(billing::router())

@@ -3,7 +3,8 @@
 
 use super::ApiState;
 use super::{
-    admin, billing, catalog, inventory, invoices, ops, orders, problem, reports, tasks, tmf, users,
+    admin, audit, billing, catalog, inventory, invoices, ops, orders, problem, reports, tasks, tmf,
+    users,
 };
 use axum::routing::get;
 use axum::{Json, Router};
@@ -25,6 +26,7 @@ use utoipa_scalar::{Scalar, Servable};
         admin::move_clock, admin::list_subscriptions,
         users::list_users, users::list_tokens, users::add_token, users::revoke_token,
         users::rotate_token, users::deactivate, users::reactivate,
+        audit::list, audit::verify, audit::trail,
         catalog::list_offerings, catalog::get_offering,
         inventory::list_products, inventory::get_product,
         tmf::create, tmf::list, tmf::retrieve,

@@ -102,13 +102,14 @@ pub async fn add_token(
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<NewTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<MadeToken>)> {
-    may_manage(&caller, &name)?;
+    let by = may_manage(&caller, &name)?;
     let token = NewToken {
         name: body.name,
         expires_at: body.expires_at.map(|at| at.timestamp_millis()),
     };
     let now = crate::access::wall_now();
-    let (token, secret) = l2c_orders::tokens::add(&state.app.db, &name, &token, now).await?;
+    let (token, secret) =
+        l2c_orders::tokens::add(&state.app.db, &by.name, &name, &token, now).await?;
     Ok((StatusCode::CREATED, Json(MadeToken { token, secret })))
 }
 
@@ -125,8 +126,8 @@ pub async fn revoke_token(
     caller: Caller,
     ApiPath((name, id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<TokenInfo>> {
-    may_manage(&caller, &name)?;
-    Ok(Json(state.app.revoke_token(&name, &id).await?))
+    let by = may_manage(&caller, &name)?;
+    Ok(Json(state.app.revoke_token(&by.name, &name, &id).await?))
 }
 
 /// Replace a token with a new secret of the same name and lifetime; the old one stops working
@@ -143,8 +144,8 @@ pub async fn rotate_token(
     caller: Caller,
     ApiPath((name, id)): ApiPath<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<MadeToken>)> {
-    may_manage(&caller, &name)?;
-    let (token, secret) = state.app.rotate_token(&name, &id).await?;
+    let by = may_manage(&caller, &name)?;
+    let (token, secret) = state.app.rotate_token(&by.name, &name, &id).await?;
     Ok((StatusCode::CREATED, Json(MadeToken { token, secret })))
 }
 
@@ -172,9 +173,9 @@ pub async fn deactivate(
     security(("bearer" = [])))]
 pub async fn reactivate(
     State(state): State<ApiState>,
-    _admin: Allowed<Admins>,
+    Allowed(admin, _): Allowed<Admins>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.app.reactivate_user(&name).await?;
+    state.app.reactivate_user(&admin.name, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

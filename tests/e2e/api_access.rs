@@ -461,6 +461,19 @@ async fn incidents_are_retried_and_skipped(backend: Backend) {
     for e in ["step.incident", "incident.retried", "incident.skipped"] {
         assert!(t.contains(&e), "{e} in {t:?}");
     }
+    let audit = api.ok("ada", "/api/v1/audit?actor=ada").await;
+    let decisions: Vec<&str> = audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .filter(|a| a.starts_with("incident."))
+        .collect();
+    assert_eq!(
+        decisions,
+        ["incident.skip", "incident.retry"],
+        "newest first"
+    );
     let unknown = api
         .send(
             Some("ada"),
@@ -527,7 +540,7 @@ async fn a_user_created_with_a_password_signs_in_with_it(backend: Backend) {
         let found = user_by_password(db, name, password).await.expect("look up");
         assert!(found.is_none(), "{name} / {password:?}");
     }
-    set_password(db, "pia", "a brand new secret")
+    set_password(db, "test", "pia", "a brand new secret", 0)
         .await
         .expect("set");
     assert!(user_by_password(db, "pia", "pia's long secret")
@@ -538,7 +551,7 @@ async fn a_user_created_with_a_password_signs_in_with_it(backend: Backend) {
         .await
         .expect("new")
         .is_some());
-    let missing = set_password(db, "nobody", "a brand new secret").await;
+    let missing = set_password(db, "test", "nobody", "a brand new secret", 0).await;
     assert!(
         matches!(missing, Err(l2c_orders::error::DeskError::NotFound { .. })),
         "{missing:?}"

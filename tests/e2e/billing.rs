@@ -266,7 +266,7 @@ async fn vat_is_computed_per_rate_on_summed_bases(backend: Backend) {
         "lan-setup".into(),
         TaxRate::new(TaxCategory::Standard, dec("7")).expect("rate"),
     );
-    accounts::add_billing(&w.app.db, &reduced, w.app.now_ms())
+    accounts::add_billing(&w.app.db, "test", &reduced, w.app.now_ms())
         .await
         .expect("account");
     // Five lines of 0.04 at 19%: 0.0076 each would round to 0.01 per line (0.05 in all);

@@ -30,13 +30,13 @@ async fn a_cron_schedule_bills_each_zone_at_its_local_time_once(backend: Backend
         cron: "0 0 2 * * *".into(),
         time_zone: "account".into(),
     };
-    let added = schedule::add(&w.app.schedules, &nightly)
+    let added = schedule::add(&w.app.schedules, "test", &nightly)
         .await
         .expect("schedule");
     // 02:00 in Berlin (the world's own accounts) comes first: 01:00 UTC.
     assert_eq!(added.next_due.to_rfc3339(), "2027-01-31T01:00:00+00:00");
     assert!(added.instance_id.is_some());
-    let again = schedule::add(&w.app.schedules, &nightly).await;
+    let again = schedule::add(&w.app.schedules, "test", &nightly).await;
     assert!(matches!(again, Err(DeskError::Conflict(_))));
 
     // The clock passes 02:00 in Berlin (01:00Z), Hawaii (12:00Z) and Tonga (13:00Z).
@@ -161,7 +161,7 @@ async fn two_nodes_fire_a_scheduled_run_once(backend: Backend) {
         cron: "0 0 3 * * *".into(),
         time_zone: "UTC".into(),
     };
-    schedule::add(&w.app.schedules, &daily)
+    schedule::add(&w.app.schedules, "test", &daily)
         .await
         .expect("schedule");
     for c in &clocks {

@@ -695,4 +695,29 @@ async fn user_tokens_are_made_listed_revoked_and_users_deactivated() {
     ok(&run(&["user", "reactivate", "fay"]));
     let back = ok(&run(&["user", "token", "add", "fay", "again"]));
     assert!(works(secret_in(&back)).await);
+
+    // Every change above is in the audit log, as made by the command line.
+    let log = ok(&run(&["audit", "log", "--subject", "user:fay"]));
+    for action in [
+        "user.add",
+        "token.add",
+        "token.rotate",
+        "token.revoke",
+        "user.deactivate",
+    ] {
+        assert!(log.contains(action), "{action} in {log}");
+    }
+    assert!(log.contains("l2c-cli"), "{log}");
+    assert!(ok(&run(&["audit", "verify"])).starts_with("ok"));
+    sqlx::query("UPDATE audit_log SET subject = 'user:someone' WHERE position = 2")
+        .execute(&pool.pool)
+        .await
+        .expect("tampered");
+    let broken = run(&["audit", "verify"]);
+    assert!(!broken.status.success(), "a broken chain fails the command");
+    assert!(
+        text(&broken.stdout).contains("broken: audit_log chain audit at row 2"),
+        "{}",
+        text(&broken.stdout)
+    );
 }

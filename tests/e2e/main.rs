@@ -7,6 +7,7 @@
 //! - [`api`]: orders over HTTP from placement to completion, rejection, cancellation, upgrades,
 //!   validation, idempotency, the sandbox clock and the operational endpoints.
 //! - [`access`]: named tokens, revocation, deactivation, across two nodes.
+//! - [`audit`]: the hash chains of orders, workflows and the audit log, and their verifying.
 //! - [`api_access`]: who may do what, nobody approving their own order, racing approvers.
 //! - [`api_billing`]: billing over HTTP after a real order; exports; problems.
 //! - [`billing`], [`billing_exports`], [`billing_schedules`]: billing runs on the database.
@@ -25,6 +26,7 @@ mod access;
 mod api;
 mod api_access;
 mod api_billing;
+mod audit;
 mod billing;
 mod billing_exports;
 mod billing_schedules;

@@ -176,10 +176,10 @@ pub(crate) async fn january(w: &World) {
         name: "second".into(),
         expires_at: None,
     };
-    let (lena, _) = l2c_orders::tokens::add(&w.app.db, "lena", &second, jan(1))
+    let (lena, _) = l2c_orders::tokens::add(&w.app.db, "test", "lena", &second, jan(1))
         .await
         .expect("a token");
-    l2c_orders::tokens::revoke(&w.app.db, "lena", &lena.id, jan(3))
+    l2c_orders::tokens::revoke(&w.app.db, "test", "lena", &lena.id, jan(3))
         .await
         .expect("revoked");
     let lee = l2c_orders::users::NewUser {
@@ -189,8 +189,8 @@ pub(crate) async fn january(w: &World) {
         groups: vec![],
         password: None,
     };
-    w.app.add_user(&lee).await.expect("lee");
-    l2c_orders::users::deactivate(&w.app.db, "lee", jan(4))
+    w.app.add_user("test", &lee).await.expect("lee");
+    l2c_orders::users::deactivate(&w.app.db, "test", "lee", jan(4))
         .await
         .expect("deactivated");
     for at in [jan(1), jan(2)] {

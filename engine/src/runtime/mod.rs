@@ -43,4 +43,5 @@ pub use query::{DefinitionVersion, HistoryEvent, IncidentView, InstanceView, Ste
 pub use status::{InstanceStatus, UnknownStatus};
 pub use tasks::Outcome;
 pub use transient::retry;
+pub use verify::{ChainedRow, HistoryChain};
 pub use worker::{Worker, WorkerHandle};

@@ -2,7 +2,7 @@
 //! stored head, streamed so a million rows need little memory.
 
 use super::engine::Engine;
-use crate::chain::{history_fields, Break, Walk};
+use crate::chain::{history_fields, Break, Chains};
 use crate::error::Result;
 use futures::TryStreamExt;
 use sqlx::Row;
@@ -41,18 +41,9 @@ impl Engine {
             q = q.bind(id.clone());
         }
         let mut rows = q.fetch(&db.pool);
-        let mut walk: Option<(String, Walk)> = None;
+        let mut chains = Chains::new(TABLE, heads);
         while let Some(row) = rows.try_next().await? {
             let instance: String = row.try_get("instance_id")?;
-            if walk.as_ref().is_none_or(|(id, _)| *id != instance) {
-                if let Some((id, done)) = walk.take() {
-                    let head = heads.remove(&id).flatten();
-                    if let Some(b) = done.end(head.as_deref()) {
-                        return Ok(Some(b));
-                    }
-                }
-                walk = Some((instance.clone(), Walk::new(TABLE, instance.clone())));
-            }
             let fields = history_fields(
                 &instance,
                 row.try_get("at")?,
@@ -63,30 +54,103 @@ impl Engine {
                 row.try_get::<Option<String>, _>("data")?.as_deref(),
             );
             let hash: Option<String> = row.try_get("hash")?;
-            if let Some((_, w)) = walk.as_mut() {
-                w.row(row.try_get::<i64, _>("seq")?, &fields, hash.as_deref());
+            let seq: i64 = row.try_get("seq")?;
+            if !chains.row(&instance, seq, &fields, hash.as_deref()) {
+                break;
             }
         }
-        drop(rows);
-        if let Some((id, done)) = walk.take() {
-            let head = heads.remove(&id).flatten();
-            if let Some(b) = done.end(head.as_deref()) {
-                return Ok(Some(b));
-            }
+        Ok(chains.finish())
+    }
+}
+
+/// One instance's history as stored, with its chain, for a third party to verify.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryChain {
+    /// The instance.
+    pub instance_id: String,
+    /// Its stored head (the last row's hash).
+    pub head: Option<String>,
+    /// Its rows in order, each field as it went into the hash.
+    pub rows: Vec<ChainedRow>,
+}
+
+/// A history row as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChainedRow {
+    /// Its place in the table.
+    pub seq: i64,
+    /// When (ms).
+    pub at: i64,
+    /// The event.
+    pub event: String,
+    /// The stage.
+    pub stage: Option<String>,
+    /// Who.
+    pub actor: Option<String>,
+    /// The attempt.
+    pub attempt: Option<i64>,
+    /// The data as stored (JSON text).
+    pub data: Option<String>,
+    /// The chain hash.
+    pub hash: Option<String>,
+}
+
+impl Engine {
+    /// The ids of the instances started with `business_key` (an order's workflow and its
+    /// items' children).
+    pub async fn instances_by_key(&self, business_key: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM wf_instances WHERE business_key = $1 ORDER BY id")
+            .bind(business_key.to_string())
+            .fetch_all(&self.inner.db.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("id")?))
+            .collect()
+    }
+
+    /// The history chains of the instances started with `business_key`.
+    pub async fn history_chains(&self, business_key: &str) -> Result<Vec<HistoryChain>> {
+        let pool = &self.inner.db.pool;
+        let heads = sqlx::query(
+            "SELECT id, history_head FROM wf_instances WHERE business_key = $1 ORDER BY id",
+        )
+        .bind(business_key.to_string())
+        .fetch_all(pool)
+        .await?;
+        let rows = sqlx::query(
+            "SELECT h.seq, h.instance_id, h.at, h.event, h.stage, h.actor, h.attempt, h.data, \
+             h.hash FROM wf_history h JOIN wf_instances i ON i.id = h.instance_id \
+             WHERE i.business_key = $1 ORDER BY h.instance_id, h.seq",
+        )
+        .bind(business_key.to_string())
+        .fetch_all(pool)
+        .await?;
+        let mut chains: Vec<HistoryChain> = heads
+            .iter()
+            .map(|r| {
+                Ok(HistoryChain {
+                    instance_id: r.try_get("id")?,
+                    head: r.try_get("history_head")?,
+                    rows: Vec::new(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        for r in &rows {
+            let instance: String = r.try_get("instance_id")?;
+            let Some(chain) = chains.iter_mut().find(|c| c.instance_id == instance) else {
+                continue;
+            };
+            chain.rows.push(ChainedRow {
+                seq: r.try_get("seq")?,
+                at: r.try_get("at")?,
+                event: r.try_get("event")?,
+                stage: r.try_get("stage")?,
+                actor: r.try_get("actor")?,
+                attempt: r.try_get("attempt")?,
+                data: r.try_get("data")?,
+                hash: r.try_get("hash")?,
+            });
         }
-        // A head whose rows are all gone.
-        let mut emptied: Vec<String> = heads
-            .into_iter()
-            .filter_map(|(id, head)| head.map(|_| id))
-            .collect();
-        emptied.sort();
-        Ok(emptied.into_iter().next().map(|id| Break {
-            table: TABLE.into(),
-            chain: id.clone(),
-            row: id,
-            position: 1,
-            problem: "the instance has a history head but no history rows: they were deleted"
-                .into(),
-        }))
+        Ok(chains)
     }
 }

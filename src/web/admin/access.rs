@@ -223,10 +223,12 @@ async fn add_token(
     let now = wall_now();
     let made = match new_token(&form, now) {
         Err(p) => Err(vec![p]),
-        Ok(token) => match tokens::add(&state.app.db, &name, &token, now).await {
-            Ok((info, secret)) => Ok((info.name, secret)),
-            Err(e) => Err(problems_of(e).map_err(|e| viewer.error(e))?),
-        },
+        Ok(token) => {
+            match tokens::add(&state.app.db, &viewer.user.name, &name, &token, now).await {
+                Ok((info, secret)) => Ok((info.name, secret)),
+                Err(e) => Err(problems_of(e).map_err(|e| viewer.error(e))?),
+            }
+        }
     };
     let shown = match made {
         Ok(secret) => Shown {
@@ -253,7 +255,7 @@ async fn revoke(
     admin_only(&viewer).map_err(|e| viewer.error(e))?;
     state
         .app
-        .revoke_token(&name, &id)
+        .revoke_token(&viewer.user.name, &name, &id)
         .await
         .map_err(|e| viewer.error(e))?;
     let to = format!("/admin/users/{}?did=revoked", urlencode(&name));
@@ -269,7 +271,7 @@ async fn rotate(
     admin_only(&viewer).map_err(|e| viewer.error(e))?;
     let (info, secret) = state
         .app
-        .rotate_token(&name, &id)
+        .rotate_token(&viewer.user.name, &name, &id)
         .await
         .map_err(|e| viewer.error(e))?;
     let shown = Shown {
@@ -336,7 +338,7 @@ async fn reactivate(
     admin_only(&viewer).map_err(|e| viewer.error(e))?;
     state
         .app
-        .reactivate_user(&name)
+        .reactivate_user(&viewer.user.name, &name)
         .await
         .map_err(|e| viewer.error(e))?;
     let to = format!("/admin/users/{}?did=reactivated", urlencode(&name));

@@ -443,7 +443,14 @@ async fn create_customer(State(state): State<WebState>, posted: Posted<Fields>) 
         segment: text("segment").into(),
         country: text("country").into(),
     };
-    let problems = match accounts::add_customer(&state.app.db, &account, state.app.now_ms()).await {
+    let problems = match accounts::add_customer(
+        &state.app.db,
+        &viewer.user.name,
+        &account,
+        state.app.now_ms(),
+    )
+    .await
+    {
         Ok(()) => return Ok(saved("customer", &account.id)),
         Err(e) => save_problems(e).map_err(|e| viewer.error(e))?,
     };
@@ -468,7 +475,14 @@ async fn create_billing(State(state): State<WebState>, posted: Posted<Fields>) -
     };
     if problems.is_empty() {
         let account = changes.apply(base);
-        match accounts::add_billing(&state.app.db, &account, state.app.now_ms()).await {
+        match accounts::add_billing(
+            &state.app.db,
+            &viewer.user.name,
+            &account,
+            state.app.now_ms(),
+        )
+        .await
+        {
             Ok(()) => return Ok(saved("billing", &account.id)),
             Err(e) => problems = save_problems(e).map_err(|e| viewer.error(e))?,
         }
@@ -530,7 +544,15 @@ async fn edit(
     let account = stored(&state, &id).await.map_err(|e| viewer.error(e))?;
     let (changes, mut problems) = read_changes(&form, account.buyer.as_ref());
     if problems.is_empty() {
-        match accounts::update_billing(&state.app.db, &id, changes).await {
+        match accounts::update_billing(
+            &state.app.db,
+            &viewer.user.name,
+            &id,
+            changes,
+            state.app.now_ms(),
+        )
+        .await
+        {
             Ok(a) => return Ok(saved("billing", &a.id)),
             Err(e) => problems = problems_of(e).map_err(|e| viewer.error(e))?,
         }

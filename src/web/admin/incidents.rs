@@ -140,8 +140,7 @@ async fn retry(
     admin_only(&viewer).map_err(|e| viewer.error(e))?;
     state
         .app
-        .engine
-        .retry_incident(&step, &viewer.user.name)
+        .retry_incident(&viewer.user.name, &step)
         .await
         .map_err(|e| viewer.error(e))?;
     Ok(Redirect::to(&format!("/admin/incidents?did=retried&step={step}")).into_response())
@@ -205,8 +204,7 @@ async fn skip_step(
     let output = skip_output(output)?;
     state
         .app
-        .engine
-        .skip_incident(step, &viewer.user.name, output)
+        .skip_incident(&viewer.user.name, step, output)
         .await?;
     Ok(())
 }

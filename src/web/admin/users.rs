@@ -167,7 +167,7 @@ async fn create(State(state): State<WebState>, posted: Posted<Fields>) -> Page {
     admin_only(&viewer).map_err(|e| viewer.error(e))?;
     let added = match new_user(&form) {
         Err(p) => Err(vec![p]),
-        Ok(new) => match state.app.add_user(&new).await {
+        Ok(new) => match state.app.add_user(&viewer.user.name, &new).await {
             Ok((user, token)) => Ok((user.name, token, new.password.is_some())),
             // A taken name belongs at the name field, like any other problem of it.
             Err(DeskError::Conflict(m)) => {
@@ -257,7 +257,15 @@ async fn set_password(
         let differ = Some("the two passwords differ; type the same one twice".to_string());
         return Ok(password_page(&state, &viewer, user.name, (None, differ)));
     }
-    match users::set_password(&state.app.db, &user.name, &form.password).await {
+    match users::set_password(
+        &state.app.db,
+        &viewer.user.name,
+        &user.name,
+        &form.password,
+        crate::access::wall_now(),
+    )
+    .await
+    {
         Ok(()) => {
             let to = format!("/admin/users?did=password&user={}", urlencode(&user.name));
             Ok(Redirect::to(&to).into_response())

@@ -238,7 +238,7 @@ async fn submit(State(state): State<WebState>, posted: Posted<ScheduleForm>) -> 
         }
     };
     if form.step.as_deref() == Some("save") {
-        return match schedule::add(&state.app.schedules, &new).await {
+        return match schedule::add(&state.app.schedules, &viewer.user.name, &new).await {
             Ok(_) => Ok(Redirect::to("/billing/schedules?did=added").into_response()),
             Err(e) => refused(e),
         };
@@ -291,7 +291,7 @@ async fn delete(
 ) -> Page {
     let viewer = posted.viewer;
     finance(&viewer)?;
-    schedule::remove(&state.app.schedules, &name)
+    schedule::remove(&state.app.schedules, &viewer.user.name, &name)
         .await
         .map_err(|e| viewer.error(e))?;
     Ok(Redirect::to("/billing/schedules?did=deleted").into_response())

@@ -37,7 +37,7 @@ pub async fn account(app: &App, id: &str, cycle_day: u32, zone: &str, currency: 
         time_zone: zone.into(),
         ..Default::default()
     };
-    accounts::add_billing(&app.db, &account, app.now_ms())
+    accounts::add_billing(&app.db, "test", &account, app.now_ms())
         .await
         .expect("billing account");
 }

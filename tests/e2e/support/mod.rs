@@ -70,7 +70,7 @@ async fn user(
         groups: groups.iter().map(|g| g.to_string()).collect(),
         password: None,
     };
-    let (user, token) = app.add_user(&new).await.expect("user");
+    let (user, token) = app.add_user("test", &new).await.expect("user");
     tokens.insert(name.to_string(), token);
     user
 }
@@ -96,7 +96,7 @@ pub async fn world_opts(backend: Backend, configure: impl FnOnce(&mut AppOptions
             segment: "enterprise".into(),
             country: "DE".into(),
         };
-        accounts::add_customer(&app.db, &customer, now)
+        accounts::add_customer(&app.db, "test", &customer, now)
             .await
             .expect("customer");
         let billing = BillingAccount {
@@ -109,7 +109,7 @@ pub async fn world_opts(backend: Backend, configure: impl FnOnce(&mut AppOptions
             payment_terms_days: 30,
             ..Default::default()
         };
-        accounts::add_billing(&app.db, &billing, now)
+        accounts::add_billing(&app.db, "test", &billing, now)
             .await
             .expect("billing");
     }

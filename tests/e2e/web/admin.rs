@@ -40,7 +40,7 @@ pub(super) async fn failing_site(backend: Backend, running: bool) -> Site {
     settings.network.failure_rate = 1.0;
     let world = world_with(backend, settings).await;
     for name in ["rita", "gus", "sam", "nina", "fred", "ada", "fay", "lena"] {
-        users::set_password(&world.app.db, name, &password(name))
+        users::set_password(&world.app.db, "test", name, &password(name), 0)
             .await
             .expect("password");
     }
@@ -625,7 +625,7 @@ async fn without_a_sandbox_there_is_no_clock_page(backend: Backend) {
     let mut options = l2c::app::AppOptions::new(world.url.clone());
     options.sandbox = false;
     let app = l2c::app::App::open(options).await.expect("app");
-    users::set_password(&app.db, "ada", &password("ada"))
+    users::set_password(&app.db, "test", "ada", &password("ada"), 0)
         .await
         .expect("password");
     let site = Site {

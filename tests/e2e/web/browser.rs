@@ -414,7 +414,7 @@ async fn bulk_approval_and_a_keyboard_only_approval_in_a_browser() {
         groups: vec!["network-engineering".into()],
         password: None,
     };
-    let (nora, _) = site.world.app.add_user(&nora).await.expect("nora");
+    let (nora, _) = site.world.app.add_user("test", &nora).await.expect("nora");
     let mut orders = Vec::new();
     for b_end in ["HAM-001", "HAM-002", "HAM-003", "HAM-004"] {
         orders.push(wan_order(&site, b_end).await);

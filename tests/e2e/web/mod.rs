@@ -73,7 +73,7 @@ impl Site {
     pub async fn on(backend: Backend) -> Site {
         let world = world(backend).await;
         for name in ["rita", "gus", "sam", "nina", "fred", "ada", "fay", "lena"] {
-            users::set_password(&world.app.db, name, &password(name))
+            users::set_password(&world.app.db, "test", name, &password(name), 0)
                 .await
                 .expect("password");
         }

@@ -170,7 +170,7 @@ async fn a_bulk_approval_reports_each_task_and_one_taken_meanwhile(backend: Back
         groups: vec!["network-engineering".into()],
         password: Some(password("nora")),
     };
-    let (nora, _) = site.world.app.add_user(&nora).await.expect("nora");
+    let (nora, _) = site.world.app.add_user("test", &nora).await.expect("nora");
     let (rita, rita_csrf) = site.session("rita", "/order/wan-link").await;
     let mut orders = Vec::new();
     for key in ["b-1", "b-2", "b-3"] {

@@ -313,6 +313,33 @@ impl Backend {
     }
 }
 
+/// The rows `select` (a `SELECT ... FROM table` without `WHERE`) finds whose `key` is one of
+/// `ids`, `chunk` ids per statement, in key order, locked for this transaction
+/// ([`Backend::lock_rows`]): what a transaction reads before it changes those rows.
+pub async fn locked_rows_by(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    select: &str,
+    key: &str,
+    ids: &[&str],
+    chunk: usize,
+) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for part in ids.chunks(chunk.max(1)) {
+        let sql = format!(
+            "{select} WHERE {key} IN ({}) ORDER BY {key}{}",
+            backend.in_list(part.len(), 1),
+            backend.lock_rows()
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in part {
+            q = q.bind(id.to_string());
+        }
+        rows.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
+
 /// Creates an empty PostgreSQL database named `{prefix}_{uuid}` on the server `admin_url`
 /// points at, and returns its URL (for tests and benchmarks that need a fresh database).
 pub async fn create_postgres_database(

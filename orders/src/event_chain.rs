@@ -45,21 +45,13 @@ async fn heads(
     let mut ids: Vec<&str> = events.iter().map(|e| e.order_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut heads = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(backend.chunk_rows(500, 1)) {
-        let sql = format!(
-            "SELECT id, events_count, events_head FROM orders WHERE id IN ({}) ORDER BY id{}",
-            backend.in_list(chunk.len(), 1),
-            backend.lock_rows()
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            let count: i64 = row.try_get("events_count")?;
-            heads.insert(row.try_get("id")?, (count, row.try_get("events_head")?));
-        }
+    let select = "SELECT id, events_count, events_head FROM orders";
+    let chunk = backend.chunk_rows(500, 1);
+    let rows = l2c_engine::db::locked_rows_by(conn, backend, select, "id", &ids, chunk).await?;
+    let mut heads = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let count: i64 = row.try_get("events_count")?;
+        heads.insert(row.try_get("id")?, (count, row.try_get("events_head")?));
     }
     Ok(heads)
 }

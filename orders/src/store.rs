@@ -318,22 +318,13 @@ pub async fn orders_in_progress(
 ) -> DeskResult<()> {
     let ids: Vec<&str> = orders.iter().copied().collect();
     let mut from: BTreeMap<String, OrderState> = BTreeMap::new();
-    for chunk in ids.chunks(backend.chunk_rows(500, 1)) {
-        let sql = format!(
-            "SELECT id, state FROM orders WHERE id IN ({}) ORDER BY id{}",
-            backend.in_list(chunk.len(), 1),
-            backend.lock_rows()
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            let state: String = row.try_get("state")?;
-            let state: OrderState = state.parse().map_err(DeskError::Internal)?;
-            if state != OrderState::InProgress && state.can_become(OrderState::InProgress) {
-                from.insert(row.try_get("id")?, state);
-            }
+    let select = "SELECT id, state FROM orders";
+    let chunk = backend.chunk_rows(500, 1);
+    for row in l2c_engine::db::locked_rows_by(conn, backend, select, "id", &ids, chunk).await? {
+        let state: String = row.try_get("state")?;
+        let state: OrderState = state.parse().map_err(DeskError::Internal)?;
+        if state != OrderState::InProgress && state.can_become(OrderState::InProgress) {
+            from.insert(row.try_get("id")?, state);
         }
     }
     let moving: Vec<(&String, &OrderState)> = from.iter().collect();

@@ -547,20 +547,12 @@ async fn history_heads(
     let mut ids: Vec<&str> = events.iter().map(|e| e.instance_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut heads = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(backend.chunk_rows(CHUNK, 1)) {
-        let sql = format!(
-            "SELECT id, history_head FROM wf_instances WHERE id IN ({}) ORDER BY id{}",
-            backend.in_list(chunk.len(), 1),
-            backend.lock_rows()
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            heads.insert(row.try_get("id")?, row.try_get("history_head")?);
-        }
+    let select = "SELECT id, history_head FROM wf_instances";
+    let chunk = backend.chunk_rows(CHUNK, 1);
+    let rows = crate::db::locked_rows_by(conn, backend, select, "id", &ids, chunk).await?;
+    let mut heads = HashMap::with_capacity(rows.len());
+    for row in rows {
+        heads.insert(row.try_get("id")?, row.try_get("history_head")?);
     }
     Ok(heads)
 }

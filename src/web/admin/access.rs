@@ -8,6 +8,7 @@ use super::super::form::{field, Fields, Input, Kind};
 use super::super::page::{render, Chrome, Page};
 use super::super::session::{Posted, Viewer};
 use super::super::WebState;
+use super::users::user_named;
 use super::{admin_only, input, place, problems_of, tabs, Tab};
 use crate::access::wall_now;
 use askama::Template;
@@ -18,7 +19,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use l2c_orders::error::{problem, DeskError, FieldProblem};
 use l2c_orders::tokens::{self, NewToken, TokenInfo};
-use l2c_orders::users::{self, User};
+use l2c_orders::users::User;
 use serde::Deserialize;
 
 /// The routes.
@@ -58,15 +59,6 @@ struct ConfirmPage {
     tabs: Vec<Tab>,
     user: User,
     live_tokens: usize,
-}
-
-/// The user named `name`, or a 404.
-async fn user_named(state: &WebState, name: &str) -> Result<User, DeskError> {
-    users::list(&state.app.db)
-        .await?
-        .into_iter()
-        .find(|u| u.name == name)
-        .ok_or_else(|| DeskError::not_found("user", name))
 }
 
 /// A token as the page shows it.

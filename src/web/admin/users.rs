@@ -194,7 +194,7 @@ struct PasswordPage {
 }
 
 /// The user named `name`, or a 404.
-async fn user_named(state: &WebState, name: &str) -> Result<User, DeskError> {
+pub(super) async fn user_named(state: &WebState, name: &str) -> Result<User, DeskError> {
     users::list(&state.app.db)
         .await?
         .into_iter()

@@ -131,11 +131,13 @@ pub struct Background {
     workers: Vec<WorkerHandle>,
     scheduler: tokio::task::JoinHandle<()>,
     recorder: tokio::task::JoinHandle<()>,
+    hub: Option<tokio::task::JoinHandle<()>>,
     app: App,
 }
 
 /// Starts `workers` engine workers on `app`, the scheduler that keeps every billing
-/// schedule's next occurrence started, and the writer of this node's operating records.
+/// schedule's next occurrence started, the writer of this node's operating records, and the
+/// hub's deliverer of event notifications.
 pub fn spawn_workers(app: &App, workers: usize) -> Background {
     let every = std::time::Duration::from_secs(1);
     let clock = app.clock.clone();
@@ -148,6 +150,13 @@ pub fn spawn_workers(app: &App, workers: usize) -> Background {
             move || clock.now_ms(),
             crate::records::FLUSH_EVERY,
         ),
+        hub: match crate::hub::Deliverer::new(app) {
+            Ok(d) => Some(d.spawn()),
+            Err(e) => {
+                tracing::error!(error = %e, "event notifications are not delivered by this node");
+                None
+            }
+        },
         app: app.clone(),
     }
 }
@@ -157,6 +166,10 @@ pub fn spawn_workers(app: &App, workers: usize) -> Background {
 pub async fn stop_workers(background: Background) -> anyhow::Result<()> {
     background.scheduler.abort();
     background.recorder.abort();
+    // A delivery cut short stays leased and is sent again once its lease expires.
+    if let Some(hub) = background.hub {
+        hub.abort();
+    }
     for w in background.workers {
         w.shutdown().await?;
     }

@@ -3,6 +3,7 @@
 use super::model::{ItemView, OrderEvent, OrderView};
 use super::state::{ItemState, OrderState};
 use crate::error::{DeskError, DeskResult};
+use crate::hub::outbox;
 use chrono::NaiveDate;
 use l2c_catalog::{OrderAction, Quote, ValidItem};
 use l2c_engine::clock::from_ms;
@@ -148,8 +149,9 @@ pub struct NewEvent<'a> {
     pub reason: Option<&'a str>,
 }
 
-/// Appends state changes to their orders' histories, a few multi-row statements for any
-/// number.
+/// Appends state changes to their orders' histories, and their events to the hub's outbox,
+/// a few multi-row statements for any number. Callers hold the orders' rows (see
+/// [`lock_state`]; new orders are their transaction's own).
 pub async fn insert_events(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -175,6 +177,17 @@ pub async fn insert_events(
         }
         q.execute(&mut *conn).await?;
     }
+    // The hub's outbox, in the same transaction: an event exists exactly when its change does.
+    let changes: Vec<outbox::StateChange<'_>> = events
+        .iter()
+        .map(|e| outbox::StateChange {
+            order_id: e.order_id,
+            from: e.from,
+            to: e.to,
+            reason: e.reason,
+        })
+        .collect();
+    outbox::state_changes(conn, backend, &changes, now).await?;
     Ok(())
 }
 

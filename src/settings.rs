@@ -88,11 +88,6 @@ impl HubSettings {
     /// reads as its default.
     pub fn limits(&self) -> HubLimits {
         let defaults = HubSettings::default();
-        let duration = |text: &str, default: &str| {
-            humantime::parse_duration(text)
-                .or_else(|_| humantime::parse_duration(default))
-                .unwrap_or(std::time::Duration::from_secs(1))
-        };
         HubLimits {
             max_attempts: self.max_attempts,
             backoff_initial: duration(&self.backoff_initial, &defaults.backoff_initial),
@@ -170,6 +165,13 @@ impl Default for ServerSettings {
     }
 }
 
+/// `text` as a duration, or `default` when it does not parse (checked settings always do).
+fn duration(text: &str, default: &str) -> std::time::Duration {
+    humantime::parse_duration(text)
+        .or_else(|_| humantime::parse_duration(default))
+        .unwrap_or(std::time::Duration::from_secs(10))
+}
+
 /// The server's limits, read from [`ServerSettings`] once they are checked.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerLimits {
@@ -186,11 +188,6 @@ impl ServerSettings {
     /// its default.
     pub fn limits(&self) -> ServerLimits {
         let defaults = ServerSettings::default();
-        let duration = |text: &str, default: &str| {
-            humantime::parse_duration(text)
-                .or_else(|_| humantime::parse_duration(default))
-                .unwrap_or(std::time::Duration::from_secs(10))
-        };
         ServerLimits {
             header_read_timeout: duration(&self.header_read_timeout, &defaults.header_read_timeout),
             request_timeout: duration(&self.request_timeout, &defaults.request_timeout),

@@ -496,23 +496,17 @@ async fn hub_dead_letters_hold_later_events_until_replayed(backend: Backend) {
 
 /// `l2c serve` on `url` with `config`; answers the process and its base URL.
 fn serve(url: &str, config: &std::path::Path) -> (std::process::Child, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_l2c"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
-        .arg("--config")
-        .arg(config)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let mut line = String::new();
-    let stdout = child.stdout.take().expect("stdout");
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("line");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("the address is printed")
-        .to_string();
-    (child, base)
+    let config = config.to_str().expect("a UTF-8 path");
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        url,
+        "--config",
+        config,
+    ];
+    support::spawn_serve(&args, std::process::Stdio::null())
 }
 
 async fn hub_survives_a_killed_server(backend: Backend) {

@@ -174,6 +174,24 @@ pub(crate) fn from_row(r: &AnyRow) -> DeskResult<OutboxEvent> {
     })
 }
 
+/// Runs `statement` (SQL ending in `seq IN (`) over `seqs`, a chunk at a time.
+async fn by_seqs(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    statement: &str,
+    seqs: &[i64],
+) -> DeskResult<()> {
+    for chunk in seqs.chunks(backend.chunk_rows(500, 1)) {
+        let sql = format!("{statement}{})", backend.in_list(chunk.len(), 1));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for seq in chunk {
+            q = q.bind(*seq);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Marks events fanned out (`fanned`), or deletes them when no listener wanted them.
 pub(crate) async fn fanned(
     conn: &mut AnyConnection,
@@ -181,21 +199,15 @@ pub(crate) async fn fanned(
     kept: &[i64],
     unwanted: &[i64],
 ) -> DeskResult<()> {
-    let statements = [
-        ("UPDATE hub_events SET fanned = 1 WHERE seq IN", kept),
-        ("DELETE FROM hub_events WHERE seq IN", unwanted),
-    ];
-    for (statement, seqs) in statements {
-        for chunk in seqs.chunks(backend.chunk_rows(500, 1)) {
-            let sql = format!("{statement} ({})", backend.in_list(chunk.len(), 1));
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for seq in chunk {
-                q = q.bind(*seq);
-            }
-            q.execute(&mut *conn).await?;
-        }
-    }
-    Ok(())
+    let mark = "UPDATE hub_events SET fanned = 1 WHERE seq IN (";
+    by_seqs(conn, backend, mark, kept).await?;
+    by_seqs(
+        conn,
+        backend,
+        "DELETE FROM hub_events WHERE seq IN (",
+        unwanted,
+    )
+    .await
 }
 
 /// Deletes fanned-out events of `seqs` that no delivery needs any more (all of them when
@@ -207,19 +219,13 @@ pub(crate) async fn prune(
 ) -> DeskResult<()> {
     let orphan = "DELETE FROM hub_events WHERE fanned = 1 AND NOT EXISTS \
         (SELECT 1 FROM hub_deliveries d WHERE d.event_seq = hub_events.seq)";
-    let Some(seqs) = seqs else {
-        sqlx::query(orphan).execute(&mut *conn).await?;
-        return Ok(());
-    };
-    for chunk in seqs.chunks(backend.chunk_rows(500, 1)) {
-        let sql = format!("{orphan} AND seq IN ({})", backend.in_list(chunk.len(), 1));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for seq in chunk {
-            q = q.bind(*seq);
+    match seqs {
+        None => {
+            sqlx::query(orphan).execute(&mut *conn).await?;
+            Ok(())
         }
-        q.execute(&mut *conn).await?;
+        Some(seqs) => by_seqs(conn, backend, &format!("{orphan} AND seq IN ("), seqs).await,
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{Hmac, Mac};
+use l2c::app::{App, AppOptions};
+use l2c::server::Server;
 use l2c::settings::{HubSettings, Settings};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -26,6 +28,7 @@ scenarios!(
     hub_registration_is_validated,
     hub_dead_letters_hold_later_events_until_replayed,
     hub_survives_a_killed_server,
+    hub_two_nodes_never_send_one_event_at_once,
 );
 
 const HUB: &str = "/tmf-api/productOrderingManagement/v4/hub";
@@ -41,6 +44,9 @@ struct Receiver {
     failing: AtomicBool,
     /// How long to take over each request.
     delay: Duration,
+    /// Event ids being answered right now, and how often one came while already in flight.
+    in_flight: Mutex<std::collections::HashSet<String>>,
+    overlaps: AtomicUsize,
 }
 
 impl Receiver {
@@ -80,7 +86,13 @@ async fn receiver(rx: Receiver) -> (Arc<Receiver>, String) {
         post(move |headers: HeaderMap, body: Bytes| {
             let rx = seen.clone();
             async move {
+                let event: Value = serde_json::from_slice(&body).unwrap_or_default();
+                let id = event["eventId"].as_str().unwrap_or_default().to_string();
+                if !rx.in_flight.lock().expect("in flight").insert(id.clone()) {
+                    rx.overlaps.fetch_add(1, Ordering::SeqCst);
+                }
                 tokio::time::sleep(rx.delay).await;
+                rx.in_flight.lock().expect("in flight").remove(&id);
                 let n = rx.calls.fetch_add(1, Ordering::SeqCst) + 1;
                 let fail = rx.failing.load(Ordering::SeqCst)
                     || (rx.fail_every > 0 && n.is_multiple_of(rx.fail_every));
@@ -343,6 +355,21 @@ async fn delete(api: &Api, user: &str, path: &str) -> u16 {
         .status
 }
 
+/// Every `$ref` under `value`.
+fn refs(value: &Value) -> Vec<String> {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| match (k.as_str(), v) {
+                ("$ref", Value::String(r)) => vec![r.clone()],
+                _ => refs(v),
+            })
+            .collect(),
+        Value::Array(items) => items.iter().flat_map(refs).collect(),
+        _ => Vec::new(),
+    }
+}
+
 async fn hub_registration_is_validated(backend: Backend) {
     let api = Api::start(world_with(backend, fast_hub(20)).await).await;
     let refused = |body: Value| {
@@ -429,6 +456,24 @@ async fn hub_registration_is_validated(backend: Backend) {
     assert_eq!(delete(&api, "rita", &path).await, 204);
     assert_eq!(delete(&api, "rita", &path).await, 404, "gone");
     assert_eq!(delete(&api, "ada", &format!("{HUB}/nope")).await, 404);
+    let spec = api.ok("ada", "/api/openapi.json").await;
+    for path in [
+        HUB,
+        "/tmf-api/productOrderingManagement/v4/hub/{id}",
+        "/api/v1/hub/dead-letters",
+        "/api/v1/hub/dead-letters/{id}/replay",
+        "/api/v1/hub/dead-letters/replay",
+    ] {
+        let operations = &spec["paths"][path];
+        assert!(operations.is_object(), "{path} documented");
+        for reference in refs(operations) {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            assert!(
+                spec["components"]["schemas"][name].is_object(),
+                "{path}: {reference} resolves"
+            );
+        }
+    }
     api.stop().await;
 }
 
@@ -588,4 +633,46 @@ async fn hub_survives_a_killed_server(backend: Backend) {
         .expect("kill");
     assert!(stopped.success());
     second.wait().expect("exits");
+}
+
+async fn hub_two_nodes_never_send_one_event_at_once(backend: Backend) {
+    let world = world_with(backend, fast_hub(20)).await;
+    let url = world.url.clone();
+    let api = Api::start(world).await;
+    let mut options = AppOptions::new(url);
+    options.settings = fast_hub(20);
+    let node_b = Server::start(
+        App::open(options).await.expect("second node opens"),
+        "127.0.0.1:0".parse().expect("addr"),
+        2,
+    )
+    .await
+    .expect("second node serves");
+    let (rx, callback) = receiver(Receiver {
+        fail_every: 4,
+        delay: Duration::from_millis(30),
+        ..Receiver::default()
+    })
+    .await;
+    register(&api, "ada", &callback, None).await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(place(&api, "rita", "ACME").await);
+    }
+    until(&rx, "every order's first two events", |events| {
+        let orders = by_order(events);
+        ids.iter()
+            .all(|id| orders.get(id).is_some_and(|e| e.len() >= 2))
+    })
+    .await;
+    assert_eq!(
+        rx.overlaps.load(Ordering::SeqCst),
+        0,
+        "no event was sent by both nodes at once"
+    );
+    for (id, events) in by_order(&rx.accepted()) {
+        assert_eq!(states(&events)[..2], ["acknowledged", "inProgress"], "{id}");
+    }
+    node_b.shutdown().await.expect("node B stops");
+    api.stop().await;
 }

@@ -44,7 +44,8 @@ CREATE TABLE hub_deliveries (
     PRIMARY KEY (listener_id, event_seq)
 );
 CREATE INDEX hub_deliveries_order ON hub_deliveries (listener_id, order_id, event_seq);
-CREATE INDEX hub_deliveries_due ON hub_deliveries (status, next_at);
+-- Claims walk pending deliveries in event order and stop at a batch.
+CREATE INDEX hub_deliveries_due ON hub_deliveries (status, event_seq);
 CREATE INDEX hub_deliveries_event ON hub_deliveries (event_seq);
 
 -- One row whose lock serializes fan-out across nodes, so an order's deliveries are always

@@ -296,13 +296,11 @@ pub async fn record(
     let backend = db.backend;
     let mut tx = db.begin_write().await?;
     let mut delivered = Vec::new();
+    let mut done: Vec<&str> = Vec::new();
     for (claimed, outcome) in outcomes {
         match outcome {
             Outcome::Delivered => {
-                sqlx::query("DELETE FROM hub_deliveries WHERE id = $1")
-                    .bind(claimed.id.clone())
-                    .execute(&mut *tx)
-                    .await?;
+                done.push(&claimed.id);
                 delivered.push(claimed.event.seq);
             }
             Outcome::Failed(error) => {
@@ -322,6 +320,17 @@ pub async fn record(
                 .await?;
             }
         }
+    }
+    for chunk in done.chunks(backend.chunk_rows(500, 1)) {
+        let sql = format!(
+            "DELETE FROM hub_deliveries WHERE id IN ({})",
+            backend.in_list(chunk.len(), 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        q.execute(&mut *tx).await?;
     }
     outbox::prune(&mut tx, backend, Some(&delivered)).await?;
     tx.commit().await?;

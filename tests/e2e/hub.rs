@@ -512,6 +512,13 @@ async fn hub_dead_letters_hold_later_events_until_replayed(backend: Backend) {
         api.get("rita", "/api/v1/hub/dead-letters").await.status,
         403
     );
+    let metrics = api.send(None, api.http.get(api.url("/metrics"))).await;
+    assert!(
+        metrics.text.contains("l2c_hub_dead_letters 1")
+            && metrics.text.contains("l2c_hub_deliveries_pending 1"),
+        "{}",
+        metrics.text
+    );
     let unknown = api
         .post("ada", "/api/v1/hub/dead-letters/nope/replay", json!({}))
         .await;

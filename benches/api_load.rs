@@ -12,14 +12,18 @@
 //! workflows run up to the first human task (the WAN link's feasibility approval), so a
 //! figure with workers shows whether they kept up or left a backlog.
 //!
+//! With `--listener`, an admin registers a TMF622 hub listener on a local receiver before
+//! the load starts, so every order's events are delivered while orders come in; the figures
+//! then show what the hub costs intake, and the end reports how many events arrived.
+//!
 //! ```text
 //! cargo bench --bench api_load -- [--backend sqlite|postgres] [--clients 64] [--rate 500]
-//!     [--seconds 10] [--workers 2] [--batch STEPS] [--database-url URL]
+//!     [--seconds 10] [--workers 2] [--batch STEPS] [--database-url URL] [--listener]
 //! ```
 
 mod common;
 
-use common::{cpu_time, eur_customer, fresh_database, peak_rss_mib, Failure};
+use common::{cpu_time, eur_customer, fresh_database, hub_admin, peak_rss_mib, receiver, Failure};
 use l2c::app::{App, AppOptions};
 use l2c::server::Server;
 
@@ -36,6 +40,7 @@ struct Args {
     workers: usize,
     batch: Option<usize>,
     url: Option<String>,
+    listener: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -47,9 +52,14 @@ fn parse_args() -> Result<Args, String> {
         workers: 2,
         batch: None,
         url: std::env::var("L2C_TEST_DATABASE_URL").ok(),
+        listener: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--listener" {
+            args.listener = true;
+            continue;
+        }
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         let number = |v: String| v.parse::<u64>().map_err(|e| format!("{flag}: {e}"));
         match flag.as_str() {
@@ -248,6 +258,32 @@ async fn report_backlog(db: &l2c_engine::db::Db, accepted: usize) {
     }
 }
 
+/// Registers a hub listener on a local receiver as the admin; answers its event count.
+async fn listen(base: &str, admin: &str) -> Result<Arc<std::sync::atomic::AtomicU64>, Failure> {
+    let (callback, count) = receiver().await?;
+    let r = reqwest::Client::new()
+        .post(format!("{base}/tmf-api/productOrderingManagement/v4/hub"))
+        .bearer_auth(admin)
+        .json(&json!({ "callback": callback }))
+        .send()
+        .await?;
+    if r.status().as_u16() != 201 {
+        return Err(format!("registering the listener: {}", r.status()).into());
+    }
+    println!("listener registered at {callback}");
+    Ok(count)
+}
+
+async fn report_events(db: &l2c_engine::db::Db, events: &std::sync::atomic::AtomicU64) {
+    match l2c_orders::hub::delivery::backlog(db).await {
+        Ok((pending, dead)) => println!(
+            "listener: {} events received, {pending} deliveries pending, {dead} dead",
+            events.load(std::sync::atomic::Ordering::Relaxed)
+        ),
+        Err(e) => println!("listener: backlog unknown ({e})"),
+    }
+}
+
 fn main() -> Result<(), Failure> {
     let args = parse_args()?;
     // The server and the load generator get runtimes of their own, as two processes would.
@@ -259,13 +295,19 @@ fn main() -> Result<(), Failure> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let (server, tokens, _dir, db) = server_rt.block_on(async {
+    let (server, tokens, _dir, db, admin) = server_rt.block_on(async {
         let (app, dir) = open(&args).await?;
         let tokens = people(&app).await?;
+        let admin = hub_admin(&app).await?;
         let db = app.db.clone();
         let server = Server::start(app, "127.0.0.1:0".parse()?, args.workers).await?;
-        Ok::<_, Failure>((server, tokens, dir, db))
+        Ok::<_, Failure>((server, tokens, dir, db, admin))
     })?;
+    let events = if args.listener {
+        Some(client_rt.block_on(listen(&server.url(), &admin))?)
+    } else {
+        None
+    };
     println!(
         "api_load: {} backend, server at {}",
         args.backend,
@@ -287,6 +329,9 @@ fn main() -> Result<(), Failure> {
         accepted += fixed_rate(client.clone(), args.rate, args.seconds).await;
         if args.workers > 0 {
             report_backlog(&db, accepted).await;
+        }
+        if let Some(events) = &events {
+            report_events(&db, events).await;
         }
     });
     println!(

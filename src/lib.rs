@@ -8,6 +8,7 @@
 //! - [`handlers`]: what `task` stages call, and every handler name in one list.
 //! - [`settings`], [`workflows`]: configuration and the shipped definitions.
 //! - [`schema`]: every crate's migrations, applied together.
+//! - [`hub`]: the deliverer of TMF622 event notifications.
 //! - [`http`]: the HTTP API; [`web`]: the web desk's pages; [`metrics`]: Prometheus metrics;
 //!   [`records`]: the operating records the monthly report reads; [`report`]: the report;
 //!   [`server`]: `l2c serve`, where the API and the web desk are wired together.
@@ -17,6 +18,7 @@ pub mod app;
 pub mod audit_trail;
 pub mod handlers;
 pub mod http;
+pub mod hub;
 pub mod limits;
 pub mod metrics;
 pub mod records;

@@ -56,6 +56,8 @@ pub struct Metrics {
     orders: Family<StateLabels, Gauge>,
     queues: Family<GroupLabels, Gauge>,
     incidents: Gauge,
+    hub_pending: Gauge,
+    hub_dead: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -79,6 +81,17 @@ impl Metrics {
         let orders = Family::<StateLabels, Gauge>::default();
         let queues = Family::<GroupLabels, Gauge>::default();
         let incidents = Gauge::default();
+        let (hub_pending, hub_dead) = (Gauge::default(), Gauge::default());
+        registry.register(
+            "hub_deliveries_pending",
+            "Event notifications owed to listeners, not yet delivered",
+            hub_pending.clone(),
+        );
+        registry.register(
+            "hub_dead_letters",
+            "Event notifications whose last attempt failed",
+            hub_dead.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status",
@@ -103,6 +116,8 @@ impl Metrics {
             orders,
             queues,
             incidents,
+            hub_pending,
+            hub_dead,
         }
     }
 
@@ -157,6 +172,9 @@ impl Metrics {
                 .set(open.get(group).copied().unwrap_or(0));
         }
         self.incidents.set(app.engine.incident_count().await?);
+        let (pending, dead) = l2c_orders::hub::delivery::backlog(&app.db).await?;
+        self.hub_pending.set(pending);
+        self.hub_dead.set(dead);
         let mut out = String::new();
         encode(&mut out, &self.registry).map_err(|e| DeskError::Internal(e.to_string()))?;
         Ok(out)

@@ -132,12 +132,13 @@ pub struct Background {
     scheduler: tokio::task::JoinHandle<()>,
     recorder: tokio::task::JoinHandle<()>,
     access: tokio::task::JoinHandle<()>,
+    hub: Option<tokio::task::JoinHandle<()>>,
     app: App,
 }
 
 /// Starts `workers` engine workers on `app`, the scheduler that keeps every billing
-/// schedule's next occurrence started, the writer of this node's operating records and the
-/// keeper of its token cache.
+/// schedule's next occurrence started, the writer of this node's operating records, the
+/// keeper of its token cache and the hub's deliverer of event notifications.
 pub fn spawn_workers(app: &App, workers: usize) -> Background {
     let every = std::time::Duration::from_secs(1);
     let clock = app.clock.clone();
@@ -151,6 +152,13 @@ pub fn spawn_workers(app: &App, workers: usize) -> Background {
             crate::records::FLUSH_EVERY,
         ),
         access: crate::access::spawn(app.clone()),
+        hub: match crate::hub::Deliverer::new(app) {
+            Ok(d) => Some(d.spawn()),
+            Err(e) => {
+                tracing::error!(error = %e, "event notifications are not delivered by this node");
+                None
+            }
+        },
         app: app.clone(),
     }
 }
@@ -161,6 +169,10 @@ pub async fn stop_workers(background: Background) -> anyhow::Result<()> {
     background.scheduler.abort();
     background.recorder.abort();
     background.access.abort();
+    // A delivery cut short stays leased and is sent again once its lease expires.
+    if let Some(hub) = background.hub {
+        hub.abort();
+    }
     for w in background.workers {
         w.shutdown().await?;
     }

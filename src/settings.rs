@@ -30,6 +30,114 @@ pub struct Settings {
     pub report: ReportSettings,
     /// What the HTTP server allows a client (docs/configuration.md, "The server").
     pub server: ServerSettings,
+    /// TMF622 event notifications' delivery (docs/configuration.md, "Event notifications").
+    pub hub: HubSettings,
+}
+
+/// How the hub delivers events to listeners: attempts, exponential backoff, the timeout of
+/// one POST, and how often an idle deliverer looks for work.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HubSettings {
+    /// Attempts before an event is a dead letter for its listener (1 to 100).
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles after each next one.
+    pub backoff_initial: String,
+    /// The longest wait between attempts.
+    pub backoff_max: String,
+    /// How long a listener has to answer one POST.
+    pub timeout: String,
+    /// How often an idle deliverer looks for new events.
+    pub poll_interval: String,
+    /// Deliveries sent at once by one node (1 to 1000).
+    pub batch: usize,
+}
+
+impl Default for HubSettings {
+    fn default() -> Self {
+        HubSettings {
+            max_attempts: 10,
+            backoff_initial: "1s".into(),
+            backoff_max: "10m".into(),
+            timeout: "10s".into(),
+            poll_interval: "200ms".into(),
+            batch: 64,
+        }
+    }
+}
+
+/// The hub's delivery settings, read from [`HubSettings`] once they are checked.
+#[derive(Debug, Clone, Copy)]
+pub struct HubLimits {
+    /// See [`HubSettings::max_attempts`].
+    pub max_attempts: u32,
+    /// See [`HubSettings::backoff_initial`].
+    pub backoff_initial: std::time::Duration,
+    /// See [`HubSettings::backoff_max`].
+    pub backoff_max: std::time::Duration,
+    /// See [`HubSettings::timeout`].
+    pub timeout: std::time::Duration,
+    /// See [`HubSettings::poll_interval`].
+    pub poll_interval: std::time::Duration,
+    /// See [`HubSettings::batch`].
+    pub batch: usize,
+}
+
+impl HubSettings {
+    /// The durations, parsed; one that does not parse (refused by [`Settings::check`])
+    /// reads as its default.
+    pub fn limits(&self) -> HubLimits {
+        let defaults = HubSettings::default();
+        HubLimits {
+            max_attempts: self.max_attempts,
+            backoff_initial: duration(&self.backoff_initial, &defaults.backoff_initial),
+            backoff_max: duration(&self.backoff_max, &defaults.backoff_max),
+            timeout: duration(&self.timeout, &defaults.timeout),
+            poll_interval: duration(&self.poll_interval, &defaults.poll_interval),
+            batch: self.batch,
+        }
+    }
+
+    /// Every problem of these settings, with paths under `hub.`.
+    fn problems(&self) -> Vec<l2c_orders::error::FieldProblem> {
+        let mut problems = Vec::new();
+        if !(1..=100).contains(&self.max_attempts) {
+            problems.push(problem("hub.max_attempts", "range", "must be 1 to 100"));
+        }
+        let mut parsed = Vec::new();
+        for (field, text, least) in [
+            ("backoff_initial", &self.backoff_initial, 1),
+            ("backoff_max", &self.backoff_max, 1),
+            ("timeout", &self.timeout, 100),
+            ("poll_interval", &self.poll_interval, 1),
+        ] {
+            let least = std::time::Duration::from_millis(least);
+            match humantime::parse_duration(text) {
+                Ok(d) if d >= least => parsed.push(Some(d)),
+                _ => {
+                    parsed.push(None);
+                    problems.push(problem(
+                        format!("hub.{field}"),
+                        "duration",
+                        format!("{text:?} is not a duration of at least {least:?}, such as 1s"),
+                    ));
+                }
+            }
+        }
+        if let (Some(Some(initial)), Some(Some(max))) = (parsed.first(), parsed.get(1)) {
+            if initial > max {
+                problems.push(problem(
+                    "hub.backoff_max",
+                    "minimum",
+                    "must not be shorter than hub.backoff_initial",
+                ));
+            }
+        }
+        if !(1..=1000).contains(&self.batch) {
+            problems.push(problem("hub.batch", "range", "must be 1 to 1000"));
+        }
+        problems
+    }
 }
 
 /// What the HTTP server allows a client, so that slow or idle clients cannot hold it.
@@ -62,6 +170,13 @@ impl Default for ServerSettings {
     }
 }
 
+/// `text` as a duration, or `default` when it does not parse (checked settings always do).
+fn duration(text: &str, default: &str) -> std::time::Duration {
+    humantime::parse_duration(text)
+        .or_else(|_| humantime::parse_duration(default))
+        .unwrap_or(std::time::Duration::from_secs(10))
+}
+
 /// The server's limits, read from [`ServerSettings`] once they are checked.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerLimits {
@@ -78,11 +193,6 @@ impl ServerSettings {
     /// its default.
     pub fn limits(&self) -> ServerLimits {
         let defaults = ServerSettings::default();
-        let duration = |text: &str, default: &str| {
-            humantime::parse_duration(text)
-                .or_else(|_| humantime::parse_duration(default))
-                .unwrap_or(std::time::Duration::from_secs(10))
-        };
         ServerLimits {
             header_read_timeout: duration(&self.header_read_timeout, &defaults.header_read_timeout),
             request_timeout: duration(&self.request_timeout, &defaults.request_timeout),
@@ -152,6 +262,7 @@ impl Default for Settings {
             web: WebSettings::default(),
             report: ReportSettings::default(),
             server: ServerSettings::default(),
+            hub: HubSettings::default(),
         }
     }
 }
@@ -267,6 +378,7 @@ impl Settings {
             );
         }
         problems.extend(self.billing.problems("billing."));
+        problems.extend(self.hub.problems());
         DeskError::check(problems)
     }
 }
@@ -333,6 +445,36 @@ timeout = "soon"
                 "server.header_read_timeout",
                 "server.request_timeout",
                 "server.max_connections"
+            ]
+        );
+    }
+
+    #[test]
+    fn hub_settings_are_read_and_checked() {
+        let text = "[hub]\nmax_attempts = 3\nbackoff_initial = \"50ms\"\nbatch = 8\n";
+        let limits = Settings::from_toml("l2c.toml", text)
+            .expect("settings")
+            .hub
+            .limits();
+        assert_eq!(limits.max_attempts, 3);
+        assert_eq!(limits.backoff_initial, std::time::Duration::from_millis(50));
+        assert_eq!(limits.backoff_max, std::time::Duration::from_secs(600));
+        assert_eq!(limits.timeout, std::time::Duration::from_secs(10));
+        assert_eq!(limits.batch, 8);
+        let bad = "[hub]\nmax_attempts = 0\nbackoff_initial = \"2m\"\nbackoff_max = \"1m\"\n\
+                   timeout = \"1ms\"\npoll_interval = \"often\"\nbatch = 0\n";
+        let Err(DeskError::Validation(p)) = Settings::from_toml("l2c.toml", bad) else {
+            panic!("bad hub settings are refused");
+        };
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "hub.max_attempts",
+                "hub.timeout",
+                "hub.poll_interval",
+                "hub.backoff_max",
+                "hub.batch"
             ]
         );
     }

@@ -114,3 +114,37 @@ pub fn cpu_time() -> Duration {
 pub fn peak_rss_mib() -> f64 {
     status_mib("VmHWM:")
 }
+
+/// A local hub listener on 127.0.0.1 that answers 204 to every event and counts them;
+/// answers its callback URL and the count.
+pub async fn receiver() -> Result<(String, std::sync::Arc<std::sync::atomic::AtomicU64>), Failure> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let count = std::sync::Arc::new(AtomicU64::new(0));
+    let seen = count.clone();
+    let app = axum::Router::new().route(
+        "/events",
+        axum::routing::post(move |_body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                seen.fetch_add(1, Ordering::Relaxed);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((format!("http://{addr}/events"), count))
+}
+
+/// An admin `hub-admin` on `app` and its token.
+pub async fn hub_admin(app: &l2c::app::App) -> Result<String, Failure> {
+    let admin = l2c_orders::users::NewUser {
+        name: "hub-admin".into(),
+        role: l2c_orders::users::Role::Admin,
+        account: None,
+        groups: vec![],
+        password: None,
+    };
+    Ok(app.add_user("bench", &admin).await?.1)
+}

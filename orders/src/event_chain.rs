@@ -2,8 +2,10 @@
 //! position in its order's chain and the hash chaining it to the event before; the order row
 //! keeps the count and the last hash. Appending reads them with the order's row locked
 //! (PostgreSQL; SQLite's writer is alone), so no two transactions chain to the same event.
+//! Appending also writes the events' notifications to the hub's outbox (`crate::hub`).
 
 use crate::error::DeskResult;
+use crate::hub::outbox;
 use crate::store::NewEvent;
 use futures::TryStreamExt;
 use l2c_engine::chain::{self, Break, Chains};
@@ -57,7 +59,9 @@ async fn heads(
 }
 
 /// Appends state changes to their orders' histories, chained, in a few multi-row
-/// statements for any number, and moves each order's head.
+/// statements for any number, moves each order's head, and puts their events in the hub's
+/// outbox. Callers hold the orders' rows (see `store::lock_state`; new orders are their
+/// transaction's own).
 pub async fn insert_events(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -109,7 +113,18 @@ pub async fn insert_events(
         }
         q.execute(&mut *conn).await?;
     }
-    write_heads(conn, backend, heads).await
+    write_heads(conn, backend, heads).await?;
+    // The hub's outbox, in the same transaction: an event exists exactly when its change does.
+    let changes: Vec<outbox::StateChange<'_>> = events
+        .iter()
+        .map(|e| outbox::StateChange {
+            order_id: e.order_id,
+            from: e.from,
+            to: e.to,
+            reason: e.reason,
+        })
+        .collect();
+    outbox::state_changes(conn, backend, &changes, now).await
 }
 
 async fn write_heads(

@@ -20,6 +20,8 @@
 //! - [`inventory`]: the running products; [`accounts`]: customer and billing accounts;
 //!   [`users`]: users, roles and API tokens; [`passwords`]: sign-in passwords (argon2id);
 //!   [`sessions`]: web desk sessions with their CSRF tokens.
+//! - [`hub`]: TMF622 event notifications: listeners, the outbox written with each change,
+//!   deliveries with retries and dead letters.
 //! - [`work`]: the task queues, who may act on which task, and acting on it.
 //! - [`error`]: the desk's one error type (shared by l2c-invoicing).
 
@@ -29,6 +31,7 @@ pub mod cancel;
 pub mod context;
 pub mod error;
 pub mod event_chain;
+pub mod hub;
 pub mod intake;
 pub mod inventory;
 pub mod model;

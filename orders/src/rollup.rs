@@ -236,13 +236,25 @@ impl Apply<'_> {
             Change::Ended { .. } => {
                 // The order's row first: a cancellation assessing this order at the same
                 // moment either sees this item's end or waits for it (PostgreSQL).
-                lock_state(self.conn, self.backend, self.order_id).await?;
+                let order_state = lock_state(self.conn, self.backend, self.order_id).await?;
                 let to = match self.change.status() {
                     Some(InstanceStatus::Completed) => ItemState::Completed,
                     Some(InstanceStatus::Cancelled) => ItemState::Cancelled,
                     _ => ItemState::Failed,
                 };
-                set_item_state(self.conn, self.order_id, item_id, to, None).await?;
+                let moved = set_item_state(self.conn, self.order_id, item_id, to, None).await?;
+                if let (true, Some(state)) = (moved, order_state) {
+                    crate::hub::outbox::item_changed(
+                        self.conn,
+                        self.backend,
+                        self.order_id,
+                        state,
+                        item_id,
+                        to.as_str(),
+                        self.now,
+                    )
+                    .await?;
+                }
                 self.apply_to_inventory(&item, to).await?;
                 self.finish_cancellation().await
             }

@@ -5,7 +5,7 @@
 //! - [`problem`]: RFC 9457 errors; [`extract`]: JSON bodies, paths and the bearer token.
 //! - One `router()` per resource module: [`orders`], [`tasks`], [`admin`] (incidents, users,
 //!   accounts, the sandbox clock), [`billing`] (runs, exports, schedules), [`invoices`], [`catalog`],
-//!   [`inventory`], [`tmf`], [`ops`].
+//!   [`inventory`], [`tmf`], [`hub`] (TMF622 event notifications), [`ops`].
 
 pub mod admin;
 pub mod audit;
@@ -13,6 +13,7 @@ pub mod billing;
 pub mod catalog;
 pub mod extract;
 pub mod headers;
+pub mod hub;
 pub mod inventory;
 pub mod invoices;
 pub mod openapi;
@@ -60,7 +61,10 @@ pub fn router(state: ApiState) -> Router {
     }
     Router::new()
         .nest("/api/v1", v1)
-        .nest("/tmf-api/productOrderingManagement/v4", tmf::router())
+        .nest(
+            "/tmf-api/productOrderingManagement/v4",
+            tmf::router().merge(hub::tmf_router()),
+        )
         .merge(ops::router())
         .merge(openapi::router())
         .layer(axum::middleware::from_fn(headers::secure))
@@ -84,4 +88,5 @@ fn api_v1() -> Router<ApiState> {
         .merge(billing::router())
         .merge(invoices::router())
         .merge(reports::router())
+        .merge(hub::router())
 }

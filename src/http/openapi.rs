@@ -3,8 +3,8 @@
 
 use super::ApiState;
 use super::{
-    admin, audit, billing, catalog, inventory, invoices, ops, orders, problem, reports, tasks, tmf,
-    users,
+    admin, audit, billing, catalog, hub, inventory, invoices, ops, orders, problem, reports, tasks,
+    tmf, users,
 };
 use axum::routing::get;
 use axum::{Json, Router};
@@ -29,7 +29,8 @@ use utoipa_scalar::{Scalar, Servable};
         audit::list, audit::verify, audit::trail,
         catalog::list_offerings, catalog::get_offering,
         inventory::list_products, inventory::get_product,
-        tmf::create, tmf::list, tmf::retrieve,
+        tmf::create, tmf::list, tmf::retrieve, hub::register, hub::unregister,
+        hub::list_dead_letters, hub::replay_one, hub::replay_all,
         billing::start_run, billing::list_runs, billing::get_run, billing::issue_run,
         billing::export_run, invoices::list_invoices, invoices::get_invoice, invoices::invoice_ubl,
         invoices::invoice_pdf, reports::monthly, invoices::void_invoice, invoices::credit_invoice, billing::list_schedules,

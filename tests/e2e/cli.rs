@@ -480,20 +480,10 @@ fn commands_set_up_a_database_that_serve_and_worker_run() {
         text(&bad.stderr)
     );
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_l2c"))
-        .args([&["serve", "--listen", "127.0.0.1:0"][..], &db].concat())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut line = String::new();
-    let stdout = server.stdout.take().expect("stdout");
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("line");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("the address is printed")
-        .to_string();
+    let (mut server, base) = crate::support::spawn_serve(
+        &[&["serve", "--listen", "127.0.0.1:0"][..], &db].concat(),
+        std::process::Stdio::piped(),
+    );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (ready, placed) = runtime.block_on(async {
         let http = reqwest::Client::new();

@@ -11,6 +11,7 @@
 //! - [`api_access`]: who may do what, nobody approving their own order, racing approvers.
 //! - [`api_billing`]: billing over HTTP after a real order; exports; problems.
 //! - [`billing`], [`billing_exports`], [`billing_schedules`]: billing runs on the database.
+//! - [`hub`]: TMF622 event notifications against a real receiver, and a killed server.
 //! - [`cli`]: the binary's commands; [`nodes`]: two nodes on one database.
 //! - [`orders`]: orders through their workflows; [`schema`]: the schema and its migrations;
 //!   [`records`]: the operating records the monthly report reads; [`report`]: the report;
@@ -32,6 +33,7 @@ mod billing_exports;
 mod billing_schedules;
 mod cli;
 mod hostile;
+mod hub;
 mod nodes;
 mod orders;
 mod records;

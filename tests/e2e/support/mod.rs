@@ -176,3 +176,23 @@ macro_rules! scenarios {
         }
     };
 }
+
+/// Starts `l2c serve` (with `--listen 127.0.0.1:0` among `args`) with its standard error
+/// going to `stderr`; answers the process and the base URL it prints first.
+pub fn spawn_serve(args: &[&str], stderr: std::process::Stdio) -> (std::process::Child, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_l2c"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("serve starts");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("line");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the address is printed")
+        .to_string();
+    (child, base)
+}

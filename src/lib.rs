@@ -26,5 +26,6 @@ pub mod report;
 pub mod schema;
 pub mod server;
 pub mod settings;
+pub mod tls;
 pub mod web;
 pub mod workflows;

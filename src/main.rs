@@ -67,6 +67,12 @@ enum Command {
         /// Run on a test clock that POST /api/v1/sandbox/clock moves (demos and tests).
         #[arg(long)]
         sandbox: bool,
+        /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Run workers and timers only (several may share one PostgreSQL database).
     Worker {
@@ -260,7 +266,14 @@ async fn run_async(command: Command) -> anyhow::Result<()> {
             db,
             listen,
             sandbox,
-        } => server_cmd::serve(&db, listen, sandbox).await,
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| server_cmd::TlsFiles { cert, key });
+            server_cmd::serve(&db, listen, sandbox, tls).await
+        }
         Command::Worker { db } => server_cmd::worker(&db).await,
         Command::Migrate { database_url } => server_cmd::migrate(&database_url).await,
         Command::User(UserCommand::Add {

@@ -22,6 +22,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -70,6 +71,16 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(app, listener, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given (`crate::tls`).
+pub async fn serve_with(
+    app: App,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let limits = app.settings.server.limits();
     let site = router(app);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -98,25 +109,56 @@ pub async fn serve(
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request
             });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, error = %e, "connection ended");
+        let service = TowerToHyperService::new(service);
+        let wait = limits.header_read_timeout;
+        match &tls {
+            None => {
+                let connection =
+                    http1_builder(wait).serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(%peer, error = %e, "connection ended");
+                    }
+                    drop(slot);
+                });
             }
-            drop(slot);
-        });
+            Some(acceptor) => {
+                let handshake = acceptor.accept(stream);
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(wait, handshake).await {
+                        Ok(Ok(stream)) => {
+                            let connection =
+                                http1_builder(wait).serve_connection(TokioIo::new(stream), service);
+                            if let Err(e) = watcher.watch(connection).await {
+                                tracing::debug!(%peer, error = %e, "connection ended");
+                            }
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                    drop(slot);
+                });
+            }
+        }
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
 }
 
+/// HTTP/1.1 connections with the header-read timeout `wait`.
+fn http1_builder(wait: Duration) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(wait);
+    builder
+}
+
 /// A running server.
 pub struct Server {
+    /// `http` or `https`.
+    scheme: &'static str,
     /// The address it listens on (port 0 resolved).
     pub addr: SocketAddr,
     /// The app it serves.
@@ -189,15 +231,27 @@ pub async fn stop_workers(background: Background) -> anyhow::Result<()> {
 impl Server {
     /// Binds `listen` (port 0 picks a free port) and serves the API with `workers` workers.
     pub async fn start(app: App, listen: SocketAddr, workers: usize) -> anyhow::Result<Server> {
+        Server::start_with(app, listen, workers, None).await
+    }
+
+    /// [`Server::start`], over TLS with `tls` (`crate::tls`).
+    pub async fn start_with(
+        app: App,
+        listen: SocketAddr,
+        workers: usize,
+        tls: Option<TlsAcceptor>,
+    ) -> anyhow::Result<Server> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
-        let http = tokio::spawn(serve(app.clone(), listener, shutdown));
+        let http = tokio::spawn(serve_with(app.clone(), listener, tls, shutdown));
         let workers = spawn_workers(&app, workers);
         Ok(Server {
+            scheme,
             addr,
             app,
             stop,
@@ -206,9 +260,9 @@ impl Server {
         })
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:43121`.
+    /// The base URL, e.g. `http://127.0.0.1:43121` (`https://` over TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Graceful shutdown: stop accepting, finish requests, then stop the workers.

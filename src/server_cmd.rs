@@ -36,6 +36,15 @@ pub struct DbArgs {
 impl DbArgs {
     /// Opens the app (migrating the database) with these arguments.
     pub async fn open(&self, sandbox: bool) -> Result<App> {
+        self.open_with(sandbox, |_| {}).await
+    }
+
+    /// [`DbArgs::open`], with `adjust` changing the options last.
+    pub async fn open_with(
+        &self,
+        sandbox: bool,
+        adjust: impl FnOnce(&mut AppOptions),
+    ) -> Result<App> {
         let mut options = AppOptions::new(self.database_url.clone());
         if let Some(file) = &self.config {
             options.settings = Settings::from_file(file)?;
@@ -43,6 +52,7 @@ impl DbArgs {
         options.workflows_dir = self.workflows.clone();
         options.catalog_file = self.catalog.clone();
         options.sandbox = sandbox;
+        adjust(&mut options);
         App::open(options).await
     }
 }
@@ -86,12 +96,33 @@ fn warn_if_simulated(app: &App) {
     }
 }
 
-/// `l2c serve`.
-pub async fn serve(db: &DbArgs, listen: SocketAddr, sandbox: bool) -> Result<()> {
-    let app = db.open(sandbox).await?;
+/// Where `l2c serve` finds its certificate chain and private key (PEM) to serve HTTPS.
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+/// `l2c serve`: over HTTPS with `tls` (then session cookies are `Secure` whatever the
+/// settings say).
+pub async fn serve(
+    db: &DbArgs,
+    listen: SocketAddr,
+    sandbox: bool,
+    tls: Option<TlsFiles>,
+) -> Result<()> {
+    let acceptor = tls
+        .as_ref()
+        .map(|t| l2c::tls::acceptor(&t.cert, &t.key))
+        .transpose()?;
+    let https = acceptor.is_some();
+    let app = db
+        .open_with(sandbox, |o| o.settings.web.behind_tls |= https)
+        .await?;
     warn_if_simulated(&app);
     let workers = app.settings.workers;
-    let server = Server::start(app, listen, workers).await?;
+    let server = Server::start_with(app, listen, workers, acceptor).await?;
     let stop = shutdown_signal();
     tracing::info!(
         addr = %server.addr,

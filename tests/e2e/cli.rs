@@ -711,3 +711,33 @@ async fn user_tokens_are_made_listed_revoked_and_users_deactivated() {
         text(&broken.stdout)
     );
 }
+
+#[test]
+fn serve_takes_a_certificate_only_with_its_key() {
+    let alone = l2c(&["serve", "--tls-cert", "cert.pem"]);
+    assert!(!alone.status.success());
+    assert!(
+        text(&alone.stderr).contains("--tls-key"),
+        "{}",
+        text(&alone.stderr)
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let url = db_url(&dir);
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().expect("utf-8");
+    let unreadable = l2c(&[
+        "serve",
+        "--database-url",
+        &url,
+        "--tls-cert",
+        missing,
+        "--tls-key",
+        missing,
+    ]);
+    assert!(!unreadable.status.success());
+    assert!(
+        text(&unreadable.stderr).contains("--tls-cert"),
+        "{}",
+        text(&unreadable.stderr)
+    );
+}

@@ -13,6 +13,7 @@
 //! - [`billing`], [`billing_exports`], [`billing_schedules`]: billing runs on the database.
 //! - [`hub`]: TMF622 event notifications against a real receiver, and a killed server.
 //! - [`cli`]: the binary's commands; [`nodes`]: two nodes on one database.
+//! - [`hostile`]: clients that hold connections, security headers, write limits; [`tls`]: HTTPS.
 //! - [`orders`]: orders through their workflows; [`schema`]: the schema and its migrations;
 //!   [`records`]: the operating records the monthly report reads; [`report`]: the report;
 //!   [`webhook`]: webhook handlers against a real HTTP receiver.
@@ -40,5 +41,6 @@ mod records;
 mod report;
 mod schema;
 mod sessions;
+mod tls;
 mod web;
 mod webhook;

@@ -188,7 +188,18 @@ impl App {
                 "nobody can deactivate themselves; ask another admin".into(),
             ));
         }
-        let mut done = users::deactivate(&self.db, by, name, wall_now()).await?;
+        let mut done = match users::deactivate(&self.db, by, name, wall_now()).await {
+            Ok(done) => done,
+            Err(e @ DeskError::Conflict(_)) => {
+                // Already deactivated: claims an earlier attempt could not release still go
+                // back, so asking again finishes the job (and still says it was done before).
+                self.engine
+                    .release_claims_of(name, "the user was deactivated")
+                    .await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         self.access.sync(&self.db).await?;
         self.refresh_directory()
             .await

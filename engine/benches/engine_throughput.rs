@@ -1,6 +1,7 @@
 //! Engine throughput: N instances of a 5-stage workflow of no-op tasks, run by real workers on
 //! SQLite (a WAL file) or PostgreSQL; reports step transitions/s, instances/s, step latency
-//! percentiles and peak RSS.
+//! percentiles and peak RSS, then checks every instance completed and every history chain
+//! holds.
 //!
 //! ```text
 //! cargo bench -p l2c-engine --bench engine_throughput -- [--backend sqlite|postgres]
@@ -253,5 +254,10 @@ async fn main() -> BenchResult<()> {
     check_completed(&db, args.instances).await?;
     let latencies = step_latencies(&db).await?;
     report(&args, start_secs, run_secs, &latencies);
+    // Two workers appended to the chains at once: every one must still hold.
+    if let Some(broken) = engine.verify_history(None).await? {
+        return Err(format!("a history chain is broken: {broken:?}").into());
+    }
+    println!("history chains     verified");
     Ok(())
 }

@@ -188,6 +188,8 @@ pub(crate) struct Tx<'c> {
     changes: Vec<InstanceChange>,
     /// New ready work was created: wake workers after commit.
     pub announce: bool,
+    /// Instances this transaction created: their history heads are empty before its events.
+    fresh: std::collections::HashSet<String>,
 }
 
 pub(crate) const INSTANCE_COLUMNS: &str =
@@ -217,6 +219,7 @@ impl<'c> Tx<'c> {
             starting_subflows: HashMap::new(),
             changes: Vec::new(),
             announce: false,
+            fresh: std::collections::HashSet::new(),
         }
     }
 
@@ -365,6 +368,7 @@ impl<'c> Tx<'c> {
             ..
         } = self;
         let mut new: Vec<&mut Inst> = instances.values_mut().filter(|i| i.new).collect();
+        self.fresh.extend(new.iter().map(|i| i.id.clone()));
         for chunk in new.chunks_mut(inner.db.backend.chunk_rows(CHUNK / 4, 15)) {
             let sql = format!(
                 "INSERT{} INTO wf_instances ({INSTANCE_COLUMNS}, updated_at) VALUES {}",
@@ -472,7 +476,11 @@ impl<'c> Tx<'c> {
 
     async fn write_events(&mut self) -> Result<()> {
         let events = std::mem::take(&mut self.events);
-        write_history(&mut *self.conn, self.inner.db.backend, self.now, &events).await
+        let backend = self.inner.db.backend;
+        write_history_after(&mut *self.conn, backend, self.now, &events, &self.fresh).await?;
+        // Their heads are stored now: a later sync of this transaction must read them.
+        self.fresh.clear();
+        Ok(())
     }
 }
 
@@ -486,10 +494,29 @@ pub(crate) async fn write_history(
     now: i64,
     events: &[Event],
 ) -> Result<()> {
+    write_history_after(
+        conn,
+        backend,
+        now,
+        events,
+        &std::collections::HashSet::new(),
+    )
+    .await
+}
+
+/// [`write_history`], where the instances in `fresh` were created by this transaction, so
+/// their heads need not be read.
+async fn write_history_after(
+    conn: &mut AnyConnection,
+    backend: crate::db::Backend,
+    now: i64,
+    events: &[Event],
+    fresh: &std::collections::HashSet<String>,
+) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let mut heads = history_heads(conn, backend, events).await?;
+    let mut heads = history_heads(conn, backend, events, fresh).await?;
     let hashes: Vec<String> = events
         .iter()
         .map(|e| {
@@ -543,8 +570,13 @@ async fn history_heads(
     conn: &mut AnyConnection,
     backend: crate::db::Backend,
     events: &[Event],
+    fresh: &std::collections::HashSet<String>,
 ) -> Result<HashMap<String, Option<String>>> {
-    let mut ids: Vec<&str> = events.iter().map(|e| e.instance_id.as_str()).collect();
+    let mut ids: Vec<&str> = events
+        .iter()
+        .map(|e| e.instance_id.as_str())
+        .filter(|id| !fresh.contains(*id))
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     let select = "SELECT id, history_head FROM wf_instances";

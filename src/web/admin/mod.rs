@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod audit;
 pub mod clock;
 pub mod incidents;
 pub mod users;
@@ -28,6 +29,7 @@ pub fn router() -> Router<WebState> {
         .merge(incidents::router())
         .merge(users::router())
         .merge(access::router())
+        .merge(audit::router())
         .merge(accounts::router())
         .merge(workflows::router())
         .merge(clock::router())
@@ -59,6 +61,7 @@ fn tabs(state: &WebState, here: &str) -> Vec<Tab> {
         ("/admin/users", "Users"),
         ("/admin/accounts", "Accounts"),
         ("/admin/workflows", "Workflows"),
+        ("/admin/audit", "Audit log"),
     ];
     if state.app.sandbox.is_some() {
         all.push(("/admin/clock", "Sandbox clock"));

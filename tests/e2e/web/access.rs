@@ -1,6 +1,7 @@
 //! A user's access page through the router: tokens made with problems at their fields, shown
 //! once, rotated and revoked; a user deactivated after a confirmation, signed out at once and
-//! refused at sign-in, then reactivated. The changes go through the functions the API calls.
+//! refused at sign-in, then reactivated; the audit log page lists the changes and verifies
+//! the chains. The changes go through the functions the API calls.
 
 use super::{password, Site};
 use crate::support::Backend;
@@ -10,6 +11,7 @@ use l2c_orders::tokens;
 scenarios!(
     tokens_are_made_rotated_and_revoked_on_a_users_page,
     a_user_is_deactivated_after_a_confirmation_and_reactivated,
+    the_audit_log_page_lists_changes_and_verifies_the_chains,
 );
 
 /// The secret a page shows once.
@@ -179,4 +181,50 @@ async fn a_user_is_deactivated_after_a_confirmation_and_reactivated(backend: Bac
     );
     let nina = site.sign_in("nina").await;
     assert_eq!(site.get(&nina, "/inbox").await.status, StatusCode::OK);
+}
+
+async fn the_audit_log_page_lists_changes_and_verifies_the_chains(backend: Backend) {
+    let site = Site::on(backend).await;
+    let rita = site.sign_in("rita").await;
+    assert_eq!(
+        site.get(&rita, "/admin/audit").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let (ada, csrf) = site.session("ada", "/admin/users/nina").await;
+    let done = site
+        .post(&ada, "/admin/users/nina/deactivate", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(done.status, StatusCode::OK);
+    let page = site.get(&ada, "/admin/audit").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("<td>user.deactivate</td><td>user:nina</td>"),
+        "{}",
+        page.body
+    );
+    let only = site.get(&ada, "/admin/audit?subject=user:nina").await;
+    assert!(
+        !only.body.contains("user:rita"),
+        "the filter keeps to nina: {}",
+        only.body
+    );
+    let verified = site.get(&ada, "/admin/audit?verify=1").await;
+    assert!(
+        verified.body.contains("Every chain holds"),
+        "{}",
+        verified.body
+    );
+    sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE position = 1")
+        .execute(&site.world.app.db.pool)
+        .await
+        .expect("tampered");
+    let broken = site.get(&ada, "/admin/audit?verify=1").await;
+    assert!(
+        broken
+            .body
+            .contains("Broken: audit_log, chain audit, row 1"),
+        "{}",
+        broken.body
+    );
 }

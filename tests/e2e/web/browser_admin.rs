@@ -73,6 +73,10 @@ async fn an_admin_skips_one_incident_and_retries_another_in_a_browser() {
     b.follow("form.once button.danger").await;
     assert!(b.text(".notice").await.contains("rita is deactivated"));
     b.shot("user-deactivated").await;
+    b.go("/admin/audit").await;
+    b.follow("#verify").await;
+    assert!(b.text("#verified").await.contains("Every chain holds"));
+    b.shot("audit").await;
     b.close().await;
     server.shutdown().await.expect("shutdown");
 }

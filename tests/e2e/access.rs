@@ -18,6 +18,7 @@ scenarios!(
     a_token_stops_at_its_expiry,
     a_deactivated_user_is_shut_out_and_their_claims_return,
     deactivation_reaches_another_node_within_a_second,
+    deactivating_again_returns_claims_an_earlier_attempt_left,
 );
 
 /// GET `path` with a raw bearer `token` on `base`.
@@ -255,5 +256,34 @@ async fn deactivation_reaches_another_node_within_a_second(backend: Backend) {
     }
     assert_eq!(status, 401, "node B still admits sam a second later");
     node_b.shutdown().await.expect("node B stops");
+    api.stop().await;
+}
+
+async fn deactivating_again_returns_claims_an_earlier_attempt_left(backend: Backend) {
+    let api = Api::start(world(backend).await).await;
+    let placed = api
+        .post("rita", "/api/v1/orders", json!({"billing_account": "ACME-EUR", "items": [{"action": "add",
+            "offering": "wan-link", "characteristics": {"bandwidth_mbps": 100, "a_end_site": "FRA-001", "b_end_site": "MUC-002"}}]}))
+        .await;
+    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    let task = api.task("nina", "network-engineering").await;
+    let id = task["id"].as_str().expect("task").to_string();
+    let claim = api
+        .post("nina", &format!("/api/v1/tasks/{id}/claim"), json!({}))
+        .await;
+    assert_eq!(claim.status, 200);
+    // As if the claim release after an earlier deactivation had failed.
+    let app = &api.world.app;
+    l2c_orders::users::deactivate(&app.db, "ada", "nina", l2c::access::wall_now())
+        .await
+        .expect("deactivated");
+    let still = app.engine.task(&id).await.expect("task");
+    assert_eq!(still.claimed_by.as_deref(), Some("nina"));
+    let again = api
+        .post("ada", "/api/v1/users/nina/deactivate", json!({}))
+        .await;
+    assert_eq!(again.status, 409, "already deactivated: {:?}", again.body);
+    let task = app.engine.task(&id).await.expect("task");
+    assert_eq!(task.claimed_by, None, "asking again returned the claim");
     api.stop().await;
 }

@@ -70,6 +70,7 @@ pub struct InvoiceQuery {
     pub number: Option<String>,
     /// At most this many (1-1000, default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Only those after this invoice id: pass the last id of a page to get the next.
     #[serde(default)]

@@ -17,6 +17,7 @@ pub mod hub;
 pub mod inventory;
 pub mod invoices;
 pub mod openapi;
+mod openapi_problems;
 pub mod ops;
 pub mod orders;
 pub mod problem;

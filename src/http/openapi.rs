@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations (utoipa), served at
 //! `/api/openapi.json`, with a browsable page (Scalar) at `/api/docs`.
 
+use super::openapi_problems::Problems;
 use super::ApiState;
 use super::{
     admin, audit, billing, catalog, hub, inventory, invoices, ops, orders, problem, reports, tasks,
@@ -37,8 +38,8 @@ use utoipa_scalar::{Scalar, Servable};
         billing::add_schedule, billing::remove_schedule,
         ops::healthz, ops::readyz, ops::metrics,
     ),
-    components(schemas(problem::Problem, problem::FieldError)),
-    modifiers(&Bearer),
+    components(schemas(problem::Problem, problem::FieldError, l2c_invoicing::export::Format)),
+    modifiers(&Bearer, &Problems),
 )]
 pub struct ApiDoc;
 

@@ -41,6 +41,7 @@ pub struct OrderDetail {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// At most this many, newest first (1-500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -122,8 +123,19 @@ pub async fn list_orders(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<OrderView>>> {
-    let list = orders::list(&state.app.orders, &caller.0, q.limit.unwrap_or(100)).await?;
+    let list = orders::list(&state.app.orders, &caller.0, list_limit(q.limit)?).await?;
     Ok(Json(list))
+}
+
+/// The `limit` of an order list, refused outside 1-500 (the document's rule) rather than clamped.
+pub(super) fn list_limit(limit: Option<i64>) -> ApiResult<i64> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(
+            l2c_orders::error::DeskError::field("limit", "range", "must be 1 to 500").into(),
+        );
+    }
+    Ok(limit)
 }
 
 /// An order with its items, products and timeline.

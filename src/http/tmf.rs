@@ -284,8 +284,10 @@ pub async fn create(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct TmfListQuery {
     /// Orders to skip (only 0 is supported: lists are newest first, up to `limit`).
+    #[param(minimum = 0, maximum = 0)]
     pub offset: Option<u32>,
     /// At most this many (1-500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Attribute selection (ignored).
     pub fields: Option<String>,
@@ -302,7 +304,8 @@ pub async fn list(
     if q.offset.is_some_and(|o| o > 0) {
         return Err(DeskError::field("offset", "unsupported", "only offset=0 is supported").into());
     }
-    let list = orders::list(&state.app.orders, &caller.0, q.limit.unwrap_or(100)).await?;
+    let limit = super::orders::list_limit(q.limit)?;
+    let list = orders::list(&state.app.orders, &caller.0, limit).await?;
     Ok(Json(list.iter().map(product_order).collect()))
 }
 

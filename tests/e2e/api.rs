@@ -549,6 +549,7 @@ async fn operations_endpoints(backend: Backend) {
     ] {
         assert!(spec.body["paths"].get(path).is_some(), "{path} documented");
     }
+    assert_document_exact(&spec.body);
     let docs = api.send(None, api.http.get(api.url("/api/docs"))).await;
     assert_eq!(docs.status, 200);
     deliver(&api, 100).await;
@@ -611,4 +612,42 @@ async fn a_network_element_is_replaced(backend: Backend) {
     let p = api.ok("rita", &format!("/api/v1/products/{product}")).await;
     assert_eq!(p["status"], "active");
     api.stop().await;
+}
+
+/// Every `$ref` resolves, and every operation but the open ones has security and its 401.
+fn assert_document_exact(spec: &serde_json::Value) {
+    fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                    out.push(r);
+                }
+                m.values().for_each(|v| refs(v, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    refs(spec, &mut found);
+    for r in found {
+        let pointer = r.strip_prefix('#').expect("a local $ref");
+        assert!(spec.pointer(pointer).is_some(), "{r} resolves");
+    }
+    let open = ["/healthz", "/readyz", "/metrics", "/api/openapi.json"];
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if open.contains(&path.as_str()) || op.get("responses").is_none() {
+                continue;
+            }
+            assert!(
+                op["security"].as_array().is_some_and(|s| !s.is_empty()),
+                "{method} {path} security"
+            );
+            assert!(
+                op["responses"]["401"]["content"]["application/problem+json"].is_object(),
+                "{method} {path} documents its 401 problem"
+            );
+        }
+    }
 }

@@ -24,6 +24,7 @@ pub fn router() -> Router<ApiState> {
 
 /// Which entries.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only this subject, e.g. `user:nina`.
@@ -67,6 +68,7 @@ pub async fn list(
 
 /// Whose chains to verify.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyQuery {
     /// Only this order's events and workflows (without it: every chain, the audit log's too).

@@ -284,6 +284,7 @@ pub async fn issue_run(
 
 /// How to export.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// csv, json, ubl or pdf.

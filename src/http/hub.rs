@@ -98,6 +98,7 @@ pub async fn unregister(
 
 /// How many dead letters to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterQuery {
     /// At most this many (1-500, default 100).

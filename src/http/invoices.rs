@@ -57,6 +57,7 @@ pub fn file_response(
 
 /// Which invoices to list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceQuery {
     /// Only this run's.

@@ -38,6 +38,7 @@ pub struct OrderDetail {
 
 /// Paging for lists.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// At most this many, newest first (1-500, default 100).

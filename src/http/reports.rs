@@ -21,6 +21,7 @@ pub fn router() -> Router<ApiState> {
 
 /// Which report, in which form.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// `YYYY-MM` (default: the current month, live).

@@ -83,6 +83,7 @@ impl From<TaskView> for Task {
 
 /// Which queue to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TaskQuery {
     /// One of the caller's groups (default: all of them).

@@ -282,6 +282,7 @@ pub async fn create(
 
 /// TMF630 paging and selection; `fields` is accepted and ignored (whole orders are sent).
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TmfListQuery {
     /// Orders to skip (only 0 is supported: lists are newest first, up to `limit`).
     #[param(minimum = 0, maximum = 0)]

@@ -550,6 +550,7 @@ async fn operations_endpoints(backend: Backend) {
         assert!(spec.body["paths"].get(path).is_some(), "{path} documented");
     }
     assert_document_exact(&spec.body);
+    out_of_range_limits_are_refused(&api, &spec.body).await;
     let docs = api.send(None, api.http.get(api.url("/api/docs"))).await;
     assert_eq!(docs.status, 200);
     deliver(&api, 100).await;
@@ -614,6 +615,40 @@ async fn a_network_element_is_replaced(backend: Backend) {
     api.stop().await;
 }
 
+/// Every documented GET with a `limit` query parameter refuses `limit=-1` and `limit=0` with
+/// a problem naming it (asked as the admin, who may read every list).
+async fn out_of_range_limits_are_refused(api: &Api, spec: &serde_json::Value) {
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        let Some(params) = item["get"]["parameters"].as_array() else {
+            continue;
+        };
+        let has_limit = params
+            .iter()
+            .any(|p| p["name"] == "limit" && p["in"] == "query");
+        if !has_limit || path.contains('{') {
+            continue;
+        }
+        for bad in ["-1", "0"] {
+            let r = api.get("ada", &format!("{path}?limit={bad}")).await;
+            assert!(
+                (400..500).contains(&r.status),
+                "GET {path}?limit={bad} is refused: {} {:?}",
+                r.status,
+                r.body
+            );
+            assert_eq!(r.content_type, "application/problem+json", "{path}");
+            assert!(
+                r.text.contains("limit"),
+                "the problem names limit: {}",
+                r.text
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4, "the lists with a limit: {checked}");
+}
+
 /// Every `$ref` resolves, and every operation but the open ones has security and its 401.
 fn assert_document_exact(spec: &serde_json::Value) {
     fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
@@ -648,6 +683,16 @@ fn assert_document_exact(spec: &serde_json::Value) {
                 op["responses"]["401"]["content"]["application/problem+json"].is_object(),
                 "{method} {path} documents its 401 problem"
             );
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap_or("");
+                if p["in"] == "path" {
+                    let placeholder = format!("{{{name}}}");
+                    assert!(
+                        path.contains(&placeholder),
+                        "{method} {path}: {name} is no path parameter"
+                    );
+                }
+            }
         }
     }
 }

@@ -88,7 +88,13 @@ impl Access {
 
     fn note_use(&self, token_id: &str, now: i64) {
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        used.insert(token_id.to_string(), now);
+        // Every request passes here: a token already noted costs no allocation.
+        match used.get_mut(token_id) {
+            Some(at) => *at = now,
+            None => {
+                used.insert(token_id.to_string(), now);
+            }
+        }
     }
 
     /// Reads the access epoch; when it moved, drops every cached caller. Returns whether it

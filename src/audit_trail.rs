@@ -65,7 +65,7 @@ pub struct Verification {
 pub async fn verify(app: &App, order: Option<&str>) -> DeskResult<Verification> {
     let (checked, broken) = match order {
         Some(id) => {
-            if event_chain::chain_of(&app.db, id).await?.is_none() {
+            if event_chain::head_of(&app.db, id).await?.is_none() {
                 return Err(DeskError::not_found("order", id));
             }
             let ids = [id.to_string()];

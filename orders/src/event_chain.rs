@@ -237,11 +237,7 @@ pub struct ChainedEvent {
 
 /// Order `id`'s event chain (None: no such order).
 pub async fn chain_of(db: &Db, id: &str) -> DeskResult<Option<EventChain>> {
-    let Some(head) = sqlx::query("SELECT events_head FROM orders WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&db.pool)
-        .await?
-    else {
+    let Some(head) = head_of(db, id).await? else {
         return Ok(None);
     };
     let rows = sqlx::query(
@@ -268,7 +264,16 @@ pub async fn chain_of(db: &Db, id: &str) -> DeskResult<Option<EventChain>> {
         .collect::<DeskResult<_>>()?;
     Ok(Some(EventChain {
         order_id: id.to_string(),
-        head: head.try_get("events_head")?,
+        head,
         rows,
     }))
+}
+
+/// Order `id`'s events head (its last event's hash, if any); None: no such order.
+pub async fn head_of(db: &Db, id: &str) -> DeskResult<Option<Option<String>>> {
+    let row = sqlx::query("SELECT events_head FROM orders WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(|r| r.try_get("events_head")).transpose()?)
 }

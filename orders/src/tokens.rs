@@ -208,7 +208,8 @@ pub async fn revoke(
     now: i64,
 ) -> DeskResult<TokenInfo> {
     let mut tx = db.begin_write().await?;
-    let revoked = revoke_in(&mut tx, name, token_id, now).await?;
+    let user = user_id(&mut tx, name).await?;
+    let revoked = revoke_in(&mut tx, &user, token_id, now).await?;
     let entry = audit::Entry {
         actor,
         action: "token.revoke",
@@ -221,17 +222,17 @@ pub async fn revoke(
     Ok(revoked)
 }
 
+/// Revokes token `token_id` of the user whose id is `user`.
 async fn revoke_in(
     conn: &mut sqlx::AnyConnection,
-    name: &str,
+    user: &str,
     token_id: &str,
     now: i64,
 ) -> DeskResult<TokenInfo> {
-    let user = user_id(conn, name).await?;
     let sql = format!("SELECT {INFO_COLUMNS} FROM api_tokens t WHERE t.id = $1 AND t.user_id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(token_id.to_string())
-        .bind(user)
+        .bind(user.to_string())
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| DeskError::not_found("token", token_id))?;
@@ -262,7 +263,8 @@ pub async fn rotate(
     now: i64,
 ) -> DeskResult<(TokenInfo, String)> {
     let mut tx = db.begin_write().await?;
-    let old = revoke_in(&mut tx, name, token_id, now).await?;
+    let user = user_id(&mut tx, name).await?;
+    let old = revoke_in(&mut tx, &user, token_id, now).await?;
     let lifetime = old
         .expires_at
         .map(|at| at.timestamp_millis() - old.created_at.timestamp_millis());
@@ -270,7 +272,6 @@ pub async fn rotate(
         name: old.name.clone(),
         expires_at: lifetime.map(|ms| now + ms.max(1)),
     };
-    let user = user_id(&mut tx, name).await?;
     let made = insert(&mut tx, &user, &next, now).await?;
     let entry = audit::Entry {
         actor,

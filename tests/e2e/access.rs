@@ -159,11 +159,7 @@ async fn a_token_stops_at_its_expiry(backend: Backend) {
 async fn a_deactivated_user_is_shut_out_and_their_claims_return(backend: Backend) {
     let api = Api::start(world(backend).await).await;
     let app = api.world.app.clone();
-    let placed = api
-        .post("rita", "/api/v1/orders", json!({"billing_account": "ACME-EUR", "items": [{"action": "add",
-            "offering": "wan-link", "characteristics": {"bandwidth_mbps": 100, "a_end_site": "FRA-001", "b_end_site": "MUC-002"}}]}))
-        .await;
-    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    api.place_wan().await;
     let task = api.task("nina", "network-engineering").await;
     let id = task["id"].as_str().expect("task").to_string();
     let claim = api
@@ -261,11 +257,7 @@ async fn deactivation_reaches_another_node_within_a_second(backend: Backend) {
 
 async fn deactivating_again_returns_claims_an_earlier_attempt_left(backend: Backend) {
     let api = Api::start(world(backend).await).await;
-    let placed = api
-        .post("rita", "/api/v1/orders", json!({"billing_account": "ACME-EUR", "items": [{"action": "add",
-            "offering": "wan-link", "characteristics": {"bandwidth_mbps": 100, "a_end_site": "FRA-001", "b_end_site": "MUC-002"}}]}))
-        .await;
-    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    api.place_wan().await;
     let task = api.task("nina", "network-engineering").await;
     let id = task["id"].as_str().expect("task").to_string();
     let claim = api

@@ -19,12 +19,7 @@ scenarios!(
 
 /// A cancelled order (five events of its own); returns its id.
 async fn cancelled_order(api: &Api) -> String {
-    let placed = api
-        .post("rita", "/api/v1/orders", json!({"billing_account": "ACME-EUR", "items": [{"action": "add",
-            "offering": "wan-link", "characteristics": {"bandwidth_mbps": 100, "a_end_site": "FRA-001", "b_end_site": "MUC-002"}}]}))
-        .await;
-    assert_eq!(placed.status, 201, "{:?}", placed.body);
-    let id = placed.body["id"].as_str().expect("id").to_string();
+    let id = api.place_wan().await;
     let task = api.task("nina", "network-engineering").await;
     let path = format!(
         "/api/v1/tasks/{}/approve",

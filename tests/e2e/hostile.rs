@@ -5,7 +5,7 @@
 //! API answer carries the security headers, `no-store` when the request was authenticated.
 //! A user's writes past `writes_per_minute` are answered 429 with `Retry-After`.
 
-use crate::support::client::{Api, Reply};
+use crate::support::client::{wan_order, Api, Reply};
 use crate::support::{world_with, Backend};
 use l2c::server::Server;
 use l2c::settings::Settings;
@@ -151,12 +151,6 @@ async fn every_api_answer_carries_security_headers() {
     server.shutdown().await.expect("stops");
 }
 
-fn wan(account: &str) -> serde_json::Value {
-    serde_json::json!({"billing_account": account, "items": [{"action": "add",
-        "offering": "wan-link", "characteristics": {"bandwidth_mbps": 100,
-        "a_end_site": "FRA-001", "b_end_site": "MUC-002"}}]})
-}
-
 /// Seconds a 429 asks to wait, checked to be a whole number within one cell's time.
 fn retry_after(reply: &Reply, cell_secs: u64) -> u64 {
     assert_eq!(reply.status, 429, "{:?}", reply.body);
@@ -176,10 +170,14 @@ async fn writes_past_a_users_limit_are_refused_with_retry_after() {
     settings.server.writes_per_minute = 3;
     let api = Api::start(world_with(Backend::Sqlite, settings).await).await;
     for _ in 0..3 {
-        let placed = api.post("rita", "/api/v1/orders", wan("ACME-EUR")).await;
+        let placed = api
+            .post("rita", "/api/v1/orders", wan_order("ACME-EUR"))
+            .await;
         assert_eq!(placed.status, 201, "{:?}", placed.body);
     }
-    let refused = api.post("rita", "/api/v1/orders", wan("ACME-EUR")).await;
+    let refused = api
+        .post("rita", "/api/v1/orders", wan_order("ACME-EUR"))
+        .await;
     retry_after(&refused, 20);
     let orders = api.ok("rita", "/api/v1/orders").await;
     assert_eq!(
@@ -191,7 +189,9 @@ async fn writes_past_a_users_limit_are_refused_with_retry_after() {
         let health = api.send(None, api.http.get(api.url("/healthz"))).await;
         assert_eq!(health.status, 200, "probes are never limited");
     }
-    let other = api.post("gus", "/api/v1/orders", wan("GLOBEX-EUR")).await;
+    let other = api
+        .post("gus", "/api/v1/orders", wan_order("GLOBEX-EUR"))
+        .await;
     assert_eq!(other.status, 201, "the limit is per user: {:?}", other.body);
 
     // Task actions share the user's limit.

@@ -26,12 +26,7 @@ async fn two_nodes_share_one_database(backend: Backend) {
     let b = |path: &str| format!("{}{path}", node_b.url());
     let token = |name: &str| api.world.tokens[name].clone();
 
-    let placed = api
-        .post("rita", "/api/v1/orders", json!({"billing_account": "ACME-EUR", "items": [{"action": "add",
-            "offering": "wan-link", "characteristics": {"bandwidth_mbps": 100, "a_end_site": "FRA-001", "b_end_site": "MUC-002"}}]}))
-        .await;
-    assert_eq!(placed.status, 201, "{:?}", placed.body);
-    let id = placed.body["id"].as_str().expect("id").to_string();
+    let id = api.place_wan().await;
     for (user, group, action, body) in [
         ("nina", "network-engineering", "approve", json!({})),
         (

@@ -22,6 +22,13 @@ pub struct Reply {
     pub headers: reqwest::header::HeaderMap,
 }
 
+/// An order for a 100 Mbit/s WAN link FRA-001 to MUC-002 on billing account `account`.
+pub fn wan_order(account: &str) -> Value {
+    serde_json::json!({"billing_account": account, "items": [{"action": "add",
+        "offering": "wan-link", "characteristics": {"bandwidth_mbps": 100,
+        "a_end_site": "FRA-001", "b_end_site": "MUC-002"}}]})
+}
+
 /// The running server with its world.
 pub struct Api {
     pub world: World,
@@ -95,6 +102,15 @@ impl Api {
     pub async fn post(&self, user: &str, path: &str, body: Value) -> Reply {
         self.send(Some(user), self.http.post(self.url(path)).json(&body))
             .await
+    }
+
+    /// Places a 100 Mbit/s WAN link for ACME as rita, which must be accepted; returns its id.
+    pub async fn place_wan(&self) -> String {
+        let placed = self
+            .post("rita", "/api/v1/orders", wan_order("ACME-EUR"))
+            .await;
+        assert_eq!(placed.status, 201, "{:?}", placed.body);
+        placed.body["id"].as_str().expect("id").to_string()
     }
 
     /// GET that must succeed.

@@ -125,10 +125,6 @@ pub async fn list_dead_letters(
     Ok(Json(delivery::dead_letters(&state.app.db, limit).await?))
 }
 
-fn wall_clock_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// Queue one dead letter again, with fresh attempts (admins).
 #[utoipa::path(post, path = "/api/v1/hub/dead-letters/{id}/replay", tag = "hub",
     params(("id" = String, Path, description = "The dead letter's id")),
@@ -139,7 +135,7 @@ pub async fn replay_one(
     _admin: Allowed<Admins>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let n = delivery::replay(&state.app.db, Some(&id), wall_clock_ms()).await?;
+    let n = delivery::replay(&state.app.db, Some(&id), crate::access::wall_now()).await?;
     Ok(Json(json!({ "replayed": n })))
 }
 
@@ -151,6 +147,6 @@ pub async fn replay_all(
     State(state): State<ApiState>,
     _admin: Allowed<Admins>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let n = delivery::replay(&state.app.db, None, wall_clock_ms()).await?;
+    let n = delivery::replay(&state.app.db, None, crate::access::wall_now()).await?;
     Ok(Json(json!({ "replayed": n })))
 }

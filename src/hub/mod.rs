@@ -9,6 +9,7 @@
 pub mod event;
 pub mod sign;
 
+use crate::access::wall_now;
 use crate::app::App;
 use crate::settings::HubLimits;
 use l2c_engine::db::Db;
@@ -36,11 +37,6 @@ pub struct Deliverer {
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Wall-clock time: retries and leases are about real listeners, not the sandbox's clock.
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 impl Deliverer {
@@ -85,7 +81,8 @@ impl Deliverer {
 
     /// One round: fan out, claim, send, record; answers how many deliveries it sent.
     pub async fn round(&self) -> DeskResult<usize> {
-        let now = now_ms();
+        // Wall-clock time: retries and leases are about real listeners, not the sandbox's clock.
+        let now = wall_now();
         delivery::fan_out(&self.db, now, FAN_OUT).await?;
         let lease_until = now + ms(self.limits.timeout + LEASE_MARGIN);
         let batch = i64::try_from(self.limits.batch).unwrap_or(64);
@@ -102,7 +99,7 @@ impl Deliverer {
             .cloned()
             .zip(futures::future::join_all(sends).await)
             .collect();
-        delivery::record(&self.db, now_ms(), &self.policy, &outcomes).await?;
+        delivery::record(&self.db, wall_now(), &self.policy, &outcomes).await?;
         Ok(outcomes.len())
     }
 

@@ -248,6 +248,7 @@ pub async fn export_to<W: Write>(
 /// The export of `run` (from [`prepare`]) as a stream of bytes for a response body, written
 /// by a task of its own. A failure after the first bytes cannot change the status any more,
 /// so it ends the stream with an error (the client sees a cut download) and is logged.
+/// The stream is fused: a compressing body polls once more after the end.
 pub fn stream(
     db: Db,
     run: RunView,
@@ -262,18 +263,21 @@ pub fn stream(
             let _ = failed_tx.send(());
         }
     });
-    futures::stream::unfold((rx, Some(failed_rx)), |(mut rx, failed)| async move {
-        match rx.recv().await {
-            Some(chunk) => Some((Ok(chunk.bytes), (rx, failed))),
-            None => {
-                // The exporter reports a failure before it drops its sender.
-                let mut failed = failed?;
-                failed.try_recv().ok()?;
-                let cut = std::io::Error::other("the export failed; see the server log");
-                Some((Err(cut), (rx, None)))
+    futures::StreamExt::fuse(futures::stream::unfold(
+        (rx, Some(failed_rx)),
+        |(mut rx, failed)| async move {
+            match rx.recv().await {
+                Some(chunk) => Some((Ok(chunk.bytes), (rx, failed))),
+                None => {
+                    // The exporter reports a failure before it drops its sender.
+                    let mut failed = failed?;
+                    failed.try_recv().ok()?;
+                    let cut = std::io::Error::other("the export failed; see the server log");
+                    Some((Err(cut), (rx, None)))
+                }
             }
-        }
-    })
+        },
+    ))
 }
 
 /// Streams the documents of `run` (from [`prepare`]; or only the one numbered `only`) in

@@ -126,6 +126,23 @@ async fn an_order_is_billed_over_http(backend: Backend) {
     assert!(rows[0].starts_with("invoice_number,document_kind,status,issue_date"));
     assert_eq!(rows.len(), 1 + lines.len(), "{}", csv.text);
     assert!(rows[1].starts_with(number));
+    // Compressed, the same stream (a streamed body ends once, also through the encoder).
+    let gzipped = api
+        .send(
+            Some("fay"),
+            api.http
+                .get(api.url(&format!("/api/v1/billing-runs/{run_id}/export?format=csv")))
+                .header("accept-encoding", "gzip"),
+        )
+        .await;
+    assert_eq!(gzipped.headers["content-encoding"], "gzip");
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(gzipped.bytes.as_slice()),
+        &mut unzipped,
+    )
+    .expect("a whole gzip stream");
+    assert_eq!(unzipped, csv.text);
     let json = api
         .get(
             "fay",

@@ -6,19 +6,42 @@ use super::ApiState;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use l2c_orders::error::DeskError;
 use l2c_orders::users::{Role, User};
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
-/// A JSON body; malformed JSON, a wrong content type, unknown fields or an oversized body
-/// become 4xx problems.
+/// A JSON body, which must be an object; malformed JSON, a wrong content type, another kind
+/// of value, unknown fields or an oversized body become 4xx problems.
 pub struct ApiJson<T>(pub T);
+
+/// Every body the API takes is an object, as the document says. serde would also read a
+/// struct from an array of its fields in order (`[null, null]`), so that is refused first.
+fn object<T: DeserializeOwned>(raw: &RawValue) -> Result<ApiJson<T>, ApiError> {
+    let text = raw.get();
+    if !text.trim_start().starts_with('{') {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            "the body must be a JSON object".to_string(),
+        ));
+    }
+    serde_json::from_str(text).map(ApiJson).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            format!("Failed to deserialize the JSON body into the target type: {e}"),
+        )
+    })
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(value) = <axum::Json<T> as FromRequest<S>>::from_request(req, state).await?;
-        Ok(ApiJson(value))
+        let axum::Json(raw) =
+            <axum::Json<Box<RawValue>> as FromRequest<S>>::from_request(req, state).await?;
+        object(&raw)
     }
 }
 
@@ -26,9 +49,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
-        let body: Option<axum::Json<T>> =
-            <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await?;
-        Ok(body.map(|axum::Json(v)| ApiJson(v)))
+        let body: Option<axum::Json<Box<RawValue>>> =
+            <axum::Json<Box<RawValue>> as OptionalFromRequest<S>>::from_request(req, state).await?;
+        body.map(|axum::Json(raw)| object(&raw)).transpose()
     }
 }
 

@@ -161,8 +161,8 @@ pub struct TimelineEntry {
     pub stage: Option<String>,
     /// Who.
     pub actor: Option<String>,
-    /// Details.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// Details, when the event has any.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub data: Option<Value>,
 }
 

@@ -57,7 +57,8 @@ impl ApiState {
 /// middleware and the body limit; no fallback (the server wiring adds one for the whole site).
 pub fn router(state: ApiState) -> Router {
     let mut v1 = api_v1();
-    if state.app.sandbox.is_some() {
+    let sandbox = state.app.sandbox.is_some();
+    if sandbox {
         v1 = v1.merge(admin::sandbox_router());
     }
     Router::new()
@@ -67,7 +68,7 @@ pub fn router(state: ApiState) -> Router {
             tmf::router().merge(hub::tmf_router()),
         )
         .merge(ops::router())
-        .merge(openapi::router())
+        .merge(openapi::router(sandbox))
         .layer(axum::middleware::from_fn(headers::secure))
         .with_state(state)
 }

@@ -55,12 +55,40 @@ impl Modify for Bearer {
     }
 }
 
+/// The document of this server: the sandbox clock's paths only where it runs on one, so that
+/// every operation the document lists is one the server serves.
+pub fn document(sandbox: bool) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    if !sandbox {
+        doc.paths
+            .paths
+            .retain(|path, _| !path.starts_with("/api/v1/sandbox/"));
+    }
+    doc
+}
+
 /// `/api/openapi.json` and `/api/docs`.
-pub fn router() -> Router<ApiState> {
+pub fn router(sandbox: bool) -> Router<ApiState> {
+    let doc = document(sandbox);
+    let served = doc.clone();
     Router::new()
         .route(
             "/api/openapi.json",
-            get(|| async { Json(ApiDoc::openapi()) }),
+            get(move || async move { Json(served) }),
         )
-        .merge(Scalar::with_url("/api/docs", ApiDoc::openapi()))
+        .merge(Scalar::with_url("/api/docs", doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::document;
+
+    #[test]
+    fn only_a_sandbox_documents_the_sandbox_clock() {
+        let clock = "/api/v1/sandbox/clock";
+        assert!(document(true).paths.paths.contains_key(clock));
+        let plain = document(false);
+        assert!(!plain.paths.paths.contains_key(clock));
+        assert!(plain.paths.paths.contains_key("/api/v1/orders"));
+    }
 }

@@ -82,7 +82,7 @@ pub async fn readyz(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(State(state): State<ApiState>) -> ApiResult<Response> {
     let text = state.metrics.render(&state.app).await?;
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";

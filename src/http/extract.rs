@@ -6,7 +6,6 @@ use super::ApiState;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use l2c_orders::error::DeskError;
 use l2c_orders::users::{Role, User};
 use serde::de::DeserializeOwned;
@@ -21,18 +20,12 @@ pub struct ApiJson<T>(pub T);
 fn object<T: DeserializeOwned>(raw: &RawValue) -> Result<ApiJson<T>, ApiError> {
     let text = raw.get();
     if !text.trim_start().starts_with('{') {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-body",
-            "the body must be a JSON object".to_string(),
-        ));
+        return Err(ApiError::invalid_body("the body must be a JSON object"));
     }
     serde_json::from_str(text).map(ApiJson).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-body",
-            format!("Failed to deserialize the JSON body into the target type: {e}"),
-        )
+        ApiError::invalid_body(format!(
+            "Failed to deserialize the JSON body into the target type: {e}"
+        ))
     })
 }
 

@@ -71,6 +71,11 @@ impl ApiError {
         })
     }
 
+    /// 422 for a well-formed JSON body that is not what the operation takes.
+    pub fn invalid_body(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", detail)
+    }
+
     /// 404 for a path no route serves.
     pub fn no_route() -> ApiError {
         ApiError::new(
@@ -182,7 +187,7 @@ impl From<EngineError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         let (status, kind) = match &r {
-            JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-body"),
+            JsonRejection::JsonDataError(_) => return ApiError::invalid_body(r.body_text()),
             JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "malformed-json"),
             JsonRejection::MissingJsonContentType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type")

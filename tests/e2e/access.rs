@@ -159,13 +159,7 @@ async fn a_token_stops_at_its_expiry(backend: Backend) {
 async fn a_deactivated_user_is_shut_out_and_their_claims_return(backend: Backend) {
     let api = Api::start(world(backend).await).await;
     let app = api.world.app.clone();
-    api.place_wan().await;
-    let task = api.task("nina", "network-engineering").await;
-    let id = task["id"].as_str().expect("task").to_string();
-    let claim = api
-        .post("nina", &format!("/api/v1/tasks/{id}/claim"), json!({}))
-        .await;
-    assert_eq!(claim.status, 200, "{:?}", claim.body);
+    let id = api.claimed_task("nina", "network-engineering").await;
     let nina_id = api.world.nina.id.clone();
     let session = sessions::open(&app.db, &nina_id, l2c::access::wall_now())
         .await
@@ -257,13 +251,7 @@ async fn deactivation_reaches_another_node_within_a_second(backend: Backend) {
 
 async fn deactivating_again_returns_claims_an_earlier_attempt_left(backend: Backend) {
     let api = Api::start(world(backend).await).await;
-    api.place_wan().await;
-    let task = api.task("nina", "network-engineering").await;
-    let id = task["id"].as_str().expect("task").to_string();
-    let claim = api
-        .post("nina", &format!("/api/v1/tasks/{id}/claim"), json!({}))
-        .await;
-    assert_eq!(claim.status, 200);
+    let id = api.claimed_task("nina", "network-engineering").await;
     // As if the claim release after an earlier deactivation had failed.
     let app = &api.world.app;
     l2c_orders::users::deactivate(&app.db, "ada", "nina", l2c::access::wall_now())

@@ -154,6 +154,22 @@ impl Api {
         list[0].clone()
     }
 
+    /// Places a WAN order and claims its first task of `group` as `user`; returns the task id.
+    pub async fn claimed_task(&self, user: &str, group: &str) -> String {
+        self.place_wan().await;
+        let task = self.task(user, group).await;
+        let id = task["id"].as_str().expect("task").to_string();
+        let claim = self
+            .post(
+                user,
+                &format!("/api/v1/tasks/{id}/claim"),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(claim.status, 200, "{:?}", claim.body);
+        id
+    }
+
     /// Waits until the order's state is `state`.
     pub async fn order_state(&self, user: &str, id: &str, state: &str) -> Value {
         self.wait(user, &format!("/api/v1/orders/{id}"), state, |o| {

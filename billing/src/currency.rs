@@ -28,6 +28,14 @@ impl Currency {
         })
     }
 
+    /// Every code [`Currency::from_code`] accepts, in ISO order.
+    pub fn codes() -> impl Iterator<Item = &'static str> {
+        use iso_currency::IntoEnumIterator;
+        iso_currency::Currency::iter()
+            .filter(|iso| iso.exponent().is_some())
+            .map(|iso| iso.code())
+    }
+
     /// The three-letter code, e.g. `"EUR"`.
     pub fn code(self) -> &'static str {
         self.iso.code()

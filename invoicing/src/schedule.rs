@@ -21,6 +21,7 @@ use cron::Schedule;
 use l2c_engine::handler::{HandlerError, HandlerResult, Handlers, TaskContext};
 use l2c_orders::audit;
 use l2c_orders::error::{problem, DeskError, DeskResult};
+use l2c_orders::shapes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
@@ -58,13 +59,23 @@ struct Occurrence {
 #[serde(deny_unknown_fields)]
 pub struct NewSchedule {
     /// A unique name: 1-64 letters, digits, `-` or `_`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::id_schema))]
     pub name: String,
     /// A cron expression with seconds: `sec min hour day-of-month month day-of-week
     /// [year]`, e.g. `0 0 2 * * *` (daily at 02:00) or `0 0 0 1 * *` (monthly on the 1st).
     pub cron: String,
     /// The zone the times are read in: an IANA zone, or `account` (each account's own).
     #[serde(default = "default_zone")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = zone_schema))]
     pub time_zone: String,
+}
+
+#[cfg(feature = "openapi")]
+fn zone_schema() -> utoipa::openapi::Object {
+    shapes::codes_schema(
+        shapes::time_zones().chain([ACCOUNT_ZONE]),
+        "an IANA time zone such as Europe/Berlin, or `account` (each account's own)",
+    )
 }
 
 fn default_zone() -> String {
@@ -91,16 +102,11 @@ impl NewSchedule {
     /// Checks every field (all problems at once) and returns the parsed cron.
     pub fn validate(&self) -> DeskResult<Schedule> {
         let mut problems = Vec::new();
-        let name_ok = (1..=64).contains(&self.name.len())
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !name_ok {
+        if !shapes::ID.fits(&self.name) {
             problems.push(problem(
                 "name",
                 "id",
-                "must be 1-64 letters, digits, '-' or '_'",
+                format!("must be {}", shapes::ID.says),
             ));
         }
         let cron = Schedule::from_str(&self.cron);
@@ -114,7 +120,7 @@ impl NewSchedule {
                 ),
             ));
         }
-        if self.time_zone != ACCOUNT_ZONE && Tz::from_str(&self.time_zone).is_err() {
+        if self.time_zone != ACCOUNT_ZONE && !shapes::is_time_zone(&self.time_zone) {
             problems.push(problem(
                 "time_zone",
                 "time_zone",

@@ -2,6 +2,7 @@
 
 use crate::audit;
 use crate::error::{problem, DeskError, DeskResult, FieldProblem};
+use crate::shapes;
 use l2c_billing::{Currency, Party, TaxRate};
 use l2c_engine::db::Db;
 use serde::{Deserialize, Serialize};
@@ -15,12 +16,16 @@ use std::collections::{BTreeMap, HashMap};
 #[serde(deny_unknown_fields)]
 pub struct CustomerAccount {
     /// Its id, e.g. `ACME`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::id_schema))]
     pub id: String,
     /// The customer's name.
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::text_schema))]
     pub name: String,
     /// The segment, e.g. `enterprise`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::text_schema))]
     pub segment: String,
     /// ISO 3166-1 alpha-2 country.
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::country_schema))]
     pub country: String,
 }
 
@@ -30,18 +35,25 @@ pub struct CustomerAccount {
 #[serde(deny_unknown_fields)]
 pub struct BillingAccount {
     /// Its id, e.g. `ACME-EUR`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::id_schema))]
     pub id: String,
     /// The customer account it belongs to.
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::id_schema))]
     pub customer_account: String,
     /// A name for people.
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::text_schema))]
     pub name: String,
     /// The ISO 4217 currency everything on it is billed in.
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::currency_schema))]
     pub currency: String,
     /// The day of the month its periods start (1-31; short months clamp).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31))]
     pub cycle_day: u32,
     /// The IANA time zone its billing dates are local to.
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::time_zone_schema))]
     pub time_zone: String,
-    /// Days from invoice to due date.
+    /// Days from invoice to due date (0-365).
+    #[cfg_attr(feature = "openapi", schema(maximum = 365))]
     pub payment_terms_days: u32,
     /// VAT on its charges; absent: the settings' `billing.default_tax`.
     #[serde(default)]
@@ -58,9 +70,11 @@ pub struct BillingAccount {
     pub buyer: Option<Party>,
     /// The series its invoice numbers are taken from, e.g. `INV` gives `INV-2026-000001`.
     #[serde(default = "default_invoice_series")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::series_schema))]
     pub invoice_series: String,
     /// The series of its credit notes.
     #[serde(default = "default_credit_series")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = shapes::series_schema))]
     pub credit_series: String,
 }
 
@@ -94,16 +108,21 @@ impl Default for BillingAccount {
 }
 
 fn check_id(path: &str, id: &str, problems: &mut Vec<FieldProblem>) {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !ok {
+    if !shapes::ID.fits(id) {
         problems.push(problem(
             path,
             "id",
-            format!("{id:?} must be 1-64 letters, digits, '-' or '_'"),
+            format!("{id:?} must be {}", shapes::ID.says),
+        ));
+    }
+}
+
+fn check_named(path: &str, text: &str, problems: &mut Vec<FieldProblem>) {
+    if !shapes::TEXT.fits(text) {
+        problems.push(problem(
+            path,
+            "required",
+            format!("must be {}", shapes::TEXT.says),
         ));
     }
 }
@@ -113,13 +132,9 @@ impl CustomerAccount {
     pub fn validate(&self) -> DeskResult<()> {
         let mut problems = Vec::new();
         check_id("id", &self.id, &mut problems);
-        if self.name.trim().is_empty() {
-            problems.push(problem("name", "required", "must not be empty"));
-        }
-        if self.segment.trim().is_empty() {
-            problems.push(problem("segment", "required", "must not be empty"));
-        }
-        if !is_iso_country(&self.country) {
+        check_named("name", &self.name, &mut problems);
+        check_named("segment", &self.segment, &mut problems);
+        if !shapes::is_country(&self.country) {
             problems.push(problem(
                 "country",
                 "country",
@@ -138,6 +153,7 @@ impl BillingAccount {
     pub fn validate(&self) -> DeskResult<()> {
         let mut problems = Vec::new();
         check_id("id", &self.id, &mut problems);
+        check_named("name", &self.name, &mut problems);
         if Currency::from_code(&self.currency).is_err() {
             problems.push(problem(
                 "currency",
@@ -148,7 +164,7 @@ impl BillingAccount {
         if !(1..=31).contains(&self.cycle_day) {
             problems.push(problem("cycle_day", "range", "must be 1 to 31"));
         }
-        if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
+        if !shapes::is_time_zone(&self.time_zone) {
             problems.push(problem(
                 "time_zone",
                 "time_zone",
@@ -165,15 +181,11 @@ impl BillingAccount {
             ("invoice_series", &self.invoice_series),
             ("credit_series", &self.credit_series),
         ] {
-            let ok = (1..=10).contains(&series.len())
-                && series
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-            if !ok {
+            if !shapes::SERIES.fits(series) {
                 problems.push(problem(
                     field,
                     "series",
-                    format!("{series:?} must be 1-10 capital letters or digits"),
+                    format!("{series:?} must be {}", shapes::SERIES.says),
                 ));
             }
         }
@@ -210,11 +222,6 @@ pub fn local_date(
         .parse()
         .map_err(|e| format!("time zone {time_zone:?}: {e}"))?;
     Ok(at.with_timezone(&zone).date_naive())
-}
-
-fn is_iso_country(code: &str) -> bool {
-    use std::str::FromStr;
-    code.len() == 2 && iso_country::Country::from_str(code).is_ok()
 }
 
 /// Stores a new customer account; an existing id is a conflict.
@@ -380,8 +387,9 @@ pub struct BillingChanges {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub tax_by_offering: Option<BTreeMap<String, TaxRate>>,
-    /// Days from invoice to due date.
+    /// Days from invoice to due date (0-365).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 365))]
     pub payment_terms_days: Option<u32>,
 }
 

@@ -5,7 +5,7 @@
 use super::state::{ItemState, OrderState};
 use super::store::{item_states, lock_state, transition};
 use crate::context::Orders;
-use crate::error::{check_text, DeskError, DeskResult};
+use crate::error::{DeskError, DeskResult};
 use crate::users::User;
 use sqlx::AnyConnection;
 
@@ -27,15 +27,17 @@ pub async fn cancel(
 ) -> DeskResult<Cancellation> {
     // Visibility first: an order the caller may not see is not found, whatever they sent.
     crate::view::visible(ctx, user, order_id).await?;
-    let reason = reason.trim();
-    if reason.is_empty() {
+    if !crate::shapes::TEXT.fits(reason) {
         return Err(DeskError::field(
             "reason",
             "required",
-            "a cancellation needs a reason",
+            format!(
+                "a cancellation needs a reason: {}",
+                crate::shapes::TEXT.says
+            ),
         ));
     }
-    DeskError::check(check_text("reason", reason).into_iter().collect())?;
+    let reason = reason.trim_matches(|c: char| c.is_ascii_whitespace());
     let outcome = l2c_engine::runtime::retry(|| async {
         let mut tx = ctx.db.begin_write().await?;
         let outcome = assess(ctx, &mut tx, user, order_id, reason).await?;

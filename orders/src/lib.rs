@@ -42,6 +42,7 @@ pub mod prepare;
 pub mod rollup;
 pub mod sessions;
 pub mod settings;
+pub mod shapes;
 pub mod started;
 pub mod state;
 pub mod store;

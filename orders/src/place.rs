@@ -27,10 +27,13 @@ pub async fn place(
 ) -> DeskResult<Placed> {
     let account = requester_account(user)?;
     if let Some(key) = idempotency_key {
-        if key.is_empty() || key.len() > 255 {
+        if !crate::shapes::IDEMPOTENCY_KEY.fits(key) {
             return Err(DeskError::BadRequest {
                 rule: "idempotency_key",
-                message: "Idempotency-Key must be 1 to 255 characters".into(),
+                message: format!(
+                    "Idempotency-Key must be {}",
+                    crate::shapes::IDEMPOTENCY_KEY.says
+                ),
             });
         }
     }

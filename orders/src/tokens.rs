@@ -5,7 +5,7 @@
 //! (`l2c::access`).
 
 use crate::audit;
-use crate::error::{check_text, problem, DeskError, DeskResult};
+use crate::error::{problem, DeskError, DeskResult};
 use crate::users::{hash_token, with_groups, User, USER_COLUMNS};
 use chrono::{DateTime, Utc};
 use l2c_engine::db::Db;
@@ -33,7 +33,7 @@ pub struct TokenInfo {
 /// A token to make.
 #[derive(Clone, Debug)]
 pub struct NewToken {
-    /// Its name: 1-64 letters, digits, spaces or - _ . (e.g. `billing-portal`).
+    /// Its name ([`crate::shapes::TOKEN_NAME`], e.g. `billing-portal`).
     pub name: String,
     /// When it stops working (ms); must be in the future. None: never.
     pub expires_at: Option<i64>,
@@ -54,23 +54,13 @@ impl NewToken {
     /// Every problem with the name and the expiry at `now` (ms).
     pub fn validate(&self, now: i64) -> DeskResult<()> {
         let mut problems = Vec::new();
-        let name_ok = !self.name.trim().is_empty()
-            && self.name.chars().count() <= 64
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_alphanumeric() || " -_.".contains(c));
-        if !name_ok {
+        if !crate::shapes::TOKEN_NAME.fits(&self.name) {
             problems.push(problem(
                 "name",
                 "name",
-                format!(
-                    "{:?} must be 1-64 letters, digits, spaces or - _ .",
-                    self.name
-                ),
+                format!("{:?} must be {}", self.name, crate::shapes::TOKEN_NAME.says),
             ));
         }
-        problems.extend(check_text("name", &self.name));
         if self.expires_at.is_some_and(|at| at <= now) {
             problems.push(problem(
                 "expires_at",

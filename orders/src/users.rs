@@ -141,17 +141,11 @@ impl NewUser {
         let mut add = |path: &str, rule: &'static str, message: String| {
             problems.push(problem(path, rule, message))
         };
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
-        if !name_ok {
+        if !crate::shapes::USER_NAME.fits(&self.name) {
             add(
                 "name",
                 "name",
-                format!("{:?} must be 1-64 letters, digits or - _ . @", self.name),
+                format!("{:?} must be {}", self.name, crate::shapes::USER_NAME.says),
             );
         }
         match (self.role, &self.account) {

@@ -15,22 +15,16 @@ pub struct Month {
 impl Month {
     /// `text` as `YYYY-MM`; anything else is a problem naming `month`.
     pub fn parse(text: &str) -> DeskResult<Month> {
-        let bad = || {
-            DeskError::field(
-                "month",
-                "format",
-                "must be a month as YYYY-MM, e.g. 2027-01",
-            )
-        };
-        let (year, month) = text.trim().split_once('-').ok_or_else(bad)?;
-        let (year, month) = (
-            year.parse().map_err(|_| bad())?,
-            month.parse().map_err(|_| bad())?,
-        );
-        if !(1970..=9999).contains(&year) || !(1..=12).contains(&month) {
+        let shape = &l2c_orders::shapes::MONTH;
+        let bad = || DeskError::field("month", "format", format!("must be {}", shape.says));
+        if !shape.fits(text) {
             return Err(bad());
         }
-        Ok(Month { year, month })
+        let (year, month) = text.split_once('-').ok_or_else(bad)?;
+        Ok(Month {
+            year: year.parse().map_err(|_| bad())?,
+            month: month.parse().map_err(|_| bad())?,
+        })
     }
 
     /// The month `at_ms` falls in.

@@ -74,6 +74,7 @@ pub struct SkipRequest {
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
     /// Unique: 1-64 letters, digits or `- _ . @`.
+    #[schema(schema_with = l2c_orders::shapes::user_name_schema)]
     pub name: String,
     /// requester, approver, engineer, finance or admin.
     pub role: Role,

@@ -147,7 +147,8 @@ async fn detail(state: &ApiState, id: &str) -> DeskResult<RunDetail> {
 ///
 /// The run is a task of its own, not part of the request: a client that disconnects or
 /// times out (a large run takes about 30 s per million subscriptions) does not stop it.
-#[utoipa::path(post, path = "/api/v1/billing-runs", tag = "billing", request_body = RunRequestBody,
+#[utoipa::path(post, path = "/api/v1/billing-runs", tag = "billing",
+    request_body = Option<RunRequestBody>,
     responses((status = 201, body = RunDetail), (status = 202, body = RunDetail),
         (status = 200, body = DryRunView), (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]

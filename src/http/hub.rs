@@ -37,7 +37,7 @@ pub fn router() -> Router<ApiState> {
 #[serde(deny_unknown_fields)]
 pub struct HubRequest {
     /// Where to POST events: an absolute http(s) URL.
-    #[schema(max_length = 2000)]
+    #[schema(schema_with = l2c_orders::shapes::callback_schema)]
     pub callback: String,
     /// A filter such as `eventType=ProductOrderStateChangeEvent&event.productOrder.state=completed`.
     #[schema(max_length = 1000)]

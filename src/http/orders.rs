@@ -51,6 +51,7 @@ pub struct ListQuery {
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
     /// Required, shown in the order's timeline.
+    #[schema(schema_with = l2c_orders::shapes::text_schema)]
     pub reason: String,
 }
 
@@ -60,6 +61,19 @@ pub async fn detail(app: &App, user: &l2c_orders::users::User, id: &str) -> ApiR
     let timeline = orders::timeline(&app.orders, id).await?;
     Ok(OrderDetail { order, timeline })
 }
+
+/// The `Idempotency-Key` header of the two order intakes, as the document states it.
+#[derive(IntoParams)]
+#[into_params(names("Idempotency-Key"), parameter_in = Header)]
+#[expect(
+    dead_code,
+    reason = "only the document reads it; handlers read the header map"
+)]
+pub struct IdempotencyKey(
+    /// Makes a retry safe: the same key returns the same order.
+    #[param(schema_with = l2c_orders::shapes::idempotency_key_schema)]
+    Option<String>,
+);
 
 /// The `Idempotency-Key` header, if sent.
 pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -98,7 +112,7 @@ pub async fn place_with_key(
 /// Place an order.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
     request_body = OrderRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key returns the same order")),
+    params(IdempotencyKey),
     responses(
         (status = 201, description = "Placed", body = OrderView),
         (status = 200, description = "Placed earlier with this Idempotency-Key", body = OrderView),

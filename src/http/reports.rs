@@ -26,13 +26,19 @@ pub fn router() -> Router<ApiState> {
 pub struct ReportQuery {
     /// `YYYY-MM` (default: the current month, live).
     #[serde(default)]
+    #[param(schema_with = l2c_orders::shapes::month_schema)]
     pub month: Option<String>,
     /// `json` (default) or `csv`.
     #[serde(default)]
+    #[param(schema_with = report_format_schema)]
     pub format: Option<String>,
     /// Measure a closed month again and replace what was frozen.
     #[serde(default)]
     pub recompute: bool,
+}
+
+fn report_format_schema() -> utoipa::openapi::Object {
+    l2c_orders::shapes::codes_schema(["json", "csv"], "json (the default) or csv")
 }
 
 /// The Monthly Operating Report: every KPI with value, previous month, a year before, trend,

@@ -260,7 +260,7 @@ pub fn product_order(o: &OrderView) -> Value {
 
 /// Create a ProductOrder (requesters).
 #[utoipa::path(post, path = "/tmf-api/productOrderingManagement/v4/productOrder", tag = "tmf622",
-    request_body = ProductOrderCreate,
+    request_body = ProductOrderCreate, params(super::orders::IdempotencyKey),
     responses((status = 201, description = "A TMF622 ProductOrder", body = Object),
         (status = 422, body = super::problem::Problem)),
     security(("bearer" = [])))]

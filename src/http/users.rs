@@ -32,7 +32,7 @@ pub fn router() -> Router<ApiState> {
 #[serde(deny_unknown_fields)]
 pub struct NewTokenRequest {
     /// 1-64 letters, digits, spaces or `- _ .`; unique among the user's live tokens.
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(schema_with = l2c_orders::shapes::token_name_schema)]
     pub name: String,
     /// When it stops working (RFC 3339, in the future); none: never.
     #[serde(default)]

@@ -70,12 +70,13 @@ shape!(
 );
 
 shape!(
-    /// A callback URL: absolute http(s) with a host, without spaces or control characters.
-    /// The class is every character but controls (Cc) and what Rust calls white space.
+    /// A callback URL: absolute http(s), an ASCII host name or IPv4 address (no IPv6
+    /// literal: a name serves, and brackets trip common URL parsers), an optional port, then
+    /// anything without spaces or control characters (Cc and what Rust calls white space).
     CALLBACK,
-    "^https?://(?:[^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000/?#]*@)?[^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000/?#@]+(?:[/?#][^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$",
+    "^https?://(?:[A-Za-z0-9._~%!$&'()*+,;=:-]*@)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$",
     1..=2000,
-    "an absolute http(s) URL such as https://crm.example.net/events"
+    "an absolute http(s) URL with a host name, such as https://crm.example.net/events"
 );
 
 impl Shape {
@@ -226,6 +227,20 @@ mod tests {
             let url = format!("https://h/{c}");
             let refused = c.is_whitespace() || c.is_control();
             assert_eq!(CALLBACK.fits(&url), !refused, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn callbacks_name_their_host_plainly() {
+        assert!(CALLBACK.fits("http://user:pw@127.0.0.1:8081/hook?x=[1]"));
+        for bad in [
+            "http://[::1]/",
+            "http://[/",
+            "http://h:80x/",
+            "http://h\u{e9}/",
+            "http://a@/",
+        ] {
+            assert!(!CALLBACK.fits(bad), "{bad}");
         }
     }
 

@@ -107,16 +107,6 @@ impl Default for BillingAccount {
     }
 }
 
-fn check_id(path: &str, id: &str, problems: &mut Vec<FieldProblem>) {
-    if !shapes::ID.fits(id) {
-        problems.push(problem(
-            path,
-            "id",
-            format!("{id:?} must be {}", shapes::ID.says),
-        ));
-    }
-}
-
 fn check_named(path: &str, text: &str, problems: &mut Vec<FieldProblem>) {
     if !shapes::TEXT.fits(text) {
         problems.push(problem(
@@ -131,7 +121,7 @@ impl CustomerAccount {
     /// Checks every field (all problems at once).
     pub fn validate(&self) -> DeskResult<()> {
         let mut problems = Vec::new();
-        check_id("id", &self.id, &mut problems);
+        problems.extend(shapes::ID.check("id", "id", &self.id));
         check_named("name", &self.name, &mut problems);
         check_named("segment", &self.segment, &mut problems);
         if !shapes::is_country(&self.country) {
@@ -152,7 +142,7 @@ impl BillingAccount {
     /// Checks every field (all problems at once).
     pub fn validate(&self) -> DeskResult<()> {
         let mut problems = Vec::new();
-        check_id("id", &self.id, &mut problems);
+        problems.extend(shapes::ID.check("id", "id", &self.id));
         check_named("name", &self.name, &mut problems);
         if Currency::from_code(&self.currency).is_err() {
             problems.push(problem(
@@ -181,13 +171,7 @@ impl BillingAccount {
             ("invoice_series", &self.invoice_series),
             ("credit_series", &self.credit_series),
         ] {
-            if !shapes::SERIES.fits(series) {
-                problems.push(problem(
-                    field,
-                    "series",
-                    format!("{series:?} must be {}", shapes::SERIES.says),
-                ));
-            }
+            problems.extend(shapes::SERIES.check(field, "series", series));
         }
         if let Some(buyer) = &self.buyer {
             if buyer.payment.is_some() {

@@ -6,6 +6,7 @@
 //! Patterns use only what JSON Schema's ECMA-262 regexes and Rust's `regex` read alike
 //! (ASCII classes, no look-around), and lengths count characters in both.
 
+use crate::error::{problem, FieldProblem};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -80,6 +81,16 @@ shape!(
 );
 
 impl Shape {
+    /// A problem at `path` under `rule` unless `text` has this shape: "`text` must be …".
+    pub fn check(&self, path: &str, rule: &'static str, text: &str) -> Option<FieldProblem> {
+        (!self.fits(text)).then(|| problem(path, rule, format!("{text:?} must be {}", self.says)))
+    }
+
+    /// The most characters a text of this shape has.
+    pub fn max_chars(&self) -> usize {
+        self.max
+    }
+
     /// Whether `text` has this shape.
     pub fn fits(&self, text: &str) -> bool {
         (self.min..=self.max).contains(&text.chars().count()) && self.regex.is_match(text)

@@ -54,13 +54,7 @@ impl NewToken {
     /// Every problem with the name and the expiry at `now` (ms).
     pub fn validate(&self, now: i64) -> DeskResult<()> {
         let mut problems = Vec::new();
-        if !crate::shapes::TOKEN_NAME.fits(&self.name) {
-            problems.push(problem(
-                "name",
-                "name",
-                format!("{:?} must be {}", self.name, crate::shapes::TOKEN_NAME.says),
-            ));
-        }
+        problems.extend(crate::shapes::TOKEN_NAME.check("name", "name", &self.name));
         if self.expires_at.is_some_and(|at| at <= now) {
             problems.push(problem(
                 "expires_at",

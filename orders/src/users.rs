@@ -137,17 +137,13 @@ pub fn hash_token(token: &str) -> String {
 impl NewUser {
     /// Checks the fields against the role and the known groups (all problems at once).
     pub fn validate(&self, known_groups: &[String]) -> DeskResult<()> {
-        let mut problems = Vec::new();
+        let mut problems: Vec<_> = crate::shapes::USER_NAME
+            .check("name", "name", &self.name)
+            .into_iter()
+            .collect();
         let mut add = |path: &str, rule: &'static str, message: String| {
             problems.push(problem(path, rule, message))
         };
-        if !crate::shapes::USER_NAME.fits(&self.name) {
-            add(
-                "name",
-                "name",
-                format!("{:?} must be {}", self.name, crate::shapes::USER_NAME.says),
-            );
-        }
         match (self.role, &self.account) {
             (Role::Requester, None) => add(
                 "account",

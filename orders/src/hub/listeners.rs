@@ -10,9 +10,6 @@ use l2c_engine::db::Db;
 use serde::Serialize;
 use sqlx::Row;
 
-/// The longest callback URL accepted (the same as [`shapes::CALLBACK`]'s).
-pub const MAX_CALLBACK: usize = 2000;
-
 /// A registered listener (TMF630 hub resource), as the API shows it: never its secret.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -26,14 +23,15 @@ pub struct Listener {
     pub query: Option<String>,
 }
 
-/// Problems of a callback URL: [`shapes::CALLBACK`], and at most [`MAX_CALLBACK`] long.
+/// Problems of a callback URL: [`shapes::CALLBACK`], its length told apart.
 fn callback_problems(callback: &str) -> Vec<FieldProblem> {
     let mut problems = Vec::new();
-    if callback.chars().count() > MAX_CALLBACK {
+    let max = shapes::CALLBACK.max_chars();
+    if callback.chars().count() > max {
         problems.push(problem(
             "callback",
             "max_length",
-            format!("a callback has at most {MAX_CALLBACK} characters"),
+            format!("a callback has at most {max} characters"),
         ));
     } else if !shapes::CALLBACK.fits(callback) {
         problems.push(problem(
@@ -141,7 +139,10 @@ mod tests {
             assert_eq!(rules(bad), ["url"], "{bad}");
         }
         assert_eq!(
-            rules(&format!("https://h/{}", "x".repeat(MAX_CALLBACK))),
+            rules(&format!(
+                "https://h/{}",
+                "x".repeat(shapes::CALLBACK.max_chars())
+            )),
             ["max_length"]
         );
         assert_eq!(rules("https://h/\u{0}"), ["url"]);
